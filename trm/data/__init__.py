@@ -1,0 +1,1 @@
+"""Dataset builders (ARC, Sudoku, Maze), augmentations and the on-disk format."""
