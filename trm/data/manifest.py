@@ -1,0 +1,59 @@
+"""manifest.json: what a dataset build read, what it wrote (with sha256), and what it counted."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from trm import __version__
+from trm.utils import sha256_file, write_json
+
+MANIFEST_NAME = "manifest.json"
+
+
+def write_manifest(
+    out_dir: str | os.PathLike,
+    *,
+    command: str,
+    params: dict[str, Any],
+    inputs: list[str | os.PathLike] | dict[str, str | os.PathLike],
+    counts: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Hash every file under `out_dir` (except the manifest) and every input, then write the manifest.
+
+    `inputs` may map a label to a path (for inputs that are not files a user gave, such as a
+    package's bundled data, pass the label and the path that was read).
+    """
+    out_dir = Path(out_dir)
+    items = inputs.items() if isinstance(inputs, dict) else ((str(p), p) for p in inputs)
+    input_records = []
+    for label, p in items:
+        p = Path(p)
+        input_records.append(
+            {"name": label, "path": str(p), "size": p.stat().st_size, "sha256": sha256_file(p)}
+        )
+    outputs = []
+    for p in sorted(out_dir.rglob("*")):
+        if p.is_file() and p.name != MANIFEST_NAME:
+            outputs.append(
+                {"path": p.relative_to(out_dir).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
+            )
+    manifest = {
+        "command": command,
+        "params": params,
+        "inputs": input_records,
+        "outputs": outputs,
+        "counts": counts,
+        **(extra or {}),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "trm_repro_version": __version__,
+        "python": sys.version.split()[0],
+        "host": platform.node(),
+    }
+    write_json(out_dir / MANIFEST_NAME, manifest)
+    return manifest
