@@ -15,6 +15,13 @@ from typing import Any
 _CHUNK = 1 << 20
 
 
+def _default_mode(is_dir: bool) -> int:
+    """The mode a plain mkdir/open would give (mkdtemp/mkstemp make private 0700/0600 files)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if is_dir else 0o666) & ~umask
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """Hex sha256 of a file, streamed in 1 MiB chunks (datasets reach several GB)."""
     h = hashlib.sha256()
@@ -33,6 +40,7 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    os.chmod(tmp, _default_mode(is_dir=True))
     try:
         yield tmp
     except BaseException:
@@ -57,6 +65,7 @@ def atomic_file(final: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
     os.close(fd)
+    os.chmod(tmp, _default_mode(is_dir=False))
     try:
         with open(tmp, mode) as f:
             yield f
@@ -74,7 +83,9 @@ def atomic_path(final: str | os.PathLike) -> contextlib.AbstractContextManager[P
     def _cm() -> Iterator[Path]:
         p = Path(final)
         p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.stem}.tmp-", suffix="".join(p.suffixes), dir=p.parent)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{p.stem}.tmp-", suffix="".join(p.suffixes), dir=p.parent
+        )
         os.close(fd)
         try:
             yield Path(tmp)
@@ -103,7 +114,9 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         with open(path) as f:
             return json.load(f)
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})") from e
+        raise ValueError(
+            f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
+        ) from e
 
 
 def resolve_device(device: str = "auto") -> str:

@@ -16,7 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-FIELDS: tuple[str, ...] = ("inputs", "labels", "puzzle_identifiers", "puzzle_indices", "group_indices")
+FIELDS: tuple[str, ...] = (
+    "inputs",
+    "labels",
+    "puzzle_identifiers",
+    "puzzle_indices",
+    "group_indices",
+)
 SET_NAME = "all"
 
 
@@ -53,7 +59,9 @@ def write_metadata(root: str | os.PathLike, split: str, meta: DatasetMetadata) -
 def read_metadata(root: str | os.PathLike, split: str) -> DatasetMetadata:
     path = Path(root) / split / "dataset.json"
     if not path.exists():
-        raise FileNotFoundError(f"dataset metadata not found: {path} (is {root} a prepared dataset?)")
+        raise FileNotFoundError(
+            f"dataset metadata not found: {path} (is {root} a prepared dataset?)"
+        )
     try:
         raw = json.loads(path.read_text())
     except json.JSONDecodeError as e:

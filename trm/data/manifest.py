@@ -41,7 +41,11 @@ def write_manifest(
     for p in sorted(out_dir.rglob("*")):
         if p.is_file() and p.name != MANIFEST_NAME:
             outputs.append(
-                {"path": p.relative_to(out_dir).as_posix(), "size": p.stat().st_size, "sha256": sha256_file(p)}
+                {
+                    "path": p.relative_to(out_dir).as_posix(),
+                    "size": p.stat().st_size,
+                    "sha256": sha256_file(p),
+                }
             )
     manifest = {
         "command": command,

@@ -1,0 +1,38 @@
+# trm-repro: reproduce and audit "Less is More: Recursive Reasoning with Tiny Networks".
+#
+#   snakemake --cores all report                      # the default CPU experiments
+#   snakemake --cores all report --configfile config/experiments/arc1-verify.yaml --profile profiles/default
+#
+# Data flow: prepare -> (train | fetch_checkpoint) -> predict -> score, sweep; bench; report.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+# Stops before any job, naming the offending key, when the config does not match the schema.
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/checkpoint.smk"
+include: "rules/train.smk"
+include: "rules/predict.smk"
+include: "rules/score.smk"
+include: "rules/sweep.smk"
+include: "rules/bench.smk"
+include: "rules/report.smk"
+
+
+localrules:
+    all,
+
+
+rule all:
+    default_target: True
+    input:
+        "reports/report.html",
+        "reports/provenance.json",

@@ -1,0 +1,28 @@
+# Published weights: download from the Hugging Face Hub (or copy a local folder) once.
+
+
+def _ckpt_cfg(wildcards):
+    for name in RUN:
+        ckpt = EXPERIMENTS[name].get("checkpoint")
+        if ckpt and ckpt["name"] == wildcards.ckpt:
+            return ckpt
+    raise WorkflowError(f"no experiment in run fetches checkpoint {wildcards.ckpt!r}")
+
+
+rule fetch_checkpoint:
+    output:
+        ckpt=directory("checkpoints/{ckpt}"),
+        prov="checkpoints/{ckpt}.provenance.json",
+    params:
+        checkpoint=_ckpt_cfg,
+    log:
+        logs("fetch_checkpoint", "{ckpt}"),
+    benchmark:
+        bench_record("fetch_checkpoint", "{ckpt}")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=60,
+        gpu=0,
+    script:
+        "../workflow/scripts/fetch_checkpoint.py"

@@ -1,0 +1,167 @@
+# Helpers shared by the rules: config lookups, paths, and the start-up checks that stop a bad
+# config before any job runs.
+import json
+import os
+import re
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+
+EXPERIMENTS = config["experiments"]
+RUN = list(config["run"])
+SCORE_MODES_DEFAULT = ["paper", "single"]
+TEMPLATE_DIR = "reports/templates"
+
+
+def _check_config():
+    """Cross-field checks the JSON schema cannot express; all problems are reported at once."""
+    errors = []
+    datasets = {}
+    for name in RUN:
+        if name not in EXPERIMENTS:
+            errors.append(
+                f"run: experiment {name!r} is not defined under experiments "
+                f"(defined: {', '.join(sorted(EXPERIMENTS))})"
+            )
+            continue
+        exp = EXPERIMENTS[name]
+        ds = exp["dataset"]
+        other = datasets.setdefault(ds["name"], (name, ds))
+        if other[1] != ds:
+            errors.append(
+                f"experiments.{name}.dataset: dataset {ds['name']!r} is also defined by "
+                f"experiment {other[0]!r} with different settings; give it another name"
+            )
+        if ds["kind"] == "arc" and ds["source"] == "files" and "input_prefix" not in ds:
+            errors.append(f"experiments.{name}.dataset: source 'files' needs input_prefix")
+        if ds["source"] == "files" and "input_prefix" in ds:
+            for subset in ds.get("subsets", []):
+                for part in ("challenges", "solutions"):
+                    f = Path(f"{ds['input_prefix']}_{subset}_{part}.json")
+                    if not f.exists():
+                        errors.append(f"experiments.{name}.dataset.input_prefix: missing file {f}")
+        if ds["source"].startswith("csv:") and not Path(ds["source"][4:]).exists():
+            errors.append(f"experiments.{name}.dataset.source: file not found: {ds['source'][4:]}")
+        ckpt = exp.get("checkpoint")
+        if ckpt and "path" in ckpt:
+            weights = Path(ckpt["path"]) / ckpt.get("file", "")
+            if not weights.exists():
+                errors.append(
+                    f"experiments.{name}.checkpoint: checkpoint not found: {weights} "
+                    f"(path {ckpt['path']!r}, file {ckpt.get('file')!r})"
+                )
+        if "sweep" in exp:
+            too_many = [lv for lv in exp["sweep"]["levels"] if lv > ds.get("num_aug", 0)]
+            if too_many:
+                errors.append(
+                    f"experiments.{name}.sweep.levels: {too_many} exceed dataset.num_aug "
+                    f"= {ds.get('num_aug', 0)} (a level counts augmented views)"
+                )
+        if exp.get("gpus", 0) > 1 and "train" not in exp:
+            errors.append(f"experiments.{name}.gpus: {exp['gpus']} GPUs only apply to training")
+    if errors:
+        raise WorkflowError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+_check_config()
+
+
+def exp_cfg(exp):
+    return EXPERIMENTS[exp]
+
+
+def dataset_cfg(dataset):
+    for name in RUN:
+        if EXPERIMENTS[name]["dataset"]["name"] == dataset:
+            return EXPERIMENTS[name]["dataset"]
+    raise WorkflowError(f"no experiment in run uses dataset {dataset!r}")
+
+
+def datasets_of_kind(kind):
+    names = {EXPERIMENTS[e]["dataset"]["name"] for e in RUN if EXPERIMENTS[e]["dataset"]["kind"] == kind}
+    # A regex that matches nothing keeps a prepare rule inert when no dataset has its kind.
+    return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
+
+
+def data_dir(exp):
+    return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
+
+
+def checkpoint_dir(exp):
+    """The folder holding the weights predict and bench read: trained here or fetched."""
+    ckpt = EXPERIMENTS[exp].get("checkpoint")
+    return f"checkpoints/{ckpt['name']}" if ckpt else f"runs/{exp}/train"
+
+
+def checkpoint_file(exp):
+    """The weights file inside checkpoint_dir; None = the latest step_N written by training."""
+    ckpt = EXPERIMENTS[exp].get("checkpoint")
+    return ckpt.get("file", ".") if ckpt else None
+
+
+def record_of(path):
+    """The provenance record written beside a rule's output folder or file."""
+    p = str(path)
+    for suffix in (".npz", ".json", ".csv"):
+        if p.endswith(suffix):
+            p = p[: -len(suffix)]
+    return p + ".provenance.json"
+
+
+def score_modes(exp):
+    return EXPERIMENTS[exp].get("score", {}).get("modes", SCORE_MODES_DEFAULT)
+
+
+def resources_for(rule, exp, **defaults):
+    """Rule defaults overridden by experiments.<exp>.resources.<rule>."""
+    out = dict(defaults)
+    out.update(EXPERIMENTS[exp].get("resources", {}).get(rule, {}))
+    return out
+
+
+def res(rule, key, default):
+    """A resource callable for `resources:` (wildcards -> value) with per-experiment overrides."""
+
+    def _get(wildcards, attempt=1):
+        return resources_for(rule, wildcards.exp, **{key: default(wildcards) if callable(default) else default})[key]
+
+    return _get
+
+
+def logs(rule, pattern):
+    return f"logs/{rule}/{pattern}.log"
+
+
+def bench_record(rule, pattern):
+    return f"logs/{rule}/{pattern}.benchmark.tsv"
+
+
+def experiment_targets(exp):
+    """Every file the report reads for one experiment."""
+    e = EXPERIMENTS[exp]
+    targets = {
+        "data": data_dir(exp),
+        "predictions": f"runs/{exp}/predictions.npz",
+    }
+    for mode in score_modes(exp):
+        targets[f"metrics_{mode}"] = f"runs/{exp}/scores/{mode}/metrics.json"
+        targets[f"per_example_{mode}"] = f"runs/{exp}/scores/{mode}/per_example.jsonl"
+    if "train" in e:
+        targets["train"] = f"runs/{exp}/train"
+    if "sweep" in e:
+        targets["sweep"] = f"runs/{exp}/acc_vs_aug.csv"
+    if "bench" in e:
+        targets["bench"] = f"runs/{exp}/bench.json"
+    return targets
+
+
+def experiment_records(exp):
+    """Provenance records of every job behind one experiment."""
+    e = EXPERIMENTS[exp]
+    recs = [record_of(data_dir(exp)), record_of(checkpoint_dir(exp)), record_of(f"runs/{exp}/predictions.npz")]
+    recs += [record_of(f"runs/{exp}/scores/{m}") for m in score_modes(exp)]
+    if "sweep" in e:
+        recs.append(record_of(f"runs/{exp}/acc_vs_aug.csv"))
+    if "bench" in e:
+        recs.append(record_of(f"runs/{exp}/bench.json"))
+    return recs

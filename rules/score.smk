@@ -1,0 +1,29 @@
+# Scoring in the paper's mode (augmentation voting, pass@K) and in single mode (the original
+# view only), from the same predictions.
+
+
+rule score:
+    input:
+        data=lambda wc: data_dir(wc.exp),
+        data_prov=lambda wc: record_of(data_dir(wc.exp)),
+        predictions="runs/{exp}/predictions.npz",
+        predictions_prov="runs/{exp}/predictions.provenance.json",
+    output:
+        metrics="runs/{exp}/scores/{mode}/metrics.json",
+        per_example="runs/{exp}/scores/{mode}/per_example.jsonl",
+        prov="runs/{exp}/scores/{mode}.provenance.json",
+    wildcard_constraints:
+        mode="paper|single",
+    params:
+        kind=lambda wc: exp_cfg(wc.exp)["dataset"]["kind"],
+    log:
+        logs("score", "{exp}-{mode}"),
+    benchmark:
+        bench_record("score", "{exp}-{mode}")
+    threads: 1
+    resources:
+        mem_mb=res("score", "mem_mb", 4000),
+        runtime=res("score", "runtime", 30),
+        gpu=0,
+    script:
+        "../workflow/scripts/score.py"

@@ -1,0 +1,385 @@
+"""trm predict: contract fields, equality with trm.infer.predict, resume, torchrun, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.predict_run import load_predictions, meta_path_for, run_predict, shards_dir_for
+
+GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+N_TEST = 40
+
+
+def _golden() -> dict:
+    for root in (FIXTURES, GOLDEN):
+        if (root / "trm_rope.pt").exists():
+            return torch.load(root / "trm_rope.pt", weights_only=False)
+    pytest.skip(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
+
+
+def _write_dataset(root: Path, golden: dict, n: int = N_TEST, num_ids: int | None = None) -> Path:
+    """A test split in the reference format whose first rows are the golden batch."""
+    cfg = golden["config"]
+    seq, num_ids = cfg["seq_len"], num_ids or cfg["num_puzzle_identifiers"]
+    rng = np.random.default_rng(0)
+    inputs = rng.integers(0, cfg["vocab_size"], size=(n, seq)).astype(np.uint8)
+    pids = rng.integers(1, num_ids, size=n).astype(np.int32)
+    gb = golden["batch"]
+    k = gb["inputs"].shape[0]
+    inputs[:k] = gb["inputs"].numpy().astype(np.uint8)
+    pids[:k] = gb["puzzle_identifiers"].numpy()
+    arrays = {
+        "inputs": inputs,
+        "labels": inputs.copy(),
+        "puzzle_identifiers": pids,
+        "puzzle_indices": np.arange(n + 1, dtype=np.int32),
+        "group_indices": np.arange(n + 1, dtype=np.int32),
+    }
+    for split in ("train", "test"):
+        for name, arr in arrays.items():
+            p = array_path(root, split, name)
+            p.parent.mkdir(parents=True, exist_ok=True)
+            np.save(p, arr)
+        write_metadata(
+            root,
+            split,
+            DatasetMetadata(
+                pad_id=0,
+                ignore_label_id=0,
+                blank_identifier_id=0,
+                vocab_size=cfg["vocab_size"],
+                seq_len=seq,
+                num_puzzle_identifiers=num_ids,
+                total_groups=n,
+                mean_puzzle_examples=1.0,
+                total_puzzles=n,
+            ),
+        )
+    (root / "identifiers.json").write_text(
+        json.dumps(["<blank>"] + [f"p{i}" for i in range(1, num_ids)])
+    )
+    return root
+
+
+def _write_run(root: Path, golden: dict) -> Path:
+    """A training-run folder: step_N state dicts (compiled-run keys) and a reference all_config.yaml."""
+    root.mkdir(parents=True)
+    arch = {
+        k: v
+        for k, v in golden["config"].items()
+        if k not in ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers")
+    }
+    arch.update(
+        name="recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+        loss={"name": "losses@ACTLossHead"},
+    )
+    (root / "all_config.yaml").write_text(yaml.safe_dump({"arch": arch, "global_batch_size": 768}))
+    torch.save(golden["state_dict"], root / "step_20")
+    # an earlier step with other weights: the folder must resolve to step_20
+    torch.save({k: torch.zeros_like(v) for k, v in golden["state_dict"].items()}, root / "step_10")
+    return root
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> object:
+    """One torch thread: the CI machine is shared, and the direct comparison must use the same
+    thread count as the runs it is compared with (float reductions depend on it)."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="module")
+def setup(one_thread: object, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    g = _golden()
+    base = tmp_path_factory.mktemp("predict")
+    data = _write_dataset(base / "data", g)
+    run = _write_run(base / "run", g)
+    ref = base / "ref.npz"
+    run_predict(
+        run, data, ref, batch_size=8, shard_batches=2, device="cpu", progress=False, threads=1
+    )
+    return {"golden": g, "data": data, "run": run, "ref": ref, "base": base}
+
+
+def _arrays(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_contract_fields_and_equal_to_infer_predict(setup: dict) -> None:
+    from trm.hub import build_model_for_dataset
+    from trm.infer import predict
+
+    out = _arrays(setup["ref"])
+    assert set(out) == {"puzzle_identifiers", "inputs", "preds", "q_halt_logits"}
+    assert out["puzzle_identifiers"].dtype == np.int32 and out["preds"].dtype == np.int32
+    assert out["q_halt_logits"].dtype == np.float32 and out["inputs"].dtype == np.uint8
+    assert out["preds"].shape == (N_TEST, 36) and out["q_halt_logits"].shape == (N_TEST,)
+    data_inputs = np.load(setup["data"] / "test" / "all__inputs.npy")
+    np.testing.assert_array_equal(out["inputs"], data_inputs)
+
+    # same batches through trm.infer.predict directly: identical bits
+    model, info = build_model_for_dataset(setup["run"], setup["data"], device="cpu")
+    assert info["weights"].endswith("step_20") and info["arch_source"] == "all_config.yaml"
+    assert info["config"]["forward_dtype"] == "float32"
+    with torch.inference_mode():
+        for s in range(0, N_TEST, 8):
+            batch = {
+                "inputs": torch.from_numpy(data_inputs[s : s + 8].astype(np.int32)),
+                "puzzle_identifiers": torch.from_numpy(out["puzzle_identifiers"][s : s + 8]),
+            }
+            r = predict(model, batch)
+            np.testing.assert_array_equal(out["preds"][s : s + 8], r["preds"].numpy())
+            np.testing.assert_array_equal(
+                out["q_halt_logits"][s : s + 8], r["q_halt_logits"].float().numpy()
+            )
+
+    # and the golden batch (first 6 rows) gives the reference implementation's final-step answers
+    last = setup["golden"]["eval_steps"][-1]
+    np.testing.assert_array_equal(out["preds"][:6], last["preds"].numpy())
+    np.testing.assert_allclose(
+        out["q_halt_logits"][:6], last["q_halt_logits"].float().numpy(), rtol=1e-4, atol=1e-5
+    )
+
+    meta = json.loads(meta_path_for(setup["ref"]).read_text())
+    assert meta["num_examples"] == N_TEST and meta["device"] == "cpu" and meta["dtype"] == "float32"
+    assert meta["computed_examples"] == N_TEST and meta["resumed_shards"] == 0
+    assert len(meta["checkpoint_sha256"]) == 64 and meta["examples_per_s"] > 0
+    assert not shards_dir_for(setup["ref"]).exists()
+    # the file passes its own dataset check
+    load_predictions(setup["ref"], setup["data"])
+
+
+def test_resume_after_interruption_equals_uninterrupted(setup: dict) -> None:
+    out = setup["base"] / "resumed.npz"
+
+    class Preempted(Exception):
+        pass
+
+    def preempt_after_first(start: int, end: int) -> None:
+        raise Preempted(f"killed after rows {start}-{end}")
+
+    with pytest.raises(Preempted):
+        run_predict(
+            setup["run"],
+            setup["data"],
+            out,
+            batch_size=8,
+            shard_batches=2,
+            device="cpu",
+            progress=False,
+            threads=1,
+            on_shard_written=preempt_after_first,
+        )
+    assert not out.exists()
+    shards = sorted(p.name for p in shards_dir_for(out).iterdir())
+    assert shards == ["plan.json", "rows_0000000000-0000000016.npz"]
+
+    # a rerun with other settings refuses to mix shards
+    with pytest.raises(ValueError, match="other settings .*batch_size"):
+        run_predict(
+            setup["run"],
+            setup["data"],
+            out,
+            batch_size=4,
+            shard_batches=4,
+            device="cpu",
+            progress=False,
+            threads=1,
+        )
+    assert not out.exists()
+
+    meta = run_predict(
+        setup["run"],
+        setup["data"],
+        out,
+        batch_size=8,
+        shard_batches=2,
+        device="cpu",
+        progress=False,
+        threads=1,
+    )
+    assert meta["resumed_shards"] == 1 and meta["computed_examples"] == N_TEST - 16
+    a, b = _arrays(setup["ref"]), _arrays(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    assert not shards_dir_for(out).exists()
+
+
+def test_max_examples_and_cli(setup: dict) -> None:
+    from trm.cli import main
+
+    out = setup["base"] / "cli" / "predictions.npz"
+    rc = main(
+        [
+            "predict",
+            "--checkpoint",
+            str(setup["run"] / "step_20"),
+            "--data",
+            str(setup["data"]),
+            "--out",
+            str(out),
+            "--batch-size",
+            "5",
+            "--max-examples",
+            "12",
+            "--device",
+            "cpu",
+            "--threads",
+            "1",
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    part = _arrays(out)
+    assert part["preds"].shape == (12, 36)
+    np.testing.assert_array_equal(part["preds"], _arrays(setup["ref"])["preds"][:12])
+    meta = json.loads((out.parent / "predictions.meta.json").read_text())
+    assert meta["max_examples"] == 12 and meta["dataset_test_examples"] == N_TEST
+    load_predictions(out, setup["data"], allow_prefix=True)
+    with pytest.raises(ValueError, match="12 rows but the test split .* has 40 examples"):
+        load_predictions(out, setup["data"])
+
+
+def test_torchrun_two_ranks_equals_one(setup: dict) -> None:
+    out = setup["base"] / "ddp.npz"
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "trm.cli",
+        "predict",
+        "--checkpoint",
+        str(setup["run"]),
+        "--data",
+        str(setup["data"]),
+        "--out",
+        str(out),
+        "--batch-size",
+        "8",
+        "--shard-batches",
+        "1",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    a, b = _arrays(setup["ref"]), _arrays(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+    meta = json.loads(meta_path_for(out).read_text())
+    assert meta["world_size"] == 2 and meta["computed_examples"] == N_TEST
+
+
+def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
+    g = setup["golden"]
+    out = tmp_path / "p.npz"
+    # dataset built with another number of puzzle identifiers
+    other = _write_dataset(tmp_path / "other", g, num_ids=17)
+    with pytest.raises(
+        ValueError,
+        match=r"10 puzzle-embedding rows but dataset .* has 17 .*same subsets, --num-aug and --seed",
+    ):
+        run_predict(setup["run"], other, out, device="cpu", progress=False, threads=1)
+    # ... loads with --resize-puzzle-emb
+    meta = run_predict(
+        setup["run"],
+        other,
+        out,
+        device="cpu",
+        progress=False,
+        threads=1,
+        resize_puzzle_emb=True,
+        max_examples=4,
+    )
+    assert meta["num_examples"] == 4
+    out.unlink()
+    # a model shape that does not fit the checkpoint: names keys and shapes
+    with pytest.raises(
+        ValueError, match=r"lm_head.weight: checkpoint \(12, 64\) vs model \(12, 32\)"
+    ):
+        run_predict(
+            setup["run"],
+            setup["data"],
+            out,
+            device="cpu",
+            progress=False,
+            threads=1,
+            overrides={"hidden_size": 32, "puzzle_emb_ndim": 32},
+        )
+    # no config beside the weights and no --arch
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    torch.save(g["state_dict"], bare / "step_1")
+    with pytest.raises(ValueError, match="no all_config.yaml"):
+        run_predict(bare, setup["data"], out, device="cpu", progress=False, threads=1)
+    meta = run_predict(
+        bare,
+        setup["data"],
+        out,
+        device="cpu",
+        progress=False,
+        threads=1,
+        preset="tiny",
+        max_examples=6,
+    )
+    np.testing.assert_array_equal(_arrays(out)["preds"], g["eval_steps"][-1]["preds"].numpy())
+    out.unlink()
+    # a missing dataset file
+    broken = _write_dataset(tmp_path / "broken", g)
+    (broken / "test" / "all__puzzle_identifiers.npy").unlink()
+    with pytest.raises(FileNotFoundError, match="all__puzzle_identifiers.npy"):
+        run_predict(setup["run"], broken, out, device="cpu", progress=False, threads=1)
+    with pytest.raises(FileNotFoundError, match="dataset metadata not found"):
+        run_predict(
+            setup["run"], tmp_path / "nowhere", out, device="cpu", progress=False, threads=1
+        )
+    assert not out.exists() and not shards_dir_for(out).exists()
+
+
+def test_load_predictions_rejects_foreign_files(setup: dict, tmp_path: Path) -> None:
+    ref = _arrays(setup["ref"])
+    bad_ids = dict(ref, puzzle_identifiers=ref["puzzle_identifiers"].copy())
+    bad_ids["puzzle_identifiers"][7] += 1
+    p = tmp_path / "ids.npz"
+    np.savez(p, **bad_ids)
+    with pytest.raises(ValueError, match="puzzle_identifiers differs .* 1 row\\(s\\), first row 7"):
+        load_predictions(p, setup["data"])
+    bad_inputs = dict(ref, inputs=ref["inputs"].copy())
+    bad_inputs["inputs"][3, 0] ^= 1
+    np.savez(p, **bad_inputs)
+    with pytest.raises(ValueError, match="inputs differs .* first row 3"):
+        load_predictions(p, setup["data"])
+    np.savez(p, preds=ref["preds"], inputs=ref["inputs"])
+    with pytest.raises(
+        ValueError, match=r"missing field\(s\) \['puzzle_identifiers', 'q_halt_logits'\]"
+    ):
+        load_predictions(p, setup["data"])
+    np.savez(p, **{k: v[:-1] for k, v in ref.items()})
+    with pytest.raises(ValueError, match="39 rows but the test split"):
+        load_predictions(p, setup["data"])
+    with pytest.raises(FileNotFoundError, match="predictions file not found"):
+        load_predictions(tmp_path / "none.npz", setup["data"])

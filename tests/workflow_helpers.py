@@ -1,0 +1,57 @@
+"""Running the Snakemake workflow in a scratch copy of the repository (shared by workflow tests)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "reports/templates")
+
+
+def copy_workflow(dest: Path) -> Path:
+    """The workflow files (not data, runs or reports) copied into dest, so tests never touch the repo."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for rel in WORKFLOW_FILES:
+        src = ROOT / rel
+        if src.is_dir():
+            shutil.copytree(src, dest / rel, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / rel)
+    # ../shared next to the copy, as next to the checkout (experiment configs refer to it).
+    if SHARED.exists() and not (dest.parent / "shared").exists():
+        (dest.parent / "shared").symlink_to(SHARED)
+    return dest
+
+
+def snakemake(workdir: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    return subprocess.run(
+        [SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """{rule: count} from a dry run's 'Job stats' table ({} when there is nothing to do)."""
+    if "Nothing to be done" in output:
+        return {}
+    m = re.search(r"Job stats:\n(.*?)\n\s*total\s+\d+", output, re.S)
+    assert m, f"no job table in snakemake output:\n{output[-3000:]}"
+    jobs = {}
+    for line in m.group(1).splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def tail(proc: subprocess.CompletedProcess, n: int = 4000) -> str:
+    return (proc.stdout + "\n" + proc.stderr)[-n:]

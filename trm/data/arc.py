@@ -1,0 +1,779 @@
+"""The ARC dataset builder: the reference layout, bit for bit, streamed to disk.
+
+It reproduces dataset/build_arc_dataset.py of the TRM reference (same inputs and seed give
+identical arrays and equal JSON) without its memory use:
+
+1. Per subset, the tasks are shuffled with numpy's legacy global RNG (seeded once).
+2. Per task, augmentations (a dihedral transform and a permutation of colours 1..9) are drawn
+   until `num_aug` distinct puzzles exist or `5 * num_aug` tries are spent. Duplicates are
+   detected by content, as the reference does with sha256 of the sorted example hashes; here
+   the content test is exact but computed in closed form (see `_TaskSymmetry`).
+3. Identifiers are assigned in order of first appearance (train split, then test split).
+4. Train examples get a random translation inside the 30x30 canvas, except one per puzzle.
+
+All random numbers come from one `LegacyStream`, which reads the raw 32-bit words of a
+`np.random.RandomState` in bulk and decodes them exactly as `randint`, `shuffle` and
+`permutation` would; so the heavy work (rendering 30x30 grids) can then run vectorised and in
+parallel, while the draws stay in the reference order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import multiprocessing
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
+from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.utils import write_json
+
+ARC_MAX_GRID = 30
+SEQ_LEN = ARC_MAX_GRID * ARC_MAX_GRID
+AUGMENT_RETRIES_FACTOR = 5
+# The reference always sends this subset's test pairs to the test split (test_set_name2).
+REFERENCE_SECOND_TEST_SET = "evaluation2"
+TRANSPOSING_TIDS = frozenset({1, 3, 6, 7})  # dihedral ids that swap height and width
+
+PAD_TOKEN, EOS_TOKEN, COLOUR_OFFSET = 0, 1, 2
+
+
+class ArcInputError(ValueError):
+    """Bad ARC input: the message names the file, task and field."""
+
+
+# --------------------------------------------------------------------------------------------
+# Tasks: validation
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ArcTask:
+    """One validated task. `examples` keeps the JSON order of the "train"/"test" keys, which
+    decides the example order inside a puzzle (Kaggle files list "test" first)."""
+
+    task_id: str
+    subset: str
+    examples: list[tuple[str, np.ndarray, np.ndarray]]  # (kind, input, output), kind train|test
+    raw: dict[str, Any]  # the task JSON with test outputs filled in (for test_puzzles.json)
+    source: str = ""
+
+    def pairs(self, kinds: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        kinds = set(kinds)
+        return [(i, o) for k, i, o in self.examples if k in kinds]
+
+
+def grid_to_array(grid: Any, where: str) -> np.ndarray:
+    """A JSON grid as uint8 [H, W], or an ArcInputError naming `where`."""
+    if not isinstance(grid, list) or not grid:
+        raise ArcInputError(f"{where}: grid must be a non-empty list of rows, got {_short(grid)}")
+    width = None
+    for r, row in enumerate(grid):
+        if not isinstance(row, list) or not row:
+            raise ArcInputError(f"{where}: row {r} must be a non-empty list, got {_short(row)}")
+        if width is None:
+            width = len(row)
+        elif len(row) != width:
+            raise ArcInputError(
+                f"{where}: grid is not rectangular (row 0 has {width} cells, row {r} has {len(row)})"
+            )
+        for c, v in enumerate(row):
+            if type(v) is not int:
+                raise ArcInputError(f"{where}: cell [{r}][{c}] is {v!r}, not an integer colour")
+            if not 0 <= v <= 9:
+                raise ArcInputError(f"{where}: cell [{r}][{c}] has colour {v}, outside 0..9")
+    h, w = len(grid), width
+    if h > ARC_MAX_GRID or w > ARC_MAX_GRID:
+        raise ArcInputError(f"{where}: grid is {h}x{w}, larger than {ARC_MAX_GRID}x{ARC_MAX_GRID}")
+    return np.array(grid, dtype=np.uint8)
+
+
+def _short(x: Any, n: int = 60) -> str:
+    s = repr(x)
+    return s if len(s) <= n else s[: n - 3] + "..."
+
+
+def parse_task(
+    task_id: str,
+    raw: Any,
+    subset: str,
+    source: str,
+    require_train: bool,
+    solution_source: str | None = None,
+) -> ArcTask:
+    """Validate one task whose test pairs already carry their outputs.
+
+    Errors name `source` (the challenges file), or `solution_source` for test outputs.
+    """
+    where = f"{source}: task {task_id}"
+    sol_where = f"{solution_source or source}: task {task_id}"
+    if not isinstance(raw, dict):
+        raise ArcInputError(f"{where}: a task must be an object with 'train' and 'test'")
+    for key in raw:
+        if key not in ("train", "test"):
+            raise ArcInputError(f"{where}: unexpected field {key!r} (only 'train' and 'test')")
+    for key in ("train", "test"):
+        if not isinstance(raw.get(key), list):
+            raise ArcInputError(f"{where}: field '{key}' missing or not a list")
+    if not raw["test"]:
+        raise ArcInputError(f"{where}: field 'test' has no pairs")
+    if require_train and not raw["train"]:
+        # The reference crashes on this (randint(0, 0)): a test-set task needs demonstrations.
+        raise ArcInputError(f"{where}: field 'train' has no pairs (a test-set task needs them)")
+    examples = []
+    for kind, pairs in raw.items():
+        for i, pair in enumerate(pairs):
+            if not isinstance(pair, dict):
+                raise ArcInputError(f"{where}: {kind}[{i}] must be an object")
+            for part in ("input", "output"):
+                if part not in pair:
+                    what = "solution missing" if kind == "test" and part == "output" else "missing"
+                    raise ArcInputError(f"{where}: field {kind}[{i}].{part}: {what}")
+            inp = grid_to_array(pair["input"], f"{where}: field {kind}[{i}].input")
+            out_where = sol_where if kind == "test" else where
+            out = grid_to_array(pair["output"], f"{out_where}: field {kind}[{i}].output")
+            examples.append((kind, inp, out))
+    return ArcTask(task_id, subset, examples, raw, source)
+
+
+# --------------------------------------------------------------------------------------------
+# Random numbers: numpy's legacy RandomState, decoded in bulk
+# --------------------------------------------------------------------------------------------
+
+
+def _mask_for(rng: int) -> int:
+    """Smallest 2^k - 1 >= rng (numpy's rejection-sampling mask)."""
+    return (1 << int(rng).bit_length()) - 1
+
+
+_MASKS = [_mask_for(r) for r in range(64)]
+
+
+class LegacyStream:
+    """The 32-bit output stream of `np.random.RandomState(seed)`, read in bulk.
+
+    `RandomState.randint(0, n)` (n <= 2^32) is `off + (w & mask)` on the next word w, retried
+    while it exceeds n - 1, and consumes nothing when n == 1; `shuffle` and `permutation` draw
+    `random_interval(i)` the same way for i = n-1 .. 1. Decoding the words ourselves gives the
+    same numbers as the reference's calls, in the same order, at numpy speed.
+    """
+
+    def __init__(self, seed: int, chunk: int = 1 << 18):
+        self._rs = np.random.RandomState(seed)
+        self._buf = np.empty(0, dtype=np.uint32)
+        self._pos = 0
+        self._chunk = chunk
+        self.words_used = 0
+
+    def peek(self, n: int) -> np.ndarray:
+        """At least the next `n` words (not consumed)."""
+        if len(self._buf) - self._pos < n:
+            fresh = self._rs.randint(0, 1 << 32, size=max(n, self._chunk), dtype=np.uint32)
+            self._buf = np.concatenate([self._buf[self._pos :], fresh])
+            self._pos = 0
+        return self._buf[self._pos :]
+
+    def advance(self, n: int) -> None:
+        assert self._pos + n <= len(self._buf)
+        self._pos += n
+        self.words_used += n
+
+    def randint(self, n: int) -> int:
+        """np.random.randint(0, n)."""
+        rng = n - 1
+        if rng == 0:
+            return 0
+        mask = _mask_for(rng)
+        while True:
+            w = int(self.peek(1)[0])
+            self.advance(1)
+            if (w & mask) <= rng:
+                return w & mask
+
+    def shuffle(self, items: list) -> None:
+        """np.random.shuffle(items) on a list, in place."""
+        for i in reversed(range(1, len(items))):
+            j = self.randint(i + 1)
+            items[i], items[j] = items[j], items[i]
+
+    def augmentation_trials(self, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Decode `count` consecutive reference augmentation draws without consuming them.
+
+        One draw is randint(0, 8) then permutation(arange(1, 10)). Returns (tids [count],
+        colour maps [count, 10] with 0 -> 0, word offsets of each draw's start [count + 1]).
+        """
+        steps = list(range(8, 0, -1))  # Fisher-Yates indices of permutation(9)
+        n_words = 12 * count + 256
+        while True:
+            w = self.peek(n_words)[:n_words].astype(np.int64)
+            L = len(w)
+            big = np.arange(L + 1)
+            # nxt[i][q]: first word at or after q accepted by random_interval(i); L = past the end
+            nxt = {}
+            for i in steps:
+                mask = _mask_for(i)
+                if mask == i:  # every word is accepted: the next word
+                    nxt[i] = big
+                    continue
+                ok = np.append((w & mask) <= i, True)
+                idx = np.where(ok, big, L)
+                nxt[i] = np.minimum.accumulate(idx[::-1])[::-1]
+            # end[p]: where a draw starting at word p ends (L: runs past the window)
+            q = np.minimum(big + 1, L)
+            for i in steps:
+                q = np.minimum(q + 1, L) if nxt[i] is big else np.minimum(nxt[i][q] + 1, L)
+            end = q.tolist()
+            starts = [0] * (count + 1)
+            p = 0
+            for k in range(count):
+                p = end[p]
+                starts[k + 1] = p
+                if p >= L:
+                    break
+            if starts[count] < L:
+                break
+            n_words *= 2
+        starts_arr = np.asarray(starts[:count], dtype=np.int64)
+        tids = (w[starts_arr] & 7).astype(np.int64)
+        perm = np.tile(np.arange(1, 10, dtype=np.uint8), (count, 1))
+        rows = np.arange(count)
+        q = starts_arr + 1
+        for i in steps:
+            a = nxt[i][q]
+            j = w[a] & _mask_for(i)
+            q = a + 1
+            tmp = perm[rows, i].copy()
+            perm[rows, i] = perm[rows, j]
+            perm[rows, j] = tmp
+        maps = np.concatenate([np.zeros((count, 1), dtype=np.uint8), perm], axis=1)
+        return tids, maps, np.asarray(starts, dtype=np.int64)
+
+
+# --------------------------------------------------------------------------------------------
+# Duplicate detection in closed form
+# --------------------------------------------------------------------------------------------
+
+
+def _dihedral_tables() -> tuple[np.ndarray, np.ndarray]:
+    probe = np.arange(9).reshape(3, 3)
+    imgs = [dihedral_transform(probe, t) for t in range(8)]
+    comp = np.zeros((8, 8), dtype=np.int64)  # D_comp[a, b] = D_a o D_b
+    for a in range(8):
+        for b in range(8):
+            img = dihedral_transform(dihedral_transform(probe, b), a)
+            comp[a, b] = next(c for c in range(8) if np.array_equal(imgs[c], img))
+    return comp, np.asarray(DIHEDRAL_INVERSE, dtype=np.int64)
+
+
+_COMPOSE, _INVERSE = _dihedral_tables()
+
+
+def _pair_bytes(inp: np.ndarray, out: np.ndarray) -> bytes:
+    return bytes(inp.shape) + inp.tobytes() + bytes(out.shape) + out.tobytes()
+
+
+def puzzle_content(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]], tid: int, cmap: np.ndarray
+) -> tuple:
+    """What the reference's puzzle_hash distinguishes: the multiset of transformed pairs."""
+    return tuple(
+        sorted(
+            _pair_bytes(
+                np.ascontiguousarray(dihedral_transform(cmap[i], tid)),
+                np.ascontiguousarray(dihedral_transform(cmap[o], tid)),
+            )
+            for i, o in pairs
+        )
+    )
+
+
+class _TaskSymmetry:
+    """Which augmentations of one puzzle give the same content.
+
+    Augmentation (t, m) yields m(D_t P); it depends only on t and on m restricted to the
+    colours U the puzzle uses. Two augmentations give the same content exactly when they
+    differ by a symmetry (d, s) of P (D_d s(P) = P as a multiset of pairs): (t', m') =
+    (t d^-1, m s^-1). So the smallest code over that orbit is an exact content key. A colour
+    permutation in a symmetry must keep each colour's per-example counts, which limits the
+    search; puzzles whose symmetry search would be large use the content itself (`exact`).
+    """
+
+    MAX_COLOUR_CANDIDATES = 720
+
+    def __init__(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]):
+        self.pairs = pairs
+        colours = set()
+        for i, o in pairs:
+            colours.update(np.unique(i).tolist())
+            colours.update(np.unique(o).tolist())
+        self.used = np.array(sorted(c for c in colours if c != 0), dtype=np.int64)
+        self.weights = (10 ** np.arange(len(self.used), dtype=np.int64)) * 8
+        signature: dict[tuple, list[int]] = {}
+        for c in self.used.tolist():
+            sig = tuple(sorted((int((i == c).sum()), int((o == c).sum())) for i, o in pairs))
+            signature.setdefault(sig, []).append(c)
+        classes = [cs for cs in signature.values() if len(cs) > 1]
+        n_candidates = math.prod(math.factorial(len(cs)) for cs in classes)
+        self.exact = n_candidates > self.MAX_COLOUR_CANDIDATES
+        self.symmetries: list[tuple[int, np.ndarray]] = []  # (d, s^-1 as a 10-entry map)
+        if self.exact:
+            return
+        identity = np.arange(10, dtype=np.uint8)
+        original = puzzle_content(pairs, 0, identity)
+        shapes = sorted((i.shape, o.shape) for i, o in pairs)
+        swapped = sorted((i.shape[::-1], o.shape[::-1]) for i, o in pairs)
+        # a symmetry's dihedral part must keep the multiset of example shapes
+        dihedrals = [
+            d for d in range(8) if (swapped if d in TRANSPOSING_TIDS else shapes) == shapes
+        ]
+        for images in itertools.product(*(itertools.permutations(cs) for cs in classes)):
+            s = identity.copy()
+            for cs, img in zip(classes, images, strict=True):
+                s[list(cs)] = img
+            s_inv = np.argsort(s).astype(np.uint8)
+            for d in dihedrals:
+                if (d == 0 and not classes) or puzzle_content(pairs, d, s) == original:
+                    self.symmetries.append((d, s_inv))
+        if not any(d == 0 and np.array_equal(s, identity) for d, s in self.symmetries):
+            self.symmetries.insert(0, (0, identity))
+
+    def keys(self, tids: np.ndarray, maps: np.ndarray) -> np.ndarray:
+        """Exact content keys (int64) of augmentations (tids [K], colour maps [K, 10])."""
+        best = None
+        for d, s_inv in self.symmetries:
+            t2 = _COMPOSE[tids, _INVERSE[d]]
+            m2 = maps[:, s_inv].astype(np.int64)
+            code = t2 + (m2[:, self.used] * self.weights).sum(axis=1)
+            best = code if best is None else np.minimum(best, code)
+        return best
+
+
+def select_augmentations(
+    stream: LegacyStream, pairs: Sequence[tuple[np.ndarray, np.ndarray]], num_aug: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The reference's augmentation loop: distinct augmentations in order of acceptance.
+
+    Consumes exactly the words the reference's loop draws. Returns (tids [n], maps [n, 10]),
+    n <= num_aug.
+    """
+    if num_aug <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 10), dtype=np.uint8)
+    tries = AUGMENT_RETRIES_FACTOR * num_aug
+    sym = _TaskSymmetry(pairs)
+    identity = np.arange(10, dtype=np.uint8)
+    if not sym.exact:
+        # Most tasks fill up within a few more tries than num_aug: decode those first.
+        first_try = min(tries, num_aug + num_aug // 4 + 16)
+        tids, maps, starts = stream.augmentation_trials(first_try)
+        keys = np.concatenate(
+            [sym.keys(np.zeros(1, dtype=np.int64), identity[None]), sym.keys(tids, maps)]
+        )
+        _, first = np.unique(keys, return_index=True)
+        if len(first) - 1 >= num_aug or first_try == tries:
+            first.sort()
+            acc = first[1 : num_aug + 1] - 1
+            used = int(acc[-1]) + 1 if len(acc) >= num_aug else tries
+            stream.advance(int(starts[used]))
+            return tids[acc], maps[acc]
+    tids, maps, starts = stream.augmentation_trials(tries)
+    if sym.exact:
+        seen = {puzzle_content(pairs, 0, identity)}
+        accepted: list[int] = []
+        for k in range(tries):
+            c = puzzle_content(pairs, int(tids[k]), maps[k])
+            if c not in seen:
+                seen.add(c)
+                accepted.append(k)
+                if len(accepted) >= num_aug:
+                    break
+        acc = np.asarray(accepted, dtype=np.int64)
+    else:
+        keys = np.concatenate(
+            [sym.keys(np.zeros(1, dtype=np.int64), identity[None]), sym.keys(tids, maps)]
+        )
+        _, first = np.unique(keys, return_index=True)
+        first.sort()
+        acc = first[1:] - 1  # index 0 (the original) is always the first of its key
+    acc = acc[:num_aug]
+    used = int(acc[-1]) + 1 if len(acc) >= num_aug else tries
+    stream.advance(int(starts[used]))
+    return tids[acc], maps[acc]
+
+
+# --------------------------------------------------------------------------------------------
+# Plans and layout
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TaskPlan:
+    """One task after the augmentation draws: its group of puzzles (original first)."""
+
+    task: ArcTask
+    is_test: bool
+    tids: np.ndarray  # [P] dihedral ids, 0 for the original
+    maps: np.ndarray  # [P, 10] colour maps, identity for the original
+    names: list[str] = field(default_factory=list)
+
+    @property
+    def n_puzzles(self) -> int:
+        return len(self.tids)
+
+    def split_pairs(self, split: str) -> list[tuple[np.ndarray, np.ndarray]]:
+        if split == "test":
+            return self.task.pairs(["test"]) if self.is_test else []
+        return self.task.pairs(["train"] if self.is_test else ["train", "test"])
+
+
+@dataclass
+class ArcBuildResult:
+    counts: dict[str, Any]
+    shortfalls: list[dict[str, Any]]
+    identifiers: int
+
+
+def augmented_names(task_id: str, tids: np.ndarray, maps: np.ndarray) -> list[str]:
+    """`augmented_name` for many augmentations at once (the digits come from one buffer)."""
+    if len(tids) == 0:
+        return []
+    digits = (np.asarray(maps, dtype=np.uint8) + ord("0")).tobytes().decode("ascii")
+    sep = NAME_SEP
+    return [
+        f"{task_id}{sep}t{t}{sep}{digits[10 * k : 10 * k + 10]}"
+        for k, t in enumerate(np.asarray(tids).tolist())
+    ]
+
+
+def plan_tasks(
+    subsets: Sequence[tuple[str, Sequence[ArcTask]]],
+    test_sets: Sequence[str],
+    num_aug: int,
+    stream: LegacyStream,
+    progress: bool = True,
+) -> list[TaskPlan]:
+    """Shuffle each subset and draw every task's augmentations, in the reference order."""
+    plans = []
+    total = sum(len(t) for _, t in subsets)
+    bar = tqdm(total=total, desc="ARC augmentations", unit="task", disable=not progress)
+    for subset, tasks in subsets:
+        order = list(tasks)
+        stream.shuffle(order)
+        for task in order:
+            pairs = task.pairs(["train", "test"])
+            tids, maps = select_augmentations(stream, pairs, num_aug)
+            tids = np.concatenate([[0], tids]).astype(np.int64)
+            maps = np.concatenate([np.arange(10, dtype=np.uint8)[None], maps]).astype(np.uint8)
+            names = [task.task_id] + augmented_names(task.task_id, tids[1:], maps[1:])
+            plans.append(TaskPlan(task, subset in test_sets, tids, maps, names))
+            bar.update(1)
+    bar.close()
+    return plans
+
+
+def _split_layout(plans: Sequence[TaskPlan], split: str) -> list[tuple[int, int, int]]:
+    """(plan index, first example row, examples per puzzle) for each group of the split."""
+    layout, row = [], 0
+    for i, plan in enumerate(plans):
+        if split == "test" and not plan.is_test:
+            continue
+        e = len(plan.split_pairs(split))
+        layout.append((i, row, e))
+        row += plan.n_puzzles * e
+    return layout
+
+
+# --------------------------------------------------------------------------------------------
+# Translations (train split) and rendering
+# --------------------------------------------------------------------------------------------
+
+
+def draw_translations(
+    stream: LegacyStream, plan: TaskPlan, pairs: Sequence
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-left offsets [P, E] of every train example, drawn as the reference draws them."""
+    P, E = plan.n_puzzles, len(pairs)
+    hmax = [max(i.shape[0], o.shape[0]) for i, o in pairs]
+    wmax = [max(i.shape[1], o.shape[1]) for i, o in pairs]
+    room_h = [ARC_MAX_GRID - h for h in hmax]
+    room_w = [ARC_MAX_GRID - w for w in wmax]
+    # index 0: the puzzle keeps the task's orientation; 1: its transform swaps height and width
+    rng_r, rng_c = (room_h, room_w), (room_w, room_h)
+    transposed = [int(t) in TRANSPOSING_TIDS for t in plan.tids.tolist()]
+    pad_r = np.zeros((P, E), dtype=np.int64)
+    pad_c = np.zeros((P, E), dtype=np.int64)
+    budget = 3 * P * (1 + 2 * E) + 64
+    masks = _MASKS
+    while True:
+        words = stream.peek(budget)[:budget].tolist()
+        q = 0
+        try:
+            for k in range(P):
+                # no_aug_id = randint(0, E)
+                no_aug = 0
+                if E > 1:
+                    m = masks[E - 1]
+                    while True:
+                        v = words[q] & m
+                        q += 1
+                        if v <= E - 1:
+                            break
+                    no_aug = v
+                rr, rc = rng_r[transposed[k]], rng_c[transposed[k]]
+                row_r, row_c = pad_r[k], pad_c[k]
+                for e in range(E):
+                    if e == no_aug:
+                        continue
+                    for rng, dest in ((rr[e], row_r), (rc[e], row_c)):
+                        if rng == 0:
+                            continue  # randint(0, 1): no draw
+                        m = masks[rng]
+                        while True:
+                            v = words[q] & m
+                            q += 1
+                            if v <= rng:
+                                break
+                        dest[e] = v
+            break
+        except IndexError:
+            budget *= 2
+    stream.advance(q)
+    return pad_r, pad_c
+
+
+def _token_base(grid: np.ndarray) -> np.ndarray:
+    """Tokens of a grid at offset (0, 0) with its end-of-grid row and column: [h+1, w+1]."""
+    h, w = grid.shape
+    base = np.zeros((h + 1, w + 1), dtype=np.uint8)
+    base[:h, :w] = grid + COLOUR_OFFSET
+    base[h, :w] = EOS_TOKEN
+    base[:h, w] = EOS_TOKEN
+    return base
+
+
+def render_group(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray]],
+    tids: np.ndarray,
+    maps: np.ndarray,
+    pad_r: np.ndarray | None,
+    pad_c: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and labels [P * E, 900] of one group, puzzle-major, vectorised over puzzles."""
+    P, E = len(tids), len(pairs)
+    # token lookup per puzzle: pad and EOS stay, colour c becomes token 2 + map[c]
+    luts = np.zeros((P, 2 + 10), dtype=np.uint8)
+    luts[:, EOS_TOKEN] = EOS_TOKEN
+    luts[:, COLOUR_OFFSET:] = maps + COLOUR_OFFSET
+    groups = [(t, np.nonzero(tids == t)[0]) for t in np.unique(tids).tolist()]
+    dump = P * E * SEQ_LEN  # one extra cell takes what falls off the canvas
+    out = []
+    for which in (0, 1):
+        flat = np.zeros(dump + 1, dtype=np.uint8)
+        for e, pair in enumerate(pairs):
+            grid = pair[which]
+            for t, sel in groups:
+                base = _token_base(np.ascontiguousarray(dihedral_transform(grid, t)))
+                row_start = (sel * E + e) * SEQ_LEN
+                if pad_r is None:
+                    base = base[:ARC_MAX_GRID, :ARC_MAX_GRID]  # a 30-cell side has no end marker
+                    hh, ww = base.shape
+                    cell = np.arange(hh)[:, None] * ARC_MAX_GRID + np.arange(ww)[None, :]
+                    idx = row_start[:, None, None] + cell[None]
+                else:
+                    hh, ww = base.shape
+                    ii = pad_r[sel, e][:, None, None] + np.arange(hh)[None, :, None]
+                    jj = pad_c[sel, e][:, None, None] + np.arange(ww)[None, None, :]
+                    idx = row_start[:, None, None] + ii * ARC_MAX_GRID + jj
+                    # an end marker at row/column 30 is outside the canvas (as in the reference)
+                    idx = np.where((ii < ARC_MAX_GRID) & (jj < ARC_MAX_GRID), idx, dump)
+                flat[idx] = luts[sel][:, base]
+        out.append(flat[:dump].reshape(P * E, SEQ_LEN))
+    return out[0], out[1]
+
+
+# Worker state: set before forking so that workers inherit the plans instead of pickling them.
+_WORKER: dict[str, Any] = {}
+
+
+def _render_job(job: tuple[int, str, int, Any, Any]) -> int:
+    plan_idx, split, row0, pad_r, pad_c = job
+    plan = _WORKER["plans"][plan_idx]
+    pairs = plan.split_pairs(split)
+    inputs, labels = render_group(pairs, plan.tids, plan.maps, pad_r, pad_c)
+    for name, arr in (("inputs", inputs), ("labels", labels)):
+        fd, offset = _WORKER["files"][split][name]
+        os.pwrite(fd, arr, offset + row0 * SEQ_LEN)  # arr is C-contiguous: no copy
+    return len(inputs)
+
+
+def _open_row_arrays(out_dir: Path, split: str, rows: int) -> dict[str, tuple[int, int]]:
+    """Create inputs/labels .npy files of the final size; return (fd, data offset) for each."""
+    files = {}
+    for name in ("inputs", "labels"):
+        path = array_path(out_dir, split, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, SEQ_LEN))
+        offset = mm.offset
+        del mm
+        files[name] = (os.open(path, os.O_WRONLY), offset)
+    return files
+
+
+def _jobs(
+    plans: Sequence[TaskPlan],
+    split: str,
+    layout: list[tuple[int, int, int]],
+    stream: LegacyStream | None,
+) -> Iterator[tuple[int, str, int, Any, Any]]:
+    for plan_idx, row0, _e in layout:
+        plan = plans[plan_idx]
+        if stream is None:
+            yield plan_idx, split, row0, None, None
+        else:
+            pad_r, pad_c = draw_translations(stream, plan, plan.split_pairs(split))
+            yield plan_idx, split, row0, pad_r.astype(np.int16), pad_c.astype(np.int16)
+
+
+def write_split(
+    out_dir: Path,
+    plans: Sequence[TaskPlan],
+    split: str,
+    identifier_of: dict[str, int],
+    num_identifiers: int,
+    stream: LegacyStream | None,
+    workers: int,
+    progress: bool,
+) -> dict[str, int]:
+    """Write one split's five arrays and dataset.json; returns its counts."""
+    layout = _split_layout(plans, split)
+    rows = sum(plans[i].n_puzzles * e for i, _, e in layout)
+    puzzle_indices = [0]
+    group_indices = [0]
+    identifiers = []
+    for plan_idx, row0, e in layout:
+        plan = plans[plan_idx]
+        identifiers.extend(identifier_of[n] for n in plan.names)
+        puzzle_indices.extend(row0 + e * np.arange(1, plan.n_puzzles + 1))
+        group_indices.append(group_indices[-1] + plan.n_puzzles)
+    files = _open_row_arrays(out_dir, split, rows)
+    _WORKER.update(plans=plans, files={split: files})
+    try:
+        jobs = _jobs(plans, split, layout, stream)
+        bar = tqdm(total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress)
+        if workers > 1 and len(layout) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with multiprocessing.get_context("fork").Pool(workers) as pool:
+                for n in pool.imap_unordered(_render_job, jobs, chunksize=1):
+                    bar.update(n)
+        else:
+            for job in jobs:
+                bar.update(_render_job(job))
+        bar.close()
+    finally:
+        for fd, _ in files.values():
+            os.close(fd)
+        _WORKER.clear()
+    np.save(
+        array_path(out_dir, split, "puzzle_identifiers"), np.asarray(identifiers, dtype=np.int32)
+    )
+    np.save(
+        array_path(out_dir, split, "puzzle_indices"), np.asarray(puzzle_indices, dtype=np.int32)
+    )
+    np.save(array_path(out_dir, split, "group_indices"), np.asarray(group_indices, dtype=np.int32))
+    puzzles = len(identifiers)
+    write_metadata(
+        out_dir,
+        split,
+        DatasetMetadata(
+            pad_id=PAD_TOKEN,
+            ignore_label_id=0,
+            blank_identifier_id=0,
+            vocab_size=10 + 2,
+            seq_len=SEQ_LEN,
+            num_puzzle_identifiers=num_identifiers,
+            total_groups=len(layout),
+            mean_puzzle_examples=rows / puzzles if puzzles else 0.0,
+            total_puzzles=puzzles,
+        ),
+    )
+    return {"groups": len(layout), "puzzles": puzzles, "examples": rows}
+
+
+def build_arc_dataset(
+    out_dir: str | os.PathLike,
+    subsets: Sequence[tuple[str, Sequence[ArcTask]]],
+    *,
+    test_sets: Sequence[str],
+    num_aug: int = 1000,
+    seed: int = 42,
+    splits: Sequence[str] = ("train", "test"),
+    workers: int | None = None,
+    progress: bool = True,
+) -> ArcBuildResult:
+    """Write the reference ARC layout for validated tasks into `out_dir` (an empty folder).
+
+    `subsets` is [(subset name, tasks in file order)], processed in that order; tasks of the
+    subsets in `test_sets` send their test pairs to the test split. `splits=("test",)` writes
+    only the test split, identifiers.json and test_puzzles.json, with the same identifiers as
+    the full build. Callers wrap this in `trm.utils.atomic_dir`.
+    """
+    out_dir = Path(out_dir)
+    for s in splits:
+        if s not in ("train", "test"):
+            raise ValueError(f"unknown split {s!r}: expected train and/or test")
+    if num_aug < 0:
+        raise ValueError(f"--num-aug must be >= 0, got {num_aug}")
+    test_sets = list(test_sets)
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    stream = LegacyStream(seed)
+    plans = plan_tasks(subsets, test_sets, num_aug, stream, progress)
+
+    # Identifiers in order of first appearance: the train split's groups, then the test split's.
+    identifier_of: dict[str, int] = {}
+    for split in ("train", "test"):
+        for plan_idx, _, _ in _split_layout(plans, split):
+            for name in plans[plan_idx].names:
+                identifier_of.setdefault(name, len(identifier_of) + 1)
+    num_identifiers = len(identifier_of) + 1
+
+    counts: dict[str, Any] = {
+        "tasks": len(plans),
+        "tasks_per_subset": {name: len(tasks) for name, tasks in subsets},
+        "identifiers": num_identifiers,
+        "augmentation_draws_words": stream.words_used,
+    }
+    for split in ("train", "test"):  # train first: its translations continue the stream
+        if split in splits:
+            split_stream = stream if split == "train" else None
+            counts[split] = write_split(
+                out_dir,
+                plans,
+                split,
+                identifier_of,
+                num_identifiers,
+                split_stream,
+                workers,
+                progress,
+            )
+    names = ["<blank>"] + list(identifier_of)
+    write_json(out_dir / "identifiers.json", names, indent=None)
+    test_puzzles = {p.task.task_id: p.task.raw for p in plans if p.is_test}
+    write_json(out_dir / "test_puzzles.json", test_puzzles, indent=None)
+    shortfalls = [
+        {
+            "task": p.task.task_id,
+            "subset": p.task.subset,
+            "augmentations": p.n_puzzles - 1,
+            "requested": num_aug,
+            "missing": num_aug - (p.n_puzzles - 1),
+        }
+        for p in plans
+        if p.n_puzzles - 1 < num_aug
+    ]
+    counts["tasks_short_of_num_aug"] = len(shortfalls)
+    return ArcBuildResult(counts=counts, shortfalls=shortfalls, identifiers=num_identifiers)

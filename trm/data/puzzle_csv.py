@@ -1,0 +1,335 @@
+"""Shared plumbing of the Sudoku and Maze builders.
+
+Both reference datasets ship as `train.csv` / `test.csv` with the columns `source,q,a,rating`
+(one puzzle per row: question string, answer string). This module reads and writes those
+files with errors that name the file, line and field, resolves `--source` specs
+(`hf:org/name[@revision]`, `csv:DIR`, `generate`), downloads from the Hugging Face Hub with a
+deadline, and writes the reference on-disk layout where every puzzle has exactly one example.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.utils import atomic_file, write_json
+
+CSV_HEADER: tuple[str, ...] = ("source", "q", "a", "rating")
+SPLITS: tuple[str, ...] = ("train", "test")
+DEFAULT_HF_TIMEOUT_S = 1800.0
+
+# RNG stream ids: each random decision gets its own stream derived from (--seed, stream id),
+# so e.g. changing --num-aug never changes which puzzles --subsample keeps.
+STREAM_GENERATE = 1
+STREAM_SUBSAMPLE = 2
+STREAM_AUGMENT = 3
+STREAM_TEST_SUBSAMPLE = 4
+
+
+class PuzzleCsvError(ValueError):
+    """A malformed puzzle CSV row; the message names the file, line, puzzle source and field."""
+
+
+class DatasetSourceError(FileNotFoundError):
+    """The requested source cannot be read (offline without cache, missing repo or file)."""
+
+
+def rng_for(seed: int, stream: int) -> np.random.Generator:
+    return np.random.default_rng([int(seed), int(stream)])
+
+
+@dataclass
+class PuzzleRows:
+    """The rows of one puzzle CSV, column by column; `lines` are 1-based line numbers."""
+
+    path: Path
+    sources: list[str] = field(default_factory=list)
+    questions: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    ratings: list[str] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+    def where(self, i: int, column: str) -> str:
+        """Location prefix for an error about row `i`, field `column`."""
+        return f"{self.path} line {self.lines[i]} (puzzle source {self.sources[i]!r}), field {column!r}"
+
+
+def read_puzzle_csv(path: str | os.PathLike, progress: bool = False) -> PuzzleRows:
+    """Read a `source,q,a,rating` CSV. The header line is skipped (as the reference does) but
+    must have 4 columns; every data row must have exactly 4 fields."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"puzzle CSV not found: {path}")
+    rows = PuzzleRows(path=path)
+    with open(path, newline="") as f:
+        reader = csv.reader(f)
+        header = next(reader, None)
+        if header is None:
+            raise PuzzleCsvError(f"{path}: empty file (expected a header {','.join(CSV_HEADER)})")
+        if len(header) != 4:
+            raise PuzzleCsvError(
+                f"{path} line 1: header has {len(header)} columns {header!r}, "
+                f"expected 4 ({','.join(CSV_HEADER)})"
+            )
+        it = reader
+        if progress:
+            from tqdm import tqdm
+
+            it = tqdm(reader, desc=f"read {path.name}", unit=" rows", mininterval=1.0)
+        for record in it:
+            if not record:
+                continue  # blank line
+            if len(record) != 4:
+                raise PuzzleCsvError(
+                    f"{path} line {reader.line_num}: {len(record)} fields, expected 4 "
+                    f"({','.join(CSV_HEADER)})"
+                )
+            source, q, a, rating = record
+            rows.sources.append(source)
+            rows.questions.append(q)
+            rows.answers.append(a)
+            rows.ratings.append(rating)
+            rows.lines.append(reader.line_num)
+    return rows
+
+
+def write_puzzle_csv(
+    path: str | os.PathLike, records: Sequence[tuple[str, str, str, int | str]]
+) -> None:
+    """Write rows in the reference column layout, atomically."""
+    with atomic_file(path, mode="w") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(CSV_HEADER)
+        writer.writerows(records)
+
+
+def check_lengths(rows: PuzzleRows, column: str, values: list[str], expected: int) -> None:
+    for i, v in enumerate(values):
+        if len(v) != expected:
+            what = "is empty (missing)" if not v else f"has length {len(v)}"
+            raise PuzzleCsvError(f"{rows.where(i, column)} {what}, expected {expected} characters")
+
+
+def strings_to_bytes(values: list[str], length: int) -> np.ndarray:
+    """[N, length] uint8 array of the (ASCII) characters; lengths must be checked first."""
+    if not values:
+        return np.zeros((0, length), dtype=np.uint8)
+    joined = "".join(values).encode("latin-1", errors="replace")
+    return np.frombuffer(joined, dtype=np.uint8).reshape(len(values), length).copy()
+
+
+def first_bad(mask: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first True in a [N, L] mask, or None."""
+    hits = np.argwhere(mask)
+    return (int(hits[0, 0]), int(hits[0, 1])) if len(hits) else None
+
+
+def parse_ratings(rows: PuzzleRows) -> np.ndarray:
+    """The rating column as int64, with an error naming the first row that is not an integer."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows.ratings):
+        try:
+            out[i] = int(r)
+        except ValueError:
+            raise PuzzleCsvError(f"{rows.where(i, 'rating')}: {r!r} is not an integer") from None
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# sources
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # "hf", "csv" or "generate"
+    location: str = ""  # repo id or folder
+    revision: str | None = None
+
+
+def parse_source(spec: str) -> SourceSpec:
+    """`hf:org/name[@revision]`, `csv:DIR` (holding train.csv and test.csv) or `generate`."""
+    if spec == "generate":
+        return SourceSpec("generate")
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest or kind not in ("hf", "csv"):
+        raise ValueError(
+            f"--source {spec!r}: expected hf:ORG/NAME[@REVISION], csv:DIR (with train.csv and "
+            "test.csv) or generate"
+        )
+    if kind == "hf":
+        repo, _, revision = rest.partition("@")
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise ValueError(f"--source {spec!r}: Hugging Face dataset id must look like ORG/NAME")
+        return SourceSpec("hf", repo, revision or None)
+    return SourceSpec("csv", rest)
+
+
+def hf_download(
+    repo_id: str,
+    filename: str,
+    revision: str | None = None,
+    timeout_s: float = DEFAULT_HF_TIMEOUT_S,
+) -> Path:
+    """Download (or find in the cache) one file of a Hub dataset repo, giving up after `timeout_s`.
+
+    The Hub client can stall indefinitely on a dead connection, so the call runs in a daemon
+    thread that is abandoned at the deadline.
+    """
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import (
+        EntryNotFoundError,
+        LocalEntryNotFoundError,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    where = f"hf:{repo_id}{'@' + revision if revision else ''} file {filename!r}"
+    hint = "use --source generate (offline generator) or --source csv:DIR (train.csv/test.csv you already have)"
+    result: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            result["path"] = hf_hub_download(
+                repo_id, filename, repo_type="dataset", revision=revision
+            )
+        except BaseException as e:  # handed to the caller's thread
+            result["error"] = e
+
+    worker = threading.Thread(target=work, name=f"hf-download-{filename}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise DatasetSourceError(f"{where}: download did not finish within {timeout_s:g} s; {hint}")
+    err = result.get("error")
+    if isinstance(err, LocalEntryNotFoundError):
+        raise DatasetSourceError(
+            f"{where}: not in the local Hugging Face cache and the Hub cannot be reached "
+            f"(offline, HF_HUB_OFFLINE=1, or no network): {err}; {hint}"
+        ) from err
+    if isinstance(err, RepositoryNotFoundError):
+        raise DatasetSourceError(f"{where}: no such dataset repository on the Hub; {hint}") from err
+    if isinstance(err, RevisionNotFoundError):
+        raise DatasetSourceError(f"{where}: no such revision; {hint}") from err
+    if isinstance(err, EntryNotFoundError):
+        raise DatasetSourceError(f"{where}: the repository has no such file; {hint}") from err
+    if isinstance(err, BaseException):
+        raise DatasetSourceError(
+            f"{where}: download failed ({type(err).__name__}: {err}); {hint}"
+        ) from err
+    return Path(str(result["path"]))
+
+
+def hf_commit_of(path: Path) -> str | None:
+    """The commit hash in a cache path `.../snapshots/<commit>/<file>`, if it has that shape."""
+    parts = path.parts
+    if "snapshots" in parts:
+        i = len(parts) - 1 - parts[::-1].index("snapshots")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return None
+
+
+def resolve_split_files(
+    spec: SourceSpec, timeout_s: float = DEFAULT_HF_TIMEOUT_S
+) -> dict[str, tuple[str, Path]]:
+    """split -> (label for the manifest, local path) for an `hf:` or `csv:` source."""
+    out: dict[str, tuple[str, Path]] = {}
+    for split in SPLITS:
+        filename = f"{split}.csv"
+        if spec.kind == "hf":
+            p = hf_download(spec.location, filename, spec.revision, timeout_s)
+            commit = hf_commit_of(p) or spec.revision or "unknown"
+            out[split] = (f"hf:{spec.location}@{commit}/{filename}", p)
+        elif spec.kind == "csv":
+            folder = Path(spec.location)
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"--source csv:{spec.location}: not a folder (expected one holding train.csv and test.csv)"
+                )
+            p = folder / filename
+            if not p.is_file():
+                raise FileNotFoundError(f"--source csv:{spec.location}: {p} not found")
+            out[split] = (f"csv:{p}", p)
+        else:
+            raise ValueError(f"source kind {spec.kind!r} has no files to resolve")
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# output
+
+
+def subsample_indices(total: int, size: int | None, rng: np.random.Generator) -> np.ndarray | None:
+    """Indices of a random subset like the reference's `np.random.choice(total, size, replace=False)`
+    (seeded here); None when no subsampling applies."""
+    if size is None or size >= total:
+        return None
+    if size < 1:
+        raise ValueError(f"--subsample must be at least 1, got {size}")
+    return rng.choice(total, size=size, replace=False)
+
+
+def write_single_example_split(
+    root: str | os.PathLike,
+    split: str,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    group_size: int,
+    vocab_size: int,
+    extra_metadata: dict | None = None,
+) -> dict[str, int]:
+    """Write one split in the reference layout where each example is its own puzzle and each
+    original puzzle with its `group_size - 1` augmentations forms a group (rows are ordered
+    original, aug 1, aug 2, ... per group). Returns the counts for the manifest."""
+    n_examples, seq_len = inputs.shape
+    if n_examples % group_size:
+        raise AssertionError(f"{n_examples} examples do not split into groups of {group_size}")
+    n_groups = n_examples // group_size
+    arrays = {
+        "inputs": inputs,
+        "labels": labels,
+        "puzzle_identifiers": np.zeros(n_examples, dtype=np.int32),
+        "puzzle_indices": np.arange(n_examples + 1, dtype=np.int32),
+        "group_indices": np.arange(0, n_examples + 1, group_size, dtype=np.int32),
+    }
+    meta = DatasetMetadata(
+        pad_id=0,
+        ignore_label_id=0,
+        blank_identifier_id=0,
+        vocab_size=vocab_size,
+        seq_len=seq_len,
+        num_puzzle_identifiers=1,
+        total_groups=n_groups,
+        mean_puzzle_examples=1.0,
+        # the reference writes the group count here for these datasets
+        total_puzzles=n_groups,
+        sets=["all"],
+    )
+    write_metadata(root, split, meta)
+    if extra_metadata:
+        write_json(
+            Path(root) / split / "dataset.json", {**meta.to_json(), **extra_metadata}, indent=None
+        )
+    for name, arr in arrays.items():
+        np.save(array_path(root, split, name), arr)
+    return {
+        "tasks": n_groups,
+        "groups": n_groups,
+        "puzzles": n_examples,
+        "examples": n_examples,
+        "identifiers": 1,
+    }
+
+
+def write_identifiers(root: str | os.PathLike) -> None:
+    write_json(Path(root) / "identifiers.json", ["<blank>"], indent=None)

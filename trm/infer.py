@@ -1,0 +1,121 @@
+"""Fast evaluation-mode ACT inference: `predict(model, batch)`.
+
+In evaluation the reference runs every sequence for exactly `halt_max_steps` ACT steps from a
+fresh carry (no sequence halts early, none is replaced), so the ACT bookkeeping reduces to:
+
+    x = input_embeddings(batch);  z_H, z_L = H_init, L_init
+    repeat halt_max_steps times: z_H, z_L = latent_recursion(z_H, z_L, x)
+    logits, q_halt, q_continue = heads(z_H)
+
+`predict` computes exactly that: the input embeddings once (they are constant across steps),
+heads only after the last step, no loss, no float64, under `torch.inference_mode`. The result
+equals stepping `model(carry, batch)` in eval mode (tests check this).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+
+from trm.model.trm import TRM
+
+RecursionFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+
+
+@contextlib.contextmanager
+def _eval_mode(model: TRM, dtype: torch.dtype) -> Iterator[None]:
+    was_training = model.training
+    old_dtype = model.forward_dtype
+    model.eval()
+    if dtype != old_dtype:
+        model.set_forward_dtype(dtype)
+    try:
+        yield
+    finally:
+        if dtype != old_dtype:
+            model.set_forward_dtype(old_dtype)
+        model.train(was_training)
+
+
+def _recursion_fn(model: TRM, compile: bool) -> RecursionFn:
+    if not compile:
+        return model.latent_recursion
+    # Cache per model: compiling takes tens of seconds on CPU.
+    fn = getattr(model, "_trm_compiled_recursion", None)
+    if fn is None:
+        fn = torch.compile(model.latent_recursion, dynamic=False, fullgraph=False)
+        object.__setattr__(model, "_trm_compiled_recursion", fn)
+    return fn
+
+
+def default_predict_dtype(model: TRM, device: torch.device) -> torch.dtype:
+    """float32 on CPU (bfloat16 matmuls are slow there and change predictions); else the config's."""
+    return torch.float32 if device.type == "cpu" else model.config.dtype
+
+
+def predict(
+    model: TRM,
+    batch: dict[str, torch.Tensor],
+    *,
+    compile: bool = False,
+    dtype: torch.dtype | None = None,
+    num_steps: int | None = None,
+) -> dict[str, torch.Tensor]:
+    """Eval-mode ACT for `halt_max_steps` steps from a fresh carry; the final step's outputs.
+
+    batch: `inputs` [B, seq_len] and `puzzle_identifiers` [B] (int32; `labels` is ignored),
+    moved to the model's device. Returns `logits` [B, seq_len, vocab] float32, `preds`
+    [B, seq_len] int64 (argmax), `q_halt_logits` and `q_continue_logits` [B] float32.
+    `compile=True` uses `torch.compile` for the recursion (first call compiles). `dtype`
+    defaults to float32 on CPU and the config's `forward_dtype` elsewhere. `num_steps`
+    overrides halt_max_steps (for benchmarks).
+    """
+    for key in ("inputs", "puzzle_identifiers"):
+        if key not in batch:
+            raise ValueError(f"predict: batch has no {key!r} (keys: {sorted(batch)})")
+    inputs = batch["inputs"]
+    if inputs.ndim != 2 or inputs.shape[1] != model.config.seq_len:
+        raise ValueError(
+            f"predict: inputs has shape {tuple(inputs.shape)}, expected [batch, {model.config.seq_len}]"
+        )
+    device = model.H_init.device
+    dtype = dtype or default_predict_dtype(model, device)
+    steps = model.config.halt_max_steps if num_steps is None else num_steps
+    with _eval_mode(model, dtype), torch.inference_mode():
+        inputs = inputs.to(device)
+        ids = batch["puzzle_identifiers"].to(device)
+        x = model.input_embeddings(inputs, ids)
+        shape = x.shape
+        z_H = model.H_init.to(dtype).expand(shape).contiguous()
+        z_L = model.L_init.to(dtype).expand(shape).contiguous()
+        cos_sin = model.cos_sin()
+        recursion = _recursion_fn(model, compile)
+        for _ in range(steps):
+            z_H, z_L = recursion(z_H, z_L, x, cos_sin)
+        logits, q_halt, q_continue = model.output_heads(z_H)
+        logits = logits.to(torch.float32)
+    return {
+        "logits": logits,
+        "preds": logits.argmax(dim=-1),
+        "q_halt_logits": q_halt,
+        "q_continue_logits": q_continue,
+    }
+
+
+def predict_stepwise(model: TRM, batch: dict[str, torch.Tensor]) -> list[dict[str, Any]]:
+    """Every eval ACT step's outputs via `model(carry, batch)` (slow; for checks and debugging)."""
+    was_training = model.training
+    model.eval()
+    out: list[dict[str, Any]] = []
+    try:
+        with torch.inference_mode():
+            carry = model.initial_carry(batch)
+            for _ in range(model.config.halt_max_steps):
+                carry, outputs = model(carry, batch)
+                out.append({**outputs, "preds": outputs["logits"].argmax(-1)})
+    finally:
+        model.train(was_training)
+    return out

@@ -1,0 +1,467 @@
+"""`trm predict`: one eval-mode ACT pass over every test example of a dataset.
+
+It is the expensive step (ARC-AGI-1 at 1000 augmentations: 385,815 examples x 16 ACT steps),
+so the work is cut into shards of `shard_batches` batches, each written atomically under
+`<out>.shards/` with its row range in the file name. A pre-empted run resumes by skipping the
+shards that exist. Under `torchrun` (WORLD_SIZE > 1) rank r computes shards r, r+W, r+2W, ...
+and rank 0 merges after a barrier. Everything downstream (scoring, sweeps) reuses the file.
+
+Output (DESIGN contract): `puzzle_identifiers` int32 [N], `inputs` [N, seq] (dataset dtype),
+`preds` int32 [N, seq], `q_halt_logits` float32 [N], in dataset order; plus
+`<stem>.meta.json` with the checkpoint's sha256, data dir, device, dtype, seconds, examples/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from trm.utils import atomic_path, read_json, sha256_file, write_json
+
+PLAN_FILE = "plan.json"
+_SHARD_RE = re.compile(r"^rows_(\d+)-(\d+)\.npz$")
+PRED_FIELDS = ("puzzle_identifiers", "inputs", "preds", "q_halt_logits")
+
+
+def shard_ranges(n: int, rows_per_shard: int) -> list[tuple[int, int]]:
+    """Contiguous [start, end) row ranges covering 0..n."""
+    if rows_per_shard <= 0:
+        raise ValueError(f"rows per shard must be positive, got {rows_per_shard}")
+    return [(s, min(s + rows_per_shard, n)) for s in range(0, n, rows_per_shard)]
+
+
+def shard_name(start: int, end: int) -> str:
+    return f"rows_{start:010d}-{end:010d}.npz"
+
+
+def shards_dir_for(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    return out.with_name(out.name + ".shards")
+
+
+def meta_path_for(out: str | os.PathLike) -> Path:
+    """predictions.npz -> predictions.meta.json."""
+    out = Path(out)
+    stem = out.name[: -len(".npz")] if out.name.endswith(".npz") else out.name
+    return out.with_name(stem + ".meta.json")
+
+
+def _dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return rank, world, local
+
+
+def _checkpoint_fingerprint(path: Path) -> dict[str, Any]:
+    """Cheap identity for the resume check (sha256 of a GB file is computed once, at the end)."""
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _check_or_write_plan(shards_dir: Path, plan: dict[str, Any]) -> int:
+    """Create the shards folder with plan.json, or check an existing one matches; returns the
+    number of shard files already present."""
+    plan_file = shards_dir / PLAN_FILE
+    if plan_file.exists():
+        old = read_json(plan_file, "shard plan")
+        diffs = [f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in plan.items() if old.get(k) != v]
+        if diffs:
+            raise ValueError(
+                f"{shards_dir} holds shards of an earlier run with other settings ("
+                + "; ".join(diffs)
+                + "): rerun with the same settings to resume, or remove that folder to start over"
+            )
+    else:
+        shards_dir.mkdir(parents=True, exist_ok=True)
+        write_json(plan_file, plan)
+    return sum(1 for p in shards_dir.iterdir() if _SHARD_RE.match(p.name))
+
+
+def _save_shard(path: Path, preds: np.ndarray, q_halt: np.ndarray) -> None:
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, preds=preds, q_halt_logits=q_halt)
+
+
+def _load_shard(path: Path, rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+    with np.load(path) as z:
+        preds, q = z["preds"], z["q_halt_logits"]
+    if preds.shape != (rows, seq_len) or q.shape != (rows,):
+        raise ValueError(
+            f"shard {path} has preds {preds.shape} / q_halt_logits {q.shape}, expected ({rows}, {seq_len})"
+        )
+    return preds, q
+
+
+def predict_batch(
+    model: Any,
+    inputs: np.ndarray,
+    puzzle_ids: np.ndarray,
+    device: str,
+    compile: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """trm.infer.predict on one batch of dataset rows, in the model's configured forward dtype
+    -> (preds int32 [B, seq], q_halt float32 [B])."""
+    import torch
+
+    from trm.infer import predict
+
+    batch = {
+        "inputs": torch.from_numpy(np.array(inputs, dtype=np.int32)).to(device),
+        "puzzle_identifiers": torch.from_numpy(np.array(puzzle_ids, dtype=np.int32)).to(device),
+    }
+    out = predict(model, batch, compile=compile, dtype=model.config.dtype)
+    preds = out["preds"].to(torch.int32).cpu().numpy()
+    q_halt = out["q_halt_logits"].float().cpu().numpy()
+    return preds, q_halt
+
+
+def run_predict(
+    checkpoint: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    batch_size: int = 256,
+    device: str = "auto",
+    dtype: str = "auto",
+    max_examples: int | None = None,
+    shard_batches: int = 16,
+    step: int | None = None,
+    preset: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    resize_puzzle_emb: bool = False,
+    progress: bool = True,
+    threads: int | None = None,
+    compile: bool = False,
+    on_shard_written: Callable[[int, int], None] | None = None,
+) -> dict[str, Any]:
+    """Predict every test example of `data_dir` with `checkpoint`; write `out` and its meta JSON.
+
+    Resumable (complete shards under `<out>.shards/` are kept) and torchrun-aware. Returns the
+    meta record. `threads`: CPU threads for torch (default: torch's own choice, or the cores
+    divided among the ranks under torchrun); restored on return. `on_shard_written(start, end)`
+    is called after each shard is saved.
+    """
+    import torch
+
+    from trm.data.format import load_split, read_metadata
+    from trm.hub import build_model_for_dataset, resolve_checkpoint
+    from trm.utils import resolve_device
+
+    if batch_size <= 0:
+        raise ValueError(f"--batch-size must be positive, got {batch_size}")
+    if max_examples is not None and max_examples <= 0:
+        raise ValueError(f"--max-examples must be positive, got {max_examples}")
+    out = Path(out)
+    data_dir = Path(data_dir)
+    rank, world, local_rank = _dist_info()
+    device = resolve_device(device)
+    if device == "cuda" and world > 1:
+        device = f"cuda:{local_rank}"
+        torch.cuda.set_device(local_rank)
+    old_threads = torch.get_num_threads()
+    if threads is None and device == "cpu" and world > 1:
+        threads = max(1, (os.cpu_count() or 1) // world)  # ranks on one machine share its cores
+    if threads is not None:
+        if threads < 1:
+            raise ValueError(f"--threads must be positive, got {threads}")
+        torch.set_num_threads(threads)
+
+    try:
+        meta = read_metadata(data_dir, "test")
+        arrays = load_split(data_dir, "test")
+        inputs, puzzle_ids = arrays["inputs"], arrays["puzzle_identifiers"]
+        n_total = int(inputs.shape[0])
+        if inputs.ndim != 2 or inputs.shape[1] != meta.seq_len or puzzle_ids.shape != (n_total,):
+            raise ValueError(
+                f"{data_dir}/test: inputs {inputs.shape} / puzzle_identifiers {puzzle_ids.shape} do not "
+                f"match seq_len {meta.seq_len} in dataset.json"
+            )
+        n = min(n_total, max_examples) if max_examples else n_total
+        if n == 0:
+            raise ValueError(f"{data_dir}/test has no examples")
+
+        weights, _ = resolve_checkpoint(checkpoint, step)
+        model, info = build_model_for_dataset(
+            checkpoint,
+            data_dir,
+            step=step,
+            preset=preset,
+            overrides=overrides,
+            resize_puzzle_emb=resize_puzzle_emb,
+            device=device,
+            dtype=dtype,
+            batch_size=batch_size,
+        )
+        rows_per_shard = batch_size * shard_batches
+        plan = {
+            "checkpoint": _checkpoint_fingerprint(weights),
+            "data_dir": str(data_dir.resolve()),
+            "num_examples": n,
+            "rows_per_shard": rows_per_shard,
+            "batch_size": batch_size,
+            "config": info["config"],
+        }
+        shards_dir = shards_dir_for(out)
+
+        dist = None
+        if world > 1:
+            import torch.distributed as dist
+
+            if not dist.is_initialized():
+                dist.init_process_group(backend="nccl" if device.startswith("cuda") else "gloo")
+        try:
+            # rank 0 owns the plan file; the others learn its verdict by broadcast (no one hangs)
+            verdict: list[Any] = [None, 0]
+            if rank == 0:
+                try:
+                    verdict = [None, _check_or_write_plan(shards_dir, plan)]
+                except ValueError as e:
+                    verdict = [str(e), 0]
+            if dist is not None:
+                dist.broadcast_object_list(verdict, src=0)
+            if verdict[0]:
+                raise ValueError(verdict[0])
+            resumed_shards = int(verdict[1])
+
+            ranges = shard_ranges(n, rows_per_shard)
+            mine = ranges[rank::world]
+            todo = [(s, e) for s, e in mine if not (shards_dir / shard_name(s, e)).exists()]
+            todo_rows = sum(e - s for s, e in todo)
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=todo_rows,
+                unit="ex",
+                desc=f"predict[rank {rank}/{world}]" if world > 1 else "predict",
+                disable=not progress or (rank != 0 and world > 1),
+                smoothing=0.1,
+            )
+            t0 = time.perf_counter()
+            with torch.inference_mode():
+                for s, e in todo:
+                    preds = np.empty((e - s, meta.seq_len), dtype=np.int32)
+                    q_halt = np.empty((e - s,), dtype=np.float32)
+                    for b in range(s, e, batch_size):
+                        be = min(b + batch_size, e)
+                        p, q = predict_batch(model, inputs[b:be], puzzle_ids[b:be], device, compile)
+                        preds[b - s : be - s], q_halt[b - s : be - s] = p, q
+                        bar.update(be - b)
+                    _save_shard(shards_dir / shard_name(s, e), preds, q_halt)
+                    if on_shard_written is not None:
+                        on_shard_written(s, e)
+            if device.startswith("cuda"):
+                torch.cuda.synchronize()
+            seconds = time.perf_counter() - t0
+            bar.close()
+
+            stats = [(todo_rows, seconds)]
+            if dist is not None:
+                gathered: list[Any] = [None] * world
+                dist.all_gather_object(gathered, (todo_rows, seconds))
+                stats = gathered
+            record: dict[str, Any] = {}
+            if rank == 0:
+                record = _merge(out, shards_dir, ranges, meta.seq_len, inputs, puzzle_ids, n)
+                computed = sum(r for r, _ in stats)
+                wall = max(s for _, s in stats)
+                record = {
+                    "predictions": str(out),
+                    "checkpoint": info["weights"],
+                    "checkpoint_sha256": sha256_file(info["weights"]),
+                    "data_dir": str(data_dir),
+                    "num_examples": n,
+                    "dataset_test_examples": n_total,
+                    "max_examples": max_examples,
+                    "device": device,
+                    "device_name": torch.cuda.get_device_name(device)
+                    if device.startswith("cuda")
+                    else "cpu",
+                    "world_size": world,
+                    "dtype": info["config"].get("forward_dtype"),
+                    "batch_size": batch_size,
+                    "compile": compile,
+                    "halt_max_steps": info["config"].get("halt_max_steps"),
+                    "arch_source": info["arch_source"],
+                    "config": info["config"],
+                    "torch": torch.__version__,
+                    "threads": torch.get_num_threads(),
+                    "computed_examples": computed,
+                    "resumed_shards": resumed_shards,
+                    "seconds": wall,
+                    "examples_per_s": (computed / wall) if wall > 0 else None,
+                }
+                write_json(meta_path_for(out), record)
+                shutil.rmtree(shards_dir, ignore_errors=True)
+            if dist is not None:
+                dist.barrier()
+            return record
+        finally:
+            if dist is not None and dist.is_initialized():
+                dist.destroy_process_group()
+
+    finally:
+        torch.set_num_threads(old_threads)
+
+
+def _merge(
+    out: Path,
+    shards_dir: Path,
+    ranges: list[tuple[int, int]],
+    seq_len: int,
+    inputs: np.ndarray,
+    puzzle_ids: np.ndarray,
+    n: int,
+) -> None:
+    """Concatenate the shards (in row order) with the dataset's inputs/identifiers into `out`."""
+    preds = np.empty((n, seq_len), dtype=np.int32)
+    q_halt = np.empty((n,), dtype=np.float32)
+    for s, e in ranges:
+        path = shards_dir / shard_name(s, e)
+        if not path.exists():
+            raise FileNotFoundError(f"shard {path} is missing (did a rank fail?); rerun to resume")
+        preds[s:e], q_halt[s:e] = _load_shard(path, e - s, seq_len)
+    with atomic_path(out) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(
+                f,
+                puzzle_identifiers=np.asarray(puzzle_ids[:n], dtype=np.int32),
+                inputs=np.asarray(inputs[:n]),
+                preds=preds,
+                q_halt_logits=q_halt,
+            )
+
+
+def load_predictions(
+    path: str | os.PathLike, data_dir: str | os.PathLike, allow_prefix: bool = False
+) -> dict[str, np.ndarray]:
+    """Read a predictions file and check it belongs to the dataset's test split.
+
+    Checks the contract fields, row count (a prefix is accepted with allow_prefix, for
+    `--max-examples` runs), and that puzzle_identifiers and inputs equal the dataset's, row by
+    row. Errors name the file, the field and the first mismatching row.
+    """
+    from trm.data.format import load_split
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"predictions file not found: {path}")
+    try:
+        with np.load(path) as z:
+            missing = [k for k in PRED_FIELDS if k not in z.files]
+            if missing:
+                raise ValueError(f"{path}: missing field(s) {missing} (has {sorted(z.files)})")
+            pred = {k: z[k] for k in z.files}
+    except (OSError, EOFError, ValueError) as e:
+        if "missing field" in str(e):
+            raise
+        raise ValueError(f"{path}: not a readable .npz file ({e})") from e
+    data = load_split(data_dir, "test")
+    n_data = int(data["inputs"].shape[0])
+    n = int(pred["preds"].shape[0])
+    for k in PRED_FIELDS:
+        if pred[k].shape[0] != n:
+            raise ValueError(f"{path}: field {k} has {pred[k].shape[0]} rows but preds has {n}")
+    if n != n_data and not (allow_prefix and n < n_data):
+        raise ValueError(
+            f"{path}: {n} rows but the test split of {data_dir} has {n_data} examples "
+            "(predictions from another dataset build, or a --max-examples run?)"
+        )
+    if pred["preds"].ndim != 2 or pred["preds"].shape[1] != data["inputs"].shape[1]:
+        raise ValueError(
+            f"{path}: preds shape {pred['preds'].shape} does not match seq_len {data['inputs'].shape[1]} of {data_dir}"
+        )
+    for field in ("puzzle_identifiers", "inputs"):
+        mismatch = np.flatnonzero(
+            (np.asarray(data[field][:n]) != pred[field]).reshape(n, -1).any(axis=1)
+        )
+        if mismatch.size:
+            raise ValueError(
+                f"{path}: field {field} differs from {data_dir}/test at {mismatch.size} row(s), "
+                f"first row {int(mismatch[0])}: predictions from another dataset build?"
+            )
+    return pred
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from trm.hub import parse_overrides
+
+    record = run_predict(
+        args.checkpoint,
+        args.data,
+        args.out,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        max_examples=args.max_examples,
+        shard_batches=args.shard_batches,
+        step=args.step,
+        preset=args.arch,
+        overrides=parse_overrides(args.arch_override),
+        resize_puzzle_emb=args.resize_puzzle_emb,
+        progress=not args.no_progress,
+        threads=args.threads,
+        compile=args.compile,
+    )
+    if record:
+        print(
+            f"wrote {args.out}: {record['num_examples']} examples, {record['computed_examples']} computed "
+            f"in {record['seconds']:.1f} s on {record['device']} ({record['examples_per_s'] or 0:.1f} examples/s)"
+        )
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="run eval-mode ACT on every test example of a dataset (sharded, resumable, torchrun)",
+        description="Write predictions.npz (puzzle_identifiers, inputs, preds, q_halt_logits) for "
+        "every test example of --data, plus <stem>.meta.json. Rerunning after an interruption "
+        "resumes from the shards in <out>.shards/. Under torchrun the ranks split the shards.",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="step_N file, run folder or fetched checkpoint folder"
+    )
+    p.add_argument("--step", type=int, help="which step_N of a folder (default: the highest)")
+    p.add_argument("--data", required=True, help="prepared dataset folder (its test split is used)")
+    p.add_argument("--out", required=True, help="predictions .npz to write")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="forward dtype (auto: float32 on CPU, the checkpoint's config on GPU)",
+    )
+    p.add_argument("--max-examples", type=int, help="only the first N test examples (quick runs)")
+    p.add_argument(
+        "--shard-batches", type=int, default=16, help="batches per resumable shard (default 16)"
+    )
+    p.add_argument(
+        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
+    )
+    p.add_argument(
+        "--arch-override",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a model setting (repeatable)",
+    )
+    p.add_argument(
+        "--resize-puzzle-emb",
+        action="store_true",
+        help="load a checkpoint whose puzzle-embedding table has another number of rows",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)

@@ -1,0 +1,112 @@
+"""Bootstrap confidence intervals (percentile method), vectorised and seeded.
+
+Resampling n units with replacement only changes how many times each distinct unit value is
+drawn, so the bootstrap is run on the distinct values with multinomial counts: exact in
+distribution, and O(n_boot x distinct values) rather than O(n_boot x n) (a Sudoku test set has
+423k puzzles but few distinct per-puzzle values). When nearly every value is distinct the
+counts are drawn per unit instead, in chunks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_N_BOOT = 10_000
+DEFAULT_SEED = 0
+_MAX_CELLS = 1 << 24  # resampling matrix entries per chunk
+
+
+def _resample_weights(keys: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of `keys` [n, d] and their bootstrap counts [n_boot, n_distinct]."""
+    n = len(keys)
+    uniq, counts = np.unique(keys, axis=0, return_counts=True)
+    rng = np.random.default_rng(seed)
+    p = counts / n
+    weights = np.empty((n_boot, len(uniq)), dtype=np.int64)
+    step = max(1, _MAX_CELLS // max(len(uniq), 1))
+    for s in range(0, n_boot, step):
+        e = min(s + step, n_boot)
+        weights[s:e] = rng.multinomial(n, p, size=e - s)
+    return uniq, weights
+
+
+def _interval(boot: np.ndarray, alpha: float) -> tuple[float, float]:
+    lo, hi = np.quantile(boot, [alpha / 2, 1 - alpha / 2])
+    return float(lo), float(hi)
+
+
+def _as_units(values: np.ndarray | list, name: str) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D (one value per unit), got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty: no units to bootstrap over")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} holds non-finite values")
+    return arr
+
+
+def bootstrap_ci(
+    values: np.ndarray | list,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = 0.05,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Percentile interval for the mean of `values` (one value per unit, e.g. per task)."""
+    v = _as_units(values, "values")
+    uniq, w = _resample_weights(v[:, None], n_boot, seed)
+    return _interval(w @ uniq[:, 0] / len(v), alpha)
+
+
+def bootstrap_ratio_ci(
+    numerators: np.ndarray | list,
+    denominators: np.ndarray | list,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = 0.05,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float]:
+    """Interval for sum(num)/sum(den), resampling units (e.g. correct cells / cells per puzzle)."""
+    num = _as_units(numerators, "numerators")
+    den = _as_units(denominators, "denominators")
+    if num.shape != den.shape:
+        raise ValueError(f"numerators {num.shape} and denominators {den.shape} differ in length")
+    uniq, w = _resample_weights(np.stack([num, den], 1), n_boot, seed)
+    tot_den = w @ uniq[:, 1]
+    boot = (w @ uniq[:, 0]) / np.where(tot_den > 0, tot_den, 1)
+    return _interval(boot, alpha)
+
+
+def paired_bootstrap_diff(
+    a: np.ndarray | list,
+    b: np.ndarray | list,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = 0.05,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, float]:
+    """mean(a) - mean(b) over the same units, resampled together (units keep their pairing).
+
+    Returns the difference, its percentile interval, and the share of resamples on the other
+    side of zero from the observed difference (a two-sided bootstrap p-value, capped at 1).
+    """
+    x = _as_units(a, "a")
+    y = _as_units(b, "b")
+    if x.shape != y.shape:
+        raise ValueError(f"paired samples differ in length: {x.shape[0]} vs {y.shape[0]} units")
+    uniq, w = _resample_weights(np.stack([x, y], 1), n_boot, seed)
+    boot = w @ (uniq[:, 0] - uniq[:, 1]) / len(x)
+    diff = float(x.mean() - y.mean())
+    lo, hi = _interval(boot, alpha)
+    if diff > 0:
+        p = 2 * float(np.mean(boot <= 0))
+    elif diff < 0:
+        p = 2 * float(np.mean(boot >= 0))
+    else:
+        p = 1.0
+    return {
+        "diff": diff,
+        "ci_low": lo,
+        "ci_high": hi,
+        "p_value": min(p, 1.0),
+        "n_units": int(len(x)),
+        "n_boot": n_boot,
+    }

@@ -1,0 +1,74 @@
+"""`trm train --data DIR --out RUN [--resume] [OVERRIDE ...]` (Hydra overrides)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train",
+        help="train a TRM on a prepared dataset (CPU, one GPU, or torchrun DDP)",
+        description=(
+            "Train a TRM on a prepared dataset. OVERRIDEs are Hydra overrides of config/train_root.yaml, "
+            "e.g. `model=arc_paper train=arc_paper train.lr=3e-4 device=cpu`. Under "
+            "`torchrun --nproc-per-node N` each process takes 1/N of train.global_batch_size. "
+            "SIGTERM saves the full state to RUN/state.pt and exits with status 143; --resume continues."
+        ),
+    )
+    p.add_argument(
+        "--data", required=True, type=Path, help="prepared dataset folder (has train/dataset.json)"
+    )
+    p.add_argument(
+        "--out", required=True, type=Path, help="run folder (metrics.jsonl, state.pt, step_N, ...)"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from RUN/state.pt (config from RUN/config.yaml)",
+    )
+    p.add_argument(
+        "--config-dir",
+        type=Path,
+        default=None,
+        help="Hydra config folder (default: the checkout's config/)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra override, key=value")
+    p.set_defaults(func=run_train)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from omegaconf import OmegaConf
+
+    from trm.cli import UserError
+    from trm.train.config import apply_overrides, compose_config, validate_config
+    from trm.train.loop import train
+
+    if not (args.data / "train" / "dataset.json").exists():
+        raise UserError(f"{args.data}: not a prepared dataset (no train/dataset.json)")
+    if args.resume:
+        saved = args.out / "config.yaml"
+        if not saved.exists():
+            raise UserError(f"--resume: {saved} not found (was {args.out} written by `trm train`?)")
+        cfg = OmegaConf.load(saved)
+        validate_config(cfg)  # type: ignore[arg-type]
+        cfg = apply_overrides(cfg, list(args.overrides))  # type: ignore[arg-type]
+    else:
+        if (args.out / "state.pt").exists():
+            raise UserError(
+                f"{args.out} already holds a training state: pass --resume, or choose another --out"
+            )
+        cfg = compose_config(list(args.overrides), args.config_dir)
+    result = train(cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)  # type: ignore[arg-type]
+    if result.stopped_by_signal is not None:
+        print(
+            f"trm train: stopped by signal {result.stopped_by_signal} at step {result.step}; state saved to "
+            f"{args.out / 'state.pt'} (continue with --resume)"
+        )
+    elif not result.finished:
+        print(
+            f"trm train: stopped at step {result.step} of {result.total_steps}; continue with --resume"
+        )
+    return result.exit_code

@@ -1,0 +1,123 @@
+"""Training configuration: Hydra composition of config/train_root.yaml and the reference arch dict."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from trm.data.format import DatasetMetadata
+
+ROOT_CONFIG = "train_root"
+TRAIN_KEYS_REQUIRED = (
+    "global_batch_size",
+    "epochs",
+    "epochs_per_iter",
+    "lr",
+    "lr_min_ratio",
+    "lr_warmup_steps",
+    "beta1",
+    "beta2",
+    "weight_decay",
+    "puzzle_emb_lr",
+    "puzzle_emb_weight_decay",
+    "ema",
+    "ema_rate",
+    "seed",
+    "checkpoint_every",
+)
+# Keys of the model group that are not part of the reference arch dict.
+MODEL_EXTRA_KEYS = ("loss_type",)
+
+
+def default_config_dir() -> Path:
+    """config/ of the source tree (the package is used from a checkout or an editable install)."""
+    return Path(__file__).resolve().parents[2] / "config"
+
+
+def compose_config(
+    overrides: list[str] | None = None, config_dir: str | os.PathLike | None = None
+) -> DictConfig:
+    """Compose config_dir/train_root.yaml with Hydra overrides such as `model=tiny train.lr=3e-4`."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    cdir = Path(config_dir) if config_dir is not None else default_config_dir()
+    if not (cdir / f"{ROOT_CONFIG}.yaml").exists():
+        raise FileNotFoundError(
+            f"Hydra root config not found: {cdir / (ROOT_CONFIG + '.yaml')} (pass --config-dir)"
+        )
+    try:
+        with initialize_config_dir(config_dir=str(cdir.resolve()), version_base=None):
+            cfg = compose(config_name=ROOT_CONFIG, overrides=list(overrides or []))
+    except (HydraException, OmegaConfBaseException) as e:
+        raise ValueError(f"bad training config override(s) {list(overrides or [])}: {e}") from e
+    validate_config(cfg)
+    return cfg
+
+
+def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """Dotted `key=value` overrides on an already-composed config (used with --resume)."""
+    for o in overrides:
+        key = o.split("=", 1)[0].strip()
+        if "=" not in o or not key or key in ("model", "train") or key.startswith(("+", "~")):
+            raise ValueError(
+                f"with --resume only key=value overrides of existing keys are allowed (got {o!r})"
+            )
+    merged = OmegaConf.merge(cfg, OmegaConf.from_dotlist(list(overrides)))
+    assert isinstance(merged, DictConfig)
+    validate_config(merged)
+    return merged
+
+
+def validate_config(cfg: DictConfig) -> None:
+    for section in ("model", "train"):
+        if section not in cfg:
+            raise ValueError(f"training config has no '{section}' section")
+    missing = [k for k in TRAIN_KEYS_REQUIRED if k not in cfg.train]
+    if missing:
+        raise ValueError(f"training config: train.{missing[0]} is missing (missing: {missing})")
+    t = cfg.train
+    if int(t.global_batch_size) <= 0:
+        raise ValueError(f"train.global_batch_size must be positive, got {t.global_batch_size}")
+    if int(t.epochs) % int(t.epochs_per_iter) != 0:
+        raise ValueError(
+            f"train.epochs ({t.epochs}) must be a multiple of train.epochs_per_iter ({t.epochs_per_iter})"
+        )
+    for k in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"):
+        if float(t[k]) < 0:
+            raise ValueError(f"train.{k} must be >= 0, got {t[k]}")
+
+
+def resolve_forward_dtype(value: str, device_kind: str) -> str:
+    """'auto' -> bfloat16 on CUDA, float32 on CPU (bfloat16 matmuls are slow on CPUs)."""
+    if value in (None, "auto"):
+        return "bfloat16" if device_kind == "cuda" else "float32"
+    return str(value)
+
+
+def arch_config(
+    model_cfg: DictConfig | dict[str, Any],
+    meta: DatasetMetadata,
+    local_batch_size: int,
+    device_kind: str,
+) -> dict[str, Any]:
+    """The reference-style model configuration: the model group plus what the dataset fixes."""
+    raw = (
+        OmegaConf.to_container(model_cfg, resolve=True)
+        if isinstance(model_cfg, DictConfig)
+        else dict(model_cfg)
+    )
+    assert isinstance(raw, dict)
+    arch = {k: v for k, v in raw.items() if k not in MODEL_EXTRA_KEYS}
+    arch.update(
+        batch_size=int(local_batch_size),
+        seq_len=int(meta.seq_len),
+        vocab_size=int(meta.vocab_size),
+        num_puzzle_identifiers=int(meta.num_puzzle_identifiers),
+    )
+    arch["forward_dtype"] = resolve_forward_dtype(arch.get("forward_dtype", "auto"), device_kind)
+    return arch

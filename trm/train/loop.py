@@ -1,0 +1,485 @@
+"""The training loop: reference semantics on CPU, one GPU, or torchrun DDP.
+
+Per step (as the reference's train_batch): draw the rank's slice of the global batch, run one
+train-mode ACT step from the carry kept across batches (halted rows take the new batch's data;
+unhalted rows keep thinking about their old puzzle), scale the summed loss by 1 / global batch,
+backpropagate, all-reduce dense gradients, set both optimizers' learning rates from the
+schedule, step them, update the EMA, and log the reduced metrics.
+
+Run folder: config.yaml (resolved config), all_config.yaml (reference-style arch + hyper-
+parameters), metrics.jsonl, state.pt (full state, for --resume), step_N (weights; EMA weights
+when EMA is on) and final.json naming the final weights file.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from trm.train import ddp
+from trm.train.config import arch_config
+from trm.train.data import PuzzleBatchSampler
+from trm.train.ema import EMA
+from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
+from trm.train.schedule import cosine_with_warmup
+from trm.train.state import (
+    StopFlag,
+    capture_rng_state,
+    load_state,
+    restore_rng_state,
+    save_state,
+    to_cpu,
+    to_device,
+)
+from trm.utils import atomic_file, resolve_device, write_json
+
+METRICS_FILE = "metrics.jsonl"
+FINAL_FILE = "final.json"
+SIGNAL_EXIT_CODE = 143  # 128 + SIGTERM: the job was stopped, its state saved
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    finished: bool  # reached total_steps (final weights written)
+    stopped_by_signal: int | None = None
+    final_weights: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return SIGNAL_EXIT_CODE if self.stopped_by_signal is not None else 0
+
+
+def total_train_steps(
+    epochs: int, total_groups: int, mean_puzzle_examples: float, global_batch_size: int
+) -> int:
+    """The reference's estimate of the number of optimizer steps."""
+    return int(epochs * total_groups * mean_puzzle_examples / global_batch_size)
+
+
+def dense_parameters(model: nn.Module) -> list[nn.Parameter]:
+    """Parameters for AdamATan2 (the puzzle-embedding table is a buffer, updated by sign-SGD)."""
+    emb = getattr(model, "puzzle_emb", None)
+    skip = {id(getattr(emb, "local_weights", None))}
+    return [p for p in model.parameters() if p.requires_grad and id(p) not in skip]
+
+
+def weights_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Weights in the reference key layout when the model offers it (loadable by load_weights)."""
+    sd = (
+        model.reference_state_dict()
+        if hasattr(model, "reference_state_dict")
+        else model.state_dict()
+    )
+    return {k: v.detach().cpu() for k, v in sd.items()}
+
+
+def _write_yaml(path: Path, obj: Any) -> None:
+    with atomic_file(path) as f:
+        yaml.safe_dump(obj, f, sort_keys=False)
+
+
+def _truncate_metrics(path: Path, last_step: int) -> None:
+    """Keep only the lines up to the resumed step (later ones will be written again)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        if line.strip():
+            try:
+                if json.loads(line)["step"] <= last_step:
+                    keep.append(line)
+            except (json.JSONDecodeError, KeyError):
+                continue  # a half-written last line from a killed run
+    with atomic_file(path) as f:
+        f.write("".join(x + "\n" for x in keep))
+
+
+def _metric_value(v: Any) -> float:
+    return float(v.detach().float().item()) if isinstance(v, torch.Tensor) else float(v)
+
+
+class Trainer:
+    """Holds one rank's training state; `run()` trains until done, stopped, or signalled."""
+
+    def __init__(
+        self,
+        cfg: DictConfig,
+        data_dir: str | os.PathLike,
+        run_dir: str | os.PathLike,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.cfg = cfg
+        self.t = cfg.train
+        self.data_dir = Path(data_dir)
+        self.run_dir = Path(run_dir)
+        self.progress = progress
+
+        device_str = resolve_device(str(cfg.get("device", "auto")))
+        self.dist = ddp.init_distributed("cuda" if device_str.startswith("cuda") else "cpu")
+        if device_str == "cuda" and self.dist.enabled:
+            device_str = f"cuda:{self.dist.local_rank}"
+        self.device = torch.device(device_str)
+
+        # Different per-rank seeds (as the reference); weights are then broadcast from rank 0.
+        seed = int(self.t.seed)
+        torch.manual_seed(seed + self.dist.rank)
+
+        self.global_batch_size = int(self.t.global_batch_size)
+        self.sampler = PuzzleBatchSampler(
+            self.data_dir,
+            global_batch_size=self.global_batch_size,
+            seed=seed,
+            epochs_per_iter=int(self.t.epochs_per_iter),
+            rank=self.dist.rank,
+            world_size=self.dist.world_size,
+        )
+        meta = self.sampler.metadata
+        self.total_iters = int(self.t.epochs) // int(self.t.epochs_per_iter)
+        self.total_steps = total_train_steps(
+            int(self.t.epochs), meta.total_groups, meta.mean_puzzle_examples, self.global_batch_size
+        )
+        if self.t.get("max_steps") is not None:
+            self.total_steps = min(self.total_steps, int(self.t.max_steps))
+        if self.total_steps <= 0:
+            raise ValueError(
+                f"training would take 0 steps: {self.t.epochs} epoch(s) of {meta.total_groups} groups x "
+                f"{meta.mean_puzzle_examples} examples < one global batch of {self.global_batch_size}"
+            )
+
+        self.arch = arch_config(cfg.model, meta, self.sampler.local_batch_size, self.device.type)
+        self.loss_type = str(cfg.model.get("loss_type", "stablemax_cross_entropy"))
+        from trm.model import TRM
+
+        self.model: nn.Module = TRM.from_reference_config(dict(self.arch)).to(self.device)
+        if self.dist.enabled:
+            ddp.broadcast_module(self.model)
+        self.model.train()
+
+        self.dense_params = dense_parameters(self.model)
+        self.adam = make_adam_atan2(
+            self.dense_params,
+            lr=0.0,  # set from the schedule every step
+            betas=(float(self.t.beta1), float(self.t.beta2)),
+            weight_decay=float(self.t.weight_decay),
+        )
+        self.optimizers: list[tuple[torch.optim.Optimizer, float]] = []
+        self.emb_opt: SparseEmbeddingSignSGD | None = None
+        if int(self.arch.get("puzzle_emb_ndim", 0)) > 0:
+            self.emb_opt = SparseEmbeddingSignSGD(
+                self.model.puzzle_emb,
+                lr=0.0,
+                weight_decay=float(self.t.puzzle_emb_weight_decay),
+                world_size=self.dist.world_size,
+            )
+            self.optimizers.append((self.emb_opt, float(self.t.puzzle_emb_lr)))
+        self.optimizers.append((self.adam, float(self.t.lr)))
+
+        self.ema = EMA(self.model, float(self.t.ema_rate)) if bool(self.t.ema) else None
+        self.step = 0
+        self.carry: Any = None
+        self.data_done = False
+        if resume:
+            self._load()
+        else:
+            torch.manual_seed(seed + self.dist.rank)  # same RNG position whatever the init consumed
+        self.stop = StopFlag()
+
+    # ---- state ---------------------------------------------------------------------------
+    def _full_state(self) -> dict[str, Any]:
+        per_rank = {"carry": to_cpu(self.carry), "rng": capture_rng_state()}
+        gathered = ddp.gather_objects(per_rank, self.dist)
+        if not self.dist.is_main:
+            return {}
+        return {
+            "step": self.step,
+            "total_steps": self.total_steps,
+            "world_size": self.dist.world_size,
+            "arch": self.arch,
+            "config": OmegaConf.to_container(self.cfg, resolve=True),
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizers": {
+                "adam": to_cpu(self.adam.state_dict()),
+                "puzzle_emb": None if self.emb_opt is None else to_cpu(self.emb_opt.state_dict()),
+            },
+            "ema": None if self.ema is None else to_cpu(self.ema.state_dict()),
+            "data": self.sampler.state_dict(),
+            "ranks": gathered,
+        }
+
+    def save(self) -> None:
+        state = self._full_state()
+        if self.dist.is_main:
+            save_state(self.run_dir, state)
+            if bool(self.t.get("keep_step_weights", False)):
+                self._write_weights()
+        ddp.barrier(self.dist)
+
+    def _load(self) -> None:
+        state = load_state(self.run_dir)
+        where = self.run_dir / "state.pt"
+        if state["arch"] != self.arch:
+            diff = sorted(
+                k
+                for k in set(state["arch"]) | set(self.arch)
+                if state["arch"].get(k) != self.arch.get(k)
+            )
+            raise ValueError(
+                f"{where}: the model configuration differs from the saved run ({diff})"
+            )
+        self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
+        self.adam.load_state_dict(state["optimizers"]["adam"])
+        if self.emb_opt is not None and state["optimizers"]["puzzle_emb"] is not None:
+            self.emb_opt.load_state_dict(state["optimizers"]["puzzle_emb"])
+        if self.ema is not None:
+            if state["ema"] is None:
+                self.ema = EMA(self.model, float(self.t.ema_rate))  # EMA switched on at resume
+            else:
+                self.ema.load_state_dict(to_device(state["ema"], self.device))
+        self.step = int(state["step"])
+        self.sampler.load_state_dict(state["data"])
+        ranks = state.get("ranks") or []
+        if int(state["world_size"]) == self.dist.world_size and len(ranks) == self.dist.world_size:
+            mine = ranks[self.dist.rank]
+            self.carry = to_device(mine["carry"], self.device)
+            restore_rng_state(mine["rng"])
+        else:
+            # Another world size: per-rank carries and RNG streams cannot be mapped; start fresh ones.
+            if self.dist.is_main:
+                print(
+                    f"trm train: resuming with {self.dist.world_size} process(es) from a "
+                    f"{state['world_size']}-process state: ACT carries and RNG streams restart"
+                )
+            torch.manual_seed(int(self.t.seed) + self.dist.rank + self.step)
+        _truncate_metrics(self.run_dir / METRICS_FILE, self.step) if self.dist.is_main else None
+
+    def _write_weights(self) -> Path:
+        model = self.ema.ema_copy(self.model) if self.ema is not None else self.model
+        path = self.run_dir / f"step_{self.step}"
+        from trm.utils import atomic_path
+
+        with atomic_path(path) as tmp:
+            torch.save(weights_state_dict(model), tmp)
+        return path
+
+    def _write_configs(self) -> None:
+        _write_yaml(self.run_dir / "config.yaml", OmegaConf.to_container(self.cfg, resolve=True))
+        all_config = {
+            "arch": {
+                "name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+                **self.arch,
+                "loss": {"name": "losses@ACTLossHead", "loss_type": self.loss_type},
+            },
+            "data_paths": [str(self.data_dir)],
+            **{k: v for k, v in OmegaConf.to_container(self.t, resolve=True).items()},  # type: ignore[union-attr]
+            "world_size": self.dist.world_size,
+            "total_steps": self.total_steps,
+        }
+        _write_yaml(self.run_dir / "all_config.yaml", all_config)
+
+    # ---- one step --------------------------------------------------------------------------
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        from trm.train.loss import loss_step
+
+        self.step += 1
+        batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.carry is None:
+            self.carry = self.model.initial_carry(batch)
+        loss, metrics, self.carry = loss_step(
+            self.model, batch, carry=self.carry, loss_type=self.loss_type
+        )
+        metrics = {**metrics, "loss": loss.detach()}
+        ((1.0 / self.global_batch_size) * loss).backward()
+        if self.dist.enabled:
+            ddp.all_reduce_gradients(self.dense_params)
+
+        lr_now = 0.0
+        for opt, base_lr in self.optimizers:
+            lr_now = cosine_with_warmup(
+                self.step,
+                base_lr=base_lr,
+                warmup_steps=round(float(self.t.lr_warmup_steps)),
+                total_steps=self.total_steps,
+                min_ratio=float(self.t.lr_min_ratio),
+            )
+            for group in opt.param_groups:
+                group["lr"] = lr_now
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+        if self.ema is not None:
+            self.ema.update(self.model)
+        return self._reduce_metrics(metrics, lr_dense=lr_now)
+
+    def _reduce_metrics(self, metrics: dict[str, Any], lr_dense: float) -> dict[str, float]:
+        keys = sorted(metrics)
+        values = torch.stack(
+            [torch.as_tensor(metrics[k], device=self.device).detach().float() for k in keys]
+        )
+        if self.dist.enabled:
+            import torch.distributed as dist
+
+            dist.all_reduce(values)
+        vals = dict(zip(keys, values.cpu().tolist(), strict=True))
+        count = max(vals.get("count", 0.0), 1.0)
+        out: dict[str, float] = {"step": self.step, "lr": lr_dense}
+        # Losses are sums over the batch: per example. The rest are sums over halted sequences.
+        for k, v in vals.items():
+            if k == "count":
+                out["count"] = v
+            elif k.endswith("loss"):
+                out[k] = v / self.global_batch_size
+            else:
+                out[k] = v / count
+        return out
+
+    # ---- the loop ----------------------------------------------------------------------------
+    def run(self) -> TrainResult:
+        main = self.dist.is_main
+        if main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._write_configs()
+        wandb_run = self._init_wandb() if main else None
+        self.stop.install()
+        bar = None
+        if main and self.progress:
+            from tqdm import tqdm
+
+            bar = tqdm(
+                total=self.total_steps,
+                initial=self.step,
+                desc="train",
+                unit="step",
+                dynamic_ncols=True,
+            )
+        metrics_f = open(self.run_dir / METRICS_FILE, "a") if main else None
+        log_every = max(1, int(self.t.get("log_every", 1)))
+        ckpt_every = int(self.t.checkpoint_every or 0)
+        stop_after = self.t.get("stop_after_steps")
+        signalled: int | None = None
+        try:
+            batches = iter(self.sampler)
+            t_last, n_since = time.perf_counter(), 0
+            while self.step < self.total_steps and not self.data_done:
+                tb = next(batches)
+                if tb.iteration > self.total_iters:  # every epoch consumed before the step estimate
+                    self.data_done = True
+                    break
+                m = self.train_step(tb.batch)
+                n_since += tb.global_effective_size
+                if main and (self.step % log_every == 0 or self.step == self.total_steps):
+                    now = time.perf_counter()
+                    m["examples_per_s"] = n_since / max(now - t_last, 1e-9)
+                    t_last, n_since = now, 0
+                    m["epoch"] = self._epoch_estimate()
+                    assert metrics_f is not None
+                    metrics_f.write(
+                        json.dumps(
+                            {
+                                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                                for k, v in m.items()
+                            }
+                        )
+                        + "\n"
+                    )
+                    metrics_f.flush()
+                    if wandb_run is not None:
+                        wandb_run.log(
+                            {f"train/{k}": v for k, v in m.items() if k != "step"}, step=self.step
+                        )
+                if bar is not None:
+                    bar.update(1)
+                    bar.set_postfix(
+                        loss=f"{m.get('loss', float('nan')):.3f}",
+                        exact=f"{m.get('exact_accuracy', 0.0):.3f}",
+                        refresh=False,
+                    )
+                done = self.step >= self.total_steps or self._data_exhausted()
+                if not done and ckpt_every > 0 and self.step % ckpt_every == 0:
+                    self.save()
+                if ddp.any_rank(self.stop.set, self.dist):
+                    signalled = self.stop.signum or 15
+                    break
+                if stop_after is not None and self.step >= int(stop_after) and not done:
+                    break
+        finally:
+            self.stop.uninstall()
+            if metrics_f is not None:
+                metrics_f.close()
+            if bar is not None:
+                bar.close()
+
+        finished = self.step >= self.total_steps or self.data_done or self._data_exhausted()
+        self.save()
+        final = None
+        if finished and main:
+            final = self._write_weights()
+            write_json(
+                self.run_dir / FINAL_FILE,
+                {
+                    "step": self.step,
+                    "weights": final.name,
+                    "ema": self.ema is not None,
+                    "total_steps": self.total_steps,
+                },
+            )
+        if wandb_run is not None:
+            wandb_run.finish()
+        ddp.barrier(self.dist)
+        return TrainResult(self.run_dir, self.step, self.total_steps, finished, signalled, final)
+
+    def _data_exhausted(self) -> bool:
+        # The last iteration's order is used up (the step estimate can exceed the batch count).
+        return self.sampler.iteration >= self.total_iters and self.sampler.exhausted
+
+    def _epoch_estimate(self) -> float:
+        meta = self.sampler.metadata
+        per_epoch = max(
+            meta.total_groups * meta.mean_puzzle_examples / self.global_batch_size, 1e-9
+        )
+        return self.step / per_epoch
+
+    def _init_wandb(self) -> Any:
+        w = self.cfg.get("wandb")
+        if not w or not bool(w.get("enabled", False)):
+            return None
+        try:
+            import wandb  # type: ignore[import-not-found]
+        except ImportError:
+            print(
+                "trm train: wandb.enabled is set but wandb is not installed; logging to metrics.jsonl only"
+            )
+            return None
+        return wandb.init(
+            project=w.get("project") or f"{self.data_dir.name}-trm",
+            name=w.get("run_name"),
+            config=OmegaConf.to_container(self.cfg, resolve=True),  # type: ignore[arg-type]
+            resume="allow",
+        )
+
+
+def train(
+    cfg: DictConfig,
+    data_dir: str | os.PathLike,
+    run_dir: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
+) -> TrainResult:
+    """Train (or continue training) a TRM on the dataset in `data_dir`, writing `run_dir`."""
+    trainer = Trainer(cfg, data_dir, run_dir, resume=resume, progress=progress)
+    try:
+        return trainer.run()
+    finally:
+        ddp.shutdown_distributed()

@@ -1,0 +1,26 @@
+"""Shared by the adapters: the `trm` command line of the Python running this script."""
+
+import os
+import sys
+
+
+def trm(*args: object) -> list[str]:
+    return [sys.executable, "-m", "trm.cli", *map(str, args)]
+
+
+def limit_threads(threads: int) -> None:
+    # Jobs share the machine: keep torch/BLAS to the threads Snakemake gave this job.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(max(1, int(threads)))
+
+
+def checkpoint_path(folder: str, file: str | None) -> str:
+    """The weights to load: the configured file of a fetched checkpoint, else the last step_N."""
+    from pathlib import Path
+
+    if file:
+        return str(Path(folder) / file)
+    steps = [p for p in Path(folder).glob("step_*") if p.name.split("_")[1].split(".")[0].isdigit()]
+    if not steps:
+        raise FileNotFoundError(f"{folder}: training wrote no step_N checkpoint")
+    return str(max(steps, key=lambda p: int(p.name.split("_")[1].split(".")[0])))

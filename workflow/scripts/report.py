@@ -1,0 +1,43 @@
+"""report: render reports/report.html from every experiment's outputs; bundle the records."""
+
+from trm.report.cli import build_report
+from trm.report.render import ExperimentInputs
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+inp = dict(smk.input.items())
+experiments, records = [], []
+for name, settings in smk.params.experiments.items():
+    def get(key, name=name):
+        return inp.get(f"{name}::{key}")
+
+    modes = [k.split("_", 1)[1] for k in (key.split("::", 1)[1] for key in inp if key.startswith(f"{name}::metrics_"))]
+    experiments.append(
+        ExperimentInputs(
+            name=name,
+            settings=dict(settings),
+            data_dir=str(get("data")),
+            metrics={m: str(get(f"metrics_{m}")) for m in modes},
+            per_example={m: str(get(f"per_example_{m}")) for m in modes},
+            train_dir=get("train") and str(get("train")),
+            sweep_csv=get("sweep") and str(get("sweep")),
+            bench_json=get("bench") and str(get("bench")),
+        )
+    )
+    records += [str(p) for p in get("records")]
+
+template_dir = str(smk.input.template[0]).rsplit("/", 1)[0]
+build_report(
+    experiments,
+    records,
+    smk.output.html,
+    smk.output.bundle,
+    template_dir,
+    smk.params.title,
+    own_record={
+        "path": smk.output.prov,
+        "rule": smk.rule,
+        "params": dict(smk.params.items()),
+        "inputs": [str(p) for p in smk.input],
+        "log": str(smk.log[0]),
+    },
+)

@@ -1,0 +1,17 @@
+"""sweep: `trm sweep`, accuracy against the number of augmented views, from saved predictions."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _job import trm  # noqa: E402
+
+from trm.provenance import run_snakemake_job  # noqa: E402
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+levels = ",".join(str(v) for v in smk.params.levels)
+cmd = trm(
+    "sweep", "--data", smk.input.data, "--predictions", smk.input.predictions,
+    "--levels", levels, "--out", smk.output.csv,
+)
+run_snakemake_job(smk, cmd)
