@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -85,6 +86,7 @@ def main() -> int:
         peak_pss = max(peak_pss, sum(_mem_kb(p, "Pss:") for p in pids))
         time.sleep(0.1)
     seconds = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # the build and its workers
     if proc.returncode != 0:
         print(f"build failed with status {proc.returncode}", file=sys.stderr)
         return proc.returncode
@@ -93,6 +95,9 @@ def main() -> int:
     result = {
         "command": " ".join(cmd),
         "seconds": round(seconds, 1),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 1),
+        "build_phase_seconds": manifest.get("build_phase_seconds"),
+        "build_seconds_before_manifest": manifest.get("build_seconds"),
         "peak_rss_largest_process_gb": round(peak_rss / 2**20, 3),
         "peak_pss_tree_gb": round(peak_pss / 2**20, 3),
         "written_gb": round(written / 1e9, 2),

@@ -3,6 +3,8 @@
 
 rule bench:
     input:
+        data=lambda wc: data_dir(wc.exp),
+        data_prov=lambda wc: record_of(data_dir(wc.exp)),
         ckpt=lambda wc: checkpoint_dir(wc.exp),
         ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
     output:

@@ -57,6 +57,10 @@ def _check_config():
                     f"experiments.{name}.sweep.levels: {too_many} exceed dataset.num_aug "
                     f"= {ds.get('num_aug', 0)} (a level counts augmented views)"
                 )
+        if ds["kind"] != "arc" and "single" in exp.get("score", {}).get("modes", []):
+            errors.append(f"experiments.{name}.score.modes: 'single' mode applies to ARC only")
+        if "sweep" in exp and ds["kind"] != "arc":
+            errors.append(f"experiments.{name}.sweep: the augmentation sweep applies to ARC only")
         if exp.get("gpus", 0) > 1 and "train" not in exp:
             errors.append(f"experiments.{name}.gpus: {exp['gpus']} GPUs only apply to training")
     if errors:
@@ -109,7 +113,11 @@ def record_of(path):
 
 
 def score_modes(exp):
-    return EXPERIMENTS[exp].get("score", {}).get("modes", SCORE_MODES_DEFAULT)
+    """ARC: voting over augmented views (paper) and the original view only (single). Sudoku
+    and Maze test sets are not augmented, so both modes would be the same: paper only."""
+    e = EXPERIMENTS[exp]
+    default = SCORE_MODES_DEFAULT if e["dataset"]["kind"] == "arc" else ["paper"]
+    return e.get("score", {}).get("modes", default)
 
 
 def resources_for(rule, exp, **defaults):

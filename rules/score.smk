@@ -16,6 +16,7 @@ rule score:
         mode="paper|single",
     params:
         kind=lambda wc: exp_cfg(wc.exp)["dataset"]["kind"],
+        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k != "modes"},
     log:
         logs("score", "{exp}-{mode}"),
     benchmark:

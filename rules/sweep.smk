@@ -11,7 +11,7 @@ rule sweep:
         csv="runs/{exp}/acc_vs_aug.csv",
         prov="runs/{exp}/acc_vs_aug.provenance.json",
     params:
-        levels=lambda wc: exp_cfg(wc.exp)["sweep"]["levels"],
+        sweep=lambda wc: exp_cfg(wc.exp)["sweep"],
     log:
         logs("sweep", "{exp}"),
     benchmark:

@@ -189,6 +189,7 @@ def test_duplicate_keys_equal_content(case):
     )
     keys = sym.keys(tids, maps)
     contents = [puzzle_content(pairs, int(t), m) for t, m in zip(tids, maps, strict=True)]
+    assert contents == [sym.content(int(t), m) for t, m in zip(tids, maps, strict=True)]
     by_key: dict[int, set] = {}
     by_content: dict[tuple, set] = {}
     for k, c in zip(keys.tolist(), contents, strict=True):

@@ -228,6 +228,9 @@ def test_fetch_local_path_and_expected_sha(tmp_path: Path) -> None:
     out3 = tmp_path / "ckpt3"
     fetch_checkpoint(str(src / "arc_v1_public"), out3, expect_sha256=[str(out / "checksums.json")])
     assert (out3 / "step_100").exists()
+    # re-fetching a fetched folder: its old checksums.json is replaced, not listed
+    rec4 = fetch_checkpoint(str(out3), tmp_path / "ckpt4")
+    assert rec4["files"] == rec["files"]
 
 
 def test_fetch_include_matches_nothing(tmp_path: Path) -> None:
@@ -296,3 +299,15 @@ def test_model_config_layering(tmp_path: Path) -> None:
     assert model_config(None, 36, 12, 10, preset="tiny")["hidden_size"] == 64
     with pytest.raises(ValueError, match="expected key=value"):
         parse_overrides(["hidden_size"])
+
+
+def test_deadline_bounds_a_stuck_call() -> None:
+    from trm.hub import _run_with_deadline
+
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError, match="stuck call did not finish within 0.2 s"):
+        _run_with_deadline(lambda: time.sleep(5), 0.2, "stuck call")
+    assert time.monotonic() - t0 < 2
+    assert _run_with_deadline(lambda: 7, 1.0, "quick call") == 7
+    with pytest.raises(KeyError):
+        _run_with_deadline(lambda: {}["x"], 1.0, "failing call")

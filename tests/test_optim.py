@@ -10,7 +10,12 @@ import torch
 from torch import nn
 
 from trm.train.ema import EMA
-from trm.train.optim import AdamATan2, SparseEmbeddingSignSGD, make_adam_atan2, sparse_sign_sgd_update
+from trm.train.optim import (
+    AdamATan2,
+    SparseEmbeddingSignSGD,
+    make_adam_atan2,
+    sparse_sign_sgd_update,
+)
 from trm.train.schedule import cosine_with_warmup
 
 
@@ -35,8 +40,12 @@ def test_adam_atan2_matches_formula() -> None:
     for g in grads:
         param.grad = g.clone()
         opt.step()
-    expected = [_by_hand(float(p0[i]), [float(g[i]) for g in grads], lr, b1, b2, wd) for i in range(7)]
-    torch.testing.assert_close(param.detach(), torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-12)
+    expected = [
+        _by_hand(float(p0[i]), [float(g[i]) for g in grads], lr, b1, b2, wd) for i in range(7)
+    ]
+    torch.testing.assert_close(
+        param.detach(), torch.tensor(expected, dtype=torch.float64), rtol=1e-12, atol=1e-12
+    )
     assert float(opt.state[param]["step"]) == 5
 
 
@@ -95,7 +104,9 @@ def test_sign_sgd_touches_only_batch_rows_and_sums_duplicates() -> None:
     before = emb.weights.clone()
     ids = torch.tensor([3, 7, 3, 1, 7], dtype=torch.int32)
     # Loss chosen so duplicate rows' gradients have opposite signs in column 0 (3: +2 - 1 > 0).
-    coef = torch.tensor([[2.0, 1, 1, 1], [1, -1, 1, 1], [-1, 1, 1, 1], [-3, 1, -1, 1], [-2, 1, 1, 1]])
+    coef = torch.tensor(
+        [[2.0, 1, 1, 1], [1, -1, 1, 1], [-1, 1, 1, 1], [-3, 1, -1, 1], [-2, 1, 1, 1]]
+    )
     (emb(ids) * coef).sum().backward()
     lr, wd = 0.01, 0.1
     opt = SparseEmbeddingSignSGD(emb, lr=lr, weight_decay=wd)
@@ -153,7 +164,9 @@ def test_ema_update_and_copy() -> None:
     torch.testing.assert_close(ema.shadow["weight"], torch.full((1, 2), 1.19))
     ema_model = ema.ema_copy(model)
     torch.testing.assert_close(ema_model.weight.detach(), torch.full((1, 2), 1.19))
-    torch.testing.assert_close(model.weight.detach(), torch.full((1, 2), 2.0))  # live model untouched
+    torch.testing.assert_close(
+        model.weight.detach(), torch.full((1, 2), 2.0)
+    )  # live model untouched
     ema2 = EMA(model, mu=0.5)
     ema2.load_state_dict(ema.state_dict())
     assert ema2.mu == 0.9

@@ -383,3 +383,32 @@ def test_load_predictions_rejects_foreign_files(setup: dict, tmp_path: Path) -> 
         load_predictions(p, setup["data"])
     with pytest.raises(FileNotFoundError, match="predictions file not found"):
         load_predictions(tmp_path / "none.npz", setup["data"])
+
+
+def test_dtype_option_reaches_the_model(setup: dict) -> None:
+    from trm.hub import build_model_for_dataset
+    from trm.infer import predict
+
+    out = setup["base"] / "bf16.npz"
+    meta = run_predict(
+        setup["run"],
+        setup["data"],
+        out,
+        batch_size=6,
+        max_examples=6,
+        device="cpu",
+        dtype="bfloat16",
+        progress=False,
+        threads=1,
+    )
+    assert meta["dtype"] == "bfloat16" and meta["config"]["forward_dtype"] == "bfloat16"
+    model, _ = build_model_for_dataset(setup["run"], setup["data"], device="cpu", dtype="bfloat16")
+    g = setup["golden"]["batch"]
+    r = predict(
+        model,
+        {"inputs": g["inputs"], "puzzle_identifiers": g["puzzle_identifiers"]},
+        dtype=torch.bfloat16,
+    )
+    got = _arrays(out)
+    np.testing.assert_array_equal(got["preds"], r["preds"].numpy())
+    np.testing.assert_array_equal(got["q_halt_logits"], r["q_halt_logits"].float().numpy())

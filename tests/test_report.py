@@ -64,9 +64,12 @@ def arc_experiment(tmp_path, monkeypatch):
         w.writerow(["level", "pass@2", "pass@2_lo", "pass@2_hi"])
         for lv, acc in [(0, 0.25), (1, 0.3), (4, 0.5), (8, 0.6)]:
             w.writerow([lv, acc, acc - 0.1, acc + 0.1])
-    write_json(run / "bench.json", {"device": "cpu (x86_64, 2 cores)", "results": [
-        {"batch_size": 1, "dtype": "float32", "latency_ms": 5.0, "throughput": 200.0, "peak_mem_mb": 50.0},
-        {"batch_size": 8, "dtype": "float32", "latency_ms": 20.0, "throughput": 400.0, "peak_mem_mb": 80.0},
+    # The layout `trm bench` writes.
+    write_json(run / "bench.json", {"device": {"type": "cpu", "name": "AMD EPYC", "threads": 2}, "results": [
+        {"mode": "inference", "batch_size": 1, "dtype": "float32", "latency_batch_s": {"median": 0.005},
+         "throughput_examples_per_s": 200.0, "memory": {"cpu_peak_rss_bytes": 50 * 2**20}},
+        {"mode": "inference", "batch_size": 8, "dtype": "float32", "latency_batch_s": {"median": 0.020},
+         "throughput_examples_per_s": 400.0, "memory": {"cpu_peak_rss_bytes": 80 * 2**20}},
     ]})
     _write_jsonl(run / "train/metrics.jsonl", [{"step": s, "train/loss": 3.0 / s, "train/accuracy": s / 100} for s in range(1, 50)])
     recs = [
@@ -108,7 +111,8 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
     assert "aug_shortfall = 3" in html
-    assert "cpu (x86_64, 2 cores)" in html
+    assert "cpu (AMD EPYC, 2 threads)" in html
+    assert "20.00" in html and "400.0" in html and "80.0" in html  # ms, examples/s, MiB
     # Every image is an embedded PNG that decodes.
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
     assert len(uris) == 4

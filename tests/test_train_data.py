@@ -15,14 +15,22 @@ from trm.train.synthetic import write_grid_task
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # 10 groups x 3 puzzles, 2..6 examples each: puzzles get cut at batch boundaries.
-    return write_grid_task(tmp_path_factory.mktemp("grid"), n_groups=10, puzzles_per_group=3, examples_per_puzzle=(2, 6), seed=3)
+    return write_grid_task(
+        tmp_path_factory.mktemp("grid"),
+        n_groups=10,
+        puzzles_per_group=3,
+        examples_per_puzzle=(2, 6),
+        seed=3,
+    )
 
 
 def _one_iteration(s: PuzzleBatchSampler) -> list:
     return list(s.iterate_once())
 
 
-def _reference_puzzle_sequence(seed: int, puzzle_indices, group_indices, batch: int, epochs_per_iter: int = 1):
+def _reference_puzzle_sequence(
+    seed: int, puzzle_indices, group_indices, batch: int, epochs_per_iter: int = 1
+):
     """The reference's group order and puzzle picks (same Philox stream), per batch."""
     rng = np.random.Generator(np.random.Philox(seed=seed + 1))
     n_groups = group_indices.size - 1
@@ -50,7 +58,9 @@ def test_batches_follow_reference_semantics(data_dir: Path) -> None:
     inputs = np.load(data_dir / "train" / "all__inputs.npy")
     batches = _one_iteration(s)
     order, ref = _reference_puzzle_sequence(5, pi, gi, B)
-    assert sorted(order.tolist()) == list(range(10)) and order.tolist() != list(range(10))  # shuffled
+    assert sorted(order.tolist()) == list(range(10)) and order.tolist() != list(
+        range(10)
+    )  # shuffled
     assert len(batches) == len(ref) > 0
     total_rows = sum(t for picks in ref for _, t in picks)
     assert total_rows == len(batches) * B  # the last partial batch was dropped
@@ -72,12 +82,18 @@ def test_batches_follow_reference_semantics(data_dir: Path) -> None:
             row += t
     # one puzzle per group per epoch
     assert len(groups_seen) == len(set(groups_seen))
-    assert batches[0].batch["inputs"].dtype == np.int32 or str(batches[0].batch["inputs"].dtype) == "torch.int32"
+    assert (
+        batches[0].batch["inputs"].dtype == np.int32
+        or str(batches[0].batch["inputs"].dtype) == "torch.int32"
+    )
 
 
 def test_deterministic_under_seed_and_differs_across_seeds(data_dir: Path) -> None:
     def ids(seed: int) -> list:
-        return [tb.batch["inputs"].numpy().tolist() for tb in _one_iteration(PuzzleBatchSampler(data_dir, 8, seed=seed))]
+        return [
+            tb.batch["inputs"].numpy().tolist()
+            for tb in _one_iteration(PuzzleBatchSampler(data_dir, 8, seed=seed))
+        ]
 
     assert ids(1) == ids(1)
     assert ids(1) != ids(2)
@@ -90,7 +106,9 @@ def test_iterations_reshuffle_and_epochs_per_iter(data_dir: Path) -> None:
     assert s.iteration == 2 and first != second
     multi = PuzzleBatchSampler(data_dir, 8, seed=0, epochs_per_iter=3)
     n = len(list(multi.iterate_once()))
-    _, ref = _reference_puzzle_sequence(0, multi.puzzle_indices, multi.group_indices, 8, epochs_per_iter=3)
+    _, ref = _reference_puzzle_sequence(
+        0, multi.puzzle_indices, multi.group_indices, 8, epochs_per_iter=3
+    )
     assert n == len(ref) > 2 * len(first)
 
 
@@ -101,7 +119,9 @@ def test_rank_slices_make_the_global_batch(data_dir: Path) -> None:
     assert len(whole) == len(r0) == len(r1)
     for w, a, b in zip(whole, r0, r1, strict=True):
         for k in ("inputs", "labels", "puzzle_identifiers"):
-            np.testing.assert_array_equal(w.batch[k].numpy(), np.concatenate([a.batch[k].numpy(), b.batch[k].numpy()]))
+            np.testing.assert_array_equal(
+                w.batch[k].numpy(), np.concatenate([a.batch[k].numpy(), b.batch[k].numpy()])
+            )
         assert a.batch["inputs"].shape[0] == 4 and a.global_effective_size == 8
     with pytest.raises(ValueError, match="multiple of the world size"):
         PuzzleBatchSampler(data_dir, 7, world_size=2)
@@ -110,7 +130,9 @@ def test_rank_slices_make_the_global_batch(data_dir: Path) -> None:
 def test_resume_mid_iteration_continues_identically(data_dir: Path) -> None:
     ref = PuzzleBatchSampler(data_dir, 8, seed=9)
     it = iter(ref)
-    expected = [next(it).batch["inputs"].numpy() for _ in range(12)]  # crosses an iteration boundary
+    expected = [
+        next(it).batch["inputs"].numpy() for _ in range(12)
+    ]  # crosses an iteration boundary
 
     s = PuzzleBatchSampler(data_dir, 8, seed=9)
     it = iter(s)

@@ -116,8 +116,11 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         shutil.copy2(real, dst)
 
 
-def _bounded_client_factory(timeout_s: float) -> Callable[[], Any]:
-    """An httpx client factory like huggingface_hub's default one, with finite timeouts.
+def _bounded_client_factory(
+    timeout_s: float, base: Callable[[], Any] | None = None
+) -> Callable[[], Any]:
+    """An httpx client factory like `base` (huggingface_hub's current one: default, or a user's
+    proxy setup) whose every request has finite timeouts.
 
     The library's client has `timeout=None` and some calls (repo_info) pass `timeout=None` per
     request, so a server that accepts the connection but never answers hangs forever. A request
@@ -126,6 +129,7 @@ def _bounded_client_factory(timeout_s: float) -> Callable[[], Any]:
     import httpx2
     from huggingface_hub.utils import _http as hf_http
 
+    base = base or hf_http.default_client_factory
     bound = httpx2.Timeout(timeout_s, connect=min(timeout_s, 10.0)).as_dict()
 
     def bound_timeouts(request: Any) -> None:
@@ -135,7 +139,7 @@ def _bounded_client_factory(timeout_s: float) -> Callable[[], Any]:
         }
 
     def factory() -> Any:
-        client = hf_http.default_client_factory()
+        client = base()
         client.timeout = httpx2.Timeout(**bound)
         client.event_hooks["request"].append(bound_timeouts)
         return client
@@ -186,8 +190,11 @@ def download_snapshot(
         RepositoryNotFoundError,
         RevisionNotFoundError,
     )
+    from huggingface_hub.utils import _http as hf_http
 
-    huggingface_hub.set_client_factory(_bounded_client_factory(timeout_s))
+    # wrap (then restore) whatever factory is installed, so a user's proxy settings still apply
+    previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
+    huggingface_hub.set_client_factory(_bounded_client_factory(timeout_s, previous))
     hint = LOCAL_PATH_HINT.format(repo=repo_id, pattern=(include or ["*"])[0])
 
     def call() -> str:
@@ -216,14 +223,15 @@ def download_snapshot(
         ) from e
     except TimeoutError as e:
         raise FileNotFoundError(f"{e}. {hint}") from e
-    except (
-        Exception
-    ) as e:  # httpx timeouts and connection errors raised outside the library's handling
+    except Exception as e:
+        # httpx timeouts and connection errors that the library does not turn into its own
         if type(e).__module__.startswith("httpx"):
             raise FileNotFoundError(
                 f"cannot reach the Hub for {repo_id!r} ({type(e).__name__}: {e}). {hint}"
             ) from e
         raise
+    finally:
+        huggingface_hub.set_client_factory(previous)
     return Path(folder)
 
 
@@ -304,7 +312,8 @@ def fetch_checkpoint(
         raise FileNotFoundError(
             f"checkpoint source {source!r} is neither an existing local path nor a Hub repo id (org/name)"
         )
-    selected = _select(rels, include)
+    # an earlier fetch's checksums.json is replaced by this one's, never listed in it
+    selected = [r for r in _select(rels, include) if r != CHECKSUMS_FILE]
     if not selected:
         raise FileNotFoundError(
             f"no file in {source!r} matches --include {list(include or [])} (files: {sorted(rels)[:10]})"

@@ -272,7 +272,7 @@ def run_predict(
                 stats = gathered
             record: dict[str, Any] = {}
             if rank == 0:
-                record = _merge(out, shards_dir, ranges, meta.seq_len, inputs, puzzle_ids, n)
+                _merge(out, shards_dir, ranges, meta.seq_len, inputs, puzzle_ids, n)
                 computed = sum(r for r, _ in stats)
                 wall = max(s for _, s in stats)
                 record = {

@@ -232,8 +232,14 @@ class ArcTestSet:
     blank_identifier_id: int = 0
 
 
-def load_arc_test_set(data_dir: str | os.PathLike) -> ArcTestSet:
-    """Read identifiers.json, test_puzzles.json and test/dataset.json of a prepared ARC dataset."""
+def load_arc_test_set(
+    data_dir: str | os.PathLike, used_ids: np.ndarray | None = None
+) -> ArcTestSet:
+    """Read identifiers.json, test_puzzles.json and test/dataset.json of a prepared ARC dataset.
+
+    `used_ids` limits name parsing to those identifiers (the test split's: identifiers.json
+    also lists every training puzzle); the others get task -1.
+    """
     data_dir = Path(data_dir)
     meta = read_metadata(data_dir, "test")
     identifiers = read_identifiers(data_dir)
@@ -268,44 +274,10 @@ def load_arc_test_set(data_dir: str | os.PathLike) -> ArcTestSet:
                     ) from e
             in_task.append(t)
 
+    id_task, id_tid, id_perm, id_aug = _parse_identifiers(
+        identifiers, task_index, data_dir / "identifiers.json", meta.blank_identifier_id, used_ids
+    )
     n_ids = len(identifiers)
-    id_task = np.full(n_ids, -1, dtype=np.int64)
-    id_tid = np.zeros(n_ids, dtype=np.int64)
-    id_perm = np.tile(np.arange(10, dtype=np.uint8), (n_ids, 1))
-    id_aug = np.zeros(n_ids, dtype=bool)
-    perms: list[str] = []
-    perm_ids: list[int] = []
-    ids_path = data_dir / "identifiers.json"
-    for i, name in enumerate(identifiers):
-        if i == meta.blank_identifier_id:
-            continue
-        if NAME_SEP not in name:
-            id_task[i] = task_index.get(name, -1)
-            continue
-        parts = name.split(NAME_SEP)
-        tid_txt, perm_txt = parts[-2], parts[-1]
-        if (
-            len(parts) != 3
-            or not tid_txt[1:].isdigit()
-            or int(tid_txt[1:]) > 7
-            or len(perm_txt) != 10
-        ):
-            raise ValueError(f"{ids_path}: entry {i} {name!r} is not <task>|||t<0-7>|||<10 digits>")
-        id_task[i] = task_index.get(parts[0], -1)
-        id_tid[i] = int(tid_txt[1:])
-        id_aug[i] = True
-        perms.append(perm_txt)
-        perm_ids.append(i)
-    if perms:
-        digits = (np.frombuffer("".join(perms).encode(), dtype=np.uint8) - ord("0")).reshape(-1, 10)
-        bad = np.flatnonzero(np.any(np.sort(digits, axis=1) != np.arange(10), axis=1))
-        if bad.size:
-            i = perm_ids[int(bad[0])]
-            raise ValueError(
-                f"{ids_path}: entry {i} {identifiers[i]!r}: colour field is not a permutation of 0..9"
-            )
-        id_perm[np.asarray(perm_ids)] = digits
-
     aug_ids = np.flatnonzero(id_aug & (id_task >= 0))
     aug_rank = np.zeros(n_ids, dtype=np.int64)
     # k-th augmented copy of a task in identifier order (= the order the builder generated them)
@@ -334,6 +306,67 @@ def load_arc_test_set(data_dir: str | os.PathLike) -> ArcTestSet:
         id_aug_rank=aug_rank,
         blank_identifier_id=meta.blank_identifier_id,
     )
+
+
+def _parse_identifiers(
+    identifiers: list[str],
+    task_index: dict[str, int],
+    path: Path,
+    blank_id: int,
+    used_ids: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(task index, dihedral id, colour map, is augmented) per identifier, vectorised.
+
+    Names are `<task>` or `<task>|||t<d>|||<10 digits>`; the tails of augmented names are
+    checked and decoded as one byte array.
+    """
+    n_ids = len(identifiers)
+    id_task = np.full(n_ids, -1, dtype=np.int64)
+    id_tid = np.zeros(n_ids, dtype=np.int64)
+    id_perm = np.tile(np.arange(10, dtype=np.uint8), (n_ids, 1))
+    id_aug = np.zeros(n_ids, dtype=bool)
+    if used_ids is None:
+        ids = np.arange(n_ids)
+    else:
+        used = np.asarray(used_ids, dtype=np.int64)
+        mask = np.zeros(n_ids, dtype=bool)
+        mask[used[(used >= 0) & (used < n_ids)]] = True
+        ids = np.flatnonzero(mask)
+    ids = ids[ids != blank_id]
+    names = [identifiers[i] for i in ids.tolist()]
+    is_aug = [NAME_SEP in n for n in names]
+    bases = [n[:-18] if a else n for n, a in zip(names, is_aug, strict=True)]
+    id_task[ids] = [task_index.get(b, -1) for b in bases]
+    aug_ids = ids[np.asarray(is_aug, dtype=bool)]
+    if aug_ids.size:
+        # the 18-character tail "|||t<d>|||<10 digits>" of every augmented name, as bytes
+        tails = [n[-18:] for n, a in zip(names, is_aug, strict=True) if a]
+        raw = np.frombuffer("".join(tails).encode("latin-1", "replace"), dtype=np.uint8)
+        ok = np.zeros(len(tails), dtype=bool)
+        if raw.size == 18 * len(tails):
+            b = raw.reshape(-1, 18)
+            digits = b[:, 8:].astype(np.int64) - ord("0")
+            ok = (
+                np.all(b[:, 0:3] == ord("|"), axis=1)
+                & (b[:, 3] == ord("t"))
+                & (b[:, 4] >= ord("0"))
+                & (b[:, 4] <= ord("7"))
+                & np.all(b[:, 5:8] == ord("|"), axis=1)
+                & np.all(np.sort(digits, axis=1) == np.arange(10), axis=1)
+            )
+        if not ok.all():
+            bad = (
+                int(aug_ids[np.flatnonzero(~ok)[0]])
+                if raw.size == 18 * len(tails)
+                else int(aug_ids[[len(t) != 18 for t in tails].index(True)])
+            )
+            raise ValueError(
+                f"{path}: entry {bad} {identifiers[bad]!r} is not <task>|||t<0-7>|||<permutation of 0..9>"
+            )
+        id_tid[aug_ids] = b[:, 4].astype(np.int64) - ord("0")
+        id_perm[aug_ids] = digits.astype(np.uint8)
+        id_aug[aug_ids] = True
+    return id_task, id_tid, id_perm, id_aug
 
 
 def _rank_within(groups: np.ndarray, priority: np.ndarray) -> np.ndarray:
@@ -436,7 +469,7 @@ def _hash_blocks(
         wmat = np.ascontiguousarray(wts.reshape(2, -1).T)
         step = max(1, _MAX_CELLS // (gh * gw))
         for b in range(s, e, step):
-            rows = np.sort(order[b : min(b + step, e)])
+            rows = order[b : min(b + step, e)]  # ascending: the argsort is stable
             block = g3[rows, :gh, :gw].reshape(len(rows), -1)
             if canonical:
                 vals = lut.take(block + (pids[rows] * 16)[:, None])
@@ -573,8 +606,8 @@ def process_predictions(
 ) -> ProcessedPredictions:
     """Load and validate predictions, then crop, un-augment and hash every row (the costly part)."""
     data_dir = Path(data_dir)
-    ts = load_arc_test_set(data_dir)
     expected_ids = dataset_row_identifiers(data_dir)
+    ts = load_arc_test_set(data_dir, used_ids=expected_ids)
     preds = load_predictions(pred_path)
     check_against_dataset(preds, expected_ids, pred_path, data_dir)
     if preds["inputs"].shape[1] != SEQ:
@@ -774,19 +807,15 @@ def _label_ranks(
     """
     ts = pp.test_set
     label_rank = np.full(len(ts.input_task), -1, dtype=np.int64)
-    by_key: dict[tuple[int, int, int, int], list[int]] = {}
-    for g, key in enumerate(
-        zip(
-            g_input.tolist(),
-            pp.pred_shape[rep_row].tolist(),
-            pp.pred_keys[rep_row, 0].tolist(),
-            pp.pred_keys[rep_row, 1].tolist(),
-            strict=True,
-        )
-    ):
-        by_key.setdefault(key, []).append(g)
+    by_input = np.argsort(g_input, kind="stable")
+    bounds = np.searchsorted(g_input[by_input], np.arange(len(ts.input_task) + 1))
+    shapes, keys = pp.pred_shape[rep_row], pp.pred_keys[rep_row]
     for j, label in enumerate(ts.label_grids):
-        for g in by_key.get((int(ts.input_alias[j]), *grid_keys(label)), []):
+        pool = int(ts.input_alias[j])
+        groups = by_input[bounds[pool] : bounds[pool + 1]]
+        shape, k1, k2 = grid_keys(label)
+        hit = groups[(shapes[groups] == shape) & (keys[groups, 0] == k1) & (keys[groups, 1] == k2)]
+        for g in hit.tolist():
             if np.array_equal(answer_grid(pp, int(rep_row[g])), label):
                 label_rank[j] = rank[g]
     return label_rank
@@ -892,3 +921,110 @@ def per_input_table(res: VoteResult) -> list[dict]:
             row[f"pass@{k}"] = int(res.passed[j, i])
         out.append(row)
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Reports over a vote: metrics with bootstrap intervals, effective votes
+
+
+def effective_votes_summary(res: VoteResult) -> dict:
+    """Distribution of the number of predictions pooled per test input."""
+    v = res.n_votes
+    values, counts = np.unique(v, return_counts=True)
+    return {
+        "mean": float(v.mean()) if v.size else 0.0,
+        "min": int(v.min()) if v.size else 0,
+        "median": float(np.median(v)) if v.size else 0.0,
+        "max": int(v.max()) if v.size else 0,
+        "n_test_inputs": int(v.size),
+        "n_below_max": int((v < v.max()).sum()) if v.size else 0,
+        "histogram": {str(int(a)): int(b) for a, b in zip(values, counts, strict=True)},
+    }
+
+
+def metrics_with_intervals(res: VoteResult, n_boot: int, seed: int) -> dict:
+    """The reference metrics (contract keys first), then 95% bootstrap intervals over tasks."""
+    from trm.stats import bootstrap_ci
+
+    out: dict = dict(res.metrics)
+    for i, k in enumerate(res.pass_ks):
+        out[f"ARC/pass@{k}_ci95"] = list(
+            bootstrap_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+        )
+    out["n_tasks"] = len(res.task_names)
+    out["n_test_inputs"] = int(len(res.input_task))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Sudoku and Maze: whole-grid (exact) and cell accuracy
+
+
+@dataclass
+class GridAccuracy:
+    """Per-example correctness of token predictions against a dataset's labels."""
+
+    exact: np.ndarray  # [N] bool: every scored cell right
+    cell_fraction: np.ndarray  # [N] fraction of scored cells right (the reference's "accuracy")
+    cells_right: np.ndarray  # [N]
+    cells_scored: np.ndarray  # [N]
+
+
+def grid_accuracy(
+    data_dir: str | os.PathLike, pred_path: str | os.PathLike, chunk: int = 65536
+) -> GridAccuracy:
+    """Compare predictions with the test labels of a Sudoku / Maze dataset, row for row.
+
+    Cells whose label is the dataset's ignore_label_id are not scored (as the reference loss).
+    Rows must be the test examples in dataset order (their inputs are checked).
+    """
+    data_dir = Path(data_dir)
+    meta = read_metadata(data_dir, "test")
+    arrays = load_split(data_dir, "test")
+    labels, ds_inputs = arrays["labels"], arrays["inputs"]
+    pred_path = Path(pred_path)
+    if not pred_path.exists():
+        raise FileNotFoundError(f"predictions file not found: {pred_path}")
+    try:
+        data = _npz_arrays(pred_path)
+    except Exception as e:
+        raise ValueError(f"{pred_path}: not a readable .npz file ({e})") from e
+    for k in ("inputs", "preds"):
+        if k not in data:
+            raise ValueError(f"{pred_path}: missing field '{k}' (has {sorted(data)})")
+    preds, inputs = data["preds"], data["inputs"]
+    if preds.shape != labels.shape:
+        raise ValueError(
+            f"{pred_path}: preds have shape {preds.shape}, but dataset {data_dir}/test has labels {labels.shape} "
+            "(one row per test example, same sequence length)"
+        )
+    if inputs.shape != ds_inputs.shape:
+        raise ValueError(
+            f"{pred_path}: inputs have shape {inputs.shape}, dataset {data_dir}/test has {ds_inputs.shape}"
+        )
+    n = len(labels)
+    exact = np.empty(n, dtype=bool)
+    right = np.empty(n, dtype=np.int64)
+    scored = np.empty(n, dtype=np.int64)
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        mismatch = np.flatnonzero(
+            np.any(np.asarray(inputs[s:e]) != np.asarray(ds_inputs[s:e]), axis=1)
+        )
+        if mismatch.size:
+            raise ValueError(
+                f"{pred_path}: row {s + int(mismatch[0])}: inputs differ from dataset {data_dir}/test "
+                "(predictions must list the test examples in dataset order)"
+            )
+        lab = np.asarray(labels[s:e])
+        mask = (
+            np.ones(lab.shape, dtype=bool)
+            if meta.ignore_label_id is None
+            else lab != meta.ignore_label_id
+        )
+        ok = mask & (np.asarray(preds[s:e]) == lab)
+        right[s:e] = ok.sum(1)
+        scored[s:e] = mask.sum(1)
+        exact[s:e] = right[s:e] == scored[s:e]
+    frac = right / np.maximum(scored, 1)
+    return GridAccuracy(exact=exact, cell_fraction=frac, cells_right=right, cells_scored=scored)

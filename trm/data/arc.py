@@ -23,6 +23,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -212,28 +213,29 @@ class LegacyStream:
         steps = list(range(8, 0, -1))  # Fisher-Yates indices of permutation(9)
         n_words = 12 * count + 256
         while True:
-            w = self.peek(n_words)[:n_words].astype(np.int64)
+            w = self.peek(n_words)[:n_words]
             L = len(w)
-            big = np.arange(L + 1)
+            big = np.arange(L + 1, dtype=np.int32)
             # nxt[i][q]: first word at or after q accepted by random_interval(i); L = past the end
-            nxt = {}
+            nxt: dict[int, np.ndarray | None] = {}
             for i in steps:
                 mask = _mask_for(i)
                 if mask == i:  # every word is accepted: the next word
-                    nxt[i] = big
+                    nxt[i] = None
                     continue
-                ok = np.append((w & mask) <= i, True)
-                idx = np.where(ok, big, L)
+                idx = np.full(L + 1, L, dtype=np.int32)
+                ok = (w & mask) <= i
+                idx[:L][ok] = big[:L][ok]
                 nxt[i] = np.minimum.accumulate(idx[::-1])[::-1]
             # end[p]: where a draw starting at word p ends (L: runs past the window)
             q = np.minimum(big + 1, L)
             for i in steps:
-                q = np.minimum(q + 1, L) if nxt[i] is big else np.minimum(nxt[i][q] + 1, L)
-            end = q.tolist()
+                nx = nxt[i]
+                q = np.minimum((q if nx is None else nx[q]) + 1, L)
             starts = [0] * (count + 1)
             p = 0
             for k in range(count):
-                p = end[p]
+                p = int(q[p])
                 starts[k + 1] = p
                 if p >= L:
                     break
@@ -246,7 +248,8 @@ class LegacyStream:
         rows = np.arange(count)
         q = starts_arr + 1
         for i in steps:
-            a = nxt[i][q]
+            nx = nxt[i]
+            a = q if nx is None else nx[q]
             j = w[a] & _mask_for(i)
             q = a + 1
             tmp = perm[rows, i].copy()
@@ -309,6 +312,7 @@ class _TaskSymmetry:
 
     def __init__(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]):
         self.pairs = pairs
+        self._images: dict[int, list[tuple[bytes, np.ndarray, bytes, np.ndarray]]] = {}
         colours = set()
         for i, o in pairs:
             colours.update(np.unique(i).tolist())
@@ -326,7 +330,7 @@ class _TaskSymmetry:
         if self.exact:
             return
         identity = np.arange(10, dtype=np.uint8)
-        original = puzzle_content(pairs, 0, identity)
+        original = self.content(0, identity)
         shapes = sorted((i.shape, o.shape) for i, o in pairs)
         swapped = sorted((i.shape[::-1], o.shape[::-1]) for i, o in pairs)
         # a symmetry's dihedral part must keep the multiset of example shapes
@@ -339,10 +343,24 @@ class _TaskSymmetry:
                 s[list(cs)] = img
             s_inv = np.argsort(s).astype(np.uint8)
             for d in dihedrals:
-                if (d == 0 and not classes) or puzzle_content(pairs, d, s) == original:
+                if (d == 0 and not classes) or self.content(d, s) == original:
                     self.symmetries.append((d, s_inv))
         if not any(d == 0 and np.array_equal(s, identity) for d, s in self.symmetries):
             self.symmetries.insert(0, (0, identity))
+
+    def content(self, tid: int, cmap: np.ndarray) -> tuple:
+        """`puzzle_content(self.pairs, tid, cmap)`, with the dihedral images computed once."""
+        cached = self._images.get(tid)
+        if cached is None:
+            cached = []
+            for i, o in self.pairs:
+                i2 = np.ascontiguousarray(dihedral_transform(i, tid))
+                o2 = np.ascontiguousarray(dihedral_transform(o, tid))
+                cached.append((bytes(i2.shape), i2, bytes(o2.shape), o2))
+            self._images[tid] = cached
+        return tuple(
+            sorted(si + cmap[i].tobytes() + so + cmap[o].tobytes() for si, i, so, o in cached)
+        )
 
     def keys(self, tids: np.ndarray, maps: np.ndarray) -> np.ndarray:
         """Exact content keys (int64) of augmentations (tids [K], colour maps [K, 10])."""
@@ -384,10 +402,10 @@ def select_augmentations(
             return tids[acc], maps[acc]
     tids, maps, starts = stream.augmentation_trials(tries)
     if sym.exact:
-        seen = {puzzle_content(pairs, 0, identity)}
+        seen = {sym.content(0, identity)}
         accepted: list[int] = []
         for k in range(tries):
-            c = puzzle_content(pairs, int(tids[k]), maps[k])
+            c = sym.content(int(tids[k]), maps[k])
             if c not in seen:
                 seen.add(c)
                 accepted.append(k)
@@ -437,6 +455,7 @@ class ArcBuildResult:
     counts: dict[str, Any]
     shortfalls: list[dict[str, Any]]
     identifiers: int
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
 
 
 def augmented_names(task_id: str, tids: np.ndarray, maps: np.ndarray) -> list[str]:
@@ -730,6 +749,8 @@ def build_arc_dataset(
         raise ValueError(f"--num-aug must be >= 0, got {num_aug}")
     test_sets = list(test_sets)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
     stream = LegacyStream(seed)
     plans = plan_tasks(subsets, test_sets, num_aug, stream, progress)
 
@@ -740,6 +761,7 @@ def build_arc_dataset(
             for name in plans[plan_idx].names:
                 identifier_of.setdefault(name, len(identifier_of) + 1)
     num_identifiers = len(identifier_of) + 1
+    timings["augmentations"] = time.perf_counter() - clock
 
     counts: dict[str, Any] = {
         "tasks": len(plans),
@@ -750,6 +772,7 @@ def build_arc_dataset(
     for split in ("train", "test"):  # train first: its translations continue the stream
         if split in splits:
             split_stream = stream if split == "train" else None
+            clock = time.perf_counter()
             counts[split] = write_split(
                 out_dir,
                 plans,
@@ -760,6 +783,8 @@ def build_arc_dataset(
                 workers,
                 progress,
             )
+            timings[f"{split}_split"] = time.perf_counter() - clock
+    clock = time.perf_counter()
     names = ["<blank>"] + list(identifier_of)
     write_json(out_dir / "identifiers.json", names, indent=None)
     test_puzzles = {p.task.task_id: p.task.raw for p in plans if p.is_test}
@@ -776,4 +801,10 @@ def build_arc_dataset(
         if p.n_puzzles - 1 < num_aug
     ]
     counts["tasks_short_of_num_aug"] = len(shortfalls)
-    return ArcBuildResult(counts=counts, shortfalls=shortfalls, identifiers=num_identifiers)
+    timings["json"] = time.perf_counter() - clock
+    return ArcBuildResult(
+        counts=counts,
+        shortfalls=shortfalls,
+        identifiers=num_identifiers,
+        timings={k: round(v, 2) for k, v in timings.items()},
+    )

@@ -136,6 +136,7 @@ def run(args: argparse.Namespace) -> int:
                 "augmentation_shortfalls": result.shortfalls,
                 "warnings": loaded.warnings,
                 "build_seconds": round(time.time() - start, 2),
+                "build_phase_seconds": result.timings,
             },
         )
         _normal_permissions(tmp)

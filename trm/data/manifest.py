@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ def write_manifest(
     inputs: list[str | os.PathLike] | dict[str, str | os.PathLike],
     counts: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    hash_workers: int | None = None,
 ) -> dict[str, Any]:
     """Hash every file under `out_dir` (except the manifest) and every input, then write the manifest.
 
@@ -37,16 +39,15 @@ def write_manifest(
         input_records.append(
             {"name": label, "path": str(p), "size": p.stat().st_size, "sha256": sha256_file(p)}
         )
-    outputs = []
-    for p in sorted(out_dir.rglob("*")):
-        if p.is_file() and p.name != MANIFEST_NAME:
-            outputs.append(
-                {
-                    "path": p.relative_to(out_dir).as_posix(),
-                    "size": p.stat().st_size,
-                    "sha256": sha256_file(p),
-                }
-            )
+    files = [p for p in sorted(out_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME]
+    # hashlib releases the GIL on large reads: threads hash multi-GB outputs side by side
+    workers = hash_workers or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        digests = list(pool.map(sha256_file, files))
+    outputs = [
+        {"path": p.relative_to(out_dir).as_posix(), "size": p.stat().st_size, "sha256": d}
+        for p, d in zip(files, digests, strict=True)
+    ]
     manifest = {
         "command": command,
         "params": params,

@@ -15,6 +15,20 @@ from torch import nn
 
 CosSin = tuple[torch.Tensor, torch.Tensor]
 
+# In-place kernels when autograd is off (bitwise equal results); False = the reference's ops,
+# kept switchable for side-by-side benchmarks.
+_FAST_INFERENCE = True
+
+
+def set_fast_inference(enabled: bool) -> None:
+    """Enable/disable the in-place no-autograd code paths (results are identical either way)."""
+    global _FAST_INFERENCE
+    _FAST_INFERENCE = bool(enabled)
+
+
+def _fast() -> bool:
+    return _FAST_INFERENCE and not torch.is_grad_enabled()
+
 
 def trunc_normal_init_(
     tensor: torch.Tensor, std: float = 1.0, lower: float = -2.0, upper: float = 2.0
@@ -61,6 +75,21 @@ def rms_norm(hidden_states: torch.Tensor, eps: float) -> torch.Tensor:
     x = hidden_states.to(torch.float32)
     x = x * torch.rsqrt(x.square().mean(-1, keepdim=True) + eps)
     return x.to(dtype)
+
+
+def add_rms_norm(residual: torch.Tensor, out: torch.Tensor, eps: float) -> torch.Tensor:
+    """rms_norm(residual + out). Without autograd it works in place on `out` (a fresh
+    intermediate), with the same float operations as the reference, so results are bitwise equal.
+    """
+    if not _fast() or out.dtype != torch.float32:
+        return rms_norm(residual + out, eps)
+    if residual.stride() == out.stride():
+        x = out.add_(residual)  # a + b == b + a in IEEE arithmetic
+    else:
+        # Keep the reference's memory layout (that of `residual`): later GEMMs round alike.
+        x = residual + out
+    scale = x.square().mean(-1, keepdim=True).add_(eps).rsqrt_()
+    return x.mul_(scale)
 
 
 class CastedLinear(nn.Module):
@@ -119,12 +148,24 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate `x` [B, S, H, D] by the tables [S, D] (computed in the tables' dtype)."""
+    """RoPE on `x` [..., S, n, D] with tables [S, D] (half-split layout), in the tables' dtype.
+
+    Same float operations as the reference's `x * cos + rotate_half(x) * sin` (negation is
+    exact, so `a + (-b) * s == a - b * s`), without materialising rotate_half(x).
+    """
     dtype = x.dtype
     x = x.to(cos.dtype)
-    cos = cos.unsqueeze(-2)
-    sin = sin.unsqueeze(-2)
-    return (x * cos + rotate_half(x) * sin).to(dtype)
+    if not _FAST_INFERENCE:  # the reference's formulation, for side-by-side benchmarks
+        cos, sin = (t.view(t.shape[0], *([1] * (x.ndim - 3)), t.shape[1]) for t in (cos, sin))
+        return (x * cos + rotate_half(x) * sin).to(dtype)
+    half = x.shape[-1] // 2
+    extra = x.ndim - 3  # head-like axes after S
+    cos = cos.view(cos.shape[0], *([1] * extra), cos.shape[1])
+    sin = sin.view(sin.shape[0], *([1] * extra), sin.shape[1])
+    out = x * cos
+    out[..., :half] -= x[..., half:] * sin[..., :half]
+    out[..., half:] += x[..., :half] * sin[..., half:]
+    return out.to(dtype)
 
 
 class Attention(nn.Module):
@@ -142,11 +183,12 @@ class Attention(nn.Module):
     def forward(self, hidden_states: torch.Tensor, cos_sin: CosSin | None) -> torch.Tensor:
         batch, seq, _ = hidden_states.shape
         qkv = self.qkv_proj(hidden_states).view(batch, seq, 3, self.num_heads, self.head_dim)
-        query, key, value = qkv.unbind(2)
+        value = qkv[:, :, 2]
         if cos_sin is not None:
-            cos, sin = cos_sin
-            query = apply_rotary(query, cos, sin)
-            key = apply_rotary(key, cos, sin)
+            # Rotate query and key together: [B, S, 2, H, D].
+            query, key = apply_rotary(qkv[:, :, :2], *cos_sin).unbind(2)
+        else:
+            query, key = qkv[:, :, 0], qkv[:, :, 1]
         # SDPA wants [B, H, S, D]; transposes are views.
         out = F.scaled_dot_product_attention(
             query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2), is_causal=False
@@ -166,4 +208,7 @@ class SwiGLU(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
-        return self.down_proj(F.silu(gate) * up)
+        if not _fast():
+            return self.down_proj(F.silu(gate) * up)
+        # No autograd: reuse the gate half of the fresh projection output (bitwise equal).
+        return self.down_proj(F.silu(gate, inplace=True).mul_(up))

@@ -34,7 +34,7 @@ from trm.model.layers import (
     CosSin,
     RotaryEmbedding,
     SwiGLU,
-    rms_norm,
+    add_rms_norm,
     trunc_normal_init_,
 )
 from trm.model.sparse_embedding import CastedSparseEmbedding
@@ -194,10 +194,10 @@ class TRMBlock(nn.Module):
         if self.use_mlp_t:
             # Mix across positions; the norm is over the position axis, as in the reference.
             t = h.transpose(1, 2)
-            h = rms_norm(t + self.mlp_t(t), self.eps).transpose(1, 2)
+            h = add_rms_norm(t, self.mlp_t(t), self.eps).transpose(1, 2)
         else:
-            h = rms_norm(h + self.self_attn(h, cos_sin), self.eps)
-        return rms_norm(h + self.mlp(h), self.eps)
+            h = add_rms_norm(h, self.self_attn(h, cos_sin), self.eps)
+        return add_rms_norm(h, self.mlp(h), self.eps)
 
 
 class TRMReasoningModule(nn.Module):

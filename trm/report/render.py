@@ -218,46 +218,49 @@ def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
     return curves
 
 
+def _bench_device(device: Any) -> str:
+    if isinstance(device, dict):
+        kind = device.get("type", device.get("device", ""))
+        name = device.get("name") or device.get("gpu_name") or device.get("cpu_name") or ""
+        threads = f", {device['threads']} threads" if kind == "cpu" and device.get("threads") else ""
+        return f"{kind} ({name}{threads})" if name else str(kind or "unknown device")
+    return str(device or "unknown device")
+
+
+def _first(row: Mapping[str, Any], names: Sequence[str]) -> Any:
+    """The first of several (possibly nested, dotted) keys present in a bench row."""
+    for n in names:
+        v: Any = row
+        for part in n.split("."):
+            v = v.get(part) if isinstance(v, dict) else None
+        if isinstance(v, int | float):
+            return v
+    return None
+
+
 def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
-    """Rows of bench.json with normalised column names, and the device it ran on."""
+    """Rows of bench.json in the report's units (ms, examples/s, MiB), and the device it ran on."""
     data = read_json(path, "benchmark result")
     rows = data.get("results", data.get("rows", [])) if isinstance(data, dict) else data
-    device = data.get("device", "unknown device") if isinstance(data, dict) else "unknown device"
-    if isinstance(device, dict):
-        device = device.get("name", json.dumps(device))
-    aliases = {
-        "throughput": (
-            "throughput",
-            "throughput_per_s",
-            "examples_per_s",
-            "samples_per_s",
-            "throughput_examples_per_s",
-        ),
-        "latency_ms": (
-            "latency_ms",
-            "latency_ms_median",
-            "median_latency_ms",
-            "latency_ms_p50",
-            "latency_median_ms",
-        ),
-        "peak_mem_mb": (
-            "peak_mem_mb",
-            "peak_memory_mb",
-            "peak_mem_mib",
-            "peak_memory_mib",
-            "peak_rss_mb",
-        ),
-    }
+    device = _bench_device(data.get("device") if isinstance(data, dict) else None)
     out = []
     for r in rows:
-        row = {"batch_size": r.get("batch_size"), "dtype": r.get("dtype", "")}
-        for k, names in aliases.items():
-            row[k] = next((r[n] for n in names if r.get(n) is not None), None)
-        row["extra"] = {
-            k: v for k, v in r.items() if k not in row and not any(k in n for n in aliases.values())
-        }
-        out.append(row)
-    return out, str(device)
+        if r.get("mode", "inference") != "inference":
+            continue
+        latency_s = _first(r, ("latency_batch_s.median", "latency_s"))
+        latency_ms = _first(r, ("latency_ms", "latency_ms_median"))
+        mem_bytes = _first(r, ("memory.cuda_peak_allocated_bytes", "memory.cuda_peak_bytes", "memory.cpu_peak_rss_bytes", "peak_mem_bytes"))
+        mem_mb = _first(r, ("peak_mem_mb", "peak_memory_mb", "peak_mem_mib"))
+        out.append(
+            {
+                "batch_size": r.get("batch_size"),
+                "dtype": str(r.get("dtype", "")) + (" compiled" if r.get("compile") else ""),
+                "latency_ms": latency_ms if latency_ms is not None else (None if latency_s is None else 1000 * latency_s),
+                "throughput": _first(r, ("throughput_examples_per_s", "throughput", "examples_per_s")),
+                "peak_mem_mb": mem_mb if mem_mb is not None else (None if mem_bytes is None else mem_bytes / 2**20),
+            }
+        )
+    return out, device
 
 
 def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:

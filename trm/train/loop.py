@@ -107,10 +107,6 @@ def _truncate_metrics(path: Path, last_step: int) -> None:
         f.write("".join(x + "\n" for x in keep))
 
 
-def _metric_value(v: Any) -> float:
-    return float(v.detach().float().item()) if isinstance(v, torch.Tensor) else float(v)
-
-
 class Trainer:
     """Holds one rank's training state; `run()` trains until done, stopped, or signalled."""
 
@@ -192,10 +188,9 @@ class Trainer:
         self.step = 0
         self.carry: Any = None
         self.data_done = False
+        self.resumed = resume
         if resume:
             self._load()
-        else:
-            torch.manual_seed(seed + self.dist.rank)  # same RNG position whatever the init consumed
         self.stop = StopFlag()
 
     # ---- state ---------------------------------------------------------------------------
@@ -231,14 +226,16 @@ class Trainer:
     def _load(self) -> None:
         state = load_state(self.run_dir)
         where = self.run_dir / "state.pt"
-        if state["arch"] != self.arch:
-            diff = sorted(
-                k
-                for k in set(state["arch"]) | set(self.arch)
-                if state["arch"].get(k) != self.arch.get(k)
-            )
+        # The per-rank batch and the compute dtype may change (other GPU count, CPU -> GPU).
+        free = {"batch_size", "forward_dtype"}
+        diff = sorted(
+            k
+            for k in (set(state["arch"]) | set(self.arch)) - free
+            if state["arch"].get(k) != self.arch.get(k)
+        )
+        if diff:
             raise ValueError(
-                f"{where}: the model configuration differs from the saved run ({diff})"
+                f"{where}: the model configuration differs from the saved run in {diff}"
             )
         self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
         self.adam.load_state_dict(state["optimizers"]["adam"])
@@ -264,7 +261,8 @@ class Trainer:
                     f"{state['world_size']}-process state: ACT carries and RNG streams restart"
                 )
             torch.manual_seed(int(self.t.seed) + self.dist.rank + self.step)
-        _truncate_metrics(self.run_dir / METRICS_FILE, self.step) if self.dist.is_main else None
+        if self.dist.is_main:
+            _truncate_metrics(self.run_dir / METRICS_FILE, self.step)
 
     def _write_weights(self) -> Path:
         model = self.ema.ema_copy(self.model) if self.ema is not None else self.model
@@ -364,7 +362,10 @@ class Trainer:
                 unit="step",
                 dynamic_ncols=True,
             )
-        metrics_f = open(self.run_dir / METRICS_FILE, "a") if main else None
+        # A fresh run starts a fresh log; a resumed one appends after the truncated lines.
+        metrics_f = (
+            open(self.run_dir / METRICS_FILE, "a" if self.resumed else "w") if main else None
+        )
         log_every = max(1, int(self.t.get("log_every", 1)))
         ckpt_every = int(self.t.checkpoint_every or 0)
         stop_after = self.t.get("stop_after_steps")
@@ -412,7 +413,8 @@ class Trainer:
                 if ddp.any_rank(self.stop.set, self.dist):
                     signalled = self.stop.signum or 15
                     break
-                if stop_after is not None and self.step >= int(stop_after) and not done:
+                # == rather than >=: resuming a run stopped here continues past it
+                if stop_after is not None and self.step == int(stop_after) and not done:
                     break
         finally:
             self.stop.uninstall()

@@ -12,12 +12,14 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 opts = dict(smk.params.bench)
 ckpt = checkpoint_path(smk.input.ckpt, smk.params.checkpoint_file)
 cmd = trm(
-    "bench", "--checkpoint", ckpt,
+    "bench", "--checkpoint", ckpt, "--data", smk.input.data,
     "--batch-sizes", ",".join(map(str, opts["batch_sizes"])),
     "--dtypes", ",".join(opts.get("dtypes", ["float32"])),
     "--out", smk.output.bench,
 )
-if "device" in opts:
-    cmd += ["--device", opts["device"]]
+for key in ("device", "warmup", "repeats", "max_seconds"):
+    if key in opts:
+        cmd += ["--" + key.replace("_", "-"), opts[key]]
+cmd += ["--threads", smk.threads]
 limit_threads(smk.threads)
-run_snakemake_job(smk, cmd)
+run_snakemake_job(smk, list(map(str, cmd)))

@@ -16,5 +16,9 @@ if "batch_size" in opts:
     cmd += ["--batch-size", opts["batch_size"]]
 if "device" in opts:
     cmd += ["--device", opts["device"]]
+if "dtype" in opts:
+    cmd += ["--dtype", opts["dtype"]]
+cmd += ["--threads", smk.threads]
 limit_threads(smk.threads)
-run_snakemake_job(smk, list(map(str, cmd)))
+meta = str(Path(smk.output.predictions).with_suffix(".meta.json"))
+run_snakemake_job(smk, list(map(str, cmd)), extra_outputs=[meta])

@@ -10,8 +10,12 @@ from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 out_dir = str(Path(smk.output.metrics).parent)
-cmd = trm(
-    "score", smk.params.kind, "--data", smk.input.data, "--predictions", smk.input.predictions,
-    "--out", out_dir, "--mode", smk.wildcards.mode,
-)
+kind = smk.params.kind
+cmd = trm("score", kind, "--data", smk.input.data, "--predictions", smk.input.predictions, "--out", out_dir)
+if kind == "arc":  # Sudoku and Maze have one mode (no test-time augmentation)
+    cmd += ["--mode", smk.wildcards.mode]
+opts = dict(smk.params.score)
+for key in ("n_boot", "seed"):
+    if key in opts:
+        cmd += ["--" + key.replace("_", "-"), str(opts[key])]
 run_snakemake_job(smk, cmd, extra_outputs=[out_dir])

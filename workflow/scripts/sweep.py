@@ -9,9 +9,13 @@ from _job import trm  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-levels = ",".join(str(v) for v in smk.params.levels)
+opts = dict(smk.params.sweep)
+levels = ",".join(str(v) for v in opts["levels"])
 cmd = trm(
     "sweep", "--data", smk.input.data, "--predictions", smk.input.predictions,
     "--levels", levels, "--out", smk.output.csv,
 )
+for key in ("draws", "n_boot", "seed"):
+    if key in opts:
+        cmd += ["--" + key.replace("_", "-"), str(opts[key])]
 run_snakemake_job(smk, cmd)

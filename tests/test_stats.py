@@ -1,0 +1,73 @@
+"""Bootstrap intervals: sanity, determinism, exactness of the multinomial shortcut."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from trm.stats import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap_diff
+
+
+def test_interval_contains_the_point_estimate_and_is_seeded():
+    rng = np.random.default_rng(0)
+    values = (rng.random(400) < 0.45).astype(float)
+    lo, hi = bootstrap_ci(values, n_boot=2000, seed=1)
+    assert lo < values.mean() < hi
+    assert (lo, hi) == bootstrap_ci(values, n_boot=2000, seed=1)
+    assert (lo, hi) != bootstrap_ci(values, n_boot=2000, seed=2)
+
+
+def test_interval_width_shrinks_with_more_units():
+    rng = np.random.default_rng(0)
+    widths = []
+    for n in (50, 500, 5000):
+        lo, hi = bootstrap_ci((rng.random(n) < 0.5).astype(float), n_boot=2000, seed=0)
+        widths.append(hi - lo)
+    assert widths[0] > widths[1] > widths[2]
+    # ~ 2 * 1.96 * sqrt(p(1-p)/n) for a proportion
+    assert widths[2] == pytest.approx(2 * 1.96 * np.sqrt(0.25 / 5000), rel=0.15)
+
+
+def test_multinomial_shortcut_matches_index_resampling():
+    """Resampling distinct values with multinomial counts = resampling units (in distribution)."""
+    rng = np.random.default_rng(3)
+    values = rng.choice([0.0, 0.5, 1.0], size=120, p=[0.5, 0.2, 0.3])
+    lo, hi = bootstrap_ci(values, n_boot=20000, seed=0)
+    naive = values[rng.integers(0, len(values), size=(20000, len(values)))].mean(1)
+    nlo, nhi = np.quantile(naive, [0.025, 0.975])
+    assert lo == pytest.approx(nlo, abs=0.01) and hi == pytest.approx(nhi, abs=0.01)
+
+
+def test_constant_values_give_a_zero_width_interval():
+    assert bootstrap_ci([1.0] * 30, n_boot=500) == (1.0, 1.0)
+
+
+def test_ratio_interval_pools_cells():
+    right = np.array([81, 80, 81, 0, 81] * 40, dtype=float)
+    total = np.full(200, 81.0)
+    lo, hi = bootstrap_ratio_ci(right, total, n_boot=2000)
+    assert lo < right.sum() / total.sum() < hi
+
+
+def test_paired_difference():
+    rng = np.random.default_rng(1)
+    single = (rng.random(400) < 0.35).astype(float)
+    paper = np.maximum(single, (rng.random(400) < 0.15).astype(float))  # paper never worse here
+    out = paired_bootstrap_diff(paper, single, n_boot=4000, seed=0)
+    assert out["diff"] == pytest.approx(paper.mean() - single.mean())
+    assert 0 < out["ci_low"] < out["diff"] < out["ci_high"]
+    assert out["p_value"] < 0.01
+    same = paired_bootstrap_diff(single, single, n_boot=500)
+    assert (same["diff"], same["ci_low"], same["ci_high"], same["p_value"]) == (0.0, 0.0, 0.0, 1.0)
+    # pairing matters: the paired interval is narrower than for independent samples
+    unpaired = bootstrap_ci(paper, n_boot=4000)[1] - bootstrap_ci(paper, n_boot=4000)[0]
+    assert out["ci_high"] - out["ci_low"] < unpaired
+
+
+def test_bad_input_is_rejected():
+    with pytest.raises(ValueError, match="empty"):
+        bootstrap_ci([])
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_bootstrap_diff([1.0, 0.0], [1.0])
+    with pytest.raises(ValueError, match="non-finite"):
+        bootstrap_ci([1.0, float("nan")])

@@ -1,0 +1,131 @@
+"""Accuracy-vs-augmentations sweep: level semantics, nesting, random draws, CSV."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from trm import vote as V
+from trm.sweep import parse_levels, sweep_processed, write_sweep_csv
+
+AUGS = [0, 3, 12, 5, 8, 1, 10]
+
+
+def load_bench():
+    """benchmarks/bench_score.py holds the synthetic dataset/prediction generators."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_score.py"
+    spec = importlib.util.spec_from_file_location("bench_score", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="module")
+def processed(tmp_path_factory) -> V.ProcessedPredictions:
+    d = tmp_path_factory.mktemp("sweep")
+    bench = load_bench()
+    bench.build_synthetic_dataset(d, 7, AUGS, [2, 1, 3, 1, 1, 2, 1], seed=11, max_side=6)
+    bench.synthesize_predictions(d, d / "p.npz", seed=1, n_wrong=3)
+    return V.process_predictions(d, d / "p.npz", progress=False)
+
+
+def test_level_zero_is_single_mode_and_full_level_is_paper_mode(processed):
+    pp = processed
+    assert np.array_equal(V.level_rows(pp, 0), V.mode_rows(pp, "single"))
+    single = V.vote(pp, V.mode_rows(pp, "single"))
+    assert V.vote(pp, V.level_rows(pp, 0)).metrics == single.metrics
+    paper = V.vote(pp)
+    for level in (max(AUGS), 1000):
+        assert len(V.level_rows(pp, level)) == len(pp.q)
+        assert V.vote(pp, V.level_rows(pp, level)).metrics == paper.metrics
+
+
+def test_level_k_keeps_the_first_k_augmented_copies_in_builder_order(processed):
+    pp = processed
+    ts = pp.test_set
+    for level in (1, 4):
+        kept = set(pp.puzzle_identifiers[V.level_rows(pp, level)].tolist())
+        for t in range(len(ts.task_names)):
+            ids = np.flatnonzero(ts.id_task == t)  # identifier order = generation order
+            plain = [i for i in ids if "|||" not in ts.identifiers[i]]
+            augmented = [i for i in ids if "|||" in ts.identifiers[i]]
+            assert set(plain) <= kept
+            assert kept & set(augmented) == set(augmented[:level])
+
+
+def test_levels_are_nested_and_votes_grow(processed):
+    pp = processed
+    levels = [0, 1, 2, 4, 8, 16]
+    previous_rows, previous_votes = set(), None
+    for level in levels:
+        rows = set(V.level_rows(pp, level).tolist())
+        votes = V.vote(pp, np.array(sorted(rows))).n_votes
+        assert previous_rows <= rows
+        if previous_votes is not None:
+            assert (votes >= previous_votes).all()
+        previous_rows, previous_votes = rows, votes
+    # effective votes: 1 + min(level, augmentations the task has), per test input
+    res = V.vote(pp, V.level_rows(pp, 4))
+    expected = [1 + min(4, AUGS[t]) for t in pp.test_set.input_task]
+    assert res.n_votes.tolist() == expected
+
+
+def test_random_draws_are_per_task_permutations_and_nested(processed):
+    pp = processed
+    ts = pp.test_set
+    ranks = V.random_aug_ranks(ts, np.random.default_rng(0))
+    for t, n_aug in enumerate(AUGS):
+        aug_ids = np.flatnonzero((ts.id_task == t) & (ts.id_aug_rank > 0))
+        assert sorted(ranks[aug_ids].tolist()) == list(range(1, n_aug + 1))
+    assert not np.array_equal(ranks, ts.id_aug_rank)
+    small = set(V.level_rows(pp, 2, ranks).tolist())
+    large = set(V.level_rows(pp, 5, ranks).tolist())
+    assert small <= large and len(small) < len(large)
+
+
+def test_sweep_table_and_csv(processed, tmp_path):
+    rows = sweep_processed(processed, [0, 2, 12], draws=3, seed=0, n_boot=500, progress=False)
+    assert [r["level"] for r in rows] == [0, 2, 12]
+    assert rows[-1]["pass@2"] == V.vote(processed).metrics["ARC/pass@2"]
+    for r in rows:
+        assert r["pass@1_ci_low"] <= r["pass@1"] <= r["pass@1_ci_high"]
+        assert r["pass@1"] <= r["pass@2"]
+        assert r["n_test_inputs"] == len(processed.test_set.input_task)
+        assert r["pass@1_draws_min"] <= r["pass@1_draws_mean"] <= r["pass@1_draws_max"]
+    assert rows[0]["pass@1_draws_std"] == 0.0  # level 0: no augmented copy to choose
+    assert rows[0]["min_votes"] == 1 and rows[-1]["mean_votes"] > rows[1]["mean_votes"]
+    out = tmp_path / "acc_vs_aug.csv"
+    write_sweep_csv(rows, out)
+    with open(out, newline="") as f:
+        table = list(csv.DictReader(f))
+    assert len(table) == 3
+    for col in (
+        "level",
+        "pass@1",
+        "pass@1_ci_low",
+        "pass@1_ci_high",
+        "pass@2",
+        "pass@2_ci_low",
+        "pass@2_ci_high",
+        "mean_votes",
+        "min_votes",
+        "n_test_inputs",
+    ):
+        assert col in table[0]
+    assert float(table[1]["pass@2"]) == rows[1]["pass@2"]
+
+
+def test_parse_levels():
+    assert parse_levels("0,1,4,16,64,256,576,1000") == [0, 1, 4, 16, 64, 256, 576, 1000]
+    for bad in ("", "1,a", "-1,2", "1,1"):
+        with pytest.raises(ValueError, match="--levels"):
+            parse_levels(bad)
+
+
+def test_sweep_module_has_no_model_dependency():
+    src = (Path(__file__).resolve().parents[1] / "trm" / "sweep.py").read_text()
+    assert "import torch" not in src and "trm.model" not in src

@@ -1,0 +1,110 @@
+"""Accuracy against the number of augmentations that vote, from one predictions file.
+
+Level K keeps the votes of each task's un-augmented copy and of its first K augmented copies, in
+the order the dataset builder generated them (= identifier order); no model is run. The costly
+per-row work (crop, undoing augmentations, hashing) is done once; each level is one vote over a
+subset of rows, so the whole sweep costs about one scoring pass plus a few vote steps.
+With `draws` > 0 each level is also voted over that many random choices of K copies per task,
+to show how much the choice of copies matters.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from tqdm import tqdm
+
+from trm.stats import DEFAULT_N_BOOT, bootstrap_ci
+from trm.vote import ProcessedPredictions, level_rows, process_predictions, random_aug_ranks, vote
+
+DEFAULT_LEVELS: tuple[int, ...] = (0, 1, 4, 16, 64, 256, 576, 1000)
+SWEEP_KS: tuple[int, ...] = (1, 2)
+
+
+def parse_levels(text: str) -> list[int]:
+    """'0,1,4' -> [0, 1, 4]; levels are distinct non-negative integers."""
+    try:
+        levels = [int(t) for t in text.split(",") if t.strip()]
+    except ValueError as e:
+        raise ValueError(f"--levels must be comma-separated integers, got {text!r}") from e
+    if not levels:
+        raise ValueError("--levels is empty")
+    if any(k < 0 for k in levels):
+        raise ValueError(f"--levels must be >= 0, got {text!r}")
+    if len(set(levels)) != len(levels):
+        raise ValueError(f"--levels repeats a value: {text!r}")
+    return levels
+
+
+def sweep_processed(
+    pp: ProcessedPredictions,
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    draws: int = 0,
+    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    progress: bool = True,
+) -> list[dict]:
+    """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes."""
+    rng = np.random.default_rng(seed)
+    # the same random orders for every level, so that levels of one draw are nested
+    orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
+    rows = []
+    for level in tqdm(levels, desc="sweep", unit="level", disable=not progress):
+        res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
+        row: dict = {"level": int(level)}
+        for i, k in enumerate(SWEEP_KS):
+            lo, hi = bootstrap_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+            row[f"pass@{k}"] = res.metrics[f"ARC/pass@{k}"]
+            row[f"pass@{k}_ci_low"] = lo
+            row[f"pass@{k}_ci_high"] = hi
+        row["mean_votes"] = float(res.n_votes.mean())
+        row["min_votes"] = int(res.n_votes.min())
+        row["n_test_inputs"] = int(len(res.n_votes))
+        if draws:
+            row["draws"] = draws
+            per_draw = np.array(
+                [
+                    [
+                        vote(pp, level_rows(pp, level, o), pass_ks=SWEEP_KS).metrics[
+                            f"ARC/pass@{k}"
+                        ]
+                        for k in SWEEP_KS
+                    ]
+                    for o in orders
+                ]
+            )
+            for i, k in enumerate(SWEEP_KS):
+                row[f"pass@{k}_draws_mean"] = float(per_draw[:, i].mean())
+                row[f"pass@{k}_draws_std"] = float(per_draw[:, i].std(ddof=1)) if draws > 1 else 0.0
+                row[f"pass@{k}_draws_min"] = float(per_draw[:, i].min())
+                row[f"pass@{k}_draws_max"] = float(per_draw[:, i].max())
+        rows.append(row)
+    return rows
+
+
+def run_sweep(
+    data_dir: str | os.PathLike,
+    pred_path: str | os.PathLike,
+    levels: Sequence[int] = DEFAULT_LEVELS,
+    draws: int = 0,
+    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    progress: bool = True,
+) -> list[dict]:
+    pp = process_predictions(data_dir, pred_path, progress=progress)
+    return sweep_processed(pp, levels, draws=draws, seed=seed, n_boot=n_boot, progress=progress)
+
+
+def write_sweep_csv(rows: list[dict], path: str | os.PathLike) -> None:
+    """Write the sweep table atomically (no partial CSV on failure)."""
+    import csv
+
+    from trm.utils import atomic_file
+
+    with atomic_file(path) as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]), lineterminator="\n")
+        writer.writeheader()
+        for r in rows:
+            writer.writerow({k: (repr(v) if isinstance(v, float) else v) for k, v in r.items()})
