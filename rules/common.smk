@@ -153,7 +153,6 @@ def experiment_targets(exp):
     }
     for mode in score_modes(exp):
         targets[f"metrics_{mode}"] = f"runs/{exp}/scores/{mode}/metrics.json"
-        targets[f"per_example_{mode}"] = f"runs/{exp}/scores/{mode}/per_example.jsonl"
     if "train" in e:
         targets["train"] = f"runs/{exp}/train"
     if "sweep" in e:

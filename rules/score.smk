@@ -9,8 +9,9 @@ rule score:
         predictions="runs/{exp}/predictions.npz",
         predictions_prov="runs/{exp}/predictions.provenance.json",
     output:
+        # Beside metrics.json: per_example.jsonl (ARC) or per_example.csv, submission.json (ARC);
+        # the provenance record covers the whole folder.
         metrics="runs/{exp}/scores/{mode}/metrics.json",
-        per_example="runs/{exp}/scores/{mode}/per_example.jsonl",
         prov="runs/{exp}/scores/{mode}.provenance.json",
     wildcard_constraints:
         mode="paper|single",

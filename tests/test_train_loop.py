@@ -187,6 +187,10 @@ def test_resume_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
     a, b = _comparable(_metrics(tmp_path / "full")), _comparable(_metrics(part))
     assert len(a) == len(b) == 14
     assert a == b  # exact, step for step (losses, accuracies, lr)
+    # the RNG streams continue too (the exploration draws use them)
+    sa, sb = load_state(tmp_path / "full"), load_state(part)
+    assert torch.equal(sa["ranks"][0]["rng"]["torch"], sb["ranks"][0]["rng"]["torch"])
+    assert sa["data"]["start"] == sb["data"]["start"]
     wa = torch.load(tmp_path / "full" / "step_14", weights_only=True)
     wb = torch.load(part / "step_14", weights_only=True)
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -213,7 +217,7 @@ def test_sigterm_saves_state_and_resume_continues(tmp_path: Path, data_dir: Path
         cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     try:
-        deadline = time.time() + 120
+        deadline = time.time() + 240
         metrics = run / "metrics.jsonl"
         while time.time() < deadline and (
             not metrics.exists() or len(metrics.read_text().splitlines()) < 3

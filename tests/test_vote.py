@@ -201,3 +201,16 @@ def test_bad_identifier_names_are_rejected():
         _tiny_test_set(["<blank>", "task0001", "task0001|||t1|||0123456788"])
     with pytest.raises(ValueError, match=r"entry 1 "):
         _tiny_test_set(["<blank>", "task0001|||t9|||0123456789"])
+
+
+def test_blank_padding_rows_are_dropped(tmp_path):
+    bench = load_bench()
+    bench.build_synthetic_dataset(tmp_path, 3, 4, [1, 2, 1], seed=6, max_side=5)
+    bench.synthesize_predictions(tmp_path, tmp_path / "p.npz", seed=0)
+    raw = dict(np.load(tmp_path / "p.npz"))
+    padded = {k: np.concatenate([v, v[:3]]) for k, v in raw.items()}
+    padded["puzzle_identifiers"][-3:] = 0  # batch filler, as the reference's loader pads
+    np.savez(tmp_path / "padded.npz", **padded)
+    plain = V.vote(V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False))
+    with_pad = V.vote(V.process_predictions(tmp_path, tmp_path / "padded.npz", progress=False))
+    assert with_pad.metrics == plain.metrics and with_pad.n_votes.tolist() == plain.n_votes.tolist()

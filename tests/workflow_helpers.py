@@ -55,3 +55,41 @@ def planned_jobs(output: str) -> dict[str, int]:
 
 def tail(proc: subprocess.CompletedProcess, n: int = 4000) -> str:
     return (proc.stdout + "\n" + proc.stderr)[-n:]
+
+
+CI_CONFIG = "config/test-ci.yaml"
+EXPECTED_CI_JOBS = {
+    "prepare_arc": 1, "prepare_sudoku": 1, "train": 2, "predict": 2, "score": 3,
+    "sweep": 1, "bench": 2, "report": 1,
+}
+_RUNS: dict[str, Path] = {}
+
+
+def ci_run(kind: str = "local", profile_args: tuple[str, ...] = (), timeout: float = 900) -> Path:
+    """Run the CI test config to the report once per test session (shared by test files)."""
+    if kind in _RUNS:
+        return _RUNS[kind]
+    import tempfile
+
+    workdir = copy_workflow(Path(tempfile.mkdtemp(prefix=f"trm-wf-{kind}-")) / "repo")
+    args = ["report", "--configfile", CI_CONFIG, *profile_args]
+    if not profile_args:
+        args = ["--cores", "2", *args]
+    proc = snakemake(workdir, *args, timeout=timeout)
+    (workdir / "snakemake-run.log").write_text(proc.stdout + "\n" + proc.stderr)
+    if proc.returncode != 0:
+        raise AssertionError(f"workflow run ({kind}) failed in {workdir}:\n{tail(proc, 6000)}")
+    _RUNS[kind] = workdir
+    return workdir
+
+
+def metric_numbers(workdir: Path) -> dict[str, object]:
+    """Every number the report shows that a rerun must reproduce: metrics.json files and the sweep."""
+    import json
+
+    out: dict[str, object] = {}
+    for p in sorted((workdir / "runs").glob("*/scores/*/metrics.json")):
+        out[str(p.relative_to(workdir))] = json.loads(p.read_text())
+    for p in sorted((workdir / "runs").glob("*/acc_vs_aug.csv")):
+        out[str(p.relative_to(workdir))] = p.read_text()
+    return out

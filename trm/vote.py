@@ -28,7 +28,8 @@ import hashlib
 import json
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,8 +133,12 @@ def reference_vote_loop(
     q_halt_logits: np.ndarray,
     pass_ks: Sequence[int] = PASS_KS,
     blank_identifier_id: int = 0,
+    crop: Callable[[np.ndarray], np.ndarray] = crop_tokens,
 ) -> tuple[dict[str, float], dict[str, list], list[dict]]:
     """Straightforward per-prediction implementation of the reference ARC evaluator.
+
+    `crop` may be swapped for a compiled version of `crop_tokens` (the reference JIT-compiles
+    its crop with numba) so that a speed comparison measures the loop, not the crop.
 
     Returns (metrics, submission, per_example records). Slow (minutes on the full evaluation
     set); it is the oracle the vectorised `vote` is tested against.
@@ -153,8 +158,8 @@ def reference_vote_loop(
                 return grid
             return inv_perm[inverse_dihedral_transform(grid, tid)]
 
-        input_hash = grid_hash(np.ascontiguousarray(undo(crop_tokens(inp))))
-        grid = np.ascontiguousarray(undo(crop_tokens(pred)))
+        input_hash = grid_hash(np.ascontiguousarray(undo(crop(inp))))
+        grid = np.ascontiguousarray(undo(crop(pred)))
         h = grid_hash(grid)
         hmap[h] = grid
         buckets.setdefault(name, {}).setdefault(input_hash, []).append((h, float(q)))
@@ -578,13 +583,15 @@ def dataset_row_identifiers(data_dir: str | os.PathLike, split: str = "test") ->
 
 
 def check_against_dataset(
-    preds: dict[str, np.ndarray],
+    got: np.ndarray,
     expected_ids: np.ndarray,
     pred_path: str | os.PathLike,
     data_dir: str | os.PathLike,
 ) -> None:
-    """Predictions must hold one row per test example of the dataset (in any order)."""
-    got = np.asarray(preds["puzzle_identifiers"])
+    """Predictions must hold one row per test example of the dataset (in any order).
+
+    `got` are the predictions' puzzle identifiers without padding (blank) rows.
+    """
     if len(got) != len(expected_ids):
         raise ValueError(
             f"{pred_path}: {len(got)} prediction rows, but dataset {data_dir} has {len(expected_ids)} "
@@ -609,15 +616,15 @@ def process_predictions(
     expected_ids = dataset_row_identifiers(data_dir)
     ts = load_arc_test_set(data_dir, used_ids=expected_ids)
     preds = load_predictions(pred_path)
-    check_against_dataset(preds, expected_ids, pred_path, data_dir)
     if preds["inputs"].shape[1] != SEQ:
         raise ValueError(f"{pred_path}: ARC rows have {SEQ} tokens, got {preds['inputs'].shape[1]}")
     pids = np.asarray(preds["puzzle_identifiers"]).astype(np.int64)
     arrays = [preds["inputs"], preds["preds"], preds["q_halt_logits"]]
     keep = pids != ts.blank_identifier_id
-    if not keep.all():  # padding rows, as the reference drops them
+    if not keep.all():  # padding rows (batch filler): dropped, as the reference drops them
         pids = pids[keep]
         arrays = [np.asarray(a)[keep] for a in arrays]
+    check_against_dataset(pids, expected_ids, pred_path, data_dir)
     return process_arrays(ts, pids, *arrays, progress=progress)
 
 
@@ -635,10 +642,14 @@ def process_arrays(
         raise ValueError(
             f"puzzle identifier {bad} is outside identifiers.json (0..{len(ts.identifiers) - 1})"
         )
-    input_index = _match_inputs(ts, pids, inputs, progress)
-    shape, keys = _hash_blocks(
-        preds, pids, ts, canonical=True, progress=progress, desc="hash predictions"
-    )
+    # inputs and predictions are independent; numpy releases the GIL in the heavy steps, so a
+    # second thread overlaps them where a second core is free
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        matching = pool.submit(_match_inputs, ts, pids, inputs, False)
+        shape, keys = _hash_blocks(
+            preds, pids, ts, canonical=True, progress=progress, desc="hash predictions"
+        )
+        input_index = matching.result()
     return ProcessedPredictions(
         test_set=ts,
         puzzle_identifiers=pids,

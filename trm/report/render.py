@@ -68,6 +68,29 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
+def per_example_file(metrics_path: str | os.PathLike) -> str:
+    """The scorer's per-example file beside metrics.json: JSON lines (ARC) or CSV."""
+    folder = Path(metrics_path).parent
+    for name in ("per_example.jsonl", "per_example.csv"):
+        if (folder / name).exists():
+            return str(folder / name)
+    return str(folder / "per_example.jsonl")
+
+
+def read_per_example(path: str | os.PathLike) -> list[dict[str, Any]]:
+    if str(path).endswith(".csv"):
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        for r in rows:
+            for k, v in r.items():
+                try:
+                    r[k] = int(v)
+                except (TypeError, ValueError):
+                    pass
+        return rows
+    return read_jsonl(path)
+
+
 def headline_keys(kind: str, metrics: Mapping[str, Any]) -> list[str]:
     """The metrics the summary table shows: pass@1 and pass@2 for ARC, exact accuracy otherwise."""
     keys = [k for k in metrics if not isinstance(metrics[k], dict | list)]
@@ -332,7 +355,7 @@ def chain(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[dict
 def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
     kind = exp.settings.get("kind", "arc")
     metrics = {m: read_json(p, "metrics") for m, p in exp.metrics.items()}
-    per_ex = {m: read_jsonl(p) for m, p in exp.per_example.items() if Path(p).exists()}
+    per_ex = {m: read_per_example(p) for m, p in exp.per_example.items() if Path(p).exists()}
     first = next(iter(metrics.values()), {})
     keys = headline_keys(kind, first)
     rows = []

@@ -416,27 +416,33 @@ class Trainer:
                 # == rather than >=: resuming a run stopped here continues past it
                 if stop_after is not None and self.step == int(stop_after) and not done:
                     break
-        finally:
+        except BaseException:
             self.stop.uninstall()
+            raise
+        finally:
             if metrics_f is not None:
                 metrics_f.close()
             if bar is not None:
                 bar.close()
 
-        finished = self.step >= self.total_steps or self.data_done or self._data_exhausted()
-        self.save()
-        final = None
-        if finished and main:
-            final = self._write_weights()
-            write_json(
-                self.run_dir / FINAL_FILE,
-                {
-                    "step": self.step,
-                    "weights": final.name,
-                    "ema": self.ema is not None,
-                    "total_steps": self.total_steps,
-                },
-            )
+        # Still handling SIGTERM here: a signal during the final save is only recorded.
+        try:
+            finished = self.step >= self.total_steps or self.data_done or self._data_exhausted()
+            self.save()
+            final = None
+            if finished and main:
+                final = self._write_weights()
+                write_json(
+                    self.run_dir / FINAL_FILE,
+                    {
+                        "step": self.step,
+                        "weights": final.name,
+                        "ema": self.ema is not None,
+                        "total_steps": self.total_steps,
+                    },
+                )
+        finally:
+            self.stop.uninstall()
         if wandb_run is not None:
             wandb_run.finish()
         ddp.barrier(self.dist)

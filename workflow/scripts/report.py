@@ -1,7 +1,7 @@
 """report: render reports/report.html from every experiment's outputs; bundle the records."""
 
 from trm.report.cli import build_report
-from trm.report.render import ExperimentInputs
+from trm.report.render import ExperimentInputs, per_example_file
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 inp = dict(smk.input.items())
@@ -17,7 +17,7 @@ for name, settings in smk.params.experiments.items():
             settings=dict(settings),
             data_dir=str(get("data")),
             metrics={m: str(get(f"metrics_{m}")) for m in modes},
-            per_example={m: str(get(f"per_example_{m}")) for m in modes},
+            per_example={m: per_example_file(get(f"metrics_{m}")) for m in modes},
             train_dir=get("train") and str(get("train")),
             sweep_csv=get("sweep") and str(get("sweep")),
             bench_json=get("bench") and str(get("bench")),

@@ -1,0 +1,111 @@
+"""The default workflow end to end on the CI test config, then incremental reruns by dry run."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from workflow_helpers import CI_CONFIG, EXPECTED_CI_JOBS, ci_run, planned_jobs, snakemake, tail
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def run_dir() -> Path:
+    return ci_run("local")
+
+
+def test_report_has_every_section(run_dir):
+    html = (run_dir / "reports/report.html").read_text()
+    for exp in ("arc-ci", "sudoku-ci"):
+        assert f'id="exp-{exp}"' in html
+    for marker in ('class="summary-table"', 'id="fig-arc-ci-acc_vs_aug"', 'id="fig-arc-ci-votes"',
+                   'id="fig-arc-ci-training"', 'id="fig-sudoku-ci-training"', 'class="bench-table"',
+                   'class="manifest-table"', 'id="environment"', "Smoke run", "Effective votes below 1000",
+                   "44.6 %", "87.4 %"):
+        assert marker in html, marker
+    assert html.count('class="bench-table"') == 2
+    assert html.count('class="provenance"') >= 10
+    assert not re.search(r'<img src="(?!data:image/png;base64,)', html), "figures must be embedded"
+
+
+def test_provenance_is_complete(run_dir):
+    bundle = json.loads((run_dir / "reports/provenance.json").read_text())
+    rules = {}
+    for rec in bundle["records"]:
+        rules[rec["rule"]] = rules.get(rec["rule"], 0) + 1
+        for key in ("wildcards", "params", "inputs", "outputs", "git", "packages", "environment", "host", "start", "end"):
+            assert key in rec, (rec["rule"], key)
+        assert rec["outputs"] and all(o["sha256"] for o in rec["outputs"]), rec["id"]
+        if rec["rule"] != "report":
+            assert "SLURM_JOB_ID" in rec["scheduler"]
+        assert rec["git"]["commit"], "code version recorded"
+    assert rules == EXPECTED_CI_JOBS
+    # Every job's record is also written beside its outputs.
+    for rec in bundle["records"]:
+        assert (run_dir / rec["record_path"]).exists()
+
+
+def test_audit_passes_and_catches_a_change(run_dir, tmp_path):
+    cmd = [sys.executable, "-m", "trm.cli", "audit", "reports/provenance.json"]
+    ok = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    # Tamper with a copy of the bundle's root (the run itself stays intact for other tests).
+    target = run_dir / "runs/arc-ci/acc_vs_aug.csv"
+    original = target.read_bytes()
+    try:
+        target.write_bytes(original + b"\n")
+        bad = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True)
+        assert bad.returncode == 1 and "CHANGED runs/arc-ci/acc_vs_aug.csv" in bad.stderr
+    finally:
+        target.write_bytes(original)
+        import os
+
+        st = (run_dir / "runs/arc-ci/acc_vs_aug.provenance.json").stat()
+        os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns - 1))
+
+
+def test_second_dry_run_has_nothing_to_do(run_dir):
+    proc = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG)
+    assert proc.returncode == 0, tail(proc)
+    assert planned_jobs(proc.stdout + proc.stderr) == {}, tail(proc)
+
+
+def _dry_run_with(run_dir: Path, name: str, overlay: dict) -> dict[str, int]:
+    path = run_dir / "config" / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(overlay))
+    proc = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG, f"config/{name}.yaml")
+    assert proc.returncode == 0, tail(proc)
+    return planned_jobs(proc.stdout + proc.stderr)
+
+
+def test_new_sweep_levels_rerun_only_sweep_and_report(run_dir):
+    jobs = _dry_run_with(run_dir, "levels", {"experiments": {"arc-ci": {"sweep": {"levels": [0, 2, 4]}}}})
+    assert jobs == {"sweep": 1, "report": 1}
+
+
+def test_model_change_reruns_training_and_downstream_not_data(run_dir):
+    jobs = _dry_run_with(run_dir, "model", {"experiments": {"arc-ci": {"model": {"hidden_size": 48}}}})
+    assert jobs == {"train": 1, "predict": 1, "score": 2, "sweep": 1, "bench": 1, "report": 1}
+
+
+def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
+    jobs = _dry_run_with(run_dir, "numaug", {"experiments": {"arc-ci": {"dataset": {"num_aug": 6}}}})
+    assert jobs == {"prepare_arc": 1, "train": 1, "predict": 1, "score": 2, "sweep": 1, "bench": 1, "report": 1}
+
+
+def test_template_edit_rerenders_only_the_report(run_dir):
+    captions = run_dir / "reports/templates/captions.yaml"
+    original = captions.read_text()
+    try:
+        captions.write_text(original + "\n# edited\n")
+        proc = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG)
+        assert planned_jobs(proc.stdout + proc.stderr) == {"report": 1}, tail(proc)
+    finally:
+        captions.write_text(original)
