@@ -75,15 +75,6 @@ def resolve_defaults(args: argparse.Namespace) -> tuple[list[str], str]:
     return list(args.subsets or subsets), args.test_set or test_set
 
 
-def _normal_permissions(root: Path) -> None:
-    """Temporary files and folders are created private (0600/0700); a dataset is not."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(root, 0o777 & ~umask)
-    for p in root.rglob("*"):
-        os.chmod(p, (0o777 if p.is_dir() else 0o666) & ~umask)
-
-
 def run(args: argparse.Namespace) -> int:
     subsets, test_set = resolve_defaults(args)
     if args.source == "files" and not args.input_prefix:
@@ -139,7 +130,6 @@ def run(args: argparse.Namespace) -> int:
                 "build_phase_seconds": result.timings,
             },
         )
-        _normal_permissions(tmp)
     c = result.counts
     split_text = ", ".join(
         f"{s}: {c[s]['groups']} groups, {c[s]['puzzles']} puzzles, {c[s]['examples']} examples"
