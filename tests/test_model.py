@@ -464,3 +464,38 @@ def test_training_halting_and_exploration() -> None:
     assert torch.equal(new_carry.current_data["inputs"][:2], other["inputs"][:2])
     assert torch.equal(new_carry.current_data["inputs"][2:], batch["inputs"][2:])
     assert new_carry.steps.tolist() == [1, 1, 2, 2, 2, 2]
+
+
+def test_fast_inference_kernels_are_bitwise_equal() -> None:
+    """The in-place no-autograd kernels perform the reference's float operations exactly."""
+    from trm.model.layers import apply_rotary, rotate_half, set_fast_inference
+
+    x = torch.randn(2, 7, 2, 3, 8)
+    cos, sin = torch.randn(7, 8), torch.randn(7, 8)
+    ref = x * cos[:, None, None] + rotate_half(x) * sin[:, None, None]
+    assert torch.equal(apply_rotary(x, cos, sin), ref)
+    for name in GOLDENS:
+        g = load_golden(name)
+        model = golden_model(g)
+        fast = predict(model, g["batch"])
+        set_fast_inference(False)
+        try:
+            slow = predict(model, g["batch"])
+        finally:
+            set_fast_inference(True)
+        for key in ("logits", "q_halt_logits", "q_continue_logits"):
+            assert torch.equal(fast[key], slow[key]), (name, key)
+
+
+def test_predict_runs_bfloat16_config_in_float32_on_cpu() -> None:
+    g = load_golden("trm_rope")
+    model = golden_model(g, forward_dtype="bfloat16")
+    assert model.H_init.dtype == torch.bfloat16
+    out = predict(model, g["batch"], num_steps=1)
+    assert out["logits"].dtype == torch.float32
+    assert model.forward_dtype == torch.bfloat16  # restored afterwards
+    ref = g["eval_steps"][0]
+    # Only H_init/L_init were rounded to bfloat16 by the bfloat16 config.
+    assert rel_err(out["logits"], ref["logits"]) < 0.05
+    bf16 = predict(model, g["batch"], num_steps=1, dtype=torch.bfloat16)
+    assert bf16["logits"].dtype == torch.float32 and rel_err(bf16["logits"], ref["logits"]) < 0.1

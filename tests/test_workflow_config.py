@@ -38,13 +38,21 @@ def test_default_config_plans_every_stage(wf):
     assert proc.returncode == 0, tail(proc)
     jobs = planned_jobs(proc.stdout + proc.stderr)
     assert jobs == {
-        "prepare_arc": 1, "prepare_sudoku": 1, "train": 2, "predict": 2, "score": 3,
-        "sweep": 1, "bench": 2, "report": 1,
+        "prepare_arc": 1,
+        "prepare_sudoku": 1,
+        "train": 2,
+        "predict": 2,
+        "score": 3,
+        "sweep": 1,
+        "bench": 2,
+        "report": 1,
     }
 
 
 def test_unknown_key_is_named(wf):
-    cfg = _with_config(wf, "typo", lambda c: c["experiments"]["arc-smoke"]["dataset"].update(nmu_aug=8))
+    cfg = _with_config(
+        wf, "typo", lambda c: c["experiments"]["arc-smoke"]["dataset"].update(nmu_aug=8)
+    )
     _assert_fails_before_any_job(wf, cfg, "nmu_aug")
 
 
@@ -54,7 +62,9 @@ def test_wrong_type_is_named(wf):
 
 
 def test_negative_sweep_level_is_rejected(wf):
-    cfg = _with_config(wf, "neg", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, -4]))
+    cfg = _with_config(
+        wf, "neg", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, -4])
+    )
     _assert_fails_before_any_job(wf, cfg, "-4", "levels")
 
 
@@ -77,18 +87,26 @@ def test_unknown_experiment_in_run_is_named(wf):
 
 
 def test_sweep_levels_above_num_aug_are_rejected(wf):
-    cfg = _with_config(wf, "lv", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, 64]))
+    cfg = _with_config(
+        wf, "lv", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, 64])
+    )
     _assert_fails_before_any_job(wf, cfg, "64", "num_aug")
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in (ROOT / "config/experiments").glob("*.yaml")))
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in (ROOT / "config/experiments").glob("*.yaml"))
+)
 def test_paper_experiment_configs_plan_a_dag(wf, name):
     if not (ROOT.parent / "shared" / "arc-kaggle-combined").exists() and name.startswith("arc"):
         pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
-    proc = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", f"config/experiments/{name}.yaml")
+    proc = snakemake(
+        wf, "-n", "--cores", "2", "report", "--configfile", f"config/experiments/{name}.yaml"
+    )
     assert proc.returncode == 0, tail(proc)
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    cfg = yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text())["experiments"][name]
+    cfg = yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text())["experiments"][
+        name
+    ]
     assert jobs.get("fetch_checkpoint", 0) == (1 if "checkpoint" in cfg else 0)
     assert jobs.get("train", 0) == (1 if "train" in cfg else 0)
     assert jobs["predict"] == 1 and jobs["report"] == 1
@@ -98,8 +116,13 @@ def test_paper_experiment_configs_plan_a_dag(wf, name):
 
 def test_multi_gpu_training_uses_torchrun(wf):
     proc = snakemake(
-        wf, "-n", "--cores", "2", "runs/arc1-train/train.provenance.json",
-        "--configfile", "config/experiments/arc1-train.yaml",
+        wf,
+        "-n",
+        "--cores",
+        "2",
+        "runs/arc1-train/train.provenance.json",
+        "--configfile",
+        "config/experiments/arc1-train.yaml",
     )
     if proc.returncode != 0 and "input_prefix: missing file" in tail(proc):
         pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")

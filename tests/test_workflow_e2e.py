@@ -25,10 +25,20 @@ def test_report_has_every_section(run_dir):
     html = (run_dir / "reports/report.html").read_text()
     for exp in ("arc-ci", "sudoku-ci"):
         assert f'id="exp-{exp}"' in html
-    for marker in ('class="summary-table"', 'id="fig-arc-ci-acc_vs_aug"', 'id="fig-arc-ci-votes"',
-                   'id="fig-arc-ci-training"', 'id="fig-sudoku-ci-training"', 'class="bench-table"',
-                   'class="manifest-table"', 'id="environment"', "Smoke run", "Effective votes below 1000",
-                   "44.6 %", "87.4 %"):
+    for marker in (
+        'class="summary-table"',
+        'id="fig-arc-ci-acc_vs_aug"',
+        'id="fig-arc-ci-votes"',
+        'id="fig-arc-ci-training"',
+        'id="fig-sudoku-ci-training"',
+        'class="bench-table"',
+        'class="manifest-table"',
+        'id="environment"',
+        "Smoke run",
+        "Effective votes below 1000",
+        "44.6 %",
+        "87.4 %",
+    ):
         assert marker in html, marker
     assert html.count('class="bench-table"') == 2
     assert html.count('class="provenance"') >= 10
@@ -40,7 +50,18 @@ def test_provenance_is_complete(run_dir):
     rules = {}
     for rec in bundle["records"]:
         rules[rec["rule"]] = rules.get(rec["rule"], 0) + 1
-        for key in ("wildcards", "params", "inputs", "outputs", "git", "packages", "environment", "host", "start", "end"):
+        for key in (
+            "wildcards",
+            "params",
+            "inputs",
+            "outputs",
+            "git",
+            "packages",
+            "environment",
+            "host",
+            "start",
+            "end",
+        ):
             assert key in rec, (rec["rule"], key)
         assert rec["outputs"] and all(o["sha256"] for o in rec["outputs"]), rec["id"]
         if rec["rule"] != "report":
@@ -80,24 +101,40 @@ def test_second_dry_run_has_nothing_to_do(run_dir):
 def _dry_run_with(run_dir: Path, name: str, overlay: dict) -> dict[str, int]:
     path = run_dir / "config" / f"{name}.yaml"
     path.write_text(yaml.safe_dump(overlay))
-    proc = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG, f"config/{name}.yaml")
+    proc = snakemake(
+        run_dir, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG, f"config/{name}.yaml"
+    )
     assert proc.returncode == 0, tail(proc)
     return planned_jobs(proc.stdout + proc.stderr)
 
 
 def test_new_sweep_levels_rerun_only_sweep_and_report(run_dir):
-    jobs = _dry_run_with(run_dir, "levels", {"experiments": {"arc-ci": {"sweep": {"levels": [0, 2, 4]}}}})
+    jobs = _dry_run_with(
+        run_dir, "levels", {"experiments": {"arc-ci": {"sweep": {"levels": [0, 2, 4]}}}}
+    )
     assert jobs == {"sweep": 1, "report": 1}
 
 
 def test_model_change_reruns_training_and_downstream_not_data(run_dir):
-    jobs = _dry_run_with(run_dir, "model", {"experiments": {"arc-ci": {"model": {"hidden_size": 48}}}})
+    jobs = _dry_run_with(
+        run_dir, "model", {"experiments": {"arc-ci": {"model": {"hidden_size": 48}}}}
+    )
     assert jobs == {"train": 1, "predict": 1, "score": 2, "sweep": 1, "bench": 1, "report": 1}
 
 
 def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
-    jobs = _dry_run_with(run_dir, "numaug", {"experiments": {"arc-ci": {"dataset": {"num_aug": 6}}}})
-    assert jobs == {"prepare_arc": 1, "train": 1, "predict": 1, "score": 2, "sweep": 1, "bench": 1, "report": 1}
+    jobs = _dry_run_with(
+        run_dir, "numaug", {"experiments": {"arc-ci": {"dataset": {"num_aug": 6}}}}
+    )
+    assert jobs == {
+        "prepare_arc": 1,
+        "train": 1,
+        "predict": 1,
+        "score": 2,
+        "sweep": 1,
+        "bench": 1,
+        "report": 1,
+    }
 
 
 def test_template_edit_rerenders_only_the_report(run_dir):

@@ -59,8 +59,14 @@ def tail(proc: subprocess.CompletedProcess, n: int = 4000) -> str:
 
 CI_CONFIG = "config/test-ci.yaml"
 EXPECTED_CI_JOBS = {
-    "prepare_arc": 1, "prepare_sudoku": 1, "train": 2, "predict": 2, "score": 3,
-    "sweep": 1, "bench": 2, "report": 1,
+    "prepare_arc": 1,
+    "prepare_sudoku": 1,
+    "train": 2,
+    "predict": 2,
+    "score": 3,
+    "sweep": 1,
+    "bench": 2,
+    "report": 1,
 }
 _RUNS: dict[str, Path] = {}
 

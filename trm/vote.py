@@ -435,11 +435,7 @@ def _hash_blocks(
     from tqdm import tqdm
 
     n = len(tokens)
-    g3 = (
-        tokens.reshape(n, GRID, GRID)
-        if isinstance(tokens, np.ndarray)
-        else np.asarray(tokens).reshape(n, GRID, GRID)
-    )
+    g3 = np.asarray(tokens).reshape(n, GRID, GRID)  # plain ndarray view of a memmap: cheap indexing
     h, w = _crop_sizes(tokens)
     tids = ts.id_tid[pids] if canonical else np.zeros(n, dtype=np.int64)
     inverse = np.asarray(DIHEDRAL_INVERSE)[tids]
