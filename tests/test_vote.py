@@ -214,3 +214,14 @@ def test_blank_padding_rows_are_dropped(tmp_path):
     plain = V.vote(V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False))
     with_pad = V.vote(V.process_predictions(tmp_path, tmp_path / "padded.npz", progress=False))
     assert with_pad.metrics == plain.metrics and with_pad.n_votes.tolist() == plain.n_votes.tolist()
+
+
+def test_compressed_and_uint8_predictions_score_the_same(tmp_path):
+    bench = load_bench()
+    bench.build_synthetic_dataset(tmp_path, 3, 5, [1, 2, 1], seed=7, max_side=6)
+    bench.synthesize_predictions(tmp_path, tmp_path / "p.npz", seed=1)
+    raw = dict(np.load(tmp_path / "p.npz"))
+    np.savez_compressed(tmp_path / "c.npz", **{**raw, "preds": raw["preds"].astype(np.uint8)})
+    a = V.vote(V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False))
+    b = V.vote(V.process_predictions(tmp_path, tmp_path / "c.npz", progress=False))
+    assert a.metrics == b.metrics and a.label_rank.tolist() == b.label_rank.tolist()

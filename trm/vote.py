@@ -425,7 +425,8 @@ def _hash_blocks(
     canonical: bool,
     progress: bool,
     desc: str,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sizes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """(shape code [n], keys [n, 2]) of every cropped row; `canonical` undoes the augmentation.
 
     Rows are grouped by (dihedral id, height, width) so that each group hashes a plain block of
@@ -436,7 +437,7 @@ def _hash_blocks(
 
     n = len(tokens)
     g3 = np.asarray(tokens).reshape(n, GRID, GRID)  # plain ndarray view of a memmap: cheap indexing
-    h, w = _crop_sizes(tokens)
+    h, w = _crop_sizes(tokens) if sizes is None else sizes
     tids = ts.id_tid[pids] if canonical else np.zeros(n, dtype=np.int64)
     inverse = np.asarray(DIHEDRAL_INVERSE)[tids]
     swap = np.isin(inverse, _TRANSPOSING)
@@ -609,19 +610,24 @@ def process_predictions(
 ) -> ProcessedPredictions:
     """Load and validate predictions, then crop, un-augment and hash every row (the costly part)."""
     data_dir = Path(data_dir)
+    meta = read_metadata(data_dir, "test")
     expected_ids = dataset_row_identifiers(data_dir)
-    ts = load_arc_test_set(data_dir, used_ids=expected_ids)
     preds = load_predictions(pred_path)
     if preds["inputs"].shape[1] != SEQ:
         raise ValueError(f"{pred_path}: ARC rows have {SEQ} tokens, got {preds['inputs'].shape[1]}")
     pids = np.asarray(preds["puzzle_identifiers"]).astype(np.int64)
     arrays = [preds["inputs"], preds["preds"], preds["q_halt_logits"]]
-    keep = pids != ts.blank_identifier_id
+    keep = pids != meta.blank_identifier_id
     if not keep.all():  # padding rows (batch filler): dropped, as the reference drops them
         pids = pids[keep]
         arrays = [np.asarray(a)[keep] for a in arrays]
     check_against_dataset(pids, expected_ids, pred_path, data_dir)
-    return process_arrays(ts, pids, *arrays, progress=progress)
+    # parsing identifiers (Python) overlaps the predictions' crop (numpy, GIL released)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(load_arc_test_set, data_dir, expected_ids)
+        pred_sizes = _crop_sizes(arrays[1])
+        ts = loading.result()
+    return process_arrays(ts, pids, *arrays, progress=progress, pred_sizes=pred_sizes)
 
 
 def process_arrays(
@@ -631,6 +637,7 @@ def process_arrays(
     preds: np.ndarray,
     q_halt_logits: np.ndarray,
     progress: bool = False,
+    pred_sizes: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> ProcessedPredictions:
     pids = np.asarray(pids, dtype=np.int64)
     if pids.size and (pids.min() < 0 or pids.max() >= len(ts.identifiers)):
@@ -643,7 +650,7 @@ def process_arrays(
     with ThreadPoolExecutor(max_workers=1) as pool:
         matching = pool.submit(_match_inputs, ts, pids, inputs, False)
         shape, keys = _hash_blocks(
-            preds, pids, ts, canonical=True, progress=progress, desc="hash predictions"
+            preds, pids, ts, True, progress, "hash predictions", sizes=pred_sizes
         )
         input_index = matching.result()
     return ProcessedPredictions(

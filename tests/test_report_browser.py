@@ -1,0 +1,84 @@
+"""The rendered report in a real browser: headless Chromium loads it, every image decodes and
+the console shows no errors. A screenshot is saved beside the report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from workflow_helpers import ci_run
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+# Injected first into a copy of the page: records script errors and console.error calls, then
+# after `load` writes what it saw (and whether each image decoded) into the DOM for --dump-dom.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener('error', e => window.__errors.push('error: ' + String(e.message || e.target.src || e.type).slice(0, 120)), true);
+const __ce = console.error; console.error = (...a) => { window.__errors.push('console.error: ' + a.join(' ')); __ce(...a); };
+window.addEventListener('load', () => {
+  // At `load` every image has been fetched and decoded, or failed (naturalWidth 0).
+  const imgs = Array.from(document.images);
+  imgs.filter(i => !(i.complete && i.naturalWidth > 0)).forEach(i => window.__errors.push('undecodable image: ' + i.alt));
+  const out = document.createElement('pre'); out.id = '__probe';
+  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors});
+  document.body.appendChild(out);
+});
+</script>"""
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    path = _chromium()
+    if path is None:
+        if os.environ.get("TRM_REQUIRE_CHROMIUM"):
+            pytest.fail("TRM_REQUIRE_CHROMIUM is set but no chromium binary is on PATH")
+        pytest.skip("headless Chromium is not installed (apt-get install chromium); .ci/run installs it")
+    return path
+
+
+def _run(chromium: str, *args: str) -> subprocess.CompletedProcess:
+    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0"]
+    return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_report_opens_in_chromium(chromium, tmp_path):
+    run_dir = ci_run("local")
+    report = run_dir / "reports/report.html"
+    html = report.read_text()
+    n_images = len(re.findall(r"<img ", html))
+    assert n_images >= 5
+    probe_page = tmp_path / "probe.html"
+    probe_page.write_text(html.replace("<head>", "<head>\n" + PROBE, 1))
+    proc = _run(chromium, "--virtual-time-budget=10000", "--dump-dom", probe_page.as_uri())
+    m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
+    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert result["errors"] == [], result
+    assert result["images"] == n_images and result["decoded"] == n_images, result
+    console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and "probe" not in ln]
+    assert not console, console
+
+    # The page itself, unmodified: a screenshot for a person to look at.
+    shot = run_dir / "reports/report-screenshot.png"
+    proc = _run(chromium, "--window-size=1280,4000", f"--screenshot={shot}", report.as_uri())
+    assert shot.exists() and shot.stat().st_size > 10_000, proc.stderr[-2000:]
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    if out := os.environ.get("TRM_ARTIFACTS_DIR"):
+        Path(out).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(shot, Path(out) / "report-screenshot.png")
+    print(f"screenshot: {shot}")
