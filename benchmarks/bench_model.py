@@ -156,10 +156,9 @@ def bench(size: str, args: argparse.Namespace) -> dict:
     }
 
     # Correctness first: identical predictions.
-    preds = {
-        "predict": predict(model, batch, num_steps=steps)["preds"],
-        "stepwise": stepwise_eval(model, batch, steps),
-    }
+    preds = {"predict": predict(model, batch, num_steps=steps)["preds"]}
+    if not args.skip_stepwise:
+        preds["stepwise"] = stepwise_eval(model, batch, steps)
     if ref is not None:
         preds["reference"] = reference_eval(ref, batch, steps)
     result["identical_preds"] = {
@@ -167,9 +166,10 @@ def bench(size: str, args: argparse.Namespace) -> dict:
     }
 
     fns: dict[str, Callable[[], object]] = {
-        "predict": lambda: predict(model, batch, num_steps=steps),
-        "stepwise": lambda: stepwise_eval(model, batch, steps),
+        "predict": lambda: predict(model, batch, num_steps=steps)
     }
+    if not args.skip_stepwise:
+        fns["stepwise"] = lambda: stepwise_eval(model, batch, steps)
     if ref is not None:
         fns["reference"] = lambda: reference_eval(ref, batch, steps)
     if args.compile:
@@ -190,7 +190,7 @@ def bench(size: str, args: argparse.Namespace) -> dict:
         }
         for name, t in med.items()
     }
-    base = "reference" if ref is not None else "stepwise"
+    base = "reference" if ref is not None else ("stepwise" if "stepwise" in med else "predict")
     cpu = dict(CPU_TIMES)
     result["predict_speedup_vs_" + base] = {k: med[base] / v for k, v in med.items()}
     result["predict_cpu_time_ratio_vs_" + base] = {k: cpu[base] / v for k, v in cpu.items()}
@@ -216,10 +216,12 @@ def bench(size: str, args: argparse.Namespace) -> dict:
             tfns["reference"] = ref_train
         tmed = time_alternating(tfns, args.repeats)
         result["train_step"] = {
-            k: {"s": v, "examples_per_s": args.batch / v} for k, v in tmed.items()
+            k: {"s": v, "examples_per_s": args.batch / v, "cpu_s": CPU_TIMES[k]}
+            for k, v in tmed.items()
         }
         if ref is not None:
             result["train_speedup_vs_reference"] = tmed["reference"] / tmed["ours"]
+            result["train_cpu_time_ratio_vs_reference"] = CPU_TIMES["reference"] / CPU_TIMES["ours"]
     return result
 
 
@@ -234,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch default)")
     p.add_argument("--compile", action="store_true", help="also time predict(compile=True)")
     p.add_argument("--train", action="store_true", help="also time one training step")
+    p.add_argument("--skip-stepwise", action="store_true", help="do not time the stepwise baseline")
     p.add_argument(
         "--reference-dir", default=None, help="folder with a reconstructed reference `reftrm.py`"
     )

@@ -22,5 +22,7 @@ rule bench:
         mem_mb=res("bench", "mem_mb", 4000),
         runtime=res("bench", "runtime", 30),
         gpu=res("bench", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/bench.py"

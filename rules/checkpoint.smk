@@ -24,5 +24,7 @@ rule fetch_checkpoint:
         mem_mb=2000,
         runtime=60,
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/fetch_checkpoint.py"

@@ -24,6 +24,8 @@ rule prepare_arc:
         mem_mb=4000,
         runtime=60,
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/prepare.py"
 
@@ -45,6 +47,8 @@ rule prepare_sudoku:
         mem_mb=2000,
         runtime=60,
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/prepare.py"
 
@@ -66,5 +70,7 @@ rule prepare_maze:
         mem_mb=2000,
         runtime=60,
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/prepare.py"

@@ -22,5 +22,7 @@ rule predict:
         mem_mb=res("predict", "mem_mb", 4000),
         runtime=res("predict", "runtime", 30),
         gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/predict.py"

@@ -42,5 +42,7 @@ rule report:
         mem_mb=2000,
         runtime=15,
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/report.py"

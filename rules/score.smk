@@ -27,5 +27,7 @@ rule score:
         mem_mb=res("score", "mem_mb", 4000),
         runtime=res("score", "runtime", 30),
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/score.py"

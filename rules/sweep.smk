@@ -21,5 +21,7 @@ rule sweep:
         mem_mb=res("sweep", "mem_mb", 4000),
         runtime=res("sweep", "runtime", 30),
         gpu=0,
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/sweep.py"

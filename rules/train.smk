@@ -22,5 +22,7 @@ rule train:
         mem_mb=res("train", "mem_mb", 4000),
         runtime=res("train", "runtime", 60),
         gpu=res("train", "gpu", lambda wc: exp_cfg(wc.exp).get("gpus", 0)),
+    conda:
+        "../envs/trm.yaml"
     script:
         "../workflow/scripts/train.py"

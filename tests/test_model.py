@@ -499,3 +499,21 @@ def test_predict_runs_bfloat16_config_in_float32_on_cpu() -> None:
     assert rel_err(out["logits"], ref["logits"]) < 0.05
     bf16 = predict(model, g["batch"], num_steps=1, dtype=torch.bfloat16)
     assert bf16["logits"].dtype == torch.float32 and rel_err(bf16["logits"], ref["logits"]) < 0.1
+
+
+def test_predict_thread_choice_is_restored() -> None:
+    from trm.infer import auto_num_threads
+
+    g = load_golden("trm_rope")
+    model = golden_model(g)
+    cpu = torch.device("cpu")
+    assert auto_num_threads(model, 6, cpu) == 1  # tiny work: one thread
+    arc = TRM(TRMConfig(batch_size=4, forward_dtype="float32", L_layers=1))
+    assert auto_num_threads(arc, 4, cpu) is None  # paper ARC size: torch's setting
+    before = torch.get_num_threads()
+    out1 = predict(model, g["batch"], num_threads=2)
+    assert torch.get_num_threads() == before
+    out2 = predict(model, g["batch"])
+    assert torch.get_num_threads() == before
+    # Thread count does not change the bits (so batch-size-dependent thread choice is safe).
+    assert torch.equal(out1["logits"], out2["logits"])

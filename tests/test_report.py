@@ -258,3 +258,42 @@ def test_missing_record_is_a_clear_error(arc_experiment):
     with pytest.raises(FileNotFoundError, match="nope.provenance.json"):
         build_report([exp], recs + ["nope.provenance.json"], "r.html", "p.json", TEMPLATES)
     assert not Path("r.html").exists()
+
+
+def test_report_cli_renders_from_a_spec(arc_experiment):
+    import dataclasses
+    import subprocess
+    import sys
+
+    exp, recs = arc_experiment
+    write_json(
+        "spec.json",
+        {"title": "Spec report", "experiments": [dataclasses.asdict(exp)], "records": recs},
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "trm.cli",
+        "report",
+        "--spec",
+        "spec.json",
+        "--out",
+        "out/r.html",
+        "--bundle",
+        "out/p.json",
+        "--templates",
+        str(TEMPLATES),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "<title>Spec report</title>" in Path("out/r.html").read_text()
+    assert len(json.loads(Path("out/p.json").read_text())["records"]) == len(recs)
+    # A spec missing a field is a clear error naming it, and writes nothing.
+    write_json("bad.json", {"experiments": [{"name": "x"}]})
+    bad = subprocess.run(
+        [*cmd[:5], "bad.json", "--out", "bad/r.html", "--bundle", "bad/p.json"],
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "data_dir" in bad.stderr
+    assert not Path("bad").exists()

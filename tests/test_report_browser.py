@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from workflow_helpers import ci_run
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -46,13 +45,23 @@ def chromium() -> str:
     if path is None:
         if os.environ.get("TRM_REQUIRE_CHROMIUM"):
             pytest.fail("TRM_REQUIRE_CHROMIUM is set but no chromium binary is on PATH")
-        pytest.skip("headless Chromium is not installed (apt-get install chromium); .ci/run installs it")
+        pytest.skip(
+            "headless Chromium is not installed (apt-get install chromium); .ci/run installs it"
+        )
     return path
 
 
 def _run(chromium: str, *args: str) -> subprocess.CompletedProcess:
-    base = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-dev-shm-usage", "--enable-logging=stderr", "--v=0"]
+    base = [
+        chromium,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-dev-shm-usage",
+        "--enable-logging=stderr",
+        "--v=0",
+    ]
     return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120)
 
 

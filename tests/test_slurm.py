@@ -12,7 +12,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from workflow_helpers import EXPECTED_CI_JOBS, ci_run, metric_numbers
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
@@ -24,7 +23,9 @@ def _cluster_up() -> str | None:
     if shutil.which("sbatch") is None or shutil.which("squeue") is None:
         return "Slurm client commands (sbatch, squeue) are not installed"
     try:
-        proc = subprocess.run(["sinfo", "-h", "-o", "%P %a %D"], capture_output=True, text=True, timeout=20)
+        proc = subprocess.run(
+            ["sinfo", "-h", "-o", "%P %a %D"], capture_output=True, text=True, timeout=20
+        )
     except (OSError, subprocess.TimeoutExpired) as e:
         return f"sinfo failed: {e}"
     if proc.returncode != 0 or "up" not in proc.stdout:
@@ -63,7 +64,9 @@ def test_gpu_rules_requested_gpus(slurm_run):
             # Slurm granted the job a GPU: it set CUDA_VISIBLE_DEVICES for it.
             assert rec["environment"]["cuda_visible_devices"] not in (None, ""), rec["id"]
             job = subprocess.run(
-                ["scontrol", "show", "job", rec["scheduler"]["SLURM_JOB_ID"]], capture_output=True, text=True
+                ["scontrol", "show", "job", rec["scheduler"]["SLURM_JOB_ID"]],
+                capture_output=True,
+                text=True,
             )
             if job.returncode == 0:  # still within MinJobAge
                 assert "gpu" in job.stdout, job.stdout

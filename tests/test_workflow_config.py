@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
 

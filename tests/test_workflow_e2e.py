@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from workflow_helpers import CI_CONFIG, EXPECTED_CI_JOBS, ci_run, planned_jobs, snakemake, tail
 
 pytestmark = pytest.mark.slow
@@ -146,3 +145,16 @@ def test_template_edit_rerenders_only_the_report(run_dir):
         assert planned_jobs(proc.stdout + proc.stderr) == {"report": 1}, tail(proc)
     finally:
         captions.write_text(original)
+
+
+def test_snakemake_report_includes_the_flagged_report(run_dir):
+    import zipfile
+
+    proc = snakemake(
+        run_dir, "--report", "snakemake-report.zip", "--configfile", CI_CONFIG, timeout=300
+    )
+    assert proc.returncode == 0, tail(proc)
+    with zipfile.ZipFile(run_dir / "snakemake-report.zip") as z:
+        names = z.namelist()
+    # Snakemake's own index page plus our report, flagged with report() in rules/report.smk.
+    assert sum(n.endswith("/report.html") for n in names) >= 2, names

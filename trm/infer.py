@@ -15,6 +15,7 @@ equals stepping `model(carry, batch)` in eval mode (tests check this).
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -23,6 +24,8 @@ import torch
 from trm.model.trm import TRM
 
 RecursionFn = Callable[..., tuple[torch.Tensor, torch.Tensor]]
+# Compiled recursions per model, outside the module so deepcopy/pickling of models is unaffected.
+_COMPILED: weakref.WeakKeyDictionary[TRM, dict[str, RecursionFn]] = weakref.WeakKeyDictionary()
 
 
 @contextlib.contextmanager
@@ -45,12 +48,39 @@ def _recursion_fn(model: TRM, compile: bool, device: torch.device) -> RecursionF
         return model.latent_recursion
     # Cache per model and device: compiling takes tens of seconds. On CUDA, "reduce-overhead"
     # also captures the recursion as a CUDA graph (one launch per ACT step).
-    cache: dict[str, RecursionFn] = model.__dict__.setdefault("_trm_compiled_recursion", {})
+    cache = _COMPILED.setdefault(model, {})
     key = device.type
     if key not in cache:
         mode = "reduce-overhead" if device.type == "cuda" else "default"
         cache[key] = torch.compile(model.latent_recursion, dynamic=False, mode=mode)
     return cache[key]
+
+
+# Below this many activation elements per tensor (batch x positions x hidden), CPU ops are too
+# small for intra-op threads to pay off: the hand-offs cost more than the work (measured: the
+# tiny model predicts 2-9x faster on one thread than on two on the shared 2-core machine).
+SINGLE_THREAD_MAX_ELEMENTS = 1 << 19
+
+
+@contextlib.contextmanager
+def _threads(n: int | None) -> Iterator[None]:
+    old = torch.get_num_threads()
+    if not n or n == old:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def auto_num_threads(model: TRM, batch_size: int, device: torch.device) -> int | None:
+    """1 for small CPU work (see SINGLE_THREAD_MAX_ELEMENTS), else None (torch's setting)."""
+    elements = batch_size * model.config.total_len * model.config.hidden_size
+    if device.type == "cpu" and elements <= SINGLE_THREAD_MAX_ELEMENTS:
+        return 1
+    return None
 
 
 def default_predict_dtype(model: TRM, device: torch.device) -> torch.dtype:
@@ -65,6 +95,7 @@ def predict(
     compile: bool = False,
     dtype: torch.dtype | None = None,
     num_steps: int | None = None,
+    num_threads: int | None = None,
 ) -> dict[str, torch.Tensor]:
     """Eval-mode ACT for `halt_max_steps` steps from a fresh carry; the final step's outputs.
 
@@ -73,7 +104,9 @@ def predict(
     [B, seq_len] int64 (argmax), `q_halt_logits` and `q_continue_logits` [B] float32.
     `compile=True` uses `torch.compile` for the recursion (first call compiles). `dtype`
     defaults to float32 on CPU and the config's `forward_dtype` elsewhere. `num_steps`
-    overrides halt_max_steps (for benchmarks).
+    overrides halt_max_steps (for benchmarks). `num_threads`: CPU intra-op threads for this
+    call (restored afterwards; process-wide while it runs); None picks 1 for small work
+    (`auto_num_threads`) and leaves torch's setting otherwise; 0 leaves it always.
     """
     for key in ("inputs", "puzzle_identifiers"):
         if key not in batch:
@@ -86,7 +119,9 @@ def predict(
     device = model.H_init.device
     dtype = dtype or default_predict_dtype(model, device)
     steps = model.config.halt_max_steps if num_steps is None else num_steps
-    with _eval_mode(model, dtype), torch.inference_mode():
+    if num_threads is None:
+        num_threads = auto_num_threads(model, inputs.shape[0], device)
+    with _eval_mode(model, dtype), _threads(num_threads), torch.inference_mode():
         inputs = inputs.to(device)
         ids = batch["puzzle_identifiers"].to(device)
         x = model.input_embeddings(inputs, ids)

@@ -155,7 +155,7 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
     """
     dtype = x.dtype
     x = x.to(cos.dtype)
-    if not _FAST_INFERENCE:  # the reference's formulation, for side-by-side benchmarks
+    if not _fast():  # with autograd (or for side-by-side benchmarks): the reference's ops
         cos, sin = (t.view(t.shape[0], *([1] * (x.ndim - 3)), t.shape[1]) for t in (cos, sin))
         return (x * cos + rotate_half(x) * sin).to(dtype)
     half = x.shape[-1] // 2

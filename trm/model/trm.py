@@ -281,7 +281,7 @@ class TRM(nn.Module):
     def reference_state_dict(
         self, prefix: str = "_orig_mod.model.inner."
     ) -> dict[str, torch.Tensor]:
-        """State dict in the reference layout (keys `prefix + name`), detached CPU-independent copies."""
+        """State dict in the reference layout (keys `prefix + name`), as detached copies."""
         return {prefix + k: v.detach().clone() for k, v in self.state_dict().items()}
 
     def set_forward_dtype(self, dtype: torch.dtype | str) -> None:
@@ -333,11 +333,13 @@ class TRM(nn.Module):
         net = self.L_level
         with torch.no_grad():
             for _ in range(cfg.H_cycles - 1):
+                injection = z_H + x  # constant over the L cycles
                 for _ in range(cfg.L_cycles):
-                    z_L = net(z_L, z_H + x, cos_sin)
+                    z_L = net(z_L, injection, cos_sin)
                 z_H = net(z_H, z_L, cos_sin)
+        injection = z_H + x
         for _ in range(cfg.L_cycles):
-            z_L = net(z_L, z_H + x, cos_sin)
+            z_L = net(z_L, injection, cos_sin)
         z_H = net(z_H, z_L, cos_sin)
         return z_H, z_L
 

@@ -78,14 +78,17 @@ def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None
             ):
                 keys.append(k)
     # The few curves a researcher looks at first; the rest stay in metrics.jsonl.
-    preferred = [
-        k for k in keys if any(w in k.lower() for w in ("loss", "accuracy", "exact", "lr"))
-    ]
-    keys = (preferred or keys)[:6]
-    if not keys:
+    first = ("loss", "lm_loss", "accuracy", "exact_accuracy", "q_halt_accuracy", "lr")
+    chosen = [k for k in first if k in keys] or keys
+    chosen = chosen[:6]
+    if not chosen:
         return None
-    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 2.8), squeeze=False)
-    for ax, k in zip(axes[0], keys, strict=True):
+    ncols = min(3, len(chosen))
+    nrows = (len(chosen) + ncols - 1) // ncols
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 2.6 * nrows), squeeze=False)
+    for ax in axes.flat[len(chosen) :]:
+        ax.axis("off")
+    for ax, k in zip(axes.flat, chosen, strict=False):
         pts = [
             (r.get(steps_key, i), r[k])
             for i, r in enumerate(rows)

@@ -245,7 +245,9 @@ def _bench_device(device: Any) -> str:
     if isinstance(device, dict):
         kind = device.get("type", device.get("device", ""))
         name = device.get("name") or device.get("gpu_name") or device.get("cpu_name") or ""
-        threads = f", {device['threads']} threads" if kind == "cpu" and device.get("threads") else ""
+        threads = (
+            f", {device['threads']} threads" if kind == "cpu" and device.get("threads") else ""
+        )
         return f"{kind} ({name}{threads})" if name else str(kind or "unknown device")
     return str(device or "unknown device")
 
@@ -272,15 +274,29 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
             continue
         latency_s = _first(r, ("latency_batch_s.median", "latency_s"))
         latency_ms = _first(r, ("latency_ms", "latency_ms_median"))
-        mem_bytes = _first(r, ("memory.cuda_peak_allocated_bytes", "memory.cuda_peak_bytes", "memory.cpu_peak_rss_bytes", "peak_mem_bytes"))
+        mem_bytes = _first(
+            r,
+            (
+                "memory.cuda_peak_allocated_bytes",
+                "memory.cuda_peak_bytes",
+                "memory.cpu_peak_rss_bytes",
+                "peak_mem_bytes",
+            ),
+        )
         mem_mb = _first(r, ("peak_mem_mb", "peak_memory_mb", "peak_mem_mib"))
         out.append(
             {
                 "batch_size": r.get("batch_size"),
                 "dtype": str(r.get("dtype", "")) + (" compiled" if r.get("compile") else ""),
-                "latency_ms": latency_ms if latency_ms is not None else (None if latency_s is None else 1000 * latency_s),
-                "throughput": _first(r, ("throughput_examples_per_s", "throughput", "examples_per_s")),
-                "peak_mem_mb": mem_mb if mem_mb is not None else (None if mem_bytes is None else mem_bytes / 2**20),
+                "latency_ms": latency_ms
+                if latency_ms is not None
+                else (None if latency_s is None else 1000 * latency_s),
+                "throughput": _first(
+                    r, ("throughput_examples_per_s", "throughput", "examples_per_s")
+                ),
+                "peak_mem_mb": mem_mb
+                if mem_mb is not None
+                else (None if mem_bytes is None else mem_bytes / 2**20),
             }
         )
     return out, device

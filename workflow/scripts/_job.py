@@ -2,6 +2,16 @@
 
 import os
 import sys
+from pathlib import Path
+
+# The checkout holding this workflow: its trm/ is the code every job runs (also inside a conda
+# environment made from envs/trm.yaml, which does not install the package).
+REPO_ROOT = Path(__file__).resolve().parents[2]
+if (REPO_ROOT / "trm" / "__init__.py").exists():
+    sys.path.insert(0, str(REPO_ROOT))
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
 
 
 def trm(*args: object) -> list[str]:
@@ -16,8 +26,6 @@ def limit_threads(threads: int) -> None:
 
 def checkpoint_path(folder: str, file: str | None) -> str:
     """The weights to load: the configured file of a fetched checkpoint, else the last step_N."""
-    from pathlib import Path
-
     if file:
         return str(Path(folder) / file)
     steps = [p for p in Path(folder).glob("step_*") if p.name.split("_")[1].split(".")[0].isdigit()]

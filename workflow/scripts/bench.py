@@ -12,10 +12,17 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 opts = dict(smk.params.bench)
 ckpt = checkpoint_path(smk.input.ckpt, smk.params.checkpoint_file)
 cmd = trm(
-    "bench", "--checkpoint", ckpt, "--data", smk.input.data,
-    "--batch-sizes", ",".join(map(str, opts["batch_sizes"])),
-    "--dtypes", ",".join(opts.get("dtypes", ["float32"])),
-    "--out", smk.output.bench,
+    "bench",
+    "--checkpoint",
+    ckpt,
+    "--data",
+    smk.input.data,
+    "--batch-sizes",
+    ",".join(map(str, opts["batch_sizes"])),
+    "--dtypes",
+    ",".join(opts.get("dtypes", ["float32"])),
+    "--out",
+    smk.output.bench,
 )
 for key in ("device", "warmup", "repeats", "max_seconds"):
     if key in opts:

@@ -11,7 +11,9 @@ from trm.provenance import run_snakemake_job  # noqa: E402
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 opts = dict(smk.params.predict)
 ckpt = checkpoint_path(smk.input.ckpt, smk.params.checkpoint_file)
-cmd = trm("predict", "--checkpoint", ckpt, "--data", smk.input.data, "--out", smk.output.predictions)
+cmd = trm(
+    "predict", "--checkpoint", ckpt, "--data", smk.input.data, "--out", smk.output.predictions
+)
 if "batch_size" in opts:
     cmd += ["--batch-size", opts["batch_size"]]
 if "device" in opts:

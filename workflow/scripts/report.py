@@ -1,5 +1,11 @@
 """report: render reports/report.html from every experiment's outputs; bundle the records."""
 
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+import _job  # noqa: E402,F401 (puts the checkout's trm/ first on the path)
+
 from trm.report.cli import build_report
 from trm.report.render import ExperimentInputs, per_example_file
 
@@ -7,10 +13,14 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 inp = dict(smk.input.items())
 experiments, records = [], []
 for name, settings in smk.params.experiments.items():
+
     def get(key, name=name):
         return inp.get(f"{name}::{key}")
 
-    modes = [k.split("_", 1)[1] for k in (key.split("::", 1)[1] for key in inp if key.startswith(f"{name}::metrics_"))]
+    modes = [
+        k.split("_", 1)[1]
+        for k in (key.split("::", 1)[1] for key in inp if key.startswith(f"{name}::metrics_"))
+    ]
     experiments.append(
         ExperimentInputs(
             name=name,

@@ -11,7 +11,16 @@ from trm.provenance import run_snakemake_job  # noqa: E402
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 out_dir = str(Path(smk.output.metrics).parent)
 kind = smk.params.kind
-cmd = trm("score", kind, "--data", smk.input.data, "--predictions", smk.input.predictions, "--out", out_dir)
+cmd = trm(
+    "score",
+    kind,
+    "--data",
+    smk.input.data,
+    "--predictions",
+    smk.input.predictions,
+    "--out",
+    out_dir,
+)
 if kind == "arc":  # Sudoku and Maze have one mode (no test-time augmentation)
     cmd += ["--mode", smk.wildcards.mode]
 opts = dict(smk.params.score)

@@ -12,8 +12,15 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 opts = dict(smk.params.sweep)
 levels = ",".join(str(v) for v in opts["levels"])
 cmd = trm(
-    "sweep", "--data", smk.input.data, "--predictions", smk.input.predictions,
-    "--levels", levels, "--out", smk.output.csv,
+    "sweep",
+    "--data",
+    smk.input.data,
+    "--predictions",
+    smk.input.predictions,
+    "--levels",
+    levels,
+    "--out",
+    smk.output.csv,
 )
 for key in ("draws", "n_boot", "seed"):
     if key in opts:

@@ -20,7 +20,13 @@ gpus = int(smk.params.gpus)
 args = ["train", "--data", smk.input.data, "--out", smk.output.run]
 args += overrides("model", dict(smk.params.model)) + overrides("train", dict(smk.params.train))
 if gpus > 1:
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={gpus}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        f"--nproc-per-node={gpus}",
+    ]
     cmd += ["-m", "trm.cli", *map(str, args)]
 else:
     cmd = trm(*args)
