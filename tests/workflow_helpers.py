@@ -12,7 +12,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "reports/templates")
+WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "reports/templates")
 
 
 def copy_workflow(dest: Path) -> Path:
