@@ -23,6 +23,8 @@ from trm.model.layers import trunc_normal_init_
 
 
 class CastedSparseEmbedding(nn.Module):
+    """Puzzle-embedding table with per-batch local rows for sparse updates (see module doc)."""
+
     def __init__(
         self,
         num_embeddings: int,

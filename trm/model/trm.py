@@ -18,7 +18,6 @@ reference code).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,8 +37,6 @@ from trm.model.layers import (
     trunc_normal_init_,
 )
 from trm.model.sparse_embedding import CastedSparseEmbedding
-
-log = logging.getLogger(__name__)
 
 IGNORE_LABEL_ID = -100
 POS_ENCODINGS = ("rope", "learned", "none")

@@ -89,12 +89,22 @@ def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None
     for ax in axes.flat[len(chosen) :]:
         ax.axis("off")
     for ax, k in zip(axes.flat, chosen, strict=False):
+        # Accuracies are undefined on steps where no sequence halted (count 0): skip those.
+        rate = "acc" in k
         pts = [
             (r.get(steps_key, i), r[k])
             for i, r in enumerate(rows)
-            if isinstance(r.get(k), int | float)
+            if isinstance(r.get(k), int | float) and not (rate and r.get("count") == 0)
         ]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=1.2)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8, alpha=0.5)
+        if len(pts) >= 20:  # a running mean makes the trend readable
+            w = max(5, len(pts) // 40)
+            ys = [p[1] for p in pts]
+            smooth = [
+                sum(ys[max(0, j - w + 1) : j + 1]) / len(ys[max(0, j - w + 1) : j + 1])
+                for j in range(len(ys))
+            ]
+            ax.plot([p[0] for p in pts], smooth, lw=1.4, color="C3")
         ax.set_title(k, fontsize=9)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)

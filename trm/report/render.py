@@ -308,12 +308,18 @@ def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
         return {"path": str(manifest_path), "missing": True}
     m = read_json(manifest_path, "dataset manifest")
     counts = m.get("counts", {})
-    shortfalls = {k: v for k, v in counts.items() if "shortfall" in k.lower()}
+    shortfalls = {
+        k: v for k, v in counts.items() if "shortfall" in k.lower() or "short_of" in k.lower()
+    }
     # Also look one level down (e.g. counts per split).
     for k, v in counts.items():
         if isinstance(v, dict):
             shortfalls.update(
-                {f"{k}.{kk}": vv for kk, vv in v.items() if "shortfall" in kk.lower()}
+                {
+                    f"{k}.{kk}": vv
+                    for kk, vv in v.items()
+                    if "shortfall" in kk.lower() or "short_of" in kk.lower()
+                }
             )
     outputs = m.get("outputs", [])
     return {
