@@ -12,7 +12,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
-WORKFLOW_FILES = ("Snakefile", "rules", "workflow", "config", "profiles", "envs", "reports/templates")
+WORKFLOW_FILES = (
+    "Snakefile",
+    "rules",
+    "workflow",
+    "config",
+    "profiles",
+    "envs",
+    "reports/templates",
+)
 
 
 def copy_workflow(dest: Path) -> Path:
@@ -75,9 +83,13 @@ def ci_run(kind: str = "local", profile_args: tuple[str, ...] = (), timeout: flo
     """Run the CI test config to the report once per test session (shared by test files)."""
     if kind in _RUNS:
         return _RUNS[kind]
+    import atexit
     import tempfile
 
-    workdir = copy_workflow(Path(tempfile.mkdtemp(prefix=f"trm-wf-{kind}-")) / "repo")
+    scratch = Path(tempfile.mkdtemp(prefix=f"trm-wf-{kind}-"))
+    if not os.environ.get("TRM_KEEP_WORKFLOW_RUNS"):  # set it to inspect the runs afterwards
+        atexit.register(shutil.rmtree, scratch, True)
+    workdir = copy_workflow(scratch / "repo")
     args = ["report", "--configfile", CI_CONFIG, *profile_args]
     if not profile_args:
         args = ["--cores", "2", *args]
