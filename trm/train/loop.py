@@ -129,6 +129,13 @@ class Trainer:
         if device_str == "cuda" and self.dist.enabled:
             device_str = f"cuda:{self.dist.local_rank}"
         self.device = torch.device(device_str)
+        # Tiny models spend a step in many small ops: on CPU one intra-op thread is several
+        # times faster than two (sync overhead dominates, worse on a shared machine).
+        cpu_threads = self.t.get("cpu_threads")
+        if cpu_threads is not None and self.device.type == "cpu":
+            if int(cpu_threads) < 1:
+                raise ValueError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
+            torch.set_num_threads(int(cpu_threads))
 
         # Different per-rank seeds (as the reference); weights are then broadcast from rank 0.
         seed = int(self.t.seed)
