@@ -18,7 +18,6 @@ import os
 import random
 from collections import deque
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 
@@ -383,20 +382,16 @@ def prepare_maze(
     elif num is not None or num_test is not None or min_path_length is not None:
         raise ValueError("--num, --num-test and --min-path-length apply only to --source generate")
     with atomic_dir(out) as tmp:
-        inputs: dict[str, str | Path] = {}
-        rows: dict[str, pc.PuzzleRows] = {}
-        if spec.kind == "generate":
-            records = generate_maze_records(
-                size, num + num_test, seed, min_len, loop_fraction, progress
-            )
-            for split, recs in (("train", records[:num]), ("test", records[num:])):
-                path = tmp / "csv" / f"{split}.csv"
-                pc.write_puzzle_csv(path, recs)
-                rows[split] = pc.read_puzzle_csv(path)
-        else:
-            for split, (label, path) in pc.resolve_split_files(spec, hf_timeout_s).items():
-                inputs[label] = path
-                rows[split] = pc.read_puzzle_csv(path, progress=progress)
+        rows, inputs = pc.load_split_rows(
+            spec,
+            tmp,
+            lambda n_train: generate_maze_records(
+                size, n_train + num_test, seed, min_len, loop_fraction, progress
+            ),
+            num,
+            hf_timeout_s,
+            progress,
+        )
         counts: dict[str, dict] = {}
         grid_size = size  # None: taken from the first row; given: every row must match
         for split in pc.SPLITS:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -263,6 +263,36 @@ def resolve_split_files(
         else:
             raise ValueError(f"source kind {spec.kind!r} has no files to resolve")
     return out
+
+
+def load_split_rows(
+    spec: SourceSpec,
+    work_dir: Path,
+    generate: Callable[[int], list[tuple[str, str, str, int]]],
+    num_train: int | None,
+    timeout_s: float = DEFAULT_HF_TIMEOUT_S,
+    progress: bool = False,
+) -> tuple[dict[str, PuzzleRows], dict[str, Path]]:
+    """The train/test CSV rows of a source and the input files to record in the manifest.
+
+    `generate(count)` makes `count` records for `--source generate`: the first `num_train` become
+    train, the rest test. They are written to `work_dir/csv/` and read back through the same
+    parser as user files, so generated and downloaded data take one path.
+    """
+    rows: dict[str, PuzzleRows] = {}
+    inputs: dict[str, Path] = {}
+    if spec.kind == "generate":
+        assert num_train is not None, "--source generate needs --num"
+        records = generate(num_train)
+        for split, recs in (("train", records[:num_train]), ("test", records[num_train:])):
+            path = work_dir / "csv" / f"{split}.csv"
+            write_puzzle_csv(path, recs)
+            rows[split] = read_puzzle_csv(path)
+    else:
+        for split, (label, path) in resolve_split_files(spec, timeout_s).items():
+            inputs[label] = path
+            rows[split] = read_puzzle_csv(path, progress=progress)
+    return rows, inputs
 
 
 # ---------------------------------------------------------------------------------------------
