@@ -371,3 +371,24 @@ def test_torchrun_two_processes_match_one(tmp_path: Path, data_dir: Path) -> Non
     w2 = torch.load(tmp_path / "n2" / "step_6", weights_only=True)
     for k in w1:
         torch.testing.assert_close(w2[k], w1[k], rtol=1e-4, atol=1e-5)
+
+
+def test_cpu_threads_setting(tmp_path: Path, data_dir: Path) -> None:
+    """train.cpu_threads caps torch's CPU threads for the run; a bad value stops before any output."""
+    old = torch.get_num_threads()
+    try:
+        bad = tmp_path / "bad"
+        with pytest.raises(ValueError, match="cpu_threads"):
+            train(
+                compose_config([*BASE, "train.max_steps=1", "train.cpu_threads=0"]), data_dir, bad
+            )
+        assert not bad.exists()
+        torch.set_num_threads(2)
+        train(
+            compose_config([*BASE, "train.max_steps=1", "train.cpu_threads=1"]),
+            data_dir,
+            tmp_path / "ok",
+        )
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(old)

@@ -129,8 +129,9 @@ class Trainer:
         if device_str == "cuda" and self.dist.enabled:
             device_str = f"cuda:{self.dist.local_rank}"
         self.device = torch.device(device_str)
-        # Tiny models spend a step in many small ops: on CPU one intra-op thread is several
-        # times faster than two (sync overhead dominates, worse on a shared machine).
+        # Optional intra-op thread cap on CPU. Tiny models run many small ops: with two threads a
+        # step waits whenever another process holds a core (about 2x slower on a busy 2-core
+        # machine), so one thread gives a predictable step time on shared machines.
         cpu_threads = self.t.get("cpu_threads")
         if cpu_threads is not None and self.device.type == "cpu":
             if int(cpu_threads) < 1:
