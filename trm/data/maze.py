@@ -397,14 +397,7 @@ def prepare_maze(
         for split in pc.SPLITS:
             q, a, grid_size = parse_maze_rows(rows[split], grid_size, check_paths)
             split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
-            limit, stream = (
-                (subsample, pc.STREAM_SUBSAMPLE)
-                if split == "train"
-                else (test_subsample, pc.STREAM_TEST_SUBSAMPLE)
-            )
-            idx = pc.subsample_indices(len(q), limit, pc.rng_for(seed, stream))
-            if idx is not None:
-                q, a = q[idx], a[idx]
+            q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
             if len(q) == 0:
                 raise ValueError(f"{rows[split].path}: no mazes for the {split} split")
             k = num_aug if split == "train" else 0

@@ -309,6 +309,23 @@ def subsample_indices(total: int, size: int | None, rng: np.random.Generator) ->
     return rng.choice(total, size=size, replace=False)
 
 
+def subsample_split(
+    q: np.ndarray,
+    a: np.ndarray,
+    split: str,
+    train_limit: int | None,
+    test_limit: int | None,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded random subset of a split's rows (`--subsample` for train, `--test-subsample` for
+    test), each split from its own random stream."""
+    limit, stream = (
+        (train_limit, STREAM_SUBSAMPLE) if split == "train" else (test_limit, STREAM_TEST_SUBSAMPLE)
+    )
+    idx = subsample_indices(len(q), limit, rng_for(seed, stream))
+    return (q, a) if idx is None else (q[idx], a[idx])
+
+
 def write_single_example_split(
     root: str | os.PathLike,
     split: str,

@@ -445,14 +445,7 @@ def prepare_sudoku(
                 keep = pc.parse_ratings(rows[split]) >= min_rating
                 q, a = q[keep], a[keep]
                 split_counts["after_min_rating"] = int(keep.sum())
-            limit, stream = (
-                (subsample, pc.STREAM_SUBSAMPLE)
-                if split == "train"
-                else (test_subsample, pc.STREAM_TEST_SUBSAMPLE)
-            )
-            idx = pc.subsample_indices(len(q), limit, pc.rng_for(seed, stream))
-            if idx is not None:
-                q, a = q[idx], a[idx]
+            q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
             if len(q) == 0:
                 raise ValueError(f"{rows[split].path}: no puzzles left for the {split} split")
             k = num_aug if split == "train" else 0
