@@ -168,3 +168,23 @@ def test_ignore_label_mapping_and_bad_input(tmp_path: Path, data_dir: Path) -> N
         PuzzleBatchSampler(bad, 8)
     with pytest.raises(ValueError, match="fewer examples than one global batch"):
         next(iter(PuzzleBatchSampler(data_dir, 10_000)))
+
+
+def test_resume_at_an_iterations_partial_tail_moves_on(data_dir: Path) -> None:
+    """A run stopped after an iteration's last full batch resumes into the next iteration."""
+    n_full = len(_one_iteration(PuzzleBatchSampler(data_dir, 8, seed=5)))
+    ref = iter(PuzzleBatchSampler(data_dir, 8, seed=5))
+    expected = [next(ref).batch["inputs"].numpy() for _ in range(n_full + 2)]
+
+    s = PuzzleBatchSampler(data_dir, 8, seed=5)
+    it = iter(s)
+    for _ in range(n_full):
+        next(it)
+    state = s.state_dict()
+    assert not s.exhausted  # only the dropped partial batch is left in this iteration
+    s2 = PuzzleBatchSampler(data_dir, 8, seed=5)
+    s2.load_state_dict(state)
+    it2 = iter(s2)
+    got = [next(it2).batch["inputs"].numpy() for _ in range(2)]
+    for a, b in zip(expected[n_full:], got, strict=True):
+        np.testing.assert_array_equal(a, b)

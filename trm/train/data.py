@@ -196,11 +196,14 @@ class PuzzleBatchSampler:
     def __iter__(self) -> Iterator[TrainBatch]:
         """Endless: one iteration after another."""
         while True:
+            # A resumed iteration may hold only its last partial batch (dropped): that is not an
+            # error; a fresh iteration that yields nothing is.
+            fresh = self.exhausted
             produced = False
             for b in self.iterate_once():
                 produced = True
                 yield b
-            if not produced:
+            if not produced and fresh:
                 raise ValueError(
                     f"{self.data_dir}/{self.split}: one iteration ({self.epochs_per_iter} epoch(s) of "
                     f"{self.total_groups} groups) holds fewer examples than one global batch "
