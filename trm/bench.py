@@ -337,17 +337,22 @@ def bench_inference(
                 torch.cuda.empty_cache()
             results.append(entry)
             continue
-        lat = summarize(times)
-        entry.update(
-            runs=len(times),
-            warmup=warmup,
-            latency_batch_s=lat,
-            latency_example_s={"median": lat["median"] / bs, "p90": lat["p90"] / bs},
-            throughput_examples_per_s=bs / lat["median"],
-            memory=mem,
-        )
+        entry.update(_timing_fields(times, bs, warmup, mem))
         results.append(entry)
     return results
+
+
+def _timing_fields(times: list[float], batch_size: int, warmup: int, mem: Any) -> dict[str, Any]:
+    """Latency per batch and per example (median, p90), throughput and memory of one setting."""
+    lat = summarize(times)
+    return {
+        "runs": len(times),
+        "warmup": warmup,
+        "latency_batch_s": lat,
+        "latency_example_s": {"median": lat["median"] / batch_size, "p90": lat["p90"] / batch_size},
+        "throughput_examples_per_s": batch_size / lat["median"],
+        "memory": mem,
+    }
 
 
 def bench_train_step(
@@ -414,15 +419,7 @@ def bench_train_step(
             del m, opts
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
-        lat = summarize(times)
-        entry.update(
-            runs=len(times),
-            warmup=warmup,
-            latency_batch_s=lat,
-            latency_example_s={"median": lat["median"] / bs, "p90": lat["p90"] / bs},
-            throughput_examples_per_s=bs / lat["median"],
-            memory=mem,
-        )
+        entry.update(_timing_fields(times, bs, warmup, mem))
         results.append(entry)
     return results
 
