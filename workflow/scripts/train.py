@@ -9,10 +9,21 @@ from _job import limit_threads, trm  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 
+def hydra_value(v: object) -> str:
+    """A YAML value in Hydra's override syntax (null, true/false, [a,b]; Python's None is not)."""
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return str(v).lower()
+    if isinstance(v, list | tuple):
+        return "[" + ",".join(hydra_value(x) for x in v) + "]"
+    return str(v)
+
+
 def overrides(group: str, settings: dict) -> list[str]:
     """{preset: tiny, hidden_size: 64} -> ['model=tiny', 'model.hidden_size=64']."""
     out = [f"{group}={settings['preset']}"] if "preset" in settings else []
-    return out + [f"{group}.{k}={v}" for k, v in settings.items() if k != "preset"]
+    return out + [f"{group}.{k}={hydra_value(v)}" for k, v in settings.items() if k != "preset"]
 
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
