@@ -25,7 +25,6 @@ side-by-side baseline of benchmarks/bench_score.py.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import zipfile
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ from trm.data.augment import (
     inverse_dihedral_transform,
 )
 from trm.data.format import load_split, read_identifiers, read_metadata
+from trm.utils import read_json
 
 PASS_KS: tuple[int, ...] = (1, 2, 5, 10, 100, 1000)
 SUBMISSION_K = 2
@@ -253,10 +253,7 @@ def load_arc_test_set(
         raise FileNotFoundError(
             f"test puzzles not found: {tp_path} (is {data_dir} an ARC dataset?)"
         )
-    try:
-        test_puzzles = json.loads(tp_path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{tp_path}: malformed JSON ({e.msg} at line {e.lineno})") from e
+    test_puzzles = read_json(tp_path, "test puzzles")
 
     task_names = list(test_puzzles)
     task_index = {n: i for i, n in enumerate(task_names)}

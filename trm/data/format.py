@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trm.utils import read_json
+
 FIELDS: tuple[str, ...] = (
     "inputs",
     "labels",
@@ -62,10 +64,7 @@ def read_metadata(root: str | os.PathLike, split: str) -> DatasetMetadata:
         raise FileNotFoundError(
             f"dataset metadata not found: {path} (is {root} a prepared dataset?)"
         )
-    try:
-        raw = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path}: malformed JSON ({e.msg} at line {e.lineno})") from e
+    raw = read_json(path, "dataset metadata")
     known = {k: raw[k] for k in DatasetMetadata.__dataclass_fields__ if k in raw}
     missing = set(DatasetMetadata.__dataclass_fields__) - set(known) - {"total_puzzles", "sets"}
     if missing:
@@ -89,6 +88,4 @@ def load_split(
 
 def read_identifiers(root: str | os.PathLike) -> list[str]:
     path = Path(root) / "identifiers.json"
-    if not path.exists():
-        raise FileNotFoundError(f"identifiers not found: {path}")
-    return json.loads(path.read_text())
+    return read_json(path, "identifiers")
