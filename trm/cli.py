@@ -12,6 +12,7 @@ import importlib
 import sys
 
 from trm import __version__
+from trm.errors import UserError
 
 # subcommand module -> registers one or more subcommands
 COMMANDS: tuple[str, ...] = (
@@ -24,10 +25,6 @@ COMMANDS: tuple[str, ...] = (
     "trm.provenance",  # audit
     "trm.report.cli",  # report
 )
-
-
-class UserError(Exception):
-    """An error caused by the user's input: printed without a traceback, exit status 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:

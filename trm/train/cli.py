@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_train(args: argparse.Namespace) -> int:
     from omegaconf import OmegaConf
 
-    from trm.cli import UserError
+    from trm.errors import UserError
     from trm.train.config import apply_overrides, compose_config, validate_config
     from trm.train.loop import train
 
