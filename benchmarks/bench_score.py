@@ -1,4 +1,4 @@
-"""Speed of ARC voting: vectorised `trm.vote` against the per-prediction reference loop.
+"""Speed of ARC voting: vectorised `trm.eval.arc` against the per-prediction reference loop.
 
     .venv/bin/python benchmarks/bench_score.py --data /tmp/arc1-test --predictions P.npz
     .venv/bin/python benchmarks/bench_score.py --synthetic /tmp/arc-synth   # no dataset at hand
@@ -176,7 +176,7 @@ def synthesize_predictions(
 
 
 def _jit_crop_source():
-    """The crop of trm.vote.crop_tokens in the subset of Python that numba compiles."""
+    """The crop of trm.eval.arc.crop_tokens in the subset of Python that numba compiles."""
 
     def crop(tokens):
         g = tokens.reshape(30, 30)
@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from trm import vote as V
+    from trm.eval import arc as V
 
     if args.synthetic:
         data = Path(args.synthetic)
