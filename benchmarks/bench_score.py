@@ -25,6 +25,7 @@ import numpy as np
 
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.eval.predictions import read_predictions, write_predictions
 
 GRID = 30
 
@@ -166,7 +167,7 @@ def synthesize_predictions(
     else:
         q = rng.normal(0, 2, len(labels)).astype(np.float32)
     perm = rng.permutation(len(labels)) if seed % 2 else np.arange(len(labels))
-    np.savez(
+    write_predictions(
         out_path,
         puzzle_identifiers=row_pid[perm].astype(np.int32),
         inputs=inputs[perm],
@@ -240,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     if not pred_path.exists():
         synthesize_predictions(data, pred_path, seed=0)
 
-    z = np.load(pred_path)
-    n = len(z["puzzle_identifiers"])
+    z = read_predictions(pred_path)
+    n = len(z)
     print(f"{n} predictions, dataset {data}")
 
     times = []
@@ -268,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     m_ref, sub_ref, rec_ref = V.reference_vote_loop(
         ts.identifiers,
         ts.test_puzzles,
-        z["puzzle_identifiers"],
-        z["inputs"],
-        z["preds"],
-        z["q_halt_logits"],
+        z.puzzle_identifiers,
+        z.inputs,
+        z.preds,
+        z.q_halt_logits,
     )
     t_ref = time.perf_counter() - t0
     same = m_ref == res.metrics and sub_ref == sub and rec_ref == rec

@@ -168,18 +168,6 @@ def read_votes(path: str | os.PathLike) -> list[int]:
     return votes
 
 
-def count_examples(path: str | os.PathLike, kind: str) -> int:
-    """Rows of a per-example file (one per test input for ARC, per test example otherwise)."""
-    if kind == "arc":
-        return len(read_jsonl(path))
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        for col in S.GRID_PER_EXAMPLE:
-            if col not in (reader.fieldnames or []):
-                raise ReportInputError(f"{path}: missing column '{col}' (written by trm score)")
-        return sum(1 for _ in reader)
-
-
 # ---- acc_vs_aug.csv -----------------------------------------------------------------------
 
 

@@ -19,7 +19,6 @@ from trm.provenance import lineage, now_iso
 from trm.report import figures
 from trm.report.inputs import (
     ExperimentInputs,
-    count_examples,
     headline_keys,
     manifest_summary,
     read_bench,
@@ -132,9 +131,6 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
         "rows": rows,
         "paired": paired,
         "paper": PAPER_FIGURES.get(bench_name or "", None),
-        "n_examples": {
-            m: count_examples(p, kind) for m, p in exp.per_example.items() if Path(p).exists()
-        },
     }
 
 
