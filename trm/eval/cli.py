@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from trm.eval import schema as S
 from trm.eval.scoring import MODES
 from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 
@@ -189,11 +190,7 @@ def _score_arc(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
-    print(
-        json.dumps(
-            {k: v for k, v in metrics.items() if k.startswith("ARC/pass@") and "_ci" not in k}
-        )
-    )
+    print(json.dumps({S.arc_pass_key(k): metrics[S.arc_pass_key(k)] for k in S.PASS_KS}))
     return 0
 
 
@@ -208,7 +205,6 @@ def _score_grid(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from trm.eval import schema as S
     from trm.eval.scoring import compare_modes
 
     out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
