@@ -1,4 +1,4 @@
-"""Speed of ARC voting: vectorised `trm.vote` against the per-prediction reference loop.
+"""Speed of ARC voting: vectorised `trm.eval.arc` against the per-prediction reference loop.
 
     .venv/bin/python benchmarks/bench_score.py --data /tmp/arc1-test --predictions P.npz
     .venv/bin/python benchmarks/bench_score.py --synthetic /tmp/arc-synth   # no dataset at hand
@@ -25,6 +25,7 @@ import numpy as np
 
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.eval.predictions import read_predictions, write_predictions
 
 GRID = 30
 
@@ -166,7 +167,7 @@ def synthesize_predictions(
     else:
         q = rng.normal(0, 2, len(labels)).astype(np.float32)
     perm = rng.permutation(len(labels)) if seed % 2 else np.arange(len(labels))
-    np.savez(
+    write_predictions(
         out_path,
         puzzle_identifiers=row_pid[perm].astype(np.int32),
         inputs=inputs[perm],
@@ -176,7 +177,7 @@ def synthesize_predictions(
 
 
 def _jit_crop_source():
-    """The crop of trm.vote.crop_tokens in the subset of Python that numba compiles."""
+    """The crop of trm.eval.arc.crop_tokens in the subset of Python that numba compiles."""
 
     def crop(tokens):
         g = tokens.reshape(30, 30)
@@ -216,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    from trm import vote as V
+    from trm.eval import arc as V
 
     if args.synthetic:
         data = Path(args.synthetic)
@@ -240,8 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     if not pred_path.exists():
         synthesize_predictions(data, pred_path, seed=0)
 
-    z = np.load(pred_path)
-    n = len(z["puzzle_identifiers"])
+    z = read_predictions(pred_path)
+    n = len(z)
     print(f"{n} predictions, dataset {data}")
 
     times = []
@@ -268,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     m_ref, sub_ref, rec_ref = V.reference_vote_loop(
         ts.identifiers,
         ts.test_puzzles,
-        z["puzzle_identifiers"],
-        z["inputs"],
-        z["preds"],
-        z["q_halt_logits"],
+        z.puzzle_identifiers,
+        z.inputs,
+        z.preds,
+        z.q_halt_logits,
     )
     t_ref = time.perf_counter() - t0
     same = m_ref == res.metrics and sub_ref == sub and rec_ref == rec

@@ -120,6 +120,12 @@ def score_modes(exp):
     return e.get("score", {}).get("modes", default)
 
 
+def has_compare(exp):
+    """ARC scored in both modes: `trm score compare` computes paper minus single."""
+    modes = score_modes(exp)
+    return EXPERIMENTS[exp]["dataset"]["kind"] == "arc" and {"paper", "single"} <= set(modes)
+
+
 def resources_for(rule, exp, **defaults):
     """Rule defaults overridden by experiments.<exp>.resources.<rule>."""
     out = dict(defaults)
@@ -153,6 +159,8 @@ def experiment_targets(exp):
     }
     for mode in score_modes(exp):
         targets[f"metrics_{mode}"] = f"runs/{exp}/scores/{mode}/metrics.json"
+    if has_compare(exp):
+        targets["compare"] = f"runs/{exp}/scores/compare.json"
     if "train" in e:
         targets["train"] = f"runs/{exp}/train"
     if "sweep" in e:
@@ -167,6 +175,8 @@ def experiment_records(exp):
     e = EXPERIMENTS[exp]
     recs = [record_of(data_dir(exp)), record_of(checkpoint_dir(exp)), record_of(f"runs/{exp}/predictions.npz")]
     recs += [record_of(f"runs/{exp}/scores/{m}") for m in score_modes(exp)]
+    if has_compare(exp):
+        recs.append(record_of(f"runs/{exp}/scores/compare.json"))
     if "sweep" in e:
         recs.append(record_of(f"runs/{exp}/acc_vs_aug.csv"))
     if "bench" in e:

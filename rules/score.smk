@@ -31,3 +31,35 @@ rule score:
         "../envs/trm.yaml"
     script:
         "../workflow/scripts/score.py"
+
+
+# Paper minus single mode (ARC), paired bootstrap over tasks: the one place this difference is
+# computed; the report shows it.
+
+
+rule score_compare:
+    input:
+        paper="runs/{exp}/scores/paper/metrics.json",
+        paper_prov="runs/{exp}/scores/paper.provenance.json",
+        single="runs/{exp}/scores/single/metrics.json",
+        single_prov="runs/{exp}/scores/single.provenance.json",
+    output:
+        compare="runs/{exp}/scores/compare.json",
+        prov="runs/{exp}/scores/compare.provenance.json",
+    params:
+        score=lambda wc: {
+            k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")
+        },
+    log:
+        logs("score_compare", "{exp}"),
+    benchmark:
+        bench_record("score_compare", "{exp}")
+    threads: 1
+    resources:
+        mem_mb=res("score_compare", "mem_mb", 1000),
+        runtime=res("score_compare", "runtime", 10),
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/score_compare.py"

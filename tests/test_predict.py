@@ -14,7 +14,9 @@ import torch
 import yaml
 
 from trm.data.format import DatasetMetadata, array_path, write_metadata
-from trm.predict_run import load_predictions, meta_path_for, run_predict, shards_dir_for
+from trm.errors import UserError
+from trm.eval.predict import meta_path_for, run_predict, shards_dir_for
+from trm.eval.predictions import load_predictions
 
 GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -189,7 +191,7 @@ def test_resume_after_interruption_equals_uninterrupted(setup: dict) -> None:
     assert shards == ["plan.json", "rows_0000000000-0000000016.npz"]
 
     # a rerun with other settings refuses to mix shards
-    with pytest.raises(ValueError, match="other settings .*batch_size"):
+    with pytest.raises(UserError, match="other settings .*batch_size"):
         run_predict(
             setup["run"],
             setup["data"],
@@ -250,7 +252,7 @@ def test_max_examples_and_cli(setup: dict) -> None:
     meta = json.loads((out.parent / "predictions.meta.json").read_text())
     assert meta["max_examples"] == 12 and meta["dataset_test_examples"] == N_TEST
     load_predictions(out, setup["data"], allow_prefix=True)
-    with pytest.raises(ValueError, match="12 rows but the test split .* has 40 examples"):
+    with pytest.raises(UserError, match="12 rows but the test split .* has 40 examples"):
         load_predictions(out, setup["data"])
 
 
@@ -366,22 +368,22 @@ def test_load_predictions_rejects_foreign_files(setup: dict, tmp_path: Path) -> 
     bad_ids["puzzle_identifiers"][7] += 1
     p = tmp_path / "ids.npz"
     np.savez(p, **bad_ids)
-    with pytest.raises(ValueError, match="puzzle_identifiers differs .* 1 row\\(s\\), first row 7"):
+    with pytest.raises(UserError, match="puzzle_identifiers differs .* 1 row\\(s\\), first row 7"):
         load_predictions(p, setup["data"])
     bad_inputs = dict(ref, inputs=ref["inputs"].copy())
     bad_inputs["inputs"][3, 0] ^= 1
     np.savez(p, **bad_inputs)
-    with pytest.raises(ValueError, match="inputs differs .* first row 3"):
+    with pytest.raises(UserError, match="inputs differs .* first row 3"):
         load_predictions(p, setup["data"])
     np.savez(p, preds=ref["preds"], inputs=ref["inputs"])
     with pytest.raises(
-        ValueError, match=r"missing field\(s\) \['puzzle_identifiers', 'q_halt_logits'\]"
+        UserError, match=r"missing field\(s\) \['puzzle_identifiers', 'q_halt_logits'\]"
     ):
         load_predictions(p, setup["data"])
     np.savez(p, **{k: v[:-1] for k, v in ref.items()})
-    with pytest.raises(ValueError, match="39 rows but the test split"):
+    with pytest.raises(UserError, match="39 rows but the test split"):
         load_predictions(p, setup["data"])
-    with pytest.raises(FileNotFoundError, match="predictions file not found"):
+    with pytest.raises(UserError, match="predictions file not found"):
         load_predictions(tmp_path / "none.npz", setup["data"])
 
 

@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from trm import provenance
+from trm.errors import UserError
 from trm.report import render
-from trm.report.cli import build_report
+from trm.report.build import build_report
+from trm.report.inputs import ExperimentInputs, ReportInputError
 from trm.utils import sha256_file, write_json
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,16 +85,54 @@ def arc_experiment(tmp_path, monkeypatch):
         )
     _write_jsonl(run / "scores/paper/per_example.jsonl", rows_paper)
     _write_jsonl(run / "scores/single/per_example.jsonl", rows_single)
+    # The layouts `trm score arc` and `trm score compare` write (keys of trm.eval.schema).
     write_json(
         run / "scores/paper/metrics.json",
-        {"ARC/pass@1": 0.5, "ARC/pass@2": 0.6, "ci95": {"ARC/pass@2": [0.4, 0.8]}},
+        {
+            "ARC/pass@1": 0.5,
+            "ARC/pass@2": 0.6,
+            "ARC/pass@1_ci_low": 0.3,
+            "ARC/pass@1_ci_high": 0.7,
+            "ARC/pass@2_ci_low": 0.4,
+            "ARC/pass@2_ci_high": 0.8,
+        },
     )
-    write_json(run / "scores/single/metrics.json", {"ARC/pass@1": 0.25, "ARC/pass@2": 0.25})
+    write_json(
+        run / "scores/single/metrics.json",
+        {
+            "ARC/pass@1": 0.25,
+            "ARC/pass@2": 0.25,
+            "ARC/pass@1_ci_low": 0.1,
+            "ARC/pass@1_ci_high": 0.45,
+            "ARC/pass@2_ci_low": 0.1,
+            "ARC/pass@2_ci_high": 0.45,
+        },
+    )
+    write_json(
+        run / "scores/compare.json",
+        {
+            "n_tasks": 20,
+            "n_boot": 1000,
+            "paper_minus_single/pass@1": 0.25,
+            "paper_minus_single/pass@1_ci_low": 0.05,
+            "paper_minus_single/pass@1_ci_high": 0.45,
+            "paper_minus_single/pass@1_p_value": 0.02,
+            "paper_minus_single/pass@2": 0.35,
+            "paper_minus_single/pass@2_ci_low": 0.15,
+            "paper_minus_single/pass@2_ci_high": 0.55,
+            "paper_minus_single/pass@2_p_value": 0.004,
+        },
+    )
+    # The layout `trm sweep` writes.
     with open(run / "acc_vs_aug.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["level", "pass@2", "pass@2_lo", "pass@2_hi"])
+        w.writerow(
+            ["level"]
+            + [f"pass@{k}{s}" for k in (1, 2) for s in ("", "_ci_low", "_ci_high")]
+            + ["mean_votes", "min_votes", "n_test_inputs"]
+        )
         for lv, acc in [(0, 0.25), (1, 0.3), (4, 0.5), (8, 0.6)]:
-            w.writerow([lv, acc, acc - 0.1, acc + 0.1])
+            w.writerow([lv] + [acc, acc - 0.1, acc + 0.1] * 2 + [lv + 1, lv + 1, 20])
     # The layout `trm bench` writes.
     write_json(
         run / "bench.json",
@@ -144,6 +184,15 @@ def arc_experiment(tmp_path, monkeypatch):
         )
     recs.append(
         _record(
+            "runs/arc-x/scores/compare.provenance.json",
+            "score_compare",
+            ["runs/arc-x/scores/paper.provenance.json", "runs/arc-x/scores/single.provenance.json"],
+            [str(run / "scores/compare.json")],
+            {"exp": "arc-x"},
+        )
+    )
+    recs.append(
+        _record(
             "runs/arc-x/acc_vs_aug.provenance.json",
             "sweep",
             [str(data)],
@@ -160,7 +209,7 @@ def arc_experiment(tmp_path, monkeypatch):
             {"exp": "arc-x"},
         )
     )
-    exp = render.ExperimentInputs(
+    exp = ExperimentInputs(
         name="arc-x",
         settings={
             "kind": "arc",
@@ -176,6 +225,7 @@ def arc_experiment(tmp_path, monkeypatch):
         train_dir=str(run / "train"),
         sweep_csv=str(run / "acc_vs_aug.csv"),
         bench_json=str(run / "bench.json"),
+        compare_json=str(run / "scores/compare.json"),
     )
     return exp, recs
 
@@ -204,10 +254,11 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     # The paper's figure, labelled as the paper's, beside the run's numbers.
     assert "paper&#39;s figure" in html or "paper's figure" in html
     assert "44.6 %" in html and "40.3 %" in html
-    # Run numbers and intervals: a stated one, and a computed Wilson one.
+    # Run numbers with the intervals the scorer stated; the report computes none.
     assert "60.0 %" in html and "[40.0, 80.0]" in html and "25.0 %" in html
-    assert "Wilson" in html
-    assert "+35.0 pt" in html  # 60.0 - 25.0 for pass@2
+    assert "[10.0, 45.0]" in html and "Wilson" not in html
+    # paper - single: the figure of `trm score compare`, with its paired interval
+    assert "+35.0 pt" in html and "[+15.0, +55.0] pt" in html and "20 tasks" in html
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
     assert "aug_shortfall = 3" in html
@@ -226,36 +277,117 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     assert provenance.audit("reports/provenance.json") == []
 
 
-def test_paired_difference_matches_hand_count():
-    a = [{"puzzle_name": "t", "input_hash": str(i), "top1_correct": i < 6} for i in range(10)]
-    b = [{"puzzle_name": "t", "input_hash": str(i), "top1_correct": i < 2} for i in range(10)]
-    d = render.paired_difference(a, b)
-    assert d["value"] == pytest.approx(0.4) and d["n"] == 10
-    assert d["lo"] <= 0.4 <= d["hi"] and d["lo"] > 0
-
-
-def test_wilson_interval_contains_estimate():
-    lo, hi = render.wilson_interval(0.5, 100)
-    assert lo == pytest.approx(0.4038, abs=1e-3) and hi == pytest.approx(0.5962, abs=1e-3)
-
-
 def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
-    for mode, acc in (("paper", 0.9), ("single", 0.8)):
-        write_json(tmp_path / f"{mode}.json", {"exact_accuracy": acc, "token_accuracy": 0.99})
-    exp = render.ExperimentInputs(
+    write_json(
+        tmp_path / "paper.json",
+        {
+            "Sudoku/exact_accuracy": 0.9,
+            "Sudoku/exact_accuracy_ci_low": 0.85,
+            "Sudoku/exact_accuracy_ci_high": 0.95,
+            "Sudoku/cell_accuracy": 0.99,
+            "Sudoku/cell_accuracy_ci_low": 0.98,
+            "Sudoku/cell_accuracy_ci_high": 1.0,
+            "n_examples": 100,
+            "n_cells_scored": 8100,
+        },
+    )
+    exp = ExperimentInputs(
         name="s",
         settings={"kind": "sudoku", "benchmark": "Sudoku-Extreme"},
         data_dir=str(tmp_path),
-        metrics={m: str(tmp_path / f"{m}.json") for m in ("paper", "single")},
+        metrics={"paper": str(tmp_path / "paper.json")},
     )
     table = render.summary_table(exp)
-    assert [r["metric"] for r in table["rows"]] == ["exact_accuracy"]
-    assert table["paper"]["TRM"] == 87.4 and table["rows"][0]["difference"] == "+10.0 pt"
+    assert [r["metric"] for r in table["rows"]] == ["Sudoku/exact_accuracy"]
+    assert table["rows"][0]["modes"]["paper"] == {
+        "value": "90.0 %",
+        "ci": "[85.0, 95.0]",
+        "raw": 0.9,
+    }
+    assert table["paper"]["TRM"] == 87.4 and table["rows"][0]["difference"] == "–"
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        ("runs/arc-x/scores/paper/metrics.json", "ARC/pass@2_ci_high", "ARC/pass@2_ci95"),
+        ("runs/arc-x/scores/single/metrics.json", "ARC/pass@1", "pass@1"),
+        ("runs/arc-x/scores/compare.json", "paper_minus_single/pass@2", "diff"),
+    ],
+)
+def test_renamed_metrics_key_fails_naming_file_and_key(arc_experiment, file, old, new):
+    """A writer and the report disagreeing on a key is an error, never a silently empty cell."""
+    exp, recs = arc_experiment
+    data = json.loads(Path(file).read_text())
+    data[new] = data.pop(old)
+    write_json(file, data)
+    with pytest.raises(ReportInputError) as err:
+        build_report([exp], recs, "reports/report.html", "reports/provenance.json", TEMPLATES)
+    assert file in str(err.value) and f"missing key '{old}'" in str(err.value)
+    assert isinstance(err.value, UserError)
+    assert not Path("reports/report.html").exists() and not Path("reports/provenance.json").exists()
+
+
+def test_renamed_sweep_column_and_bench_key_fail_naming_them(arc_experiment):
+    exp, recs = arc_experiment
+    sweep = Path(exp.sweep_csv)
+    text = sweep.read_text()
+    sweep.write_text(text.replace("pass@1_ci_low", "pass@1_lo", 1))
+    with pytest.raises(ReportInputError, match=r"acc_vs_aug.csv: missing column 'pass@1_ci_low'"):
+        render.experiment_section(exp, None, {})
+    sweep.write_text(text)
+    bench = json.loads(Path(exp.bench_json).read_text())
+    bench["results"][1]["memory"] = {"peak_mem_bytes": 1}
+    write_json(exp.bench_json, bench)
+    with pytest.raises(ReportInputError, match=r"results\[1\]: missing key 'cpu_peak_rss_bytes'"):
+        render.experiment_section(exp, None, {})
+
+
+def test_bench_reads_gpu_memory_and_failed_settings(tmp_path):
+    from trm.report.inputs import read_bench
+
+    path = tmp_path / "bench.json"
+    timing = {
+        "latency_batch_s": {"median": 0.002},
+        "throughput_examples_per_s": 1000.0,
+        "memory": {"cuda_max_allocated_bytes": 3 * 2**20, "cuda_max_reserved_bytes": 4 * 2**20},
+    }
+    write_json(
+        path,
+        {
+            "device": {"type": "cuda", "name": "NVIDIA H200", "threads": 8},
+            "results": [
+                {"mode": "inference", "batch_size": 2, "dtype": "bfloat16", "compile": True}
+                | timing,
+                {"mode": "inference", "batch_size": 4096, "dtype": "float32", "compile": False}
+                | {"error": "out of memory: CUDA"},
+                {"mode": "train_step", "batch_size": 2, "dtype": "float32"} | timing,
+            ],
+        },
+    )
+    rows, device = read_bench(path)
+    assert device == "cuda (NVIDIA H200)"
+    assert rows == [
+        {
+            "batch_size": 2,
+            "dtype": "bfloat16 compiled",
+            "latency_ms": 2.0,
+            "throughput": 1000.0,
+            "peak_mem_mb": 3.0,
+        },
+        {
+            "batch_size": 4096,
+            "dtype": "float32",
+            "latency_ms": None,
+            "throughput": None,
+            "peak_mem_mb": None,
+        },
+    ]
 
 
 def test_missing_record_is_a_clear_error(arc_experiment):
     exp, recs = arc_experiment
-    with pytest.raises(FileNotFoundError, match="nope.provenance.json"):
+    with pytest.raises(UserError, match="nope.provenance.json"):
         build_report([exp], recs + ["nope.provenance.json"], "r.html", "p.json", TEMPLATES)
     assert not Path("r.html").exists()
 

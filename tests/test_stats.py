@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trm.stats import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap_diff
+from trm.eval.stats import bootstrap_ci, bootstrap_ratio_ci, paired_bootstrap_diff
 
 
 def test_interval_contains_the_point_estimate_and_is_seeded():

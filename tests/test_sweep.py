@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trm import vote as V
-from trm.sweep import parse_levels, sweep_processed, write_sweep_csv
+from trm.errors import UserError
+from trm.eval import arc as V
+from trm.eval.sweep import parse_levels, sweep_processed, write_sweep_csv
 
 AUGS = [0, 3, 12, 5, 8, 1, 10]
 
@@ -122,10 +123,10 @@ def test_sweep_table_and_csv(processed, tmp_path):
 def test_parse_levels():
     assert parse_levels("0,1,4,16,64,256,576,1000") == [0, 1, 4, 16, 64, 256, 576, 1000]
     for bad in ("", "1,a", "-1,2", "1,1"):
-        with pytest.raises(ValueError, match="--levels"):
+        with pytest.raises(UserError, match="--levels"):
             parse_levels(bad)
 
 
 def test_sweep_module_has_no_model_dependency():
-    src = (Path(__file__).resolve().parents[1] / "trm" / "sweep.py").read_text()
+    src = (Path(__file__).resolve().parents[1] / "trm" / "eval" / "sweep.py").read_text()
     assert "import torch" not in src and "trm.model" not in src

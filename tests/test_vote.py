@@ -9,8 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trm import vote as V
 from trm.data.augment import augmented_name, dihedral_transform
+from trm.errors import UserError
+from trm.eval import arc as V
+from trm.eval.arc.hashing import crop_sizes, hash_blocks
+from trm.eval.arc.testset import _parse_identifiers
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
@@ -148,10 +151,10 @@ def test_crop_sizes_match_reference_crop():
     grids.append(np.full(900, 5, dtype=np.int32))  # a full 30x30 grid
     grids.append(np.r_[1, np.full(899, 5)].astype(np.int32))  # nothing at the top left
     tokens = np.stack(grids)
-    h, w = V._crop_sizes(tokens)
+    h, w = crop_sizes(tokens)
     for row, hh, ww in zip(tokens, h, w, strict=True):
         assert V.crop_tokens(row).shape == (hh, ww)
-    h8, w8 = V._crop_sizes(np.clip(tokens, 0, 255).astype(np.uint8))
+    h8, w8 = crop_sizes(np.clip(tokens, 0, 255).astype(np.uint8))
     clipped = [V.crop_tokens(r).shape for r in np.clip(tokens, 0, 255).astype(np.uint8)]
     assert [(a, b) for a, b in zip(h8, w8, strict=True)] == clipped
 
@@ -167,13 +170,13 @@ def test_canonical_keys_undo_every_augmentation(tid):
     aug = np.ascontiguousarray(dihedral_transform(perm[grid], tid))
     row = np.zeros((30, 30), dtype=np.int32)
     row[: aug.shape[0], : aug.shape[1]] = aug + 2
-    shape, keys = V._hash_blocks(row.reshape(1, 900), np.array([2]), ts, True, False, "")
+    shape, keys = hash_blocks(row.reshape(1, 900), np.array([2]), ts, True, False, "")
     assert (int(shape[0]), int(keys[0, 0]), int(keys[0, 1])) == V.grid_keys(grid)
 
 
 def _tiny_test_set(identifiers: list[str]) -> V.ArcTestSet:
     task_index = {"task0001": 0}
-    id_task, id_tid, id_perm, id_aug = V._parse_identifiers(
+    id_task, id_tid, id_perm, id_aug = _parse_identifiers(
         identifiers, task_index, Path("x"), 0, None
     )
     g = np.zeros((1, 1), dtype=np.uint8)
@@ -197,9 +200,9 @@ def _tiny_test_set(identifiers: list[str]) -> V.ArcTestSet:
 
 
 def test_bad_identifier_names_are_rejected():
-    with pytest.raises(ValueError, match=r"entry 2 .*permutation"):
+    with pytest.raises(UserError, match=r"entry 2 .*permutation"):
         _tiny_test_set(["<blank>", "task0001", "task0001|||t1|||0123456788"])
-    with pytest.raises(ValueError, match=r"entry 1 "):
+    with pytest.raises(UserError, match=r"entry 1 "):
         _tiny_test_set(["<blank>", "task0001|||t9|||0123456789"])
 
 

@@ -42,6 +42,7 @@ def test_default_config_plans_every_stage(wf):
         "train": 2,
         "predict": 2,
         "score": 3,
+        "score_compare": 1,
         "sweep": 1,
         "bench": 2,
         "report": 1,
@@ -110,6 +111,7 @@ def test_paper_experiment_configs_plan_a_dag(wf, name):
     assert jobs.get("train", 0) == (1 if "train" in cfg else 0)
     assert jobs["predict"] == 1 and jobs["report"] == 1
     assert jobs["score"] == (2 if cfg["dataset"]["kind"] == "arc" else 1)
+    assert jobs.get("score_compare", 0) == (1 if cfg["dataset"]["kind"] == "arc" else 0)
     assert sum(v for k, v in jobs.items() if k.startswith("prepare_")) == 1
 
 

@@ -118,7 +118,15 @@ def test_model_change_reruns_training_and_downstream_not_data(run_dir):
     jobs = _dry_run_with(
         run_dir, "model", {"experiments": {"arc-ci": {"model": {"hidden_size": 48}}}}
     )
-    assert jobs == {"train": 1, "predict": 1, "score": 2, "sweep": 1, "bench": 1, "report": 1}
+    assert jobs == {
+        "train": 1,
+        "predict": 1,
+        "score": 2,
+        "score_compare": 1,
+        "sweep": 1,
+        "bench": 1,
+        "report": 1,
+    }
 
 
 def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
@@ -130,6 +138,7 @@ def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
         "train": 1,
         "predict": 1,
         "score": 2,
+        "score_compare": 1,
         "sweep": 1,
         "bench": 1,
         "report": 1,

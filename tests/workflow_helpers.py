@@ -72,6 +72,7 @@ EXPECTED_CI_JOBS = {
     "train": 2,
     "predict": 2,
     "score": 3,
+    "score_compare": 1,
     "sweep": 1,
     "bench": 2,
     "report": 1,

@@ -19,8 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "trm.data.cli",  # prepare arc|sudoku|maze
     "trm.train.cli",  # train
     "trm.hub",  # fetch-checkpoint
-    "trm.predict_run",  # predict
-    "trm.score_cli",  # score arc|sudoku|maze, sweep
+    "trm.eval.cli",  # predict, score arc|sudoku|maze|compare, sweep
     "trm.bench",  # bench
     "trm.provenance",  # audit
     "trm.report.cli",  # report

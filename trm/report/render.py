@@ -1,19 +1,15 @@
 """Render reports/report.html: per experiment, scores beside the paper's figures, the sweep,
 training curves, benchmarks, the dataset manifest, caveats, and the provenance behind each.
 
-Everything is read from the files the workflow wrote; nothing is recomputed except intervals
-that the scorer did not state (marked as computed here).
+Everything is read through trm.report.inputs from the files the workflow wrote; nothing is
+computed here beyond formatting (intervals and the paper-minus-single difference come from
+the scorers).
 """
 
 from __future__ import annotations
 
-import csv
-import json
-import math
 import os
-import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +17,18 @@ import yaml
 
 from trm.provenance import lineage, now_iso
 from trm.report import figures
-from trm.utils import atomic_file, read_json
+from trm.report.inputs import (
+    ExperimentInputs,
+    headline_keys,
+    manifest_summary,
+    read_bench,
+    read_compare,
+    read_headline,
+    read_jsonl,
+    read_sweep,
+    read_votes,
+)
+from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
 CAPTIONS_NAME = "captions.yaml"
@@ -38,303 +45,6 @@ PAPER_CITATION = (
 )
 
 
-@dataclass
-class ExperimentInputs:
-    """The files behind one experiment's section (paths relative to the workflow folder)."""
-
-    name: str
-    settings: dict[str, Any]
-    data_dir: str
-    metrics: dict[str, str] = field(default_factory=dict)  # mode -> metrics.json
-    per_example: dict[str, str] = field(default_factory=dict)  # mode -> per_example.jsonl
-    train_dir: str | None = None
-    sweep_csv: str | None = None
-    bench_json: str | None = None
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the workflow's outputs
-
-
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    rows = []
-    with open(path) as f:
-        for i, line in enumerate(f, 1):
-            if line.strip():
-                try:
-                    rows.append(json.loads(line))
-                except json.JSONDecodeError as e:
-                    raise ValueError(f"{path}: line {i}: malformed JSON ({e.msg})") from e
-    return rows
-
-
-def per_example_file(metrics_path: str | os.PathLike) -> str:
-    """The scorer's per-example file beside metrics.json: JSON lines (ARC) or CSV."""
-    folder = Path(metrics_path).parent
-    for name in ("per_example.jsonl", "per_example.csv"):
-        if (folder / name).exists():
-            return str(folder / name)
-    return str(folder / "per_example.jsonl")
-
-
-def read_per_example(path: str | os.PathLike) -> list[dict[str, Any]]:
-    if str(path).endswith(".csv"):
-        with open(path, newline="") as f:
-            rows = list(csv.DictReader(f))
-        for r in rows:
-            for k, v in r.items():
-                try:
-                    r[k] = int(v)
-                except (TypeError, ValueError):
-                    pass
-        return rows
-    return read_jsonl(path)
-
-
-def headline_keys(kind: str, metrics: Mapping[str, Any]) -> list[str]:
-    """The metrics the summary table shows: pass@1 and pass@2 for ARC, exact accuracy otherwise."""
-    keys = [k for k in metrics if not isinstance(metrics[k], dict | list)]
-    if kind == "arc":
-        return [k for k in ("ARC/pass@1", "ARC/pass@2") if k in metrics]
-    exact = [k for k in keys if "exact" in k.lower()]
-    return exact[:2] or [k for k in keys if "acc" in k.lower()][:2]
-
-
-def metric_value(metrics: Mapping[str, Any], key: str) -> float | None:
-    v = metrics.get(key)
-    if isinstance(v, dict):
-        v = v.get("value", v.get("mean"))
-    return float(v) if isinstance(v, int | float) else None
-
-
-def stated_interval(metrics: Mapping[str, Any], key: str) -> tuple[float, float] | None:
-    """A 95% interval the scorer wrote, in any of the layouts it may use."""
-    candidates = [
-        metrics.get(key) if isinstance(metrics.get(key), dict) else None,
-        {"ci95": metrics.get(f"{key}_ci95")},
-        {"ci95": metrics.get(f"{key}/ci95")},
-        {
-            "ci95": (metrics.get("ci95") or {}).get(key)
-            if isinstance(metrics.get("ci95"), dict)
-            else None
-        },
-        {
-            "ci95": (metrics.get("ci") or {}).get(key)
-            if isinstance(metrics.get("ci"), dict)
-            else None
-        },
-    ]
-    for c in candidates:
-        if not c:
-            continue
-        for lo_k, hi_k in (("lo", "hi"), ("ci_low", "ci_high"), ("low", "high")):
-            if isinstance(c.get(lo_k), int | float) and isinstance(c.get(hi_k), int | float):
-                return float(c[lo_k]), float(c[hi_k])
-        ci = c.get("ci95", c.get("ci"))
-        if isinstance(ci, list | tuple) and len(ci) == 2:
-            return float(ci[0]), float(ci[1])
-        if isinstance(ci, dict) and {"lo", "hi"} <= ci.keys():
-            return float(ci["lo"]), float(ci["hi"])
-    return None
-
-
-def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
-    """95% Wilson score interval of a proportion observed over n items."""
-    if n == 0:
-        return (0.0, 1.0)
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def example_key(row: Mapping[str, Any]) -> tuple:
-    return (
-        row.get("puzzle_name", row.get("puzzle", row.get("index"))),
-        row.get("input_hash", row.get("index")),
-    )
-
-
-def correct_flag(row: Mapping[str, Any]) -> bool | None:
-    for k in ("top1_correct", "correct", "exact_correct"):
-        if k in row:
-            return bool(row[k])
-    return None
-
-
-def paired_difference(
-    a_rows: Sequence[Mapping[str, Any]],
-    b_rows: Sequence[Mapping[str, Any]],
-    resamples: int = 2000,
-    seed: int = 0,
-) -> dict[str, Any] | None:
-    """Top-1 accuracy of a minus b over the same test inputs, with a paired bootstrap 95% interval."""
-    a = {example_key(r): correct_flag(r) for r in a_rows}
-    b = {example_key(r): correct_flag(r) for r in b_rows}
-    common = [k for k in a if k in b and a[k] is not None and b[k] is not None]
-    if not common:
-        return None
-    diffs = [int(a[k]) - int(b[k]) for k in common]
-    n = len(diffs)
-    rng = random.Random(seed)
-    boots = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples))
-    return {
-        "value": sum(diffs) / n,
-        "lo": boots[int(0.025 * resamples)],
-        "hi": boots[int(0.975 * resamples) - 1],
-        "n": n,
-    }
-
-
-def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Curves from acc_vs_aug.csv: x = the level column, y = every pass@K/accuracy column."""
-    with open(path, newline="") as f:
-        rows = list(csv.DictReader(f))
-    if not rows:
-        return []
-    cols = list(rows[0].keys())
-    x_col = next(
-        (
-            c
-            for c in cols
-            if c.lower() in ("level", "levels", "num_aug", "n_aug", "augmentations", "views")
-        ),
-        cols[0],
-    )
-
-    def num(v: str) -> float | None:
-        try:
-            return float(v)
-        except (TypeError, ValueError):
-            return None
-
-    band_words = ("lo", "hi", "low", "high", "ci")
-    y_cols = [
-        c
-        for c in cols
-        if c != x_col
-        and ("pass@" in c.lower() or "acc" in c.lower())
-        and not any(c.lower().endswith(w) or f"_{w}" in c.lower() for w in band_words)
-    ]
-    curves = []
-    for y in y_cols:
-        lo = next(
-            (c for c in cols if c != y and c.startswith(y) and c.lower().endswith(("lo", "low"))),
-            None,
-        )
-        hi = next(
-            (c for c in cols if c != y and c.startswith(y) and c.lower().endswith(("hi", "high"))),
-            None,
-        )
-        pts = sorted(
-            (num(r[x_col]), r) for r in rows if num(r[x_col]) is not None and num(r[y]) is not None
-        )
-        curves.append(
-            {
-                "label": y,
-                "x": [p[0] for p in pts],
-                "y": [num(p[1][y]) for p in pts],
-                "lo": [num(p[1][lo]) for p in pts] if lo else None,
-                "hi": [num(p[1][hi]) for p in pts] if hi else None,
-            }
-        )
-    return curves
-
-
-def _bench_device(device: Any) -> str:
-    if isinstance(device, dict):
-        kind = device.get("type", device.get("device", ""))
-        name = device.get("name") or device.get("gpu_name") or device.get("cpu_name") or ""
-        threads = (
-            f", {device['threads']} threads" if kind == "cpu" and device.get("threads") else ""
-        )
-        return f"{kind} ({name}{threads})" if name else str(kind or "unknown device")
-    return str(device or "unknown device")
-
-
-def _first(row: Mapping[str, Any], names: Sequence[str]) -> Any:
-    """The first of several (possibly nested, dotted) keys present in a bench row."""
-    for n in names:
-        v: Any = row
-        for part in n.split("."):
-            v = v.get(part) if isinstance(v, dict) else None
-        if isinstance(v, int | float):
-            return v
-    return None
-
-
-def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
-    """Rows of bench.json in the report's units (ms, examples/s, MiB), and the device it ran on."""
-    data = read_json(path, "benchmark result")
-    rows = data.get("results", data.get("rows", [])) if isinstance(data, dict) else data
-    device = _bench_device(data.get("device") if isinstance(data, dict) else None)
-    out = []
-    for r in rows:
-        if r.get("mode", "inference") != "inference":
-            continue
-        latency_s = _first(r, ("latency_batch_s.median", "latency_s"))
-        latency_ms = _first(r, ("latency_ms", "latency_ms_median"))
-        mem_bytes = _first(
-            r,
-            (
-                "memory.cuda_peak_allocated_bytes",
-                "memory.cuda_peak_bytes",
-                "memory.cpu_peak_rss_bytes",
-                "peak_mem_bytes",
-            ),
-        )
-        mem_mb = _first(r, ("peak_mem_mb", "peak_memory_mb", "peak_mem_mib"))
-        out.append(
-            {
-                "batch_size": r.get("batch_size"),
-                "dtype": str(r.get("dtype", "")) + (" compiled" if r.get("compile") else ""),
-                "latency_ms": latency_ms
-                if latency_ms is not None
-                else (None if latency_s is None else 1000 * latency_s),
-                "throughput": _first(
-                    r, ("throughput_examples_per_s", "throughput", "examples_per_s")
-                ),
-                "peak_mem_mb": mem_mb
-                if mem_mb is not None
-                else (None if mem_bytes is None else mem_bytes / 2**20),
-            }
-        )
-    return out, device
-
-
-def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
-    manifest_path = Path(data_dir) / "manifest.json"
-    if not manifest_path.exists():
-        return {"path": str(manifest_path), "missing": True}
-    m = read_json(manifest_path, "dataset manifest")
-    counts = m.get("counts", {})
-    shortfalls = {
-        k: v for k, v in counts.items() if "shortfall" in k.lower() or "short_of" in k.lower()
-    }
-    # Also look one level down (e.g. counts per split).
-    for k, v in counts.items():
-        if isinstance(v, dict):
-            shortfalls.update(
-                {
-                    f"{k}.{kk}": vv
-                    for kk, vv in v.items()
-                    if "shortfall" in kk.lower() or "short_of" in kk.lower()
-                }
-            )
-    outputs = m.get("outputs", [])
-    return {
-        "path": str(manifest_path),
-        "command": m.get("command"),
-        "params": m.get("params", {}),
-        "counts": {k: v for k, v in counts.items() if k not in shortfalls},
-        "shortfalls": shortfalls,
-        "inputs": m.get("inputs", []),
-        "n_files": len(outputs),
-        "total_mb": sum(o.get("size", 0) for o in outputs) / 2**20,
-        "created": m.get("created"),
-    }
-
-
 # ---------------------------------------------------------------------------------------------
 # Assembling the page
 
@@ -345,6 +55,14 @@ def pct(v: float | None) -> str:
 
 def interval(ci: tuple[float, float] | None) -> str:
     return "" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def signed_pt(v: float) -> str:
+    return f"{100 * v:+.1f} pt"
+
+
+def signed_interval(lo: float, hi: float) -> str:
+    return f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt"
 
 
 def chain(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[dict[str, Any]]:
@@ -375,37 +93,44 @@ def chain(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[dict
 
 
 def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
+    """Headline metrics per mode with the scorer's intervals, and `trm score compare`'s
+    paper-minus-single difference (when the experiment has both modes)."""
     kind = exp.settings.get("kind", "arc")
-    metrics = {m: read_json(p, "metrics") for m, p in exp.metrics.items()}
-    per_ex = {m: read_per_example(p) for m, p in exp.per_example.items() if Path(p).exists()}
-    first = next(iter(metrics.values()), {})
-    keys = headline_keys(kind, first)
+    metrics = {mode: read_headline(p, kind) for mode, p in exp.metrics.items()}
+    compare = read_compare(exp.compare_json) if exp.compare_json else None
     rows = []
-    computed_intervals = False
-    for key in keys:
+    for key in headline_keys(kind):
         row: dict[str, Any] = {"metric": key, "modes": {}}
         for mode, m in metrics.items():
-            value = metric_value(m, key)
-            ci = stated_interval(m, key)
-            if ci is None and value is not None and per_ex.get(mode):
-                ci = wilson_interval(value, len(per_ex[mode]))
-                computed_intervals = True
-            row["modes"][mode] = {"value": pct(value), "ci": interval(ci), "raw": value}
-        vals = [row["modes"].get(m, {}).get("raw") for m in ("paper", "single")]
-        row["difference"] = f"{100 * (vals[0] - vals[1]):+.1f} pt" if None not in vals else "–"
+            est = m[key]
+            row["modes"][mode] = {
+                "value": pct(est.value),
+                "ci": interval((est.ci_low, est.ci_high)),
+                "raw": est.value,
+            }
+        diff = compare["diffs"].get(key) if compare else None
+        row["difference"] = signed_pt(diff["estimate"].value) if diff else "–"
         rows.append(row)
     paired = None
-    if "paper" in per_ex and "single" in per_ex:
-        paired = paired_difference(per_ex["paper"], per_ex["single"])
+    if compare:
+        paired = {
+            "n_tasks": compare["n_tasks"],
+            "rows": [
+                {
+                    "label": d["label"],
+                    "value": signed_pt(d["estimate"].value),
+                    "ci": signed_interval(d["estimate"].ci_low, d["estimate"].ci_high),
+                    "p_value": f"{d['p_value']:.3g}",
+                }
+                for d in compare["diffs"].values()
+            ],
+        }
     bench_name = exp.settings.get("benchmark")
     return {
         "modes": list(metrics),
         "rows": rows,
         "paired": paired,
-        "computed_intervals": computed_intervals,
         "paper": PAPER_FIGURES.get(bench_name or "", None),
-        "n_examples": {m: len(r) for m, r in per_ex.items()},
-        "per_example": per_ex,
     }
 
 
@@ -443,22 +168,17 @@ def experiment_section(
     exp: ExperimentInputs, bundle: Mapping[str, Any] | None, captions: Mapping[str, str]
 ) -> dict[str, Any]:
     sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings}
-    summary = summary_table(exp)
-    per_ex = summary.pop("per_example")
-    sec["summary"] = summary
+    sec["summary"] = summary_table(exp)
+    compare = [exp.compare_json] if exp.compare_json else []
     sec["summary_chain"] = chain(
-        bundle, list(exp.metrics.values()) + list(exp.per_example.values())
+        bundle, list(exp.metrics.values()) + list(exp.per_example.values()) + compare
     )
 
     votes: list[int] = []
-    rows = per_ex.get("paper") or next(iter(per_ex.values()), [])
-    for r in rows:
-        for k in ("effective_votes", "num_votes", "votes", "n_votes"):
-            if isinstance(r.get(k), int | float):
-                votes.append(int(r[k]))
-                break
+    if exp.settings.get("kind", "arc") == "arc" and exp.per_example:
+        votes = read_votes(exp.per_example.get("paper") or next(iter(exp.per_example.values())))
     figs: list[dict[str, Any]] = []
-    if exp.sweep_csv and Path(exp.sweep_csv).exists():
+    if exp.sweep_csv:
         curves = read_sweep(exp.sweep_csv)
         if curves:
             figs.append(
@@ -499,7 +219,7 @@ def experiment_section(
     sec["figures"] = figs
 
     bench_device = None
-    if exp.bench_json and Path(exp.bench_json).exists():
+    if exp.bench_json:
         rows_b, bench_device = read_bench(exp.bench_json)
         sec["bench"] = {
             "device": bench_device,

@@ -6,8 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import _job  # noqa: E402,F401 (puts the checkout's trm/ first on the path)
 
-from trm.report.cli import build_report
-from trm.report.render import ExperimentInputs, per_example_file
+from trm.report.build import build_report
+from trm.report.inputs import ExperimentInputs, per_example_file
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 inp = dict(smk.input.items())
@@ -27,10 +27,11 @@ for name, settings in smk.params.experiments.items():
             settings=dict(settings),
             data_dir=str(get("data")),
             metrics={m: str(get(f"metrics_{m}")) for m in modes},
-            per_example={m: per_example_file(get(f"metrics_{m}")) for m in modes},
+            per_example={m: per_example_file(get(f"metrics_{m}"), settings["kind"]) for m in modes},
             train_dir=get("train") and str(get("train")),
             sweep_csv=get("sweep") and str(get("sweep")),
             bench_json=get("bench") and str(get("bench")),
+            compare_json=get("compare") and str(get("compare")),
         )
     )
     records += [str(p) for p in get("records")]

@@ -1,4 +1,8 @@
-"""score: `trm score <kind>` in paper (voting) or single mode."""
+"""score: `trm score <kind>` in paper (voting) or single mode.
+
+Writes metrics.json with the keys declared in trm/eval/schema.py (intervals as <key>_ci_low /
+<key>_ci_high), which the report reads as they are.
+"""
 
 import sys
 from pathlib import Path

@@ -16,11 +16,14 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm import tqdm
 
-from trm.stats import DEFAULT_N_BOOT, bootstrap_ci
-from trm.vote import ProcessedPredictions, level_rows, process_predictions, random_aug_ranks, vote
+from trm.errors import UserError
+from trm.eval import schema as S
+from trm.eval.arc.processed import ProcessedPredictions, process_predictions
+from trm.eval.arc.voting import level_rows, random_aug_ranks, vote
+from trm.eval.schema import SWEEP_KS
+from trm.eval.stats import DEFAULT_N_BOOT, bootstrap_ci
 
 DEFAULT_LEVELS: tuple[int, ...] = (0, 1, 4, 16, 64, 256, 576, 1000)
-SWEEP_KS: tuple[int, ...] = (1, 2)
 
 
 def parse_levels(text: str) -> list[int]:
@@ -28,13 +31,13 @@ def parse_levels(text: str) -> list[int]:
     try:
         levels = [int(t) for t in text.split(",") if t.strip()]
     except ValueError as e:
-        raise ValueError(f"--levels must be comma-separated integers, got {text!r}") from e
+        raise UserError(f"--levels must be comma-separated integers, got {text!r}") from e
     if not levels:
-        raise ValueError("--levels is empty")
+        raise UserError("--levels is empty")
     if any(k < 0 for k in levels):
-        raise ValueError(f"--levels must be >= 0, got {text!r}")
+        raise UserError(f"--levels must be >= 0, got {text!r}")
     if len(set(levels)) != len(levels):
-        raise ValueError(f"--levels repeats a value: {text!r}")
+        raise UserError(f"--levels repeats a value: {text!r}")
     return levels
 
 
@@ -53,22 +56,21 @@ def sweep_processed(
     rows = []
     for level in tqdm(levels, desc="sweep", unit="level", disable=not progress):
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
-        row: dict = {"level": int(level)}
+        row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
             lo, hi = bootstrap_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
-            row[f"pass@{k}"] = res.metrics[f"ARC/pass@{k}"]
-            row[f"pass@{k}_ci_low"] = lo
-            row[f"pass@{k}_ci_high"] = hi
-        row["mean_votes"] = float(res.n_votes.mean())
-        row["min_votes"] = int(res.n_votes.min())
-        row["n_test_inputs"] = int(len(res.n_votes))
+            row[S.sweep_pass(k)] = res.metrics[S.arc_pass_key(k)]
+            row.update(zip(S.ci_keys(S.sweep_pass(k)), (lo, hi), strict=True))
+        row[S.SWEEP_MEAN_VOTES] = float(res.n_votes.mean())
+        row[S.SWEEP_MIN_VOTES] = int(res.n_votes.min())
+        row[S.SWEEP_N_TEST_INPUTS] = int(len(res.n_votes))
         if draws:
-            row["draws"] = draws
+            row[S.SWEEP_DRAWS] = draws
             per_draw = np.array(
                 [
                     [
                         vote(pp, level_rows(pp, level, o), pass_ks=SWEEP_KS).metrics[
-                            f"ARC/pass@{k}"
+                            S.arc_pass_key(k)
                         ]
                         for k in SWEEP_KS
                     ]
@@ -76,10 +78,11 @@ def sweep_processed(
                 ]
             )
             for i, k in enumerate(SWEEP_KS):
-                row[f"pass@{k}_draws_mean"] = float(per_draw[:, i].mean())
-                row[f"pass@{k}_draws_std"] = float(per_draw[:, i].std(ddof=1)) if draws > 1 else 0.0
-                row[f"pass@{k}_draws_min"] = float(per_draw[:, i].min())
-                row[f"pass@{k}_draws_max"] = float(per_draw[:, i].max())
+                col = per_draw[:, i]
+                row[S.sweep_draws(k, "mean")] = float(col.mean())
+                row[S.sweep_draws(k, "std")] = float(col.std(ddof=1)) if draws > 1 else 0.0
+                row[S.sweep_draws(k, "min")] = float(col.min())
+                row[S.sweep_draws(k, "max")] = float(col.max())
         rows.append(row)
     return rows
 

@@ -1,4 +1,4 @@
-"""`trm predict`: one eval-mode ACT pass over every test example of a dataset.
+"""Inference over a dataset (`trm predict`): one eval-mode ACT pass over every test example.
 
 It is the expensive step (ARC-AGI-1 at 1000 augmentations: 385,815 examples x 16 ACT steps),
 so the work is cut into shards of `shard_batches` batches, each written atomically under
@@ -6,14 +6,12 @@ so the work is cut into shards of `shard_batches` batches, each written atomical
 shards that exist. Under `torchrun` (WORLD_SIZE > 1) rank r computes shards r, r+W, r+2W, ...
 and rank 0 merges after a barrier. Everything downstream (scoring, sweeps) reuses the file.
 
-Output (DESIGN contract): `puzzle_identifiers` int32 [N], `inputs` [N, seq] (dataset dtype),
-`preds` int32 [N, seq], `q_halt_logits` float32 [N], in dataset order; plus
+Output: the predictions file of trm.eval.predictions (preds int32), in dataset order; plus
 `<stem>.meta.json` with the checkpoint's sha256, data dir, device, dtype, seconds, examples/s.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import re
 import shutil
@@ -24,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
+from trm.errors import UserError
+from trm.eval.predictions import write_predictions
 from trm.utils import atomic_path, read_json, sha256_file, write_json
 
 PLAN_FILE = "plan.json"
 _SHARD_RE = re.compile(r"^rows_(\d+)-(\d+)\.npz$")
-PRED_FIELDS = ("puzzle_identifiers", "inputs", "preds", "q_halt_logits")
 
 
 def shard_ranges(n: int, rows_per_shard: int) -> list[tuple[int, int]]:
@@ -76,7 +75,7 @@ def _check_or_write_plan(shards_dir: Path, plan: dict[str, Any]) -> int:
         old = read_json(plan_file, "shard plan")
         diffs = [f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in plan.items() if old.get(k) != v]
         if diffs:
-            raise ValueError(
+            raise UserError(
                 f"{shards_dir} holds shards of an earlier run with other settings ("
                 + "; ".join(diffs)
                 + "): rerun with the same settings to resume, or remove that folder to start over"
@@ -97,7 +96,7 @@ def _load_shard(path: Path, rows: int, seq_len: int) -> tuple[np.ndarray, np.nda
     with np.load(path) as z:
         preds, q = z["preds"], z["q_halt_logits"]
     if preds.shape != (rows, seq_len) or q.shape != (rows,):
-        raise ValueError(
+        raise UserError(
             f"shard {path} has preds {preds.shape} / q_halt_logits {q.shape}, expected ({rows}, {seq_len})"
         )
     return preds, q
@@ -159,9 +158,9 @@ def run_predict(
     from trm.utils import resolve_device
 
     if batch_size <= 0:
-        raise ValueError(f"--batch-size must be positive, got {batch_size}")
+        raise UserError(f"--batch-size must be positive, got {batch_size}")
     if max_examples is not None and max_examples <= 0:
-        raise ValueError(f"--max-examples must be positive, got {max_examples}")
+        raise UserError(f"--max-examples must be positive, got {max_examples}")
     out = Path(out)
     data_dir = Path(data_dir)
     rank, world, local_rank = _dist_info()
@@ -174,7 +173,7 @@ def run_predict(
         threads = max(1, (os.cpu_count() or 1) // world)  # ranks on one machine share its cores
     if threads is not None:
         if threads < 1:
-            raise ValueError(f"--threads must be positive, got {threads}")
+            raise UserError(f"--threads must be positive, got {threads}")
         torch.set_num_threads(threads)
 
     try:
@@ -183,13 +182,13 @@ def run_predict(
         inputs, puzzle_ids = arrays["inputs"], arrays["puzzle_identifiers"]
         n_total = int(inputs.shape[0])
         if inputs.ndim != 2 or inputs.shape[1] != meta.seq_len or puzzle_ids.shape != (n_total,):
-            raise ValueError(
+            raise UserError(
                 f"{data_dir}/test: inputs {inputs.shape} / puzzle_identifiers {puzzle_ids.shape} do not "
                 f"match seq_len {meta.seq_len} in dataset.json"
             )
         n = min(n_total, max_examples) if max_examples else n_total
         if n == 0:
-            raise ValueError(f"{data_dir}/test has no examples")
+            raise UserError(f"{data_dir}/test has no examples")
 
         weights, _ = resolve_checkpoint(checkpoint, step)
         model, info = build_model_for_dataset(
@@ -226,12 +225,12 @@ def run_predict(
             if rank == 0:
                 try:
                     verdict = [None, _check_or_write_plan(shards_dir, plan)]
-                except ValueError as e:
+                except UserError as e:
                     verdict = [str(e), 0]
             if dist is not None:
                 dist.broadcast_object_list(verdict, src=0)
             if verdict[0]:
-                raise ValueError(verdict[0])
+                raise UserError(verdict[0])
             resumed_shards = int(verdict[1])
 
             ranges = shard_ranges(n, rows_per_shard)
@@ -329,139 +328,12 @@ def _merge(
     for s, e in ranges:
         path = shards_dir / shard_name(s, e)
         if not path.exists():
-            raise FileNotFoundError(f"shard {path} is missing (did a rank fail?); rerun to resume")
+            raise UserError(f"shard {path} is missing (did a rank fail?); rerun to resume")
         preds[s:e], q_halt[s:e] = _load_shard(path, e - s, seq_len)
-    with atomic_path(out) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(
-                f,
-                puzzle_identifiers=np.asarray(puzzle_ids[:n], dtype=np.int32),
-                inputs=np.asarray(inputs[:n]),
-                preds=preds,
-                q_halt_logits=q_halt,
-            )
-
-
-def load_predictions(
-    path: str | os.PathLike, data_dir: str | os.PathLike, allow_prefix: bool = False
-) -> dict[str, np.ndarray]:
-    """Read a predictions file and check it belongs to the dataset's test split.
-
-    Checks the contract fields, row count (a prefix is accepted with allow_prefix, for
-    `--max-examples` runs), and that puzzle_identifiers and inputs equal the dataset's, row by
-    row. Errors name the file, the field and the first mismatching row.
-    """
-    from trm.data.format import load_split
-
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"predictions file not found: {path}")
-    try:
-        with np.load(path) as z:
-            missing = [k for k in PRED_FIELDS if k not in z.files]
-            if missing:
-                raise ValueError(f"{path}: missing field(s) {missing} (has {sorted(z.files)})")
-            pred = {k: z[k] for k in z.files}
-    except (OSError, EOFError, ValueError) as e:
-        if "missing field" in str(e):
-            raise
-        raise ValueError(f"{path}: not a readable .npz file ({e})") from e
-    data = load_split(data_dir, "test")
-    n_data = int(data["inputs"].shape[0])
-    n = int(pred["preds"].shape[0])
-    for k in PRED_FIELDS:
-        if pred[k].shape[0] != n:
-            raise ValueError(f"{path}: field {k} has {pred[k].shape[0]} rows but preds has {n}")
-    if n != n_data and not (allow_prefix and n < n_data):
-        raise ValueError(
-            f"{path}: {n} rows but the test split of {data_dir} has {n_data} examples "
-            "(predictions from another dataset build, or a --max-examples run?)"
-        )
-    if pred["preds"].ndim != 2 or pred["preds"].shape[1] != data["inputs"].shape[1]:
-        raise ValueError(
-            f"{path}: preds shape {pred['preds'].shape} does not match seq_len {data['inputs'].shape[1]} of {data_dir}"
-        )
-    for field in ("puzzle_identifiers", "inputs"):
-        mismatch = np.flatnonzero(
-            (np.asarray(data[field][:n]) != pred[field]).reshape(n, -1).any(axis=1)
-        )
-        if mismatch.size:
-            raise ValueError(
-                f"{path}: field {field} differs from {data_dir}/test at {mismatch.size} row(s), "
-                f"first row {int(mismatch[0])}: predictions from another dataset build?"
-            )
-    return pred
-
-
-def _cmd_predict(args: argparse.Namespace) -> int:
-    from trm.hub import parse_overrides
-
-    record = run_predict(
-        args.checkpoint,
-        args.data,
-        args.out,
-        batch_size=args.batch_size,
-        device=args.device,
-        dtype=args.dtype,
-        max_examples=args.max_examples,
-        shard_batches=args.shard_batches,
-        step=args.step,
-        preset=args.arch,
-        overrides=parse_overrides(args.arch_override),
-        resize_puzzle_emb=args.resize_puzzle_emb,
-        progress=not args.no_progress,
-        threads=args.threads,
-        compile=args.compile,
+    write_predictions(
+        out,
+        puzzle_identifiers=puzzle_ids[:n],
+        inputs=np.asarray(inputs[:n]),
+        preds=preds,
+        q_halt_logits=q_halt,
     )
-    if record:
-        print(
-            f"wrote {args.out}: {record['num_examples']} examples, {record['computed_examples']} computed "
-            f"in {record['seconds']:.1f} s on {record['device']} ({record['examples_per_s'] or 0:.1f} examples/s)"
-        )
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "predict",
-        help="run eval-mode ACT on every test example of a dataset (sharded, resumable, torchrun)",
-        description="Write predictions.npz (puzzle_identifiers, inputs, preds, q_halt_logits) for "
-        "every test example of --data, plus <stem>.meta.json. Rerunning after an interruption "
-        "resumes from the shards in <out>.shards/. Under torchrun the ranks split the shards.",
-    )
-    p.add_argument(
-        "--checkpoint", required=True, help="step_N file, run folder or fetched checkpoint folder"
-    )
-    p.add_argument("--step", type=int, help="which step_N of a folder (default: the highest)")
-    p.add_argument("--data", required=True, help="prepared dataset folder (its test split is used)")
-    p.add_argument("--out", required=True, help="predictions .npz to write")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
-    p.add_argument(
-        "--dtype",
-        default="auto",
-        choices=["auto", "float32", "bfloat16", "float16"],
-        help="forward dtype (auto: float32 on CPU, the checkpoint's config on GPU)",
-    )
-    p.add_argument("--max-examples", type=int, help="only the first N test examples (quick runs)")
-    p.add_argument(
-        "--shard-batches", type=int, default=16, help="batches per resumable shard (default 16)"
-    )
-    p.add_argument(
-        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
-    )
-    p.add_argument(
-        "--arch-override",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a model setting (repeatable)",
-    )
-    p.add_argument(
-        "--resize-puzzle-emb",
-        action="store_true",
-        help="load a checkpoint whose puzzle-embedding table has another number of rows",
-    )
-    p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=_cmd_predict)

@@ -1,0 +1,159 @@
+"""Prediction rows processed once: cropped, un-augmented, hashed and matched to test inputs.
+
+Inputs are matched to test inputs the other way round from answers: the expected hash of each
+test input under each augmentation is computed from per-colour weight sums, so input rows need
+only a plain hash. Voting over any subset of rows reuses the result.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trm.data.augment import dihedral_transform, inverse_dihedral_transform
+from trm.data.format import read_metadata
+from trm.errors import UserError
+from trm.eval.arc.hashing import (
+    _W,
+    SEQ,
+    crop_sizes,
+    crop_tokens,
+    hash_blocks,
+    inverse_perm_from_name,
+    sigmoid64,
+)
+from trm.eval.arc.testset import ArcTestSet, load_arc_test_set
+from trm.eval.predictions import check_covers_dataset, dataset_row_identifiers, read_predictions
+
+
+@dataclass
+class ProcessedPredictions:
+    """Per-row results of the expensive pass; voting over any subset of rows reuses them."""
+
+    test_set: ArcTestSet
+    puzzle_identifiers: np.ndarray  # [N]
+    pred_tokens: np.ndarray  # [N, 900] (possibly memory-mapped)
+    input_index: np.ndarray  # [N] test input of each row, -1 when its input matches none
+    pred_shape: np.ndarray  # [N] canonical answer shape code (height * 32 + width)
+    pred_keys: np.ndarray  # [N, 2] canonical answer hashes
+    q: np.ndarray  # [N] float64 sigmoid(q_halt)
+    aug_rank: np.ndarray  # [N] 0 = un-augmented copy, k = k-th augmented copy of its task
+
+
+def process_predictions(
+    data_dir: str | os.PathLike, pred_path: str | os.PathLike, progress: bool = True
+) -> ProcessedPredictions:
+    """Load and validate predictions, then crop, un-augment and hash every row (the costly part)."""
+    data_dir = Path(data_dir)
+    meta = read_metadata(data_dir, "test")
+    expected_ids = dataset_row_identifiers(data_dir)
+    preds = read_predictions(pred_path)
+    if preds.inputs.shape[1] != SEQ:
+        raise UserError(f"{pred_path}: ARC rows have {SEQ} tokens, got {preds.inputs.shape[1]}")
+    pids = np.asarray(preds.puzzle_identifiers).astype(np.int64)
+    arrays = [preds.inputs, preds.preds, preds.q_halt_logits]
+    keep = pids != meta.blank_identifier_id
+    if not keep.all():  # padding rows (batch filler): dropped, as the reference drops them
+        pids = pids[keep]
+        arrays = [np.asarray(a)[keep] for a in arrays]
+    check_covers_dataset(pids, expected_ids, pred_path, data_dir)
+    # parsing identifiers (Python) overlaps the predictions' crop (numpy, GIL released)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        loading = pool.submit(load_arc_test_set, data_dir, expected_ids)
+        pred_sizes = crop_sizes(arrays[1])
+        ts = loading.result()
+    return process_arrays(ts, pids, *arrays, progress=progress, pred_sizes=pred_sizes)
+
+
+def process_arrays(
+    ts: ArcTestSet,
+    pids: np.ndarray,
+    inputs: np.ndarray,
+    preds: np.ndarray,
+    q_halt_logits: np.ndarray,
+    progress: bool = False,
+    pred_sizes: tuple[np.ndarray, np.ndarray] | None = None,
+) -> ProcessedPredictions:
+    pids = np.asarray(pids, dtype=np.int64)
+    if pids.size and (pids.min() < 0 or pids.max() >= len(ts.identifiers)):
+        bad = pids[(pids < 0) | (pids >= len(ts.identifiers))][0]
+        raise UserError(
+            f"puzzle identifier {bad} is outside identifiers.json (0..{len(ts.identifiers) - 1})"
+        )
+    # inputs and predictions are independent; numpy releases the GIL in the heavy steps, so a
+    # second thread overlaps them where a second core is free
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        matching = pool.submit(_match_inputs, ts, pids, inputs, False)
+        shape, keys = hash_blocks(
+            preds, pids, ts, True, progress, "hash predictions", sizes=pred_sizes
+        )
+        input_index = matching.result()
+    return ProcessedPredictions(
+        test_set=ts,
+        puzzle_identifiers=pids,
+        pred_tokens=preds,
+        input_index=input_index,
+        pred_shape=shape,
+        pred_keys=keys,
+        q=sigmoid64(np.asarray(q_halt_logits)),
+        aug_rank=ts.id_aug_rank[pids],
+    )
+
+
+def _match_inputs(
+    ts: ArcTestSet, pids: np.ndarray, inputs: np.ndarray, progress: bool
+) -> np.ndarray:
+    """Test input of each row: same task and equal inverse-augmented input grid, else -1.
+
+    inverse(crop(row)) == T  <=>  crop(row) == augment(T), and the hash of augment(T) is
+    sum over colours c of (perm[c] + 1) * S[T, tid, c], where S sums the weights of the cells of
+    dihedral(T, tid) that hold colour c: so only the rows' plain hashes are needed.
+    """
+    n_in = len(ts.input_grids)
+    sums = np.zeros((n_in, 8, 10, 2), dtype=np.uint64)
+    shapes = np.zeros((n_in, 8), dtype=np.int64)
+    colours = np.arange(10)
+    for j, grid in enumerate(ts.input_grids):
+        for tid in range(8):
+            moved = dihedral_transform(grid, tid)
+            a, b = moved.shape
+            shapes[j, tid] = a * 32 + b
+            onehot = moved.reshape(-1, 1) == colours  # [cells, 10]
+            wts = _W[:, :a, :b].reshape(2, -1)  # [2, cells]
+            sums[j, tid] = (onehot.T.astype(np.uint64) @ wts.T).astype(np.uint64)
+    row_shape, row_keys = hash_blocks(
+        inputs, pids, ts, canonical=False, progress=progress, desc="hash inputs"
+    )
+
+    task = ts.id_task[pids]
+    tids = ts.id_tid[pids]
+    weight = ts.id_perm[pids].astype(np.uint64) + np.uint64(1)  # [n, 10]
+    index = np.full(len(pids), -1, dtype=np.int64)
+    has_task = task >= 0
+    safe_task = np.where(has_task, task, 0)
+    for slot in range(int(ts.task_n_inputs.max(initial=0))):
+        cand = has_task & (slot < ts.task_n_inputs[safe_task]) & (index < 0)
+        if not cand.any():
+            continue
+        rows = np.flatnonzero(cand)
+        j = ts.task_first_input[safe_task[rows]] + slot
+        t = tids[rows]
+        expected = np.einsum("nc,nck->nk", weight[rows], sums[j, t])
+        hit = (row_shape[rows] == shapes[j, t]) & np.all(row_keys[rows] == expected, axis=1)
+        index[rows[hit]] = ts.input_alias[j[hit]]
+    return index
+
+
+def answer_grid(pp: ProcessedPredictions, row: int) -> np.ndarray:
+    """The inverse-augmented answer grid of prediction row `row` (the reference's way)."""
+    _, tid, inv_perm = inverse_perm_from_name(
+        pp.test_set.identifiers[int(pp.puzzle_identifiers[row])]
+    )
+    grid = crop_tokens(np.asarray(pp.pred_tokens[row]))
+    if inv_perm is not None:
+        grid = inv_perm[inverse_dihedral_transform(grid, tid)]
+    return np.ascontiguousarray(grid)

@@ -1,0 +1,239 @@
+"""`trm predict`, `trm score arc|sudoku|maze|compare` and `trm sweep`: argument parsing only;
+the work is done by trm.eval.predict, trm.eval.scoring and trm.eval.sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from trm.eval import schema as S
+from trm.eval.scoring import MODES
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    _register_predict(subparsers)
+    _register_score(subparsers)
+    _register_sweep(subparsers)
+
+
+def _register_predict(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "predict",
+        help="run eval-mode ACT on every test example of a dataset (sharded, resumable, torchrun)",
+        description="Write predictions.npz (puzzle_identifiers, inputs, preds, q_halt_logits) for "
+        "every test example of --data, plus <stem>.meta.json. Rerunning after an interruption "
+        "resumes from the shards in <out>.shards/. Under torchrun the ranks split the shards.",
+    )
+    p.add_argument(
+        "--checkpoint", required=True, help="step_N file, run folder or fetched checkpoint folder"
+    )
+    p.add_argument("--step", type=int, help="which step_N of a folder (default: the highest)")
+    p.add_argument("--data", required=True, help="prepared dataset folder (its test split is used)")
+    p.add_argument("--out", required=True, help="predictions .npz to write")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
+    p.add_argument(
+        "--dtype",
+        default="auto",
+        choices=["auto", "float32", "bfloat16", "float16"],
+        help="forward dtype (auto: float32 on CPU, the checkpoint's config on GPU)",
+    )
+    p.add_argument("--max-examples", type=int, help="only the first N test examples (quick runs)")
+    p.add_argument(
+        "--shard-batches", type=int, default=16, help="batches per resumable shard (default 16)"
+    )
+    p.add_argument(
+        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
+    )
+    p.add_argument(
+        "--arch-override",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a model setting (repeatable)",
+    )
+    p.add_argument(
+        "--resize-puzzle-emb",
+        action="store_true",
+        help="load a checkpoint whose puzzle-embedding table has another number of rows",
+    )
+    p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from trm.eval.predict import run_predict
+    from trm.hub import parse_overrides
+
+    record = run_predict(
+        args.checkpoint,
+        args.data,
+        args.out,
+        batch_size=args.batch_size,
+        device=args.device,
+        dtype=args.dtype,
+        max_examples=args.max_examples,
+        shard_batches=args.shard_batches,
+        step=args.step,
+        preset=args.arch,
+        overrides=parse_overrides(args.arch_override),
+        resize_puzzle_emb=args.resize_puzzle_emb,
+        progress=not args.no_progress,
+        threads=args.threads,
+        compile=args.compile,
+    )
+    if record:
+        print(
+            f"wrote {args.out}: {record['num_examples']} examples, {record['computed_examples']} computed "
+            f"in {record['seconds']:.1f} s on {record['device']} ({record['examples_per_s'] or 0:.1f} examples/s)"
+        )
+    return 0
+
+
+def _register_score(subparsers: argparse._SubParsersAction) -> None:
+    score = subparsers.add_parser(
+        "score",
+        help="score predictions: ARC voting and pass@K, Sudoku/Maze accuracy, mode comparison",
+        description="Score a predictions.npz against a prepared dataset.",
+    )
+    kinds = score.add_subparsers(dest="score_kind", metavar="KIND", required=True)
+
+    arc = kinds.add_parser(
+        "arc",
+        help="ARC: augmentation voting, pass@K, submission.json, per_example.jsonl",
+        description=(
+            "Reference ARC voting. --mode paper lets every augmented copy vote; --mode single "
+            "keeps only the un-augmented copy of each test input (same predictions, same "
+            "learned puzzle embeddings)."
+        ),
+    )
+    _common(arc)
+    arc.add_argument(
+        "--mode", choices=MODES, default="paper", help="which copies vote (default: paper)"
+    )
+    arc.set_defaults(func=_score_arc)
+
+    for kind in ("sudoku", "maze"):
+        p = kinds.add_parser(
+            kind,
+            help=f"{kind.capitalize()}: exact (whole grid) and cell accuracy with 95%% intervals",
+        )
+        _common(p)
+        p.set_defaults(func=_score_grid, task_name=kind.capitalize())
+
+    cmp_ = kinds.add_parser(
+        "compare",
+        help="paired bootstrap of paper minus single mode over tasks",
+        description="Reads per_input.csv from two `trm score arc` outputs of the same predictions.",
+    )
+    cmp_.add_argument(
+        "--paper", required=True, help="output folder of `trm score arc --mode paper`"
+    )
+    cmp_.add_argument(
+        "--single", required=True, help="output folder of `trm score arc --mode single`"
+    )
+    cmp_.add_argument("--out", required=True, help="JSON file to write")
+    cmp_.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    cmp_.set_defaults(func=_compare)
+
+
+def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
+    sweep = subparsers.add_parser(
+        "sweep",
+        help="ARC accuracy against the number of voting augmentations (no model run)",
+        description=(
+            "Level K keeps the votes of the un-augmented copy and the first K augmented copies "
+            "of each task, in builder order. Writes a CSV: level, pass@1, pass@2 with 95%% "
+            "intervals, mean and minimum effective votes, number of test inputs."
+        ),
+    )
+    sweep.add_argument("--data", required=True, help="prepared ARC dataset folder")
+    sweep.add_argument("--predictions", required=True, help="predictions.npz of its test split")
+    sweep.add_argument(
+        "--levels", default="0,1,4,16,64,256,576,1000", help="comma-separated K values"
+    )
+    sweep.add_argument("--out", required=True, help="CSV file to write")
+    sweep.add_argument(
+        "--draws", type=int, default=0, help="also average over R random choices of K copies"
+    )
+    sweep.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    sweep.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    sweep.set_defaults(func=_sweep)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument(
+        "--predictions", required=True, help="predictions.npz (one row per test example)"
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--n-boot", type=int, default=DEFAULT_N_BOOT, help="bootstrap resamples (default 10000)"
+    )
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _score_arc(args: argparse.Namespace) -> int:
+    from trm.eval.scoring import score_arc
+
+    metrics = score_arc(
+        args.data,
+        args.predictions,
+        args.out,
+        mode=args.mode,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(json.dumps({S.arc_pass_key(k): metrics[S.arc_pass_key(k)] for k in S.PASS_KS}))
+    return 0
+
+
+def _score_grid(args: argparse.Namespace) -> int:
+    from trm.eval.scoring import score_grid
+
+    metrics = score_grid(
+        args.data, args.predictions, args.out, args.task_name, n_boot=args.n_boot, seed=args.seed
+    )
+    print(json.dumps({k: v for k, v in metrics.items() if "_ci_" not in k}))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from trm.eval.scoring import compare_modes
+
+    out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
+    print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from trm.errors import UserError
+    from trm.eval.scoring import check_n_boot
+    from trm.eval.sweep import parse_levels, run_sweep, write_sweep_csv
+
+    levels = parse_levels(args.levels)
+    if args.draws < 0:
+        raise UserError(f"--draws must be >= 0, got {args.draws}")
+    check_n_boot(args.n_boot)
+    rows = run_sweep(
+        args.data,
+        args.predictions,
+        levels,
+        draws=args.draws,
+        seed=args.seed,
+        n_boot=args.n_boot,
+        progress=not args.quiet,
+    )
+    write_sweep_csv(rows, args.out)
+    for r in rows:
+        print(
+            f"level {r['level']:>5}: pass@1 {r['pass@1']:.4f}  pass@2 {r['pass@2']:.4f}  "
+            f"mean votes {r['mean_votes']:.1f}"
+        )
+    return 0

@@ -1,0 +1,240 @@
+"""The predictions file (`predictions.npz`): its fields, writer, memory-mapped reader, checks.
+
+This module is the ONLY code that opens a predictions file; `trm predict` writes it through
+`write_predictions`, scoring, the sweep and analyses read it through `read_predictions`.
+
+Contract (DESIGN.md): `puzzle_identifiers` int32 [N], `inputs` [N, seq] (the dataset's dtype),
+`preds` [N, seq], `q_halt_logits` float32 [N], one row per test example. A later field (e.g.
+per-step outputs) is declared by adding one `FieldSpec(..., required=False)` to `FIELDS`.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from trm.errors import UserError
+from trm.utils import atomic_path
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One array of the predictions file: its name, numpy kind(s), rank and whether it is needed."""
+
+    name: str
+    kinds: str  # numpy dtype kinds accepted ("iu" = any integer, "f" = float)
+    ndim: int  # the first axis is always the row (one per test example)
+    required: bool = True
+    write_dtype: str | None = None  # dtype the writer stores (None = keep the caller's)
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("puzzle_identifiers", "iu", 1, write_dtype="int32"),
+    FieldSpec("inputs", "iu", 2),
+    FieldSpec("preds", "iu", 2),
+    FieldSpec("q_halt_logits", "f", 1, write_dtype="float32"),
+)
+REQUIRED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
+
+
+@dataclass
+class Predictions:
+    """A validated predictions file; arrays are memory-mapped where the file allows it."""
+
+    path: Path
+    puzzle_identifiers: np.ndarray
+    inputs: np.ndarray
+    preds: np.ndarray
+    q_halt_logits: np.ndarray
+    optional: dict[str, np.ndarray] = field(default_factory=dict)  # declared optional fields
+
+    def __len__(self) -> int:
+        return len(self.puzzle_identifiers)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every field present, by name."""
+        out = {f.name: getattr(self, f.name) for f in FIELDS if f.required}
+        out.update(self.optional)
+        return out
+
+
+def write_predictions(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write a predictions file atomically, uncompressed (so readers can memory-map it).
+
+    Keyword arguments are the declared fields; unknown names are refused.
+    """
+    known = {f.name: f for f in FIELDS}
+    unknown = sorted(set(arrays) - set(known))
+    if unknown:
+        raise ValueError(
+            f"write_predictions: undeclared field(s) {unknown} (declared: {list(known)})"
+        )
+    missing = [n for n in REQUIRED if n not in arrays]
+    if missing:
+        raise ValueError(f"write_predictions: missing field(s) {missing}")
+    out = {}
+    for name, arr in arrays.items():
+        spec = known[name]
+        out[name] = np.asarray(arr, dtype=spec.write_dtype) if spec.write_dtype else np.asarray(arr)
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **out)
+
+
+def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
+    """Arrays of an .npz; stored (uncompressed) members are memory-mapped, not copied.
+
+    np.load reads each member through zipfile (a copy and a CRC over ~1.7 GB for the full ARC
+    evaluation set, most of the scoring time); a memory map reads only what is used.
+    """
+    out: dict[str, np.ndarray] = {}
+    with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        for info in zf.infolist():
+            key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+            arr = None
+            if info.compress_type == zipfile.ZIP_STORED:
+                # local file header: 30 bytes, then the name and the extra field
+                f.seek(info.header_offset)
+                local = f.read(30)
+                start = (
+                    info.header_offset
+                    + 30
+                    + int.from_bytes(local[26:28], "little")
+                    + int.from_bytes(local[28:30], "little")
+                )
+                f.seek(start)
+                version = np.lib.format.read_magic(f)
+                read_header = (
+                    np.lib.format.read_array_header_1_0
+                    if version == (1, 0)
+                    else np.lib.format.read_array_header_2_0
+                )
+                shape, fortran, dtype = read_header(f)
+                if not dtype.hasobject and np.prod(shape) > 0:
+                    order = "F" if fortran else "C"
+                    arr = np.memmap(
+                        path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order=order
+                    )
+            if arr is None:
+                with zf.open(info) as member:
+                    arr = np.lib.format.read_array(member, allow_pickle=False)
+            out[key] = arr
+    return out
+
+
+def read_predictions(path: str | os.PathLike) -> Predictions:
+    """Open a predictions file and check its fields: names, kinds, ranks, matching row counts."""
+    path = Path(path)
+    if not path.exists():
+        raise UserError(f"predictions file not found: {path}")
+    try:
+        data = _npz_arrays(path)
+    except Exception as e:  # zip / header errors from a corrupt or foreign file
+        raise UserError(f"{path}: not a readable .npz file ({e})") from e
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise UserError(f"{path}: missing field(s) {missing} (has {sorted(data)})")
+    n = len(data["puzzle_identifiers"])
+    for spec in FIELDS:
+        if spec.name not in data:
+            continue
+        arr = data[spec.name]
+        if arr.ndim != spec.ndim:
+            raise UserError(
+                f"{path}: field '{spec.name}' must be {spec.ndim}-D, got shape {arr.shape}"
+            )
+        if len(arr) != n:
+            raise UserError(
+                f"{path}: field '{spec.name}' has {len(arr)} rows, puzzle_identifiers has {n}"
+            )
+        if arr.dtype.kind not in spec.kinds:
+            what = "integers" if spec.kinds == "iu" else "floats"
+            raise UserError(f"{path}: field '{spec.name}' must hold {what}, got {arr.dtype}")
+    if data["inputs"].shape != data["preds"].shape:
+        raise UserError(
+            f"{path}: inputs {data['inputs'].shape} and preds {data['preds'].shape} differ in shape"
+        )
+    optional_names = [f.name for f in FIELDS if not f.required and f.name in data]
+    return Predictions(
+        path=path,
+        **{k: data[k] for k in REQUIRED},
+        optional={k: data[k] for k in optional_names},
+    )
+
+
+def check_matches_dataset(
+    pred: Predictions, data_dir: str | os.PathLike, allow_prefix: bool = False
+) -> None:
+    """The rows must be the test split's examples in dataset order (a prefix with allow_prefix,
+    for `--max-examples` runs): same puzzle_identifiers and inputs, row by row."""
+    from trm.data.format import load_split
+
+    path = pred.path
+    data = load_split(data_dir, "test")
+    n_data = int(data["inputs"].shape[0])
+    n = len(pred)
+    if n != n_data and not (allow_prefix and n < n_data):
+        raise UserError(
+            f"{path}: {n} rows but the test split of {data_dir} has {n_data} examples "
+            "(predictions from another dataset build, or a --max-examples run?)"
+        )
+    if pred.preds.shape[1] != data["inputs"].shape[1]:
+        raise UserError(
+            f"{path}: preds shape {pred.preds.shape} does not match seq_len "
+            f"{data['inputs'].shape[1]} of {data_dir}"
+        )
+    for name in ("puzzle_identifiers", "inputs"):
+        got = np.asarray(getattr(pred, name))
+        mismatch = np.flatnonzero((np.asarray(data[name][:n]) != got).reshape(n, -1).any(axis=1))
+        if mismatch.size:
+            raise UserError(
+                f"{path}: field {name} differs from {data_dir}/test at {mismatch.size} row(s), "
+                f"first row {int(mismatch[0])}: predictions from another dataset build?"
+            )
+
+
+def dataset_row_identifiers(data_dir: str | os.PathLike, split: str = "test") -> np.ndarray:
+    """Puzzle identifier of every example row of a split."""
+    from trm.data.format import load_split
+
+    arrays = load_split(data_dir, split)
+    idx = np.asarray(arrays["puzzle_indices"])
+    return np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(idx))
+
+
+def check_covers_dataset(
+    got: np.ndarray,
+    expected_ids: np.ndarray,
+    pred_path: str | os.PathLike,
+    data_dir: str | os.PathLike,
+) -> None:
+    """Predictions must hold one row per test example of the dataset (in any order).
+
+    `got` are the predictions' puzzle identifiers without padding (blank) rows.
+    """
+    if len(got) != len(expected_ids):
+        raise UserError(
+            f"{pred_path}: {len(got)} prediction rows, but dataset {data_dir} has {len(expected_ids)} "
+            "test examples (predictions must hold one row per test example)"
+        )
+    a, b = np.sort(got), np.sort(expected_ids)
+    if not np.array_equal(a, b):
+        unknown = np.setdiff1d(a, b)
+        what = (
+            f"identifier(s) {unknown[:5].tolist()} are not puzzles of its test split"
+            if unknown.size
+            else "the number of rows per identifier differs"
+        )
+        raise UserError(f"{pred_path}: puzzle_identifiers do not match dataset {data_dir}: {what}")
+
+
+def load_predictions(
+    path: str | os.PathLike, data_dir: str | os.PathLike, allow_prefix: bool = False
+) -> Predictions:
+    """`read_predictions` followed by `check_matches_dataset`."""
+    pred = read_predictions(path)
+    check_matches_dataset(pred, data_dir, allow_prefix=allow_prefix)
+    return pred

@@ -1,0 +1,274 @@
+"""Everything the report reads, read through the keys its writers declare (trm.eval.schema, and
+the bench.json block below). A declared key that is missing is an error naming the file and
+the key: the report never guesses another layout and computes no statistics of its own.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from trm.errors import UserError
+from trm.eval import schema as S
+from trm.utils import read_json
+
+# ---- bench.json: the keys trm/bench.py (`run_bench`, `_timing_fields`, `device_info`) writes. ----
+# ONE block on purpose: when trm.bench.schema lands, point these names at it.
+BENCH_DEVICE = "device"  # {type, name, threads, ...}
+BENCH_DEVICE_TYPE = "type"  # "cuda" or "cpu"
+BENCH_DEVICE_NAME = "name"
+BENCH_DEVICE_THREADS = "threads"
+BENCH_RESULTS = "results"  # one entry per (mode, dtype, compile, batch size)
+BENCH_MODE = "mode"
+BENCH_MODE_INFERENCE = "inference"
+BENCH_BATCH_SIZE = "batch_size"
+BENCH_DTYPE = "dtype"
+BENCH_COMPILE = "compile"
+BENCH_ERROR = "error"  # instead of the timing fields, e.g. out of memory
+BENCH_LATENCY_BATCH_S = "latency_batch_s"  # {median, p90, ...} seconds per batch
+BENCH_MEDIAN = "median"
+BENCH_THROUGHPUT = "throughput_examples_per_s"
+BENCH_MEMORY = "memory"
+BENCH_MEMORY_PEAK_BYTES = {"cuda": "cuda_max_allocated_bytes", "cpu": "cpu_peak_rss_bytes"}
+# ---------------------------------------------------------------------------------------------
+
+
+class ReportInputError(UserError):
+    """A file the report reads lacks a key (or column) its writer declares."""
+
+
+@dataclass
+class ExperimentInputs:
+    """The files behind one experiment's section (paths relative to the workflow folder)."""
+
+    name: str
+    settings: dict[str, Any]
+    data_dir: str
+    metrics: dict[str, str] = field(default_factory=dict)  # mode -> metrics.json
+    per_example: dict[str, str] = field(default_factory=dict)  # mode -> per_example.jsonl/.csv
+    train_dir: str | None = None
+    sweep_csv: str | None = None
+    bench_json: str | None = None
+    compare_json: str | None = None  # `trm score compare` (ARC with paper and single mode)
+
+
+def experiments_from_spec(spec: Mapping[str, Any]) -> list[ExperimentInputs]:
+    """ExperimentInputs from a `trm report --spec` JSON document."""
+    out = []
+    known = set(ExperimentInputs.__dataclass_fields__)
+    for i, e in enumerate(spec.get("experiments", [])):
+        missing = {"name", "data_dir"} - e.keys()
+        if missing:
+            raise UserError(f"report spec: experiments[{i}] lacks {sorted(missing)}")
+        unknown = set(e) - known
+        if unknown:
+            raise UserError(f"report spec: experiments[{i}] has unknown key(s) {sorted(unknown)}")
+        out.append(ExperimentInputs(**e))
+    return out
+
+
+def require(data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str) -> Any:
+    """data[key], or an error naming the file, the key and the command that writes it."""
+    if key not in data:
+        raise ReportInputError(f"{path}: missing key '{key}' (written by {writer})")
+    return data[key]
+
+
+def must_exist(path: str | os.PathLike, writer: str) -> Path:
+    """The path, or an error naming it and the command that writes it."""
+    if not Path(path).exists():
+        raise ReportInputError(f"{path}: not found (written by {writer})")
+    return Path(path)
+
+
+def _read_object(path: str | os.PathLike, what: str) -> dict[str, Any]:
+    data = read_json(path, what)
+    if not isinstance(data, dict):
+        raise ReportInputError(f"{path}: expected a JSON object ({what})")
+    return data
+
+
+def per_example_file(metrics_path: str | os.PathLike, kind: str) -> str:
+    """The scorer's per-example file beside metrics.json: JSON lines (ARC) or CSV."""
+    name = "per_example.jsonl" if kind == "arc" else "per_example.csv"
+    return str(Path(metrics_path).parent / name)
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    rows = []
+    with open(path) as f:
+        for i, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise UserError(f"{path}: line {i}: malformed JSON ({e.msg})") from e
+    return rows
+
+
+# ---- scores ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Estimate:
+    """A value with its 95 % interval, as the scorer wrote them."""
+
+    value: float
+    ci_low: float
+    ci_high: float
+
+
+def headline_keys(kind: str) -> tuple[str, ...]:
+    """The metrics the summary table shows: pass@1 and pass@2 for ARC, exact accuracy else."""
+    if kind == "arc":
+        return S.ARC_HEADLINE
+    return (S.grid_exact_key(kind.capitalize()),)
+
+
+def _estimate(data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str) -> Estimate:
+    lo_key, hi_key = S.ci_keys(key)
+    return Estimate(
+        value=float(require(data, key, path, writer)),
+        ci_low=float(require(data, lo_key, path, writer)),
+        ci_high=float(require(data, hi_key, path, writer)),
+    )
+
+
+def read_headline(path: str | os.PathLike, kind: str) -> dict[str, Estimate]:
+    """The headline metrics of one scores/<mode>/metrics.json, with their intervals."""
+    data = _read_object(must_exist(path, "trm score"), "metrics")
+    writer = f"trm score {kind}"
+    return {key: _estimate(data, key, path, writer) for key in headline_keys(kind)}
+
+
+def read_compare(path: str | os.PathLike) -> dict[str, Any]:
+    """Paper minus single mode per headline metric (`trm score compare`), and the task count."""
+    data = _read_object(must_exist(path, "trm score compare"), "mode comparison")
+    writer = "trm score compare"
+    out: dict[str, Any] = {"n_tasks": int(require(data, S.COMPARE_N_TASKS, path, writer))}
+    out["diffs"] = {}
+    for k in S.SWEEP_KS:
+        est = _estimate(data, S.compare_diff_key(k), path, writer)
+        p = float(require(data, S.compare_p_key(k), path, writer))
+        out["diffs"][S.arc_pass_key(k)] = {"estimate": est, "p_value": p, "label": f"pass@{k}"}
+    return out
+
+
+def read_votes(path: str | os.PathLike) -> list[int]:
+    """Votes pooled for each test input (ARC per_example.jsonl)."""
+    votes = []
+    for i, row in enumerate(read_jsonl(must_exist(path, "trm score arc")), 1):
+        v = require(row, S.ARC_PER_EXAMPLE_VOTES, f"{path}: line {i}", "trm score arc")
+        votes.append(int(v))
+    return votes
+
+
+# ---- acc_vs_aug.csv -----------------------------------------------------------------------
+
+
+def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """One curve per K in SWEEP_KS: x = level, y = pass@K with its 95 % band."""
+    with open(must_exist(path, "trm sweep"), newline="") as f:
+        reader = csv.DictReader(f)
+        cols = reader.fieldnames or []
+        rows = list(reader)
+    needed = [S.SWEEP_LEVEL]
+    for k in S.SWEEP_KS:
+        needed += [S.sweep_pass(k), *S.ci_keys(S.sweep_pass(k))]
+    for col in needed:
+        if col not in cols:
+            raise ReportInputError(f"{path}: missing column '{col}' (written by trm sweep)")
+    rows.sort(key=lambda r: float(r[S.SWEEP_LEVEL]))
+    curves = []
+    for k in S.SWEEP_KS:
+        y = S.sweep_pass(k)
+        lo, hi = S.ci_keys(y)
+        curves.append(
+            {
+                "label": y,
+                "x": [float(r[S.SWEEP_LEVEL]) for r in rows],
+                "y": [float(r[y]) for r in rows],
+                "lo": [float(r[lo]) for r in rows],
+                "hi": [float(r[hi]) for r in rows],
+            }
+        )
+    return curves
+
+
+# ---- bench.json ---------------------------------------------------------------------------
+
+
+def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
+    """Inference rows of bench.json in the report's units (ms, examples/s, MiB), and the device."""
+    data = _read_object(must_exist(path, "trm bench"), "benchmark result")
+    writer = "trm bench"
+    device = require(data, BENCH_DEVICE, path, writer)
+    kind = require(device, BENCH_DEVICE_TYPE, f"{path}: {BENCH_DEVICE}", writer)
+    name = require(device, BENCH_DEVICE_NAME, f"{path}: {BENCH_DEVICE}", writer)
+    threads = device.get(BENCH_DEVICE_THREADS) if kind == "cpu" else None
+    extra = f", {threads} threads" if threads else ""
+    device_text = f"{kind} ({name}{extra})" if name else str(kind)
+    mem_key = BENCH_MEMORY_PEAK_BYTES.get(kind)
+    out = []
+    for i, r in enumerate(require(data, BENCH_RESULTS, path, writer)):
+        where = f"{path}: {BENCH_RESULTS}[{i}]"
+        if require(r, BENCH_MODE, where, writer) != BENCH_MODE_INFERENCE:
+            continue
+        row: dict[str, Any] = {
+            "batch_size": require(r, BENCH_BATCH_SIZE, where, writer),
+            "dtype": str(require(r, BENCH_DTYPE, where, writer))
+            + (" compiled" if r.get(BENCH_COMPILE) else ""),
+            "latency_ms": None,
+            "throughput": None,
+            "peak_mem_mb": None,
+        }
+        if BENCH_ERROR not in r:  # a setting that failed (out of memory) has no timings
+            latency = require(r, BENCH_LATENCY_BATCH_S, where, writer)
+            row["latency_ms"] = 1000 * float(require(latency, BENCH_MEDIAN, where, writer))
+            row["throughput"] = float(require(r, BENCH_THROUGHPUT, where, writer))
+            memory = require(r, BENCH_MEMORY, where, writer)
+            if mem_key is not None:
+                row["peak_mem_mb"] = require(memory, mem_key, where, writer) / 2**20
+        out.append(row)
+    return out, device_text
+
+
+# ---- the dataset's manifest ---------------------------------------------------------------
+
+
+def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
+    manifest_path = Path(data_dir) / "manifest.json"
+    if not manifest_path.exists():
+        return {"path": str(manifest_path), "missing": True}
+    m = read_json(manifest_path, "dataset manifest")
+    counts = m.get("counts", {})
+    shortfalls = {
+        k: v for k, v in counts.items() if "shortfall" in k.lower() or "short_of" in k.lower()
+    }
+    # Also look one level down (e.g. counts per split).
+    for k, v in counts.items():
+        if isinstance(v, dict):
+            shortfalls.update(
+                {
+                    f"{k}.{kk}": vv
+                    for kk, vv in v.items()
+                    if "shortfall" in kk.lower() or "short_of" in kk.lower()
+                }
+            )
+    outputs = m.get("outputs", [])
+    return {
+        "path": str(manifest_path),
+        "command": m.get("command"),
+        "params": m.get("params", {}),
+        "counts": {k: v for k, v in counts.items() if k not in shortfalls},
+        "shortfalls": shortfalls,
+        "inputs": m.get("inputs", []),
+        "n_files": len(outputs),
+        "total_mb": sum(o.get("size", 0) for o in outputs) / 2**20,
+        "created": m.get("created"),
+    }
