@@ -18,10 +18,10 @@ from trm.errors import UserError
 COMMANDS: tuple[str, ...] = (
     "trm.data.cli",  # prepare arc|sudoku|maze
     "trm.train.cli",  # train
-    "trm.hub",  # fetch-checkpoint
+    "trm.hub_cli",  # fetch-checkpoint
     "trm.predict_run",  # predict
     "trm.score_cli",  # score arc|sudoku|maze, sweep
-    "trm.bench",  # bench
+    "trm.bench.cli",  # bench
     "trm.provenance",  # audit
     "trm.report.cli",  # report
 )

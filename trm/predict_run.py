@@ -155,7 +155,8 @@ def run_predict(
     import torch
 
     from trm.data.format import load_split, read_metadata
-    from trm.hub import build_model_for_dataset, resolve_checkpoint
+    from trm.model.build import build_model_for_dataset
+    from trm.model.checkpoint import resolve_checkpoint
     from trm.utils import resolve_device
 
     if batch_size <= 0:
@@ -394,7 +395,7 @@ def load_predictions(
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from trm.hub import parse_overrides
+    from trm.model.build import parse_overrides
 
     record = run_predict(
         args.checkpoint,
@@ -448,7 +449,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--shard-batches", type=int, default=16, help="batches per resumable shard (default 16)"
     )
     p.add_argument(
-        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
+        "--arch",
+        help="model preset (config/model/<preset>.yaml) when the checkpoint has no all_config.yaml",
     )
     p.add_argument(
         "--arch-override",
