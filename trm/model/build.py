@@ -93,12 +93,19 @@ def _read_group_file(folder: Path, name: str, seen: tuple[str, ...]) -> dict[str
     return merged
 
 
-def load_preset(name: str, root: str | os.PathLike | None = None) -> dict[str, Any]:
-    """The settings of config/model/<name>.yaml, interpolations resolved, without Hydra."""
+def load_preset(
+    name: str,
+    root: str | os.PathLike | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The settings of config/model/<name>.yaml without Hydra. `overrides` replace keys before
+    interpolations are resolved, as Hydra's `model.key=value` does (`puzzle_emb_ndim:
+    ${.hidden_size}` follows an overridden hidden_size)."""
     from omegaconf import OmegaConf
 
     name = PRESET_ALIASES.get(name, name)
     merged = _read_group_file(Path(root or config_dir()) / MODEL_GROUP, name, ())
+    merged.update(overrides or {})
     resolved = OmegaConf.to_container(OmegaConf.create(merged), resolve=True)
     assert isinstance(resolved, dict)
     return {str(k): v for k, v in resolved.items()}
@@ -156,6 +163,8 @@ def model_config(
 ) -> dict[str, Any]:
     """The reference model config dict: preset < saved settings < overrides < dataset shape.
 
+    The preset's interpolations see the saved settings and overrides (as Hydra's do).
+
     `forward_dtype` (already resolved) replaces the layered one when given.
     """
     if saved is None and preset is None and not overrides:
@@ -167,7 +176,11 @@ def model_config(
     cfg: dict[str, Any] = {}
     if preset is not None:
         try:
-            cfg.update(model_settings(load_preset(preset)))
+            cfg.update(
+                model_settings(
+                    load_preset(preset, overrides={**(saved or {}), **(overrides or {})})
+                )
+            )
         except ModelConfigError as e:
             if PRESET_ALIASES.get(preset, preset) in preset_names():
                 raise
