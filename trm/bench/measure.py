@@ -83,15 +83,23 @@ def _cpu_peak_reset() -> bool:
         return False
 
 
-def _cpu_peak_bytes() -> int:
-    """Peak resident set size of this process in bytes (VmHWM, else getrusage)."""
+def _proc_value(path: str, key: str) -> str | None:
+    """The value after `key:` on the first line of a /proc file that starts with key (Linux)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def _cpu_peak_bytes() -> int:
+    """Peak resident set size of this process in bytes (VmHWM, else getrusage)."""
+    hwm = _proc_value("/proc/self/status", "VmHWM:")  # "123456 kB"
+    if hwm is not None:
+        return int(hwm.split()[0]) * 1024
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -185,14 +193,7 @@ def device_info(device: str) -> dict[str, Any]:
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _proc_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def _is_oom(e: BaseException) -> bool:
