@@ -163,8 +163,7 @@ def model_config(
 ) -> dict[str, Any]:
     """The reference model config dict: preset < saved settings < overrides < dataset shape.
 
-    The preset's interpolations see the saved settings and overrides (as Hydra's do).
-
+    The preset's interpolations see the saved settings and overrides (as Hydra's do);
     `forward_dtype` (already resolved) replaces the layered one when given.
     """
     if saved is None and preset is None and not overrides:
