@@ -173,3 +173,44 @@ def test_bench_bad_input(tmp_path: Path) -> None:
         == 2
     )
     assert not out.exists()
+
+
+def test_bench_json_keeps_its_declared_keys(tmp_path: Path) -> None:
+    """Readers rely on trm.bench.schema: the written file has every declared key, and a file
+    without one fails naming the file and the key."""
+    from trm.bench.schema import (
+        DEVICE,
+        PEAK_MEMORY_KEY,
+        RESULTS,
+        BenchFileError,
+        Device,
+        Latency,
+        Result,
+        check_bench,
+    )
+
+    out = tmp_path / "bench.json"
+    run_bench(
+        arch="tiny_golden",
+        seq_len=16,
+        num_puzzle_identifiers=4,
+        out=out,
+        batch_sizes=[2],
+        dtypes=["float32"],
+        device="cpu",
+        warmup=0,
+        repeats=1,
+        progress=False,
+    )
+    rec = json.loads(out.read_text())
+    check_bench(rec, out)
+    entry = rec[RESULTS][0]
+    assert entry[Result.MODE] == "inference" and entry[Result.BATCH_SIZE] == 2
+    assert entry[Result.LATENCY_BATCH_S][Latency.MEDIAN] > 0
+    assert entry[Result.MEMORY][PEAK_MEMORY_KEY[rec[DEVICE][Device.TYPE]]] > 0
+    del entry[Result.THROUGHPUT_EXAMPLES_PER_S]
+    with pytest.raises(BenchFileError, match="bench.json: missing key results\\[0\\].throughput"):
+        check_bench(rec, out)
+    del rec[DEVICE][Device.NAME]
+    with pytest.raises(BenchFileError, match="missing key device.name"):
+        check_bench(rec, out)

@@ -19,13 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from trm.hub import (
-    fetch_checkpoint,
-    model_config,
-    parse_overrides,
-    read_arch_config,
-    resolve_checkpoint,
-)
+from trm.hub import fetch_checkpoint
+from trm.model.build import model_config, parse_overrides
+from trm.model.checkpoint import read_arch_config, resolve_checkpoint
 
 REPO_ID = "arcprize/trm_arc_prize_verification"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -296,7 +292,7 @@ def test_model_config_layering(tmp_path: Path) -> None:
     assert cfg["forward_dtype"] == "float32"
     with pytest.raises(ValueError, match="no all_config.yaml"):
         model_config(None, 900, 12, 433)
-    assert model_config(None, 36, 12, 10, preset="tiny")["hidden_size"] == 64
+    assert model_config(None, 36, 12, 10, preset="tiny_golden")["hidden_size"] == 64
     with pytest.raises(ValueError, match="expected key=value"):
         parse_overrides(["hidden_size"])
 

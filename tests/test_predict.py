@@ -122,8 +122,8 @@ def _arrays(path: Path) -> dict[str, np.ndarray]:
 
 
 def test_contract_fields_and_equal_to_infer_predict(setup: dict) -> None:
-    from trm.hub import build_model_for_dataset
     from trm.infer import predict
+    from trm.model.build import build_model_for_dataset
 
     out = _arrays(setup["ref"])
     assert set(out) == {"puzzle_identifiers", "inputs", "preds", "q_halt_logits"}
@@ -345,7 +345,7 @@ def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
         device="cpu",
         progress=False,
         threads=1,
-        preset="tiny",
+        preset="tiny_golden",
         max_examples=6,
     )
     np.testing.assert_array_equal(_arrays(out)["preds"], g["eval_steps"][-1]["preds"].numpy())
@@ -388,8 +388,8 @@ def test_load_predictions_rejects_foreign_files(setup: dict, tmp_path: Path) -> 
 
 
 def test_dtype_option_reaches_the_model(setup: dict) -> None:
-    from trm.hub import build_model_for_dataset
     from trm.infer import predict
+    from trm.model.build import build_model_for_dataset
 
     out = setup["base"] / "bf16.npz"
     meta = run_predict(

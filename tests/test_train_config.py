@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from trm.data.format import DatasetMetadata
-from trm.train.config import apply_overrides, arch_config, compose_config, resolve_forward_dtype
+from trm.model.build import resolve_forward_dtype, train_model_config
+from trm.train.config import apply_overrides, compose_config
 
 
 def test_paper_presets() -> None:
@@ -55,7 +56,7 @@ def test_paper_presets() -> None:
 def test_arch_config_from_dataset() -> None:
     cfg = compose_config(["model=arc_paper", "model.forward_dtype=auto"])
     meta = DatasetMetadata(0, 0, 0, 12, 900, 433, 48, 4.25, 432)
-    arch = arch_config(cfg.model, meta, local_batch_size=384, device_kind="cpu")
+    arch = train_model_config(cfg.model, meta, local_batch_size=384, device="cpu")
     assert (
         arch["seq_len"],
         arch["vocab_size"],

@@ -18,9 +18,9 @@ from trm.errors import UserError
 COMMANDS: tuple[str, ...] = (
     "trm.data.cli",  # prepare arc|sudoku|maze
     "trm.train.cli",  # train
-    "trm.hub",  # fetch-checkpoint
+    "trm.hub_cli",  # fetch-checkpoint
     "trm.eval.cli",  # predict, score arc|sudoku|maze|compare, sweep
-    "trm.bench",  # bench
+    "trm.bench.cli",  # bench
     "trm.provenance",  # audit
     "trm.report.cli",  # report
 )

@@ -65,7 +65,7 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from trm.eval.predict import run_predict
-    from trm.hub import parse_overrides
+    from trm.model.build import parse_overrides
 
     record = run_predict(
         args.checkpoint,

@@ -154,7 +154,8 @@ def run_predict(
     import torch
 
     from trm.data.format import load_split, read_metadata
-    from trm.hub import build_model_for_dataset, resolve_checkpoint
+    from trm.model.build import build_model_for_dataset
+    from trm.model.checkpoint import resolve_checkpoint
     from trm.utils import resolve_device
 
     if batch_size <= 0:

@@ -1,4 +1,4 @@
-"""Loading reference (and our own) TRM state dicts.
+"""Checkpoints on disk: the ONLY state-dict reader and step_N resolver, and weight loading.
 
 Reference checkpoints are plain state dicts saved with `torch.save`; a `torch.compile`d
 training run prefixes keys with `_orig_mod.model.inner.`, an uncompiled one with
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,10 +17,16 @@ from typing import Any
 import torch
 from torch import nn
 
+from trm.errors import UserError
+
 log = logging.getLogger(__name__)
 
 KNOWN_PREFIXES = ("_orig_mod.model.inner.", "model.inner.", "_orig_mod.", "")
 PUZZLE_EMB_KEY = "puzzle_emb.weights"
+ARCH_CONFIG_FILE = "all_config.yaml"  # the reference run's saved config, beside its step_N files
+_STEP_RE = re.compile(r"^step_(\d+)(\.pt|\.pth)?$")
+# Keys of all_config.yaml's `arch:` section that are not model-shape settings.
+_NON_MODEL_ARCH_KEYS = {"name", "loss"}
 
 
 @dataclass
@@ -47,21 +54,137 @@ def _detect_prefix(keys: list[str]) -> str:
     return ""
 
 
-def _read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+class CheckpointError(UserError, ValueError):
+    """A checkpoint file or folder that cannot be used (a ValueError for older callers)."""
+
+
+class CheckpointNotFoundError(UserError, FileNotFoundError):
+    """A checkpoint path, step or weights file that does not exist."""
+
+
+# Keys under which training scripts nest the weights inside a larger checkpoint dict.
+_WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The state dict in a reference `step_N` file (or a checkpoint dict that nests one).
+
+    The ONLY reader of weight files: never unpickles (weights_only=True), always on the CPU.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
-        raise ValueError(f"{path}: not a readable torch state dict ({exc})") from exc
-    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):
-        obj = obj["state_dict"]
-    if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
-        obj = obj["model"]
-    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
-        raise ValueError(f"{path}: expected a state dict of tensors, got {type(obj).__name__}")
+        raise CheckpointError(f"{path}: not a readable torch state dict ({exc})") from exc
+    # unwrap {"state_dict": {...}}, {"model": {...}} and nestings of them
+    while isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            break
+        obj = inner
+    if (
+        not isinstance(obj, dict)
+        or not obj
+        or not all(isinstance(v, torch.Tensor) for v in obj.values())
+    ):
+        raise CheckpointError(
+            f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}"
+        )
     return obj
+
+
+def puzzle_emb_rows(state_dict: dict[str, Any]) -> int | None:
+    """Rows of the sparse puzzle-embedding table in a state dict (any reference prefix)."""
+    for key, value in state_dict.items():
+        if key.endswith(PUZZLE_EMB_KEY):
+            return int(value.shape[0])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Finding the weights (and the run's saved model settings) inside a checkpoint path
+# --------------------------------------------------------------------------------------------
+
+
+def step_number(path: Path) -> int | None:
+    """N for a file named step_N (also step_N.pt / step_N.pth), else None."""
+    m = _STEP_RE.match(path.name)
+    return int(m.group(1)) if m else None
+
+
+def find_weights(path: str | os.PathLike, step: int | None = None) -> Path:
+    """The state-dict file of a step_N file, a training run folder or a fetched folder.
+
+    A folder resolves to its highest step_N (or `step`), searched recursively (hidden folders
+    skipped); several checkpoint folders inside one (e.g. arc_v1_public and arc_v2_public) must
+    be told apart by passing the subfolder.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise CheckpointNotFoundError(f"checkpoint not found: {path}")
+    if path.is_file():
+        return path
+    candidates = [
+        p
+        for p in path.rglob("step_*")
+        if p.is_file()
+        and step_number(p) is not None
+        and not any(s.startswith(".") for s in p.relative_to(path).parts)
+    ]
+    if not candidates:
+        raise CheckpointNotFoundError(f"no step_N checkpoint file under {path}")
+    parents = sorted({p.parent for p in candidates})
+    if len(parents) > 1:
+        listing = ", ".join(str(p.relative_to(path)) or "." for p in parents)
+        raise CheckpointError(
+            f"{path} holds checkpoints in several folders ({listing}); pass one of them"
+        )
+    if step is None:
+        return max(candidates, key=lambda p: step_number(p) or -1)
+    named = [p for p in candidates if step_number(p) == step]
+    if not named:
+        have = sorted(step_number(p) for p in candidates)
+        raise CheckpointNotFoundError(f"no step_{step} in {parents[0]} (have steps {have})")
+    return named[0]
+
+
+def find_arch_config(weights: Path) -> Path | None:
+    """all_config.yaml beside the weights file, or one folder up (a run's checkpoint subfolder)."""
+    for folder in (weights.parent, weights.parent.parent):
+        if (folder / ARCH_CONFIG_FILE).is_file():
+            return folder / ARCH_CONFIG_FILE
+    return None
+
+
+def read_arch_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The model settings of a reference-style all_config.yaml (its `arch:` section, without
+    the keys that name the class and the loss)."""
+    import yaml
+
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        raise CheckpointError(f"{path}: malformed YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"{path}: expected a mapping at the top level")
+    arch = raw.get("arch", raw)
+    if not isinstance(arch, dict) or "hidden_size" not in arch:
+        raise CheckpointError(
+            f"{path}: no model settings (expected an `arch:` section with hidden_size, ...)"
+        )
+    return {k: v for k, v in arch.items() if k not in _NON_MODEL_ARCH_KEYS}
+
+
+def resolve_checkpoint(
+    path: str | os.PathLike, step: int | None = None
+) -> tuple[Path, dict[str, Any] | None]:
+    """(state-dict file, saved model settings or None) for a checkpoint path; see find_weights."""
+    weights = find_weights(path, step)
+    cfg_path = find_arch_config(weights)
+    return weights, (read_arch_config(cfg_path) if cfg_path else None)
 
 
 def load_weights(
@@ -80,7 +203,7 @@ def load_weights(
     """
     if isinstance(state_dict_or_path, (str, os.PathLike)):
         source = str(state_dict_or_path)
-        state_dict = _read_state_dict(state_dict_or_path)
+        state_dict = read_state_dict(state_dict_or_path)
     else:
         source = "<state_dict>"
         state_dict = state_dict_or_path

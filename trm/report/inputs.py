@@ -1,5 +1,5 @@
 """Everything the report reads, read through the keys its writers declare (trm.eval.schema, and
-the bench.json block below). A declared key that is missing is an error naming the file and
+trm.bench.schema). A declared key that is missing is an error naming the file and
 the key: the report never guesses another layout and computes no statistics of its own.
 """
 
@@ -13,28 +13,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trm.bench import schema as B
 from trm.errors import UserError
 from trm.eval import schema as S
 from trm.utils import read_json
 
-# ---- bench.json: the keys trm/bench.py (`run_bench`, `_timing_fields`, `device_info`) writes. ----
-# ONE block on purpose: when trm.bench.schema lands, point these names at it.
-BENCH_DEVICE = "device"  # {type, name, threads, ...}
-BENCH_DEVICE_TYPE = "type"  # "cuda" or "cpu"
-BENCH_DEVICE_NAME = "name"
-BENCH_DEVICE_THREADS = "threads"
-BENCH_RESULTS = "results"  # one entry per (mode, dtype, compile, batch size)
-BENCH_MODE = "mode"
-BENCH_MODE_INFERENCE = "inference"
-BENCH_BATCH_SIZE = "batch_size"
-BENCH_DTYPE = "dtype"
-BENCH_COMPILE = "compile"
-BENCH_ERROR = "error"  # instead of the timing fields, e.g. out of memory
-BENCH_LATENCY_BATCH_S = "latency_batch_s"  # {median, p90, ...} seconds per batch
-BENCH_MEDIAN = "median"
-BENCH_THROUGHPUT = "throughput_examples_per_s"
-BENCH_MEMORY = "memory"
-BENCH_MEMORY_PEAK_BYTES = {"cuda": "cuda_max_allocated_bytes", "cpu": "cpu_peak_rss_bytes"}
+# ---- bench.json: the keys trm.bench.schema declares (its writer builds the file from them). ----
+BENCH_DEVICE = B.DEVICE  # {type, name, threads, ...}
+BENCH_DEVICE_TYPE = B.Device.TYPE  # "cuda" or "cpu"
+BENCH_DEVICE_NAME = B.Device.NAME
+BENCH_DEVICE_THREADS = B.Device.THREADS
+BENCH_RESULTS = B.RESULTS  # one entry per (mode, dtype, compile, batch size)
+BENCH_MODE = B.Result.MODE
+BENCH_MODE_INFERENCE = B.MODE_INFERENCE
+BENCH_BATCH_SIZE = B.Result.BATCH_SIZE
+BENCH_DTYPE = B.Result.DTYPE
+BENCH_COMPILE = B.Result.COMPILE
+BENCH_ERROR = B.Result.ERROR  # instead of the timing fields, e.g. out of memory
+BENCH_LATENCY_BATCH_S = B.Result.LATENCY_BATCH_S  # {median, p90, ...} seconds per batch
+BENCH_MEDIAN = B.Latency.MEDIAN
+BENCH_THROUGHPUT = B.Result.THROUGHPUT_EXAMPLES_PER_S
+BENCH_MEMORY = B.Result.MEMORY
+BENCH_MEMORY_PEAK_BYTES = B.PEAK_MEMORY_KEY
 # ---------------------------------------------------------------------------------------------
 
 

@@ -1,14 +1,16 @@
-"""Training configuration: Hydra composition of config/train_root.yaml and the reference arch dict."""
+"""Training configuration: Hydra composition of config/train_root.yaml.
+
+The model group's presets, and the reference model config built from them, are trm.model.build's.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from trm.data.format import DatasetMetadata
+from trm.model.build import config_dir as default_config_dir
 
 ROOT_CONFIG = "train_root"
 TRAIN_KEYS_REQUIRED = (
@@ -28,13 +30,6 @@ TRAIN_KEYS_REQUIRED = (
     "seed",
     "checkpoint_every",
 )
-# Keys of the model group that are not part of the reference arch dict.
-MODEL_EXTRA_KEYS = ("loss_type",)
-
-
-def default_config_dir() -> Path:
-    """config/ of the source tree (the package is used from a checkout or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "config"
 
 
 def compose_config(
@@ -90,34 +85,3 @@ def validate_config(cfg: DictConfig) -> None:
     for k in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"):
         if float(t[k]) < 0:
             raise ValueError(f"train.{k} must be >= 0, got {t[k]}")
-
-
-def resolve_forward_dtype(value: str, device_kind: str) -> str:
-    """'auto' -> bfloat16 on CUDA, float32 on CPU (bfloat16 matmuls are slow on CPUs)."""
-    if value in (None, "auto"):
-        return "bfloat16" if device_kind == "cuda" else "float32"
-    return str(value)
-
-
-def arch_config(
-    model_cfg: DictConfig | dict[str, Any],
-    meta: DatasetMetadata,
-    local_batch_size: int,
-    device_kind: str,
-) -> dict[str, Any]:
-    """The reference-style model configuration: the model group plus what the dataset fixes."""
-    raw = (
-        OmegaConf.to_container(model_cfg, resolve=True)
-        if isinstance(model_cfg, DictConfig)
-        else dict(model_cfg)
-    )
-    assert isinstance(raw, dict)
-    arch = {k: v for k, v in raw.items() if k not in MODEL_EXTRA_KEYS}
-    arch.update(
-        batch_size=int(local_batch_size),
-        seq_len=int(meta.seq_len),
-        vocab_size=int(meta.vocab_size),
-        num_puzzle_identifiers=int(meta.num_puzzle_identifiers),
-    )
-    arch["forward_dtype"] = resolve_forward_dtype(arch.get("forward_dtype", "auto"), device_kind)
-    return arch

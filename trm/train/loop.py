@@ -26,8 +26,8 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from trm.model.build import build_model, train_model_config
 from trm.train import ddp
-from trm.train.config import arch_config
 from trm.train.data import PuzzleBatchSampler
 from trm.train.ema import EMA
 from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
@@ -164,11 +164,11 @@ class Trainer:
                 f"{meta.mean_puzzle_examples} examples < one global batch of {self.global_batch_size}"
             )
 
-        self.arch = arch_config(cfg.model, meta, self.sampler.local_batch_size, self.device.type)
+        self.arch = train_model_config(
+            cfg.model, meta, self.sampler.local_batch_size, self.device.type
+        )
         self.loss_type = str(cfg.model.get("loss_type", "stablemax_cross_entropy"))
-        from trm.model import TRM
-
-        self.model: nn.Module = TRM.from_reference_config(dict(self.arch)).to(self.device)
+        self.model: nn.Module = build_model(dict(self.arch)).to(self.device)
         if self.dist.enabled:
             ddp.broadcast_module(self.model)
         self.model.train()

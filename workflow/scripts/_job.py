@@ -26,9 +26,6 @@ def limit_threads(threads: int) -> None:
 
 def checkpoint_path(folder: str, file: str | None) -> str:
     """The weights to load: the configured file of a fetched checkpoint, else the last step_N."""
-    if file:
-        return str(Path(folder) / file)
-    steps = [p for p in Path(folder).glob("step_*") if p.name.split("_")[1].split(".")[0].isdigit()]
-    if not steps:
-        raise FileNotFoundError(f"{folder}: training wrote no step_N checkpoint")
-    return str(max(steps, key=lambda p: int(p.name.split("_")[1].split(".")[0])))
+    from trm.model.checkpoint import find_weights
+
+    return str(Path(folder) / file) if file else str(find_weights(folder))

@@ -1,4 +1,4 @@
-"""`trm bench`: latency, throughput and peak memory of TRM inference (and optionally training).
+"""Measurement for `trm bench`: latency, throughput and peak memory of TRM inference (and optionally training).
 
 For each (compile, dtype, batch size): warm-up calls, then repeated timed calls of the full
 eval-mode ACT (`trm.infer.predict`, halt_max_steps steps). Latency per batch and per example
@@ -13,7 +13,6 @@ Timings on a shared machine are noisy; compare runs made side by side on the sam
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import os
 import platform
@@ -23,9 +22,29 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from trm.bench.schema import (
+    DEVICE,
+    MODE_INFERENCE,
+    MODE_TRAIN_STEP,
+    RESULTS,
+    SECONDS,
+    SETTINGS,
+    STARTED_UNIX,
+    Device,
+    Latency,
+    Memory,
+    Result,
+    Settings,
+    check_bench,
+)
+from trm.errors import UserError
 from trm.utils import resolve_device, write_json
 
 DTYPES = ("float32", "bfloat16", "float16")
+
+
+class BenchSettingsError(UserError, ValueError):
+    """Benchmark settings that cannot be measured (batch sizes, dtypes, repeats)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -46,11 +65,11 @@ def percentile(values: list[float], q: float) -> float:
 
 def summarize(seconds: list[float]) -> dict[str, float]:
     return {
-        "median": statistics.median(seconds),
-        "p90": percentile(seconds, 90),
-        "mean": statistics.fmean(seconds),
-        "min": min(seconds),
-        "max": max(seconds),
+        Latency.MEDIAN: statistics.median(seconds),
+        Latency.P90: percentile(seconds, 90),
+        Latency.MEAN: statistics.fmean(seconds),
+        Latency.MIN: min(seconds),
+        Latency.MAX: max(seconds),
     }
 
 
@@ -64,15 +83,23 @@ def _cpu_peak_reset() -> bool:
         return False
 
 
-def _cpu_peak_bytes() -> int:
-    """Peak resident set size of this process in bytes (VmHWM, else getrusage)."""
+def _proc_value(path: str, key: str) -> str | None:
+    """The value after `key:` on the first line of a /proc file that starts with key (Linux)."""
     try:
-        with open("/proc/self/status") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
+                if line.startswith(key):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def _cpu_peak_bytes() -> int:
+    """Peak resident set size of this process in bytes (VmHWM, else getrusage)."""
+    hwm = _proc_value("/proc/self/status", "VmHWM:")  # "123456 kB"
+    if hwm is not None:
+        return int(hwm.split()[0]) * 1024
     import resource
 
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -126,52 +153,47 @@ def _memory_scope(device: str) -> Any:
         torch.cuda.reset_peak_memory_stats(device)
         yield out
         torch.cuda.synchronize(device)
-        out["cuda_max_allocated_bytes"] = int(torch.cuda.max_memory_allocated(device))
-        out["cuda_max_reserved_bytes"] = int(torch.cuda.max_memory_reserved(device))
+        out[Memory.CUDA_MAX_ALLOCATED_BYTES] = int(torch.cuda.max_memory_allocated(device))
+        out[Memory.CUDA_MAX_RESERVED_BYTES] = int(torch.cuda.max_memory_reserved(device))
     else:
         scoped = _cpu_peak_reset()
         yield out
-        out["cpu_peak_rss_bytes"] = _cpu_peak_bytes()
+        out[Memory.CPU_PEAK_RSS_BYTES] = _cpu_peak_bytes()
         # with the reset, the peak of this block; without it, of the process so far
-        out["cpu_peak_rss_scope"] = "this measurement" if scoped else "process so far"
+        out[Memory.CPU_PEAK_RSS_SCOPE] = "this measurement" if scoped else "process so far"
 
 
 def device_info(device: str) -> dict[str, Any]:
     import torch
 
     info: dict[str, Any] = {
-        "type": "cuda" if device.startswith("cuda") else "cpu",
-        "device": device,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "host": platform.node(),
-        "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(),
-        "cpu_name": _cpu_name(),
+        Device.TYPE: "cuda" if device.startswith("cuda") else "cpu",
+        Device.DEVICE: device,
+        Device.TORCH: torch.__version__,
+        Device.PYTHON: platform.python_version(),
+        Device.HOST: platform.node(),
+        Device.CPU_COUNT: os.cpu_count(),
+        Device.THREADS: torch.get_num_threads(),
+        Device.CPU_NAME: _cpu_name(),
     }
     if device.startswith("cuda"):
         props = torch.cuda.get_device_properties(device)
         info.update(
-            name=props.name,
-            cuda=torch.version.cuda,
-            cudnn=torch.backends.cudnn.version(),
-            gpu_memory_bytes=int(props.total_memory),
-            capability=f"{props.major}.{props.minor}",
+            {
+                Device.NAME: props.name,
+                Device.CUDA: torch.version.cuda,
+                Device.CUDNN: torch.backends.cudnn.version(),
+                Device.GPU_MEMORY_BYTES: int(props.total_memory),
+                Device.CAPABILITY: f"{props.major}.{props.minor}",
+            }
         )
     else:
-        info["name"] = info["cpu_name"]
+        info[Device.NAME] = info[Device.CPU_NAME]
     return info
 
 
 def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
+    return _proc_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -198,20 +220,18 @@ def build_bench_model(
     seed: int = 0,
 ) -> tuple[Any, dict[str, Any]]:
     """A model from a checkpoint (shape from its all_config.yaml, the dataset or its weights) or
-    random weights for a preset (speed does not depend on the values). Returns (model, source)."""
-    import torch
+    random weights for a preset (speed does not depend on the values). Returns (model, source).
 
-    from trm.hub import (
+    Built in float32; each measurement sets its own compute dtype."""
+    from trm.model.build import (
+        ModelConfigError,
+        build_model_for_checkpoint,
         build_model_for_dataset,
-        load_state_dict,
-        model_config,
-        puzzle_emb_rows,
-        resolve_checkpoint,
+        build_random_model,
     )
-    from trm.model import TRM, load_weights
 
     if checkpoint is None and arch is None:
-        raise ValueError("trm bench: pass --checkpoint PATH or --arch PRESET")
+        raise ModelConfigError("trm bench: pass --checkpoint PATH or --arch PRESET")
     if checkpoint is not None and data_dir is not None:
         model, info = build_model_for_dataset(
             checkpoint, data_dir, preset=arch, overrides=overrides, device=device, dtype="float32"
@@ -222,40 +242,28 @@ def build_bench_model(
             "arch_source": info["arch_source"],
         }
     if checkpoint is not None:
-        weights, saved = resolve_checkpoint(checkpoint)
-        state = load_state_dict(weights)
-        vocab = next(
-            (
-                int(v.shape[0])
-                for k, v in state.items()
-                if k.endswith("embed_tokens.embedding_weight")
-            ),
-            vocab_size,
-        )
-        rows = puzzle_emb_rows(state) or num_puzzle_identifiers
-        cfg = model_config(
-            saved, seq_len, vocab, rows, preset=arch, overrides=overrides, forward_dtype="float32"
-        )
-        model = TRM.from_reference_config(cfg)
-        load_weights(model, state, strict=True)
-        source = {
-            "checkpoint": str(weights),
-            "arch_source": "all_config.yaml" if saved else f"--arch {arch}",
-        }
-    else:
-        cfg = model_config(
-            None,
-            seq_len,
-            vocab_size,
-            num_puzzle_identifiers,
+        model, info = build_model_for_checkpoint(
+            checkpoint,
+            seq_len=seq_len,
+            vocab_size=vocab_size,
+            num_puzzle_identifiers=num_puzzle_identifiers,
             preset=arch,
             overrides=overrides,
-            forward_dtype="float32",
+            device=device,
+            dtype="float32",
         )
-        torch.manual_seed(seed)
-        model = TRM.from_reference_config(cfg)
-        source = {"arch": arch, "weights": "random (seeded)"}
-    return model.to(device).eval(), source
+        return model, {"checkpoint": info["weights"], "arch_source": info["arch_source"]}
+    model, _ = build_random_model(
+        arch,
+        seq_len=seq_len,
+        vocab_size=vocab_size,
+        num_puzzle_identifiers=num_puzzle_identifiers,
+        overrides=overrides,
+        device=device,
+        dtype="float32",
+        seed=seed,
+    )
+    return model, {"arch": arch, "weights": "random (seeded)"}
 
 
 def random_batch(
@@ -312,11 +320,11 @@ def bench_inference(
         batch = random_batch(model.config, bs, device)
         tdtype = getattr(torch, dtype)
         entry: dict[str, Any] = {
-            "mode": "inference",
-            "batch_size": bs,
-            "dtype": dtype,
-            "compile": compiled,
-            "act_steps": steps,
+            Result.MODE: MODE_INFERENCE,
+            Result.BATCH_SIZE: bs,
+            Result.DTYPE: dtype,
+            Result.COMPILE: compiled,
+            Result.ACT_STEPS: steps,
         }
 
         def call(
@@ -332,7 +340,7 @@ def bench_inference(
         except RuntimeError as e:
             if not _is_oom(e):
                 raise
-            entry["error"] = f"out of memory: {str(e).splitlines()[0]}"
+            entry[Result.ERROR] = f"out of memory: {str(e).splitlines()[0]}"
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
             results.append(entry)
@@ -346,12 +354,15 @@ def _timing_fields(times: list[float], batch_size: int, warmup: int, mem: Any) -
     """Latency per batch and per example (median, p90), throughput and memory of one setting."""
     lat = summarize(times)
     return {
-        "runs": len(times),
-        "warmup": warmup,
-        "latency_batch_s": lat,
-        "latency_example_s": {"median": lat["median"] / batch_size, "p90": lat["p90"] / batch_size},
-        "throughput_examples_per_s": batch_size / lat["median"],
-        "memory": mem,
+        Result.RUNS: len(times),
+        Result.WARMUP: warmup,
+        Result.LATENCY_BATCH_S: lat,
+        Result.LATENCY_EXAMPLE_S: {
+            Latency.MEDIAN: lat[Latency.MEDIAN] / batch_size,
+            Latency.P90: lat[Latency.P90] / batch_size,
+        },
+        Result.THROUGHPUT_EXAMPLES_PER_S: batch_size / lat[Latency.MEDIAN],
+        Result.MEMORY: mem,
     }
 
 
@@ -401,10 +412,10 @@ def bench_train_step(
                 o.zero_grad()
 
         entry: dict[str, Any] = {
-            "mode": "train_step",
-            "batch_size": bs,
-            "dtype": dtype,
-            "compile": False,
+            Result.MODE: MODE_TRAIN_STEP,
+            Result.BATCH_SIZE: bs,
+            Result.DTYPE: dtype,
+            Result.COMPILE: False,
         }
         try:
             with _memory_scope(device) as mem:
@@ -412,7 +423,7 @@ def bench_train_step(
         except RuntimeError as e:
             if not _is_oom(e):
                 raise
-            entry["error"] = f"out of memory: {str(e).splitlines()[0]}"
+            entry[Result.ERROR] = f"out of memory: {str(e).splitlines()[0]}"
             results.append(entry)
             continue
         finally:
@@ -451,12 +462,14 @@ def run_bench(
     batch_sizes = [int(b) for b in batch_sizes]
     dtypes = list(dtypes)
     if not batch_sizes or min(batch_sizes) < 1:
-        raise ValueError(f"--batch-sizes must be positive integers, got {batch_sizes}")
+        raise BenchSettingsError(f"--batch-sizes must be positive integers, got {batch_sizes}")
     bad = [d for d in dtypes if d not in DTYPES]
     if bad or not dtypes:
-        raise ValueError(f"--dtypes {bad or dtypes}: choose from {list(DTYPES)}")
+        raise BenchSettingsError(f"--dtypes {bad or dtypes}: choose from {list(DTYPES)}")
     if repeats < 1 or warmup < 0:
-        raise ValueError(f"--repeats must be >= 1 and --warmup >= 0 (got {repeats}, {warmup})")
+        raise BenchSettingsError(
+            f"--repeats must be >= 1 and --warmup >= 0 (got {repeats}, {warmup})"
+        )
     device = resolve_device(device)
     old_threads = torch.get_num_threads()
     if threads is not None:
@@ -489,130 +502,29 @@ def run_bench(
                 model, device, batch_sizes, dtypes, warmup, repeats, max_seconds, progress
             )
         record = {
-            "device": device_info(device),
-            "settings": {
-                "model_source": source,
-                "model_config": {k: v for k, v in vars(model.config).items()},
-                "parameters": sum(p.numel() for p in model.parameters()),
-                "batch_sizes": batch_sizes,
-                "dtypes": dtypes,
-                "compile": compile,
-                "train_step": train_step,
-                "warmup": warmup,
-                "repeats": repeats,
-                "max_seconds": max_seconds,
-                "act_steps": act_steps or model.config.halt_max_steps,
-                "timer": "cuda events" if device.startswith("cuda") else "time.perf_counter",
-                "throughput": "batch_size / median batch latency",
+            DEVICE: device_info(device),
+            SETTINGS: {
+                Settings.MODEL_SOURCE: source,
+                Settings.MODEL_CONFIG: {k: v for k, v in vars(model.config).items()},
+                Settings.PARAMETERS: sum(p.numel() for p in model.parameters()),
+                Settings.BATCH_SIZES: batch_sizes,
+                Settings.DTYPES: dtypes,
+                Settings.COMPILE: compile,
+                Settings.TRAIN_STEP: train_step,
+                Settings.WARMUP: warmup,
+                Settings.REPEATS: repeats,
+                Settings.MAX_SECONDS: max_seconds,
+                Settings.ACT_STEPS: act_steps or model.config.halt_max_steps,
+                Settings.TIMER: "cuda events" if device.startswith("cuda") else "time.perf_counter",
+                Settings.THROUGHPUT: "batch_size / median batch latency",
             },
-            "started_unix": t0,
-            "seconds": time.time() - t0,
-            "results": results,
+            STARTED_UNIX: t0,
+            SECONDS: time.time() - t0,
+            RESULTS: results,
         }
     finally:
         torch.set_num_threads(old_threads)
+    check_bench(record, out or "bench.json")  # the writer keeps the declared layout
     if out is not None:
         write_json(Path(out), record)
     return record
-
-
-def _int_list(text: str) -> list[int]:
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected comma-separated integers, got {text!r}"
-        ) from None
-
-
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from trm.hub import parse_overrides
-
-    record = run_bench(
-        checkpoint=args.checkpoint,
-        arch=args.arch,
-        data_dir=args.data,
-        out=args.out,
-        batch_sizes=args.batch_sizes,
-        dtypes=[d for d in args.dtypes.split(",") if d],
-        compile=args.compile,
-        train_step=args.train_step,
-        device=args.device,
-        warmup=args.warmup,
-        repeats=args.repeats,
-        max_seconds=args.max_seconds,
-        act_steps=args.act_steps,
-        seq_len=args.seq_len,
-        num_puzzle_identifiers=args.num_puzzle_identifiers,
-        overrides=parse_overrides(args.arch_override),
-        threads=args.threads,
-        progress=not args.no_progress,
-    )
-    dev = record["device"]
-    print(f"device: {dev['type']} ({dev['name']}), torch {dev['torch']}, {dev['threads']} threads")
-    for r in record["results"]:
-        head = f"{r['mode']:<10} bs={r['batch_size']:<4} {r['dtype']:<9} compile={str(r['compile']):<5}"
-        if "error" in r:
-            print(f"{head} {r['error']}")
-        else:
-            lat = r["latency_batch_s"]
-            print(
-                f"{head} median {lat['median'] * 1e3:9.2f} ms  p90 {lat['p90'] * 1e3:9.2f} ms  "
-                f"{r['throughput_examples_per_s']:9.1f} ex/s"
-            )
-    print(f"wrote {args.out}")
-    return 0
-
-
-def register(subparsers: argparse._SubParsersAction) -> None:
-    from trm.hub import ARCH_PRESETS
-
-    p = subparsers.add_parser(
-        "bench",
-        help="latency / throughput / peak memory of TRM inference (and training steps)",
-        description="Benchmark full eval-mode ACT inference over batch sizes, dtypes and "
-        "optionally torch.compile; write bench.json with the device, versions and settings.",
-    )
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--checkpoint", help="step_N file or checkpoint folder (weights loaded)")
-    p.add_argument(
-        "--arch",
-        help=f"model preset ({', '.join(ARCH_PRESETS)}): random weights, or the shape of a checkpoint without all_config.yaml",
-    )
-    p.add_argument(
-        "--data",
-        help="dataset folder giving seq_len / vocab / puzzle identifiers (with --checkpoint)",
-    )
-    p.add_argument(
-        "--batch-sizes", type=_int_list, default=[1, 4, 16], help="comma-separated (default 1,4,16)"
-    )
-    p.add_argument(
-        "--dtypes", default="float32,bfloat16", help="comma-separated: float32,bfloat16,float16"
-    )
-    p.add_argument("--compile", action="store_true", help="also measure torch.compile'd recursion")
-    p.add_argument("--train-step", action="store_true", help="also measure training steps")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
-    p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
-    p.add_argument("--repeats", type=int, default=10, help="timed calls (default 10)")
-    p.add_argument(
-        "--max-seconds", type=float, help="stop repeating a setting after this many timed seconds"
-    )
-    p.add_argument(
-        "--act-steps", type=int, help="ACT steps per inference call (default halt_max_steps)"
-    )
-    p.add_argument(
-        "--seq-len", type=int, default=900, help="sequence length without --data (default 900, ARC)"
-    )
-    p.add_argument(
-        "--num-puzzle-identifiers",
-        type=int,
-        default=1024,
-        help="puzzle-embedding rows for random models (default 1024; the paper's ARC table has ~876k)",
-    )
-    p.add_argument(
-        "--arch-override", action="append", metavar="KEY=VALUE", help="override a model setting"
-    )
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
-    p.add_argument("--out", required=True, help="bench.json to write")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cmd_bench)
