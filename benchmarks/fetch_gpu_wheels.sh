@@ -9,7 +9,7 @@
 #   - the reference sources (models/ of ../shared/reference/TinyRecursiveModels-e7b6871), when
 #     present, for the side-by-side stage (never committed).
 #
-#   benchmarks/fetch_gpu_wheels.sh [--dest DIR] [--python-version 3.12] [--only NAME]... [--list]
+#   benchmarks/fetch_gpu_wheels.sh [--dest DIR (default .wheels/)] [--python-version 3.12] [--only NAME]... [--list]
 #
 # The target: Linux x86_64, CPython --python-version (the H200 image: 3.12). Pure-Python
 # packages published only as sdists are built into py3-none-any wheels here.
@@ -74,7 +74,7 @@ PINS=(
 # --scheduler greedy) and snakemake-executor-plugin-slurm (no Slurm on the GPU machine).
 SDISTS=(adam-atan2==0.0.3)
 
-DEST=.wheels
+DEST=
 PYVER=3.12
 ONLY=()
 LIST=0
@@ -101,6 +101,12 @@ if [ "$LIST" = 1 ]; then
   exit 0
 fi
 
+# --dest is relative to where the script is called from; the default is the checkout's .wheels/.
+case "$DEST" in
+  '') DEST="$(cd "$(dirname "$0")/.." && pwd)/.wheels" ;;
+  /*) ;;
+  *) DEST="$PWD/$DEST" ;;
+esac
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 mkdir -p "$DEST"
@@ -112,7 +118,7 @@ done
 for spec in "${PINS[@]}"; do
   selected "$spec" || continue
   if ! "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version "$PYVER" \
-      --implementation cp "${PLATFORMS[@]}" -d "$DEST" "$spec"; then
+      --implementation cp "${PLATFORMS[@]}" -d "$DEST" "$spec" 2>/dev/null; then
     # Published as an sdist only: build a wheel here (must be pure Python to travel).
     echo "$spec: no wheel for cp${PYVER/./}/x86_64 on the index, building one from the sdist"
     "$PY" -m pip wheel -q --no-deps -w "$DEST" "$spec"

@@ -57,10 +57,10 @@ STAGES = ("install", "build_adam_atan2", "snakemake", "pytest_gpu", "bench", "re
 DEFAULT_TIMEOUTS = {
     "install": 90,
     "build_adam_atan2": 240,
-    "snakemake": 120,
-    "pytest_gpu": 150,
-    "bench": 150,
-    "reference": 130,
+    "snakemake": 100,
+    "pytest_gpu": 120,
+    "bench": 170,
+    "reference": 140,
 }
 GPU_STAGES = ("build_adam_atan2", "snakemake", "pytest_gpu", "bench", "reference")
 COMPILE_RESERVE_S = 60.0  # a torch.compile is started only with this much of its stage left
@@ -98,7 +98,7 @@ class CheckConfig:
     site: Path = Path(tempfile.gettempdir()) / "trm-gpu-check-site"
     stages: list[str] = field(default_factory=lambda: list(STAGES))
     batch_sizes: list[int] = field(default_factory=lambda: [1, 64, 256, 768])
-    compile_batch_sizes: list[int] = field(default_factory=lambda: [64, 768])
+    compile_batch_sizes: list[int] = field(default_factory=lambda: [768, 64])
     chosen_batch_size: int = 768
     train_batch_size: int = 192
     fp32_compare_batch_size: int = 32
@@ -151,7 +151,9 @@ def parse_args(argv: Sequence[str] | None = None) -> CheckConfig:
     )
     p.add_argument("--skip-install", action="store_true", help="same as leaving out 'install'")
     p.add_argument("--batch-sizes", default="1,64,256,768")
-    p.add_argument("--compile-batch-sizes", default="64,768")
+    p.add_argument(
+        "--compile-batch-sizes", default="768,64", help="torch.compile'd runs, in this order"
+    )
     p.add_argument("--chosen-batch-size", default="768", help="batch for ratios and VRAM/example")
     p.add_argument("--train-batch-size", default="192", help="train step batch (768 / 4 GPUs)")
     p.add_argument("--fp32-compare-batch-size", default="32")
@@ -383,6 +385,11 @@ def compute_goals(results: dict[str, Any], chosen_batch_size: int) -> dict[str, 
     ours_train = next((e for e in ours_entries if e.get("kind") == "train_step"), None)
     ref_train = next((e for e in ref_entries if e.get("kind") == "train_step"), None)
     train_ratio = ratio(tput(ours_train), tput(ref_train))
+    same_optimizer = (
+        None
+        if ours_train is None or ref_train is None
+        else ours_train.get("optimizer") == ref_train.get("optimizer")
+    )
     agreement = ref.get("agreement", {})
     bf16_frac = agreement.get("bfloat16", {}).get("cells_equal_fraction")
     fp32_eq = agreement.get("float32", {}).get("preds_identical")
@@ -411,11 +418,20 @@ def compute_goals(results: dict[str, Any], chosen_batch_size: int) -> dict[str, 
             "reference": None if ref_best is None else {k: ref_best[k] for k in ("mode", "dtype")},
             "batch_size": chosen_batch_size,
             "eager_vs_reference_best": ratio(tput(ours_eager), tput(ref_best)),
+            "reference_modes_measured": sorted(
+                e["mode"]
+                for e in ref_entries
+                if e.get("kind") == "predict"
+                and e.get("batch_size") == chosen_batch_size
+                and "error" not in e
+            ),
         },
         "train_step_ratio_vs_reference": {
             "value": train_ratio,
             "goal": ">= 1",
             "met": None if train_ratio is None else train_ratio >= 1.0,
+            "same_optimizer": same_optimizer,
+            "batch_size": None if ours_train is None else ours_train.get("batch_size"),
         },
         "predictions_fp32_identical": {"value": fp32_eq, "goal": True, "met": fp32_eq},
         "predictions_bf16_cells_equal_fraction": {
@@ -517,7 +533,6 @@ def stage_env(cfg: CheckConfig, installed: bool) -> dict[str, str]:
         paths.append(env["PYTHONPATH"])
     env["PYTHONPATH"] = os.pathsep.join(paths)
     env["PYTHONUNBUFFERED"] = "1"
-    env.setdefault("TORCH_CUDA_ARCH_LIST", "9.0")  # Hopper; override for other GPUs
     env.setdefault("MAX_JOBS", "4")  # nvcc in the background: leave cores to the other stages
     return env
 
@@ -573,30 +588,23 @@ experiments:
 """
 
 
-COPY_IGNORE = shutil.ignore_patterns(
-    ".git",
-    ".wheels",
-    ".venv",
-    ".snakemake",
-    "data",
-    "runs",
-    "checkpoints",
-    "logs",
-    "__pycache__",
-    ".pytest_cache",
-    ".ruff_cache",
-    "report.html",
-    "provenance.json",
-    "*.egg-info",
-    "build",
-)
+# Not copied for the workflow run: at the top level, outputs and carried folders; anywhere, caches.
+TOP_LEVEL_SKIP = {".git", ".wheels", ".venv", ".snakemake", "data", "runs", "checkpoints", "logs"}
+ANYWHERE_SKIP = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def _copy_ignore(folder: str, names: list[str]) -> set[str]:
+    skip = {n for n in names if n in ANYWHERE_SKIP or n.endswith(".egg-info")}
+    if Path(folder).resolve() == REPO:
+        skip |= {n for n in names if n in TOP_LEVEL_SKIP or n == "build"}
+    return skip
 
 
 def snakemake_commands(cfg: CheckConfig, workdir: Path) -> list[list[str]]:
     """`snakemake --cores 16 report` with the CUDA experiment above, run in a copy of the
     checkout (`workdir`), so that the checkout gets no data/, runs/ or reports/; then `trm
     audit` of the provenance it wrote."""
-    shutil.copytree(REPO, workdir, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copytree(REPO, workdir, ignore=_copy_ignore, symlinks=True)
     (workdir / "gpu-check.yaml").write_text(SNAKEMAKE_CONFIG)
     smk = [cfg.python, "-m", "snakemake", "--cores", "16", "--configfile", "gpu-check.yaml"]
     smk += ["--scheduler", "greedy"]  # the ILP scheduler needs pulp, which is not carried
@@ -659,6 +667,9 @@ def run_check(cfg: CheckConfig) -> dict[str, Any]:
         record["environment"] = env_info
         record["ran_on_gpu"] = bool(env_info.get("cuda_available"))
         log(f"environment: {json.dumps(env_info)}")
+        if env_info.get("capability"):
+            # nvcc builds for this GPU (adam_atan2's setup.py adds its own list too).
+            os.environ.setdefault("TORCH_CUDA_ARCH_LIST", str(env_info["capability"]))
         no_cuda = None
         if "probe_error" in env_info:
             last = str(env_info["probe_error"]).strip().splitlines()[-1:] or ["?"]
@@ -795,8 +806,14 @@ def _join_adam(adam: dict[str, Any], record: dict[str, Any], log: Log, budget: B
 # ------------------------------------------------------------------------------------------
 
 
-def paper_arc_config(num_puzzle_identifiers: int, batch_size: int, dtype: str) -> dict[str, Any]:
-    """config/model/arc_paper.yaml as a reference config dict, ARC shape (900 cells + 16)."""
+def paper_arc_config(
+    num_puzzle_identifiers: int,
+    batch_size: int,
+    dtype: str,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """config/model/arc_paper.yaml as a reference config dict, ARC shape (900 cells + 16).
+    `overrides` (tests: a small model on the CPU) replace model keys."""
     from omegaconf import OmegaConf
 
     arch = OmegaConf.to_container(
@@ -811,6 +828,7 @@ def paper_arc_config(num_puzzle_identifiers: int, batch_size: int, dtype: str) -
         batch_size=batch_size,
         forward_dtype=dtype,
     )
+    arch.update(overrides or {})
     return arch
 
 
@@ -828,15 +846,30 @@ def make_batch(cfg: dict[str, Any], batch_size: int, seed: int, device: Any) -> 
     return {k: v.to(device) for k, v in batch.items()}
 
 
+def _on_cuda() -> bool:
+    return _DEVICE.startswith("cuda")
+
+
+# The measuring device: "cuda"; the CPU only where tests run the workers' code on a tiny model.
+_DEVICE = "cuda"
+
+
 def cuda_timed(fn: Callable[[], Any], warmup: int, max_seconds: float, max_runs: int = 5) -> Any:
-    """Seconds per call with CUDA events: `warmup` calls, then timed calls until max_seconds."""
+    """Seconds per call with CUDA events (time.perf_counter on the CPU): `warmup` calls, then
+    timed calls until `max_seconds` have passed (at least one, at most `max_runs`)."""
     import torch
 
     for _ in range(warmup):
         fn()
-    torch.cuda.synchronize()
+    if _on_cuda():
+        torch.cuda.synchronize()
     times: list[float] = []
     while len(times) < max_runs and (not times or sum(times) < max_seconds):
+        if not _on_cuda():
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+            continue
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
         start.record()
         fn()
@@ -844,6 +877,16 @@ def cuda_timed(fn: Callable[[], Any], warmup: int, max_seconds: float, max_runs:
         end.synchronize()
         times.append(start.elapsed_time(end) / 1000.0)
     return times
+
+
+def _empty_cache() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if _on_cuda():
+        torch.cuda.empty_cache()
 
 
 def timing_entry(times: list[float], batch_size: int) -> dict[str, Any]:
@@ -861,6 +904,10 @@ def cuda_memory() -> Any:
     import torch
 
     out: dict[str, int] = {}
+    if not _on_cuda():  # no GPU memory to measure
+        yield out
+        out.update(cuda_max_allocated_bytes=0, cuda_max_reserved_bytes=0)
+        return
     torch.cuda.synchronize()
     torch.cuda.empty_cache()
     torch.cuda.reset_peak_memory_stats()
@@ -912,8 +959,6 @@ def predict_entries(
 ) -> None:
     """Throughput and peak memory of our bf16 predict for each (mode, batch size), appended to
     `entries` (and saved) one by one."""
-    import gc
-
     import torch
 
     from trm.infer import predict
@@ -934,7 +979,7 @@ def predict_entries(
             entries.append(entry)
             save()
             continue
-        batch = make_batch(cfg, bs, seed, "cuda")
+        batch = make_batch(cfg, bs, seed, _DEVICE)
         fn = graphed = None
         try:
             with cuda_memory() as mem:
@@ -948,6 +993,8 @@ def predict_entries(
                     fn = lambda b=batch: predict(model, b, compile=True, dtype=torch.bfloat16)  # noqa: E731
                     warmup = 1
                 elif mode == "cuda_graph":
+                    if not _on_cuda():
+                        raise RuntimeError("CUDA graphs need a CUDA device")
                     graphed = GraphedPredict(model, batch, torch.bfloat16)
                     entry["capture_s"] = round(time.monotonic() - t0, 3)
                     fn = lambda g=graphed, b=batch: g(b)  # noqa: E731
@@ -960,8 +1007,7 @@ def predict_entries(
             entry["error"] = ("out of memory: " if _oom(e) else "") + str(e).splitlines()[0][:300]
         finally:
             batch = fn = graphed = None
-            gc.collect()
-            torch.cuda.empty_cache()
+            _empty_cache()
         entries.append(entry)
         save()
 
@@ -1069,8 +1115,9 @@ def worker_bench(
 ) -> None:
     import torch
 
-    cfg = paper_arc_config(c["num_puzzle_identifiers"], 1, "bfloat16")
-    model = seeded_model(cfg, c["seed"]).cuda().eval()
+    over = c.get("model_overrides")
+    cfg = paper_arc_config(c["num_puzzle_identifiers"], 1, "bfloat16", over)
+    model = seeded_model(cfg, c["seed"]).to(_DEVICE).eval()
     settings = [("eager", b) for b in c["batch_sizes"]]
     settings += [("cuda_graph", b) for b in c["batch_sizes"]]
     settings += [("compile", b) for b in c["compile_batch_sizes"]]
@@ -1089,8 +1136,8 @@ def worker_bench(
     # The train step first: it is short and must not be cut by slow compiles.
     tcfg = {**cfg, "batch_size": c["train_batch_size"]}
     step, opt = our_train_step(
-        seeded_model(tcfg, c["seed"]).cuda().train(),
-        make_batch(tcfg, tcfg["batch_size"], c["seed"], "cuda"),
+        seeded_model(tcfg, c["seed"]).to(_DEVICE).train(),
+        make_batch(tcfg, tcfg["batch_size"], c["seed"], _DEVICE),
     )
     entries.append(train_step_entry("ours", step, opt, tcfg, c["max_seconds_per_setting"]))
     del step
@@ -1174,52 +1221,70 @@ def worker_reference(
 
     # Predictions, float32 (small batch: fp32 is slow) then bf16 at the chosen batch.
     for dtype, n in (("float32", c["fp32_compare_batch_size"]), ("bfloat16", bs)):
-        cfg = paper_arc_config(c["num_puzzle_identifiers"], n, dtype)
-        ours = seeded_model(cfg, seed).cuda().eval()
-        ref = reference_model(classes, cfg, ours).cuda().eval()
-        batch = make_batch(cfg, n, seed, "cuda")
+        cfg = paper_arc_config(c["num_puzzle_identifiers"], n, dtype, c.get("model_overrides"))
+        ours = seeded_model(cfg, seed).to(_DEVICE).eval()
+        ref = reference_model(classes, cfg, ours).to(_DEVICE).eval()
+        batch = make_batch(cfg, n, seed, _DEVICE)
         p_ours = predict(ours, batch, dtype=getattr(torch, dtype))["preds"]
         p_ref = reference_eval(ref, batch)["preds"]
         out["agreement"][dtype] = {"batch_size": n, **compare_preds(p_ours, p_ref)}
         save()
-        del ours, ref, batch
-        torch.cuda.empty_cache()
+        del ours, p_ours, p_ref
+        _empty_cache()
 
-    # Eval throughput at the chosen batch: eager, then torch.compile as pretrain.py runs it.
-    cfg = paper_arc_config(c["num_puzzle_identifiers"], bs, "bfloat16")
-    ours = seeded_model(cfg, seed)
-    ref = reference_model(classes, cfg, ours).cuda().eval()
-    batch = make_batch(cfg, bs, seed, "cuda")
-    for mode in ("eager", "compile"):
-        entry: dict[str, Any] = {"kind": "predict", "impl": "reference", "mode": mode}
-        entry.update(batch_size=bs, dtype="bfloat16", act_steps=cfg["halt_max_steps"])
-        need = COMPILE_RESERVE_S if mode == "compile" else 0.0
-        if time.monotonic() > deadline - need:
-            entry["error"] = f"skipped: less than {need:.0f} s of the stage's time left"
-            out["entries"].append(entry)
-            save()
-            continue
-        model = ref if mode == "eager" else torch.compile(ref)
-        try:
-            with cuda_memory() as mem:
-                t0 = time.monotonic()
-                reference_eval(model, batch)
-                entry["first_call_s"] = round(time.monotonic() - t0, 3)
-                times = cuda_timed(lambda m=model, b=batch: reference_eval(m, b), 0, max_s)
-            entry.update(timing_entry(times, bs), memory=mem)
-        except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
-            entry["error"] = ("out of memory: " if _oom(e) else "") + str(e).splitlines()[0][:300]
-        out["entries"].append(entry)
-        save()
-    del ref, batch
-    torch.cuda.empty_cache()
+    # Eval throughput at the chosen batch (the bf16 model and batch above, already warm):
+    # eager, the train step, then torch.compile as pretrain.py runs it (last: its first call
+    # compiles for a minute or more).
+    out["entries"].append(
+        reference_predict_entry(ref, batch, "eager", cfg, max_s, deadline, warm=True)
+    )
+    save()
 
     # The reference train step (pretrain.py train_batch, eager), same batch size as ours.
     tb = c["train_batch_size"]
-    cfg = paper_arc_config(c["num_puzzle_identifiers"], tb, "bfloat16")
-    ref = reference_model(classes, cfg, seeded_model(cfg, seed)).cuda().train()
-    step, opt = reference_train_step(classes, ref, make_batch(cfg, tb, seed, "cuda"))
-    out["entries"].append(train_step_entry("reference", step, opt, cfg, max_s))
+    tcfg = paper_arc_config(c["num_puzzle_identifiers"], tb, "bfloat16", c.get("model_overrides"))
+    tref = reference_model(classes, tcfg, seeded_model(tcfg, seed)).to(_DEVICE).train()
+    step, opt = reference_train_step(classes, tref, make_batch(tcfg, tb, seed, _DEVICE))
+    out["entries"].append(train_step_entry("reference", step, opt, tcfg, max_s))
+    save()
+    del step, tref
+    _empty_cache()
+
+    compiled = torch.compile(ref)
+    out["entries"].append(reference_predict_entry(compiled, batch, "compile", cfg, max_s, deadline))
+
+
+def reference_predict_entry(
+    model: Any,
+    batch: dict[str, Any],
+    mode: str,
+    cfg: dict[str, Any],
+    max_s: float,
+    deadline: float,
+    warm: bool = False,
+) -> dict[str, Any]:
+    """Throughput and peak memory of the reference evaluation loop on one batch (`warm`: it
+    already ran once, so no untimed first call)."""
+    import torch
+
+    bs = batch["inputs"].shape[0]
+    entry: dict[str, Any] = {"kind": "predict", "impl": "reference", "mode": mode}
+    entry.update(batch_size=bs, dtype=cfg["forward_dtype"], act_steps=cfg["halt_max_steps"])
+    need = COMPILE_RESERVE_S if mode == "compile" else 0.0
+    if time.monotonic() > deadline - need:
+        entry["error"] = f"skipped: less than {need:.0f} s of the stage's time left"
+        return entry
+    try:
+        with cuda_memory() as mem:
+            if not warm:
+                t0 = time.monotonic()
+                reference_eval(model, batch)
+                entry["first_call_s"] = round(time.monotonic() - t0, 3)
+            times = cuda_timed(lambda: reference_eval(model, batch), 0, max_s)
+        entry.update(timing_entry(times, bs), memory=mem)
+    except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
+        entry["error"] = ("out of memory: " if _oom(e) else "") + str(e).splitlines()[0][:300]
+    return entry
 
 
 WORKERS: dict[str, Callable[[dict[str, Any], float, dict[str, Any], Callable[[], None]], None]] = {
@@ -1235,7 +1300,9 @@ def run_worker(name: str, result: Path, config: dict[str, Any]) -> int:
     t0 = time.monotonic()
     # Leave a few seconds before the driver's kill to write what was measured.
     deadline = t0 + float(config.get("worker_seconds", 1e9)) - 10
-    if not torch.cuda.is_available():
+    global _DEVICE
+    _DEVICE = str(config.get("device", "cuda"))
+    if _on_cuda() and not torch.cuda.is_available():
         write_json_atomic(result, {"error": "no CUDA device: torch.cuda.is_available() is False"})
         return 3
     out: dict[str, Any] = {}

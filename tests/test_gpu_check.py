@@ -324,7 +324,10 @@ def test_snakemake_stage_runs_in_a_copy_with_a_valid_cuda_config(tmp_path: Path)
 
     cfg = gc.parse_args([])
     cmds = gc.snakemake_commands(cfg, tmp_path / "wf")
-    assert (tmp_path / "wf" / "Snakefile").exists() and not (tmp_path / "wf" / ".git").exists()
+    wf = tmp_path / "wf"
+    assert (wf / "Snakefile").exists() and (wf / "trm" / "data" / "__init__.py").exists()
+    assert (wf / "reports" / "templates").is_dir() and (wf / "config" / "schema.yaml").exists()
+    assert not (wf / ".git").exists() and not (wf / "data").exists()
     assert cmds[0][-1] == "report" and "--cores" in cmds[0] and "16" in cmds[0]
     exp_cfg = yaml.safe_load((tmp_path / "wf" / "gpu-check.yaml").read_text())
     schema = yaml.safe_load((REPO / "config" / "schema.yaml").read_text())
@@ -408,3 +411,103 @@ def test_reference_adapter_gives_the_same_predictions_and_train_steps(reference_
     ref_state = ref.state_dict()
     for k, v in ours.state_dict().items():
         torch.testing.assert_close(v, ref_state["model.inner." + k], rtol=1e-6, atol=1e-7)
+
+
+# --- the measuring workers' code paths, on the CPU with a tiny model ----------------------------
+
+TINY = {
+    "hidden_size": 32,
+    "num_heads": 2,
+    "expansion": 2,
+    "puzzle_emb_ndim": 32,
+    "puzzle_emb_len": 2,
+    "H_cycles": 1,
+    "L_cycles": 1,
+    "L_layers": 1,
+    "halt_max_steps": 2,
+    "seq_len": 64,  # ARC's 900 cells make bf16 on a CPU slow
+}
+
+
+def _worker_config(**extra) -> dict:
+    cfg = gc._config_dict(gc.parse_args(["--batch-sizes", "1,2", "--chosen-batch-size", "2"]))
+    cfg.update(
+        device="cpu",
+        model_overrides=TINY,
+        compile_batch_sizes=[],
+        train_batch_size=2,
+        fp32_compare_batch_size=2,
+        num_puzzle_identifiers=16,
+        max_seconds_per_setting=0.01,
+        worker_seconds=600,
+    )
+    cfg.update(extra)
+    return cfg
+
+
+def test_bench_worker_measures_every_setting(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(gc, "_DEVICE", gc._DEVICE)  # restored afterwards
+    result = tmp_path / "bench.json"
+    assert gc.run_worker("bench", result, _worker_config()) == 0
+    out = json.loads(result.read_text())
+    assert out["positions"] == 66 and out["model_config"]["hidden_size"] == 32
+    kinds = [(e["kind"], e.get("mode"), e["batch_size"]) for e in out["entries"]]
+    assert kinds == [
+        ("train_step", "eager", 2),
+        ("predict", "eager", 1),
+        ("predict", "eager", 2),
+        ("predict", "cuda_graph", 1),
+        ("predict", "cuda_graph", 2),
+    ]
+    train, eager1, eager2, graph1, _ = out["entries"]
+    assert train["optimizer"] == "trm.train.optim.AdamATan2" and train["runs"] >= 1
+    for e in (train, eager1, eager2):
+        assert e["throughput_examples_per_s"] > 0 and "error" not in e
+        assert e["latency_example_s"] == pytest.approx(
+            e["latency_batch_s"]["median"] / e["batch_size"]
+        )
+    assert graph1["error"] == "CUDA graphs need a CUDA device"
+    goals = gc.compute_goals({"bench": out}, 2)
+    assert goals["peak_vram_per_example"]["mode"] == "eager"
+
+
+def test_reference_worker_compares_and_measures(
+    tmp_path: Path, monkeypatch, reference_classes
+) -> None:
+    monkeypatch.setattr(gc, "_DEVICE", gc._DEVICE)
+    result = tmp_path / "reference.json"
+    # 70 s for the stage: the deadline (10 s before) leaves less than a compile needs.
+    config = _worker_config(reference=str(gc.default_reference()), worker_seconds=70)
+    assert gc.run_worker("reference", result, config) == 0
+    out = json.loads(result.read_text())
+    assert out["agreement"]["float32"]["preds_identical"] is True
+    assert out["agreement"]["bfloat16"]["cells"] == 2 * 64
+    modes = [(e["kind"], e["mode"]) for e in out["entries"]]
+    assert modes == [("predict", "eager"), ("train_step", "eager"), ("predict", "compile")]
+    eager, train, compiled = out["entries"]
+    assert eager["throughput_examples_per_s"] > 0 and train["throughput_examples_per_s"] > 0
+    assert compiled["error"].startswith("skipped: less than 60 s")
+    bench = {"entries": [{**train, "impl": "ours"}, {**eager, "impl": "ours"}]}
+    goals = gc.compute_goals({"bench": bench, "reference": out}, 2)
+    assert goals["predict_throughput_ratio_vs_reference"]["value"] == pytest.approx(1.0)
+    assert goals["predict_throughput_ratio_vs_reference"]["reference_modes_measured"] == ["eager"]
+    assert goals["train_step_ratio_vs_reference"]["same_optimizer"] is True
+    assert goals["predictions_fp32_identical"]["met"] is True
+
+
+def test_snakemake_stage_plans_the_whole_workflow(tmp_path: Path) -> None:
+    pytest.importorskip("snakemake")
+    cmds = gc.snakemake_commands(gc.parse_args([]), tmp_path / "wf")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tmp_path / "wf")
+    r = subprocess.run(
+        [*cmds[0][:-1], "-n", "report"],
+        cwd=tmp_path / "wf",
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    for rule in ("prepare_arc", "train", "predict", "score", "sweep", "bench", "report"):
+        assert re.search(rf"^{rule}\s+\d+$", r.stdout, re.M), rule
