@@ -512,3 +512,54 @@ def test_snakemake_stage_plans_the_whole_workflow(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     for rule in ("prepare_arc", "train", "predict", "score", "sweep", "bench", "report"):
         assert re.search(rf"^{rule}\s+\d+$", r.stdout, re.M), rule
+
+
+def test_reference_is_found_in_the_carried_wheels_folder(tmp_path: Path, monkeypatch) -> None:
+    # On a device machine ../shared does not travel: the copy in .wheels/reference/ is used.
+    monkeypatch.setattr(gc, "REPO", tmp_path / "checkout")
+    wheels = tmp_path / "checkout" / ".wheels"
+    assert gc.default_reference(wheels) is None
+    ref = wheels / "reference" / "TinyRecursiveModels-e7b6871"
+    (ref / "models" / "recursive_reasoning").mkdir(parents=True)
+    (ref / "models" / "recursive_reasoning" / "trm.py").write_text("")
+    assert gc.default_reference(wheels) == ref
+    with pytest.raises(UserError, match="no models/recursive_reasoning/trm.py"):
+        gc.import_reference(tmp_path)
+
+
+def _background(code: str, timeout: float) -> dict:
+    import tempfile as tf
+
+    buf = tf.TemporaryFile("w+")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=buf, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    return {"proc": proc, "buf": buf, "t0": time.monotonic(), "timeout": timeout}
+
+
+def test_background_build_is_joined_waited_for_or_killed(tmp_path: Path) -> None:
+    log = gc.Log(tmp_path / "log")
+    budget = gc.Budget(300)
+    running = {"build_adam_atan2": {"status": "running", "command": "pip install adam"}}
+
+    record = {"stages": dict(running)}
+    slow = _background("import time; time.sleep(60)", timeout=120)
+    gc._join_adam(slow, record, log, budget, wait_s=0.5)  # pytest_gpu's bounded wait
+    assert record["stages"]["build_adam_atan2"]["status"] == "running"
+    assert slow["proc"].poll() is None
+    slow["timeout"] = time.monotonic() - slow["t0"] + 1  # its own timeout: 1 s from now
+    gc._join_adam(slow, record, log, budget)
+    assert record["stages"]["build_adam_atan2"]["status"] == "timeout"
+    assert slow["proc"].poll() is not None
+
+    record = {"stages": dict(running)}
+    gc._join_adam(_background("print('built')", timeout=60), record, log, budget, wait_s=30)
+    done = record["stages"]["build_adam_atan2"]
+    assert done["status"] == "passed" and "built" in done["output_tail"]
+
+    record = {"stages": dict(running)}
+    gc._join_adam(_background("import sys; sys.exit('nvcc: error')", 60), record, log, budget)
+    failed = record["stages"]["build_adam_atan2"]
+    assert failed["status"] == "failed" and "fused-optimizer test skips" in failed["reason"]
+    assert "nvcc: error" in failed["output_tail"]
+    log.close()
