@@ -66,7 +66,8 @@ GPU_STAGES = ("build_adam_atan2", "snakemake", "pytest_gpu", "bench", "reference
 ADAM_JOIN_WAIT_S = (
     90.0  # pytest_gpu waits this long for the build; later it runs the fused test alone
 )
-COMPILE_RESERVE_S = 60.0  # a torch.compile is started only with this much of its stage left
+COMPILE_RESERVE_S = 60.0
+CHECK_EQUAL_MAX_BATCH = 256  # compiled / graphed preds compared with eager up to this batch  # a torch.compile is started only with this much of its stage left
 MIN_STAGE_S = 20.0  # a stage gets at least this much, or is skipped
 FINAL_RESERVE_S = 5.0  # kept back for writing the JSON at the end
 DEFAULT_BUDGET_S = 480.0
@@ -1034,6 +1035,10 @@ def predict_entries(
                     raise ValueError(f"unknown mode {mode}")
                 times = cuda_timed(fn, warmup, max_seconds)
             entry.update(timing_entry(times, bs), memory=mem)
+            if mode != "eager" and bs <= CHECK_EQUAL_MAX_BATCH:
+                # The fast paths must compute what eager computes (graphs: bitwise).
+                eager = predict(model, batch, dtype=torch.bfloat16)["preds"]
+                entry["vs_eager"] = compare_preds(fn()["preds"], eager)
         except (RuntimeError, torch.cuda.OutOfMemoryError) as e:
             entry["error"] = ("out of memory: " if _oom(e) else "") + str(e).splitlines()[0][:300]
         finally:
