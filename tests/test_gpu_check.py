@@ -563,3 +563,27 @@ def test_background_build_is_joined_waited_for_or_killed(tmp_path: Path) -> None
     assert failed["status"] == "failed" and "fused-optimizer test skips" in failed["reason"]
     assert "nvcc: error" in failed["output_tail"]
     log.close()
+
+
+@NO_CUDA
+def test_stage_plumbing_with_a_machine_that_claims_cuda(tmp_path: Path, monkeypatch) -> None:
+    """The driver's GPU stages as far as a CPU machine can take them: the pytest stage runs
+    (every gpu test skips), the bench worker gets its settings and reports it found no CUDA."""
+    monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "unchanged")
+    monkeypatch.setattr(
+        gc, "probe_environment", lambda python, env: {"cuda_available": True, "capability": "9.0"}
+    )
+    cfg = gc.parse_args(
+        ["--out", str(tmp_path / "out"), "--stages", "pytest_gpu,bench", "--budget-s", "300"]
+    )
+    record = gc.run_check(cfg)
+    assert os.environ["TORCH_CUDA_ARCH_LIST"] == "unchanged"
+    pytest_stage = record["stages"]["pytest_gpu"]
+    assert pytest_stage["status"] == "passed", pytest_stage
+    assert "skipped" in pytest_stage["output_tail"] and "needs CUDA" in pytest_stage["output_tail"]
+    bench = record["stages"]["bench"]
+    assert bench["status"] == "failed" and bench["returncode"] == 3
+    assert "no CUDA device" in record["results"]["bench"]["error"]
+    assert record["stages"]["reference"]["status"] == "skipped"
+    on_disk = json.loads((tmp_path / "out" / gc.JSON_NAME).read_text())
+    assert on_disk["stages"] == json.loads(json.dumps(record["stages"]))
