@@ -4,7 +4,8 @@
 # checkout:
 #   - the wheels of the packages the target image lacks (pinned below; --no-deps, so the list is
 #     the whole closure minus what the image already has: torch, numpy, pandas, matplotlib,
-#     einops, numba, jinja2, pyyaml, requests, rich, tqdm, psutil, packaging, ...),
+#     numba, jinja2, pyyaml, requests, rich, tqdm, psutil, packaging, ...; einops is small and
+#     carried anyway for machines without it),
 #   - the adam-atan2 sdist (gpu_check.sh builds its CUDA kernel there with nvcc),
 #   - the reference sources (models/ of ../shared/reference/TinyRecursiveModels-e7b6871), when
 #     present, for the side-by-side stage (never committed).
@@ -84,7 +85,7 @@ while [ $# -gt 0 ]; do
     --python-version) PYVER="$2"; shift 2 ;;
     --only) ONLY+=("$2"); shift 2 ;;
     --list) LIST=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0" | grep '^#'; exit 0 ;;
     *) echo "fetch_gpu_wheels.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
