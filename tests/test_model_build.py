@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +32,10 @@ BATCH = 8
 
 
 def _workflow_train_overrides() -> Any:
-    """The model/train mapping of the real train adapter (its functions only: the module body
-    needs Snakemake's injected `snakemake` object)."""
-    source = (ROOT / "workflow" / "scripts" / "train.py").read_text()
-    tree = ast.parse(source)
-    tree.body = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
-    namespace: dict[str, Any] = {}
-    exec(compile(tree, "workflow/scripts/train.py", "exec"), namespace)
-    return namespace["overrides"]
+    """The model/train mapping the train adapter (workflow/scripts/train.py) uses."""
+    from trm.jobargs import hydra_overrides
+
+    return hydra_overrides
 
 
 def _via_cli_arch(command: list[str], name: str) -> dict[str, Any]:

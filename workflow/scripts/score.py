@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _job import trm  # noqa: E402
 
+from trm.jobargs import to_flags  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -27,8 +28,5 @@ cmd = trm(
 )
 if kind == "arc":  # Sudoku and Maze have one mode (no test-time augmentation)
     cmd += ["--mode", smk.wildcards.mode]
-opts = dict(smk.params.score)
-for key in ("n_boot", "seed"):
-    if key in opts:
-        cmd += ["--" + key.replace("_", "-"), str(opts[key])]
+cmd += to_flags("score", smk.params.score)
 run_snakemake_job(smk, cmd, extra_outputs=[out_dir])

@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _job import trm  # noqa: E402
 
+from trm.jobargs import to_flags  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -19,8 +20,5 @@ cmd = trm(
     "--out",
     smk.output.compare,
 )
-opts = dict(smk.params.score)
-for key in ("n_boot", "seed"):
-    if key in opts:
-        cmd += ["--" + key.replace("_", "-"), str(opts[key])]
+cmd += to_flags("score", smk.params.score)
 run_snakemake_job(smk, cmd)

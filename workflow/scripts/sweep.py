@@ -6,23 +6,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _job import trm  # noqa: E402
 
+from trm.jobargs import to_flags  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-opts = dict(smk.params.sweep)
-levels = ",".join(str(v) for v in opts["levels"])
-cmd = trm(
-    "sweep",
-    "--data",
-    smk.input.data,
-    "--predictions",
-    smk.input.predictions,
-    "--levels",
-    levels,
-    "--out",
-    smk.output.csv,
-)
-for key in ("draws", "n_boot", "seed"):
-    if key in opts:
-        cmd += ["--" + key.replace("_", "-"), str(opts[key])]
+cmd = trm("sweep", "--data", smk.input.data, "--predictions", smk.input.predictions)
+cmd += ["--out", smk.output.csv, *to_flags("sweep", smk.params.sweep)]
 run_snakemake_job(smk, cmd)

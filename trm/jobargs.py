@@ -1,0 +1,151 @@
+"""The ONE mapping from workflow configuration to `trm` command lines.
+
+A setting lives in three places: config/schema.yaml (what a user may write), this table (which
+flag carries it) and the command's argparse parser (what the command accepts). The workflow
+adapters call `to_flags`, which refuses a key it has no entry for, so a key the schema accepts
+but nobody maps fails loudly instead of being dropped; tests/test_jobargs.py checks, for every
+key the schema allows, that its value arrives in the real parser's arguments, or that the entry
+says how the rule uses it instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Flag:
+    """How one setting becomes command-line arguments."""
+
+    flag: str
+    join: str | None = None  # a list written as ONE argument, e.g. "1,4,16"
+    repeat: bool = False  # a list written as the flag once per item (argparse append)
+    skip: tuple[Any, ...] = ()  # values that mean "the command's default": no flag
+
+
+@dataclass(frozen=True)
+class UsedByRule:
+    """A setting the rule consumes itself (an output path, a wildcard, a subcommand)."""
+
+    how: str
+
+
+Entry = Flag | UsedByRule
+
+# Section of an experiment (or $defs entry of the schema) -> key -> how it reaches the command.
+SECTIONS: dict[str, dict[str, Entry]] = {
+    "dataset": {
+        "name": UsedByRule("the output folder data/<name>"),
+        "kind": UsedByRule("the subcommand: trm prepare <kind>"),
+        "source": Flag("--source", skip=("files",)),  # files = read --input-prefix
+        "input_prefix": Flag("--input-prefix"),
+        "subsets": Flag("--subsets"),
+        "test_set": Flag("--test-set"),
+        "test_set2": Flag("--test-set2"),
+        "max_tasks": Flag("--max-tasks"),
+        "tasks": Flag("--tasks"),
+        "num_aug": Flag("--num-aug"),
+        "seed": Flag("--seed"),
+        "size": Flag("--size"),
+        "num": Flag("--num"),
+        "subsample": Flag("--subsample"),
+        "splits": Flag("--splits"),
+        "num_test": Flag("--num-test"),
+        "test_subsample": Flag("--test-subsample"),
+        "min_rating": Flag("--min-rating"),
+    },
+    "checkpoint": {
+        "name": UsedByRule("the output folder checkpoints/<name>"),
+        "repo_id": Flag("--repo-id"),
+        "path": Flag("--path"),
+        "revision": Flag("--revision"),
+        "include": Flag("--include", repeat=True),
+        "file": UsedByRule("predict/bench load this file of the fetched folder"),
+    },
+    "predict": {
+        "batch_size": Flag("--batch-size"),
+        "device": Flag("--device"),
+        "dtype": Flag("--dtype"),
+    },
+    "score": {
+        "modes": UsedByRule("one score job per mode: the {mode} wildcard, passed as --mode"),
+        "n_boot": Flag("--n-boot"),
+        "seed": Flag("--seed"),
+    },
+    "sweep": {
+        "levels": Flag("--levels", join=","),
+        "draws": Flag("--draws"),
+        "n_boot": Flag("--n-boot"),
+        "seed": Flag("--seed"),
+    },
+    "bench": {
+        "batch_sizes": Flag("--batch-sizes", join=","),
+        "dtypes": Flag("--dtypes", join=","),
+        "device": Flag("--device"),
+        "warmup": Flag("--warmup"),
+        "repeats": Flag("--repeats"),
+        "max_seconds": Flag("--max-seconds"),
+    },
+}
+
+
+class UnmappedSettingError(KeyError):
+    """A workflow setting with no entry in SECTIONS: a bug in the workflow, not bad input."""
+
+
+def _arg(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def to_flags(section: str, settings: Mapping[str, Any]) -> list[str]:
+    """The command-line arguments that carry `settings` of one config section.
+
+    Keys the rule uses itself (UsedByRule) produce nothing; a key without an entry raises.
+    """
+    table = SECTIONS[section]
+    argv: list[str] = []
+    for key, value in settings.items():
+        entry = table.get(key)
+        if entry is None:
+            raise UnmappedSettingError(
+                f"workflow setting {section}.{key} has no command-line flag: add it to "
+                f"trm/jobargs.py SECTIONS[{section!r}] (and to the command's parser)"
+            )
+        if isinstance(entry, UsedByRule) or value is None or value in entry.skip:
+            continue
+        if isinstance(value, list | tuple):
+            if entry.join is not None:
+                argv += [entry.flag, entry.join.join(map(_arg, value))]
+            elif entry.repeat:
+                for item in value:
+                    argv += [entry.flag, _arg(item)]
+            else:
+                argv += [entry.flag, *map(_arg, value)]
+        else:
+            argv += [entry.flag, _arg(value)]
+    return argv
+
+
+def hydra_value(value: Any) -> str:
+    """A YAML value in Hydra's override syntax (null, true/false, [a,b]; Python's None is not)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(hydra_value(x) for x in value) + "]"
+    return str(value)
+
+
+def hydra_overrides(group: str, settings: Mapping[str, Any]) -> list[str]:
+    """{preset: tiny, hidden_size: 64} -> ['model=tiny', 'model.hidden_size=64'].
+
+    The model and train sections are Hydra overrides: `trm train` checks them against the
+    composed config, so no table is needed here.
+    """
+    out = [f"{group}={settings['preset']}"] if "preset" in settings else []
+    return out + [f"{group}.{k}={hydra_value(v)}" for k, v in settings.items() if k != "preset"]
