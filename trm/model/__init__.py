@@ -21,6 +21,30 @@ ARCHITECTURES: dict[str, type[TRM]] = {
     "trm_hier6": TRMHier6,
 }
 
+# The `name` of each architecture in a reference all_config.yaml (`arch: name: ...`).
+REFERENCE_NAMES: dict[str, str] = {
+    "trm": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+    "hrm": "recursive_reasoning.hrm@HierarchicalReasoningModel_ACTV1",
+    "transformers_baseline": "recursive_reasoning.transformers_baseline@Model_ACTV2",
+    "trm_singlez": "recursive_reasoning.trm_singlez@TinyRecursiveReasoningModel_ACTV1",
+    "trm_hier6": "recursive_reasoning.trm_hier6@TinyRecursiveReasoningModel_ACTV1",
+}
+# The HRM repository's own name for the code of the published HRM checkpoints.
+_OTHER_REFERENCE_MODULES = {"hrm.hrm_act_v1": "hrm"}
+
+
+def arch_from_reference_name(name: str) -> str:
+    """The arch key for a reference config's `arch.name` (e.g. `hrm.hrm_act_v1@...` -> hrm)."""
+    module = str(name).split("@", 1)[0]
+    if module in _OTHER_REFERENCE_MODULES:
+        return _OTHER_REFERENCE_MODULES[module]
+    arch = module.removeprefix("recursive_reasoning.")
+    if arch not in ARCHITECTURES:
+        raise ValueError(
+            f"arch name {name!r}: unknown model code (known: {sorted(REFERENCE_NAMES.values())})"
+        )
+    return arch
+
 
 def from_reference_config(cfg: Any, arch: str = "trm") -> TRM:
     """Build architecture `arch` from its reference model configuration dict.
@@ -49,7 +73,9 @@ __all__ = [
     "TRMInnerCarry",
     "TRMSingleZ",
     "TransformerBaseline",
+    "REFERENCE_NAMES",
     "TransformerBaselineConfig",
+    "arch_from_reference_name",
     "from_reference_config",
     "load_weights",
 ]

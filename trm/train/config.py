@@ -28,8 +28,9 @@ TRAIN_KEYS_REQUIRED = (
     "seed",
     "checkpoint_every",
 )
-# Keys of the model group that are not part of the reference arch dict.
-MODEL_EXTRA_KEYS = ("loss_type",)
+# Keys of the model group that are not part of the reference arch dict (`arch` names the
+# architecture: trm, hrm, transformers_baseline, trm_singlez, trm_hier6; default trm).
+MODEL_EXTRA_KEYS = ("loss_type", "arch")
 
 
 def default_config_dir() -> Path:

@@ -166,9 +166,10 @@ class Trainer:
 
         self.arch = arch_config(cfg.model, meta, self.sampler.local_batch_size, self.device.type)
         self.loss_type = str(cfg.model.get("loss_type", "stablemax_cross_entropy"))
-        from trm.model import TRM
+        from trm.model import from_reference_config
 
-        self.model: nn.Module = TRM.from_reference_config(dict(self.arch)).to(self.device)
+        arch_name = str(cfg.model.get("arch", "trm"))
+        self.model: nn.Module = from_reference_config(dict(self.arch), arch_name).to(self.device)
         if self.dist.enabled:
             ddp.broadcast_module(self.model)
         self.model.train()
@@ -282,10 +283,12 @@ class Trainer:
         return path
 
     def _write_configs(self) -> None:
+        from trm.model import REFERENCE_NAMES
+
         _write_yaml(self.run_dir / "config.yaml", OmegaConf.to_container(self.cfg, resolve=True))
         all_config = {
             "arch": {
-                "name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+                "name": REFERENCE_NAMES[str(self.cfg.model.get("arch", "trm"))],
                 **self.arch,
                 "loss": {"name": "losses@ACTLossHead", "loss_type": self.loss_type},
             },
