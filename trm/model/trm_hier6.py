@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import torch
 
-from trm.model.layers import CosSin
 from trm.model.trm import TRM, TRMConfig
 
 NUM_LATENTS = 6
