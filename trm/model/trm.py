@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 import torch
 import torch.nn.functional as F
@@ -126,7 +126,7 @@ class TRMConfig:
         return _DTYPES[self.forward_dtype]
 
     @classmethod
-    def from_dict(cls, cfg: Any) -> Any:
+    def from_dict(cls, cfg: Any) -> Self:
         """Build from a reference config mapping; unknown keys (`name`, `loss`, ...) are ignored."""
         cfg = {k: v for k, v in dict(cfg).items() if k not in cls.REFERENCE_IGNORED_KEYS}
         kwargs: dict[str, Any] = {}
@@ -305,7 +305,7 @@ class TRM(nn.Module):
 
     # ---- construction / export -------------------------------------------------------------
     @classmethod
-    def from_reference_config(cls, cfg: Any) -> Any:
+    def from_reference_config(cls, cfg: Any) -> Self:
         """Build from a reference model config dict (unknown keys such as `name` are ignored)."""
         return cls(cls.config_class.from_dict(cfg))
 
