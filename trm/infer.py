@@ -7,6 +7,10 @@ fresh carry (no sequence halts early, none is replaced), so the ACT bookkeeping 
     repeat halt_max_steps times: z_H, z_L = latent_recursion(z_H, z_L, x)
     logits, q_halt, q_continue = heads(z_H)
 
+(For the other architectures the states are their own, `model.init_states()`, and the heads
+read state 0.) A transformer baseline with `act_inference` halts on its Q head in evaluation,
+as the reference does; `predict` then steps the model's ACT forward instead.
+
 `predict` computes exactly that: the input embeddings once (they are constant across steps),
 heads only after the last step, no loss, no float64, under `torch.inference_mode`. The result
 equals stepping `model(carry, batch)` in eval mode (tests check this).
@@ -15,6 +19,7 @@ equals stepping `model(carry, batch)` in eval mode (tests check this).
 from __future__ import annotations
 
 import contextlib
+import math
 import weakref
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -116,7 +121,9 @@ def predict(
         raise ValueError(
             f"predict: inputs has shape {tuple(inputs.shape)}, expected [batch, {model.config.seq_len}]"
         )
-    device = model.H_init.device
+    device = model.device
+    if getattr(model.config, "act_inference", False) and num_steps is None:
+        return _predict_adaptive(model, batch, dtype or default_predict_dtype(model, device))
     dtype = dtype or default_predict_dtype(model, device)
     steps = model.config.halt_max_steps if num_steps is None else num_steps
     if num_threads is None:
@@ -126,8 +133,7 @@ def predict(
         ids = batch["puzzle_identifiers"].to(device)
         x = model.input_embeddings(inputs, ids)
         shape = x.shape
-        z_H = model.H_init.to(dtype).expand(shape).contiguous()
-        z_L = model.L_init.to(dtype).expand(shape).contiguous()
+        states = tuple(init.to(dtype).expand(shape).contiguous() for init in model.init_states())
         cos_sin = model.cos_sin()
         recursion = _recursion_fn(model, compile, device)
         graphs = compile and device.type == "cuda"
@@ -135,16 +141,42 @@ def predict(
             if graphs:
                 # Each step consumes the previous step's graph outputs before they are reused.
                 torch.compiler.cudagraph_mark_step_begin()
-            z_H, z_L = recursion(z_H, z_L, x, cos_sin)
-        if graphs:
-            z_H = z_H.clone()
-        logits, q_halt, q_continue = model.output_heads(z_H)
+            states = recursion(*states, x, cos_sin)
+        answer = states[0].clone() if graphs else states[0]
+        logits, q_halt, q_continue = model.output_heads(answer)
         logits = logits.to(torch.float32)
     return {
         "logits": logits,
         "preds": logits.argmax(dim=-1),
         "q_halt_logits": q_halt,
         "q_continue_logits": q_continue,
+    }
+
+
+def _predict_adaptive(
+    model: TRM, batch: dict[str, torch.Tensor], dtype: torch.dtype
+) -> dict[str, torch.Tensor]:
+    """The reference's evaluation with eval-time halting: ACT steps until every slot halted.
+
+    A slot that halts early is reloaded with its example and restarts, as in the reference;
+    the outputs are those of the first step at which all slots halt together. Each slot
+    repeats its deterministic cycle of k <= halt_max_steps steps, so that happens within
+    lcm(1..halt_max_steps) steps.
+    """
+    device = model.device
+    batch = {k: v.to(device) for k, v in batch.items() if k in ("inputs", "puzzle_identifiers")}
+    with _eval_mode(model, dtype), torch.inference_mode():
+        carry = model.initial_carry(batch)
+        for _ in range(math.lcm(*range(1, model.config.halt_max_steps + 1))):
+            carry, outputs = model(carry, batch)
+            if bool(carry.halted.all()):
+                break
+    logits = outputs["logits"].to(torch.float32)
+    return {
+        "logits": logits,
+        "preds": logits.argmax(dim=-1),
+        "q_halt_logits": outputs["q_halt_logits"],
+        "q_continue_logits": outputs["q_continue_logits"],
     }
 
 

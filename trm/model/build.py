@@ -12,7 +12,7 @@ The reference model config is layered: preset < the checkpoint's saved `arch:` s
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,15 +35,9 @@ class ModelConfigError(UserError, ValueError):
     """A preset, override or dtype that does not give a model (a ValueError for older callers)."""
 
 
-def _trm_factory(cfg: dict[str, Any]) -> nn.Module:
-    from trm.model.trm import TRM
-
-    return TRM.from_reference_config(cfg)
-
-
-# Architecture name (the reference's arch config names) -> factory of a module from the
-# reference config dict. Other architectures register here.
-ARCHITECTURES: dict[str, Callable[[dict[str, Any]], nn.Module]] = {"trm": _trm_factory}
+# The key of a model preset (and of the config dicts built here) naming the architecture: one
+# of trm.model.ARCHITECTURES (the reference's arch config names); absent means "trm".
+ARCH_KEY = "arch"
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,13 +210,17 @@ def train_model_config(
     return cfg
 
 
-def build_model(cfg: dict[str, Any], arch: str = "trm") -> nn.Module:
-    """A freshly initialised model of architecture `arch` from a reference config dict."""
-    if arch not in ARCHITECTURES:
+def build_model(cfg: dict[str, Any], arch: str | None = None) -> nn.Module:
+    """A freshly initialised model from a reference config dict; the architecture is `arch`,
+    else the dict's ARCH_KEY, else TRM."""
+    from trm.model import ARCHITECTURES, from_reference_config
+
+    name = str(arch or cfg.get(ARCH_KEY) or "trm")
+    if name not in ARCHITECTURES:
         raise ModelConfigError(
-            f"unknown architecture {arch!r}; choose from {sorted(ARCHITECTURES)}"
+            f"unknown architecture {name!r} ({ARCH_KEY}); choose from {sorted(ARCHITECTURES)}"
         )
-    return ARCHITECTURES[arch](cfg)
+    return from_reference_config({k: v for k, v in cfg.items() if k != ARCH_KEY}, name)
 
 
 # --------------------------------------------------------------------------------------------

@@ -175,7 +175,15 @@ def read_arch_config(path: str | os.PathLike) -> dict[str, Any]:
         raise CheckpointError(
             f"{path}: no model settings (expected an `arch:` section with hidden_size, ...)"
         )
-    return {k: v for k, v in arch.items() if k not in _NON_MODEL_ARCH_KEYS}
+    settings = {k: v for k, v in arch.items() if k not in _NON_MODEL_ARCH_KEYS}
+    if "name" in arch:  # which model code wrote it: trm, hrm, transformers_baseline, ...
+        from trm.model import arch_from_reference_name
+
+        try:
+            settings["arch"] = arch_from_reference_name(arch["name"])
+        except ValueError as e:
+            raise CheckpointError(f"{path}: arch.name: {e}") from e
+    return settings
 
 
 def resolve_checkpoint(

@@ -169,16 +169,28 @@ def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 
 
 class Attention(nn.Module):
-    """Non-causal multi-head self-attention with a fused QKV projection and optional RoPE."""
+    """Non-causal multi-head self-attention with a fused QKV projection and optional RoPE.
 
-    def __init__(self, hidden_size: int, num_heads: int) -> None:
+    `head_dim` defaults to hidden_size / num_heads (which must then divide). The reference's
+    transformer baseline passes hidden // heads with heads not dividing hidden (512, 12 heads:
+    head_dim 42), so the heads span num_heads * head_dim < hidden_size features.
+    """
+
+    def __init__(self, hidden_size: int, num_heads: int, head_dim: int | None = None) -> None:
         super().__init__()
-        if hidden_size % num_heads:
-            raise ValueError(f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}")
+        if head_dim is None:
+            if hidden_size % num_heads:
+                raise ValueError(
+                    f"hidden_size {hidden_size} is not divisible by num_heads {num_heads}"
+                )
+            head_dim = hidden_size // num_heads
+        if head_dim < 1:
+            raise ValueError(f"head_dim must be >= 1, got {head_dim}")
         self.num_heads = num_heads
-        self.head_dim = hidden_size // num_heads
-        self.qkv_proj = CastedLinear(hidden_size, 3 * hidden_size, bias=False)
-        self.o_proj = CastedLinear(hidden_size, hidden_size, bias=False)
+        self.head_dim = head_dim
+        inner = num_heads * head_dim
+        self.qkv_proj = CastedLinear(hidden_size, 3 * inner, bias=False)
+        self.o_proj = CastedLinear(inner, hidden_size, bias=False)
 
     def forward(self, hidden_states: torch.Tensor, cos_sin: CosSin | None) -> torch.Tensor:
         batch, seq, _ = hidden_states.shape

@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import torch
 import torch.nn.functional as F
@@ -69,6 +69,13 @@ class TRMConfig:
     puzzle_emb_len: int = 16
     no_ACT_continue: bool = True
 
+    # Other architectures reuse this config (trm.model.hrm, ...): keys their reference config
+    # does not have are dropped by from_dict (the reference ignores them too), and their
+    # attention allows hidden_size % num_heads != 0 (head_dim = hidden // heads, as the
+    # reference computes it).
+    REFERENCE_IGNORED_KEYS: ClassVar[tuple[str, ...]] = ()
+    HEADS_MUST_DIVIDE_HIDDEN: ClassVar[bool] = True
+
     def __post_init__(self) -> None:
         if isinstance(self.forward_dtype, torch.dtype):
             self.forward_dtype = str(self.forward_dtype).removeprefix("torch.")
@@ -85,7 +92,7 @@ class TRMConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.halt_max_steps < 1:
             raise ValueError(f"halt_max_steps must be >= 1, got {self.halt_max_steps}")
-        if self.hidden_size % self.num_heads:
+        if self.HEADS_MUST_DIVIDE_HIDDEN and self.hidden_size % self.num_heads:
             raise ValueError(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
             )
@@ -119,9 +126,9 @@ class TRMConfig:
         return _DTYPES[self.forward_dtype]
 
     @classmethod
-    def from_dict(cls, cfg: Any) -> TRMConfig:
+    def from_dict(cls, cfg: Any) -> Self:
         """Build from a reference config mapping; unknown keys (`name`, `loss`, ...) are ignored."""
-        cfg = dict(cfg)
+        cfg = {k: v for k, v in dict(cfg).items() if k not in cls.REFERENCE_IGNORED_KEYS}
         kwargs: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
             if f.name not in cfg:
@@ -164,11 +171,16 @@ class TRMInnerCarry:
         return self.z_L
 
 
+def carry_states(carry: Any) -> tuple[torch.Tensor, ...]:
+    """The state tensors of an inner carry dataclass, in field order (no copies)."""
+    return tuple(getattr(carry, f.name) for f in dataclasses.fields(carry))
+
+
 @dataclass
 class TRMCarry:
     """ACT state between steps (the reference's TinyRecursiveReasoningModel_ACTV1Carry)."""
 
-    inner_carry: TRMInnerCarry
+    inner_carry: Any  # TRMInnerCarry, or the inner carry of another architecture
     steps: torch.Tensor  # int32 [B]: ACT steps taken by the sequence in its slot
     halted: torch.Tensor  # bool [B]: slot is done; the next step loads a new example into it
     current_data: dict[str, torch.Tensor] = field(default_factory=dict)
@@ -183,7 +195,9 @@ class TRMBlock(nn.Module):
         if config.mlp_t:
             self.mlp_t = SwiGLU(config.total_len, config.expansion)
         else:
-            self.self_attn = Attention(config.hidden_size, config.num_heads)
+            self.self_attn = Attention(
+                config.hidden_size, config.num_heads, config.hidden_size // config.num_heads
+            )
         self.mlp = SwiGLU(config.hidden_size, config.expansion)
         self.eps = config.rms_norm_eps
 
@@ -198,16 +212,20 @@ class TRMBlock(nn.Module):
 
 
 class TRMReasoningModule(nn.Module):
-    """The single tiny network `net(h, injection)` shared by the z and y updates."""
+    """The single tiny network `net(h, injection)` shared by the z and y updates.
+
+    `net(h, injection)` runs the blocks on `h + injection`; `net(h, None)` on `h` alone.
+    """
 
     def __init__(self, layers: list[TRMBlock]) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
 
     def forward(
-        self, h: torch.Tensor, injection: torch.Tensor, cos_sin: CosSin | None
+        self, h: torch.Tensor, injection: torch.Tensor | None, cos_sin: CosSin | None
     ) -> torch.Tensor:
-        h = h + injection
+        if injection is not None:
+            h = h + injection
         for layer in self.layers:
             h = layer(h, cos_sin)
         return h
@@ -223,7 +241,16 @@ class TRM(nn.Module):
     Puzzle embedding: `self.puzzle_emb` (absent when puzzle_emb_ndim == 0) is a
     `CastedSparseEmbedding` with buffers `weights` [num_puzzle_identifiers, D] (persistent),
     and, in training mode, the leaf `local_weights` [batch, D] (requires_grad) and `local_ids`.
+
+    Other architectures (trm.model.hrm, ...) subclass it and override the few pieces that
+    differ: `config_class`, `inner_carry_class` and `init_buffer_names` (the recursion
+    state; state 0 feeds the heads), `build_reasoning_modules` and `latent_recursion`.
     """
+
+    config_class: type[TRMConfig] = TRMConfig
+    inner_carry_class: type = TRMInnerCarry
+    # Buffers holding the initial value of each state of the inner carry, in field order.
+    init_buffer_names: tuple[str, ...] = ("H_init", "L_init")
 
     def __init__(self, config: TRMConfig) -> None:
         super().__init__()
@@ -256,24 +283,31 @@ class TRM(nn.Module):
             self.embed_pos = CastedEmbedding(
                 config.total_len, hidden, embed_std, self.forward_dtype
             )
-        self.L_level = TRMReasoningModule([TRMBlock(config) for _ in range(config.L_layers)])
-        self.register_buffer(
-            "H_init", trunc_normal_init_(torch.empty(hidden, dtype=self.forward_dtype), std=1)
-        )
-        self.register_buffer(
-            "L_init", trunc_normal_init_(torch.empty(hidden, dtype=self.forward_dtype), std=1)
-        )
+        self.build_reasoning_modules(config)
         # Q head starts near "never halt" for stable bootstrapping.
         with torch.no_grad():
             self.q_head.weight.zero_()
             assert self.q_head.bias is not None
             self.q_head.bias.fill_(-5)
 
+    def build_reasoning_modules(self, config: TRMConfig) -> None:
+        """The recursion's networks and initial-state buffers (after the I/O layers)."""
+        self.L_level = TRMReasoningModule([TRMBlock(config) for _ in range(config.L_layers)])
+        self.register_init_buffers()
+
+    def register_init_buffers(self) -> None:
+        """One truncated-normal vector per recursion state, named `init_buffer_names`."""
+        hidden = self.config.hidden_size
+        for name in self.init_buffer_names:
+            self.register_buffer(
+                name, trunc_normal_init_(torch.empty(hidden, dtype=self.forward_dtype), std=1)
+            )
+
     # ---- construction / export -------------------------------------------------------------
     @classmethod
-    def from_reference_config(cls, cfg: Any) -> TRM:
+    def from_reference_config(cls, cfg: Any) -> Self:
         """Build from a reference model config dict (unknown keys such as `name` are ignored)."""
-        return cls(TRMConfig.from_dict(cfg))
+        return cls(cls.config_class.from_dict(cfg))
 
     def reference_state_dict(
         self, prefix: str = "_orig_mod.model.inner."
@@ -347,8 +381,8 @@ class TRM(nn.Module):
         return logits, q[..., 0], q[..., 1]
 
     def inner(
-        self, carry: TRMInnerCarry, data: dict[str, torch.Tensor], x: torch.Tensor | None = None
-    ) -> tuple[TRMInnerCarry, torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
+        self, carry: Any, data: dict[str, torch.Tensor], x: torch.Tensor | None = None
+    ) -> tuple[Any, torch.Tensor, tuple[torch.Tensor, torch.Tensor], torch.Tensor]:
         """One improvement step from `carry` (the reference inner model's forward).
 
         Returns (new carry (detached), logits, (q_halt, q_continue), x); pass `x` back in to
@@ -356,36 +390,60 @@ class TRM(nn.Module):
         """
         if x is None:
             x = self.input_embeddings(data["inputs"], data["puzzle_identifiers"])
-        z_H, z_L = self.latent_recursion(carry.z_H, carry.z_L, x, self.cos_sin())
-        logits, q_halt, q_continue = self.output_heads(z_H)
-        return TRMInnerCarry(z_H.detach(), z_L.detach()), logits, (q_halt, q_continue), x
+        states = self.latent_recursion(*carry_states(carry), x, self.cos_sin())
+        logits, q_halt, q_continue = self.output_heads(states[0])
+        new_carry = self.inner_carry_class(*(s.detach() for s in states))
+        return new_carry, logits, (q_halt, q_continue), x
 
     # ---- ACT -----------------------------------------------------------------------------
-    def empty_inner_carry(self, batch_size: int, device: torch.device) -> TRMInnerCarry:
+    @property
+    def device(self) -> torch.device:
+        return self.lm_head.weight.device
+
+    def init_states(self) -> tuple[torch.Tensor, ...]:
+        """The initial value of every recursion state, [hidden] each (the `*_init` buffers)."""
+        return tuple(getattr(self, name) for name in self.init_buffer_names)
+
+    def empty_inner_carry(self, batch_size: int, device: torch.device) -> Any:
         shape = (batch_size, self.config.total_len, self.config.hidden_size)
-        return TRMInnerCarry(
-            z_H=torch.zeros(shape, dtype=self.forward_dtype, device=device),
-            z_L=torch.zeros(shape, dtype=self.forward_dtype, device=device),
+        return self.inner_carry_class(
+            *(
+                torch.zeros(shape, dtype=self.forward_dtype, device=device)
+                for _ in self.init_buffer_names
+            )
         )
 
-    def reset_inner_carry(self, reset: torch.Tensor, carry: TRMInnerCarry) -> TRMInnerCarry:
+    def reset_inner_carry(self, reset: torch.Tensor, carry: Any) -> Any:
         flag = reset.view(-1, 1, 1)
         dtype = self.forward_dtype
-        return TRMInnerCarry(
-            z_H=torch.where(flag, self.H_init.to(dtype), carry.z_H.to(dtype)),
-            z_L=torch.where(flag, self.L_init.to(dtype), carry.z_L.to(dtype)),
+        return self.inner_carry_class(
+            *(
+                torch.where(flag, init.to(dtype), state.to(dtype))
+                for init, state in zip(self.init_states(), carry_states(carry), strict=True)
+            )
         )
 
     def initial_carry(self, batch: dict[str, torch.Tensor]) -> TRMCarry:
         """A carry with every slot halted, so the first step loads the batch and resets y, z."""
         batch_size = batch["inputs"].shape[0]
-        device = self.H_init.device
+        device = self.device
         return TRMCarry(
             inner_carry=self.empty_inner_carry(batch_size, device),
             steps=torch.zeros(batch_size, dtype=torch.int32, device=device),
             halted=torch.ones(batch_size, dtype=torch.bool, device=device),
             current_data={k: torch.zeros_like(v) for k, v in batch.items()},
         )
+
+    def adaptive_halting(self) -> bool:
+        """Whether this step may halt on the Q head (else only at halt_max_steps).
+
+        Evaluation always runs halt_max_steps so a batch halts together.
+        """
+        return self.training and self.config.halt_max_steps > 1
+
+    def bootstraps_q_continue(self) -> bool:
+        """Whether training computes `target_q_continue` (the ACT continue loss)."""
+        return not self.config.no_ACT_continue
 
     def forward(
         self, carry: TRMCarry, batch: dict[str, torch.Tensor]
@@ -410,18 +468,20 @@ class TRM(nn.Module):
             steps = steps + 1
             is_last_step = steps >= cfg.halt_max_steps
             halted = is_last_step
-            # Evaluation always runs halt_max_steps so a batch halts together.
-            if self.training and cfg.halt_max_steps > 1:
+            if self.adaptive_halting():
                 if cfg.no_ACT_continue:
                     halted = halted | (q_halt > 0)
                 else:
                     halted = halted | (q_halt > q_continue)
-                # Exploration: a random minimum number of steps (same RNG calls as the reference).
-                explore = torch.rand_like(q_halt) < cfg.halt_exploration_prob
-                min_steps = explore * torch.randint_like(steps, low=2, high=cfg.halt_max_steps + 1)
-                halted = halted & (steps >= min_steps)
+                if self.training:
+                    # Exploration: a random minimum number of steps (the reference's RNG calls).
+                    explore = torch.rand_like(q_halt) < cfg.halt_exploration_prob
+                    min_steps = explore * torch.randint_like(
+                        steps, low=2, high=cfg.halt_max_steps + 1
+                    )
+                    halted = halted & (steps >= min_steps)
 
-                if not cfg.no_ACT_continue:
+                if self.training and self.bootstraps_q_continue():
                     # Bootstrapped target: the next step's value from the new state (the
                     # reference's intent; its code unpacks the wrong tuple and crashes).
                     _, _, (next_halt, next_continue), _ = self.inner(inner_carry, data, x.detach())

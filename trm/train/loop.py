@@ -282,11 +282,14 @@ class Trainer:
         return path
 
     def _write_configs(self) -> None:
+        from trm.model import REFERENCE_NAMES
+        from trm.model.build import ARCH_KEY
+
         _write_yaml(self.run_dir / "config.yaml", OmegaConf.to_container(self.cfg, resolve=True))
         all_config = {
             "arch": {
-                "name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
-                **self.arch,
+                "name": REFERENCE_NAMES[str(self.arch.get(ARCH_KEY, "trm"))],
+                **{k: v for k, v in self.arch.items() if k != ARCH_KEY},
                 "loss": {"name": "losses@ACTLossHead", "loss_type": self.loss_type},
             },
             "data_paths": [str(self.data_dir)],
