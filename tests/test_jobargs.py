@@ -30,6 +30,17 @@ def _section_properties(section: str) -> dict[str, Any]:
     return defs["experiment"]["properties"][section]["properties"]
 
 
+def _spec_for(section: str, key: str, spec: dict[str, Any], base: list[str]) -> dict[str, Any]:
+    """`spec` narrowed by the schema's per-kind rules (allOf: if kind == K then ...)."""
+    if section != "dataset":
+        return spec
+    narrowed = dict(spec)
+    for rule in SCHEMA["$defs"]["dataset"].get("allOf", []):
+        if rule["if"]["properties"]["kind"]["const"] == base[1]:
+            narrowed.update(rule["then"]["properties"].get(key, {}))
+    return narrowed
+
+
 # The required arguments of the command each section's rule runs (values are not checked).
 COMMANDS: dict[str, list[list[str]]] = {
     "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")],
@@ -107,14 +118,14 @@ def test_every_schema_key_reaches_the_real_parser(section: str) -> None:
             assert entry.how and to_flags(section, {key: _sample(spec, key)}) == []
             continue
         assert isinstance(entry, Flag)
-        value = _sample(spec, key)
-        argv = to_flags(section, {key: value})
         accepted = []
         for base in COMMANDS[section]:
             try:
                 action = _action_for(parser, base, entry.flag)
             except KeyError:
                 continue  # e.g. --size is a Sudoku/Maze flag, not an ARC one
+            value = _sample(_spec_for(section, key, spec, base), key)
+            argv = to_flags(section, {key: value})
             args = parser.parse_args(base + argv)
             got = getattr(args, action.dest)
             accepted.append(base[:2])
