@@ -24,6 +24,7 @@ COMMANDS: tuple[str, ...] = (
     "trm.bench",  # bench
     "trm.provenance",  # audit
     "trm.report.cli",  # report
+    "trm.llm.cli",  # llm prepare|train|predict|score|make-tiny-model
 )
 
 
