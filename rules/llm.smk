@@ -101,7 +101,9 @@ rule llm_train:
         logs("llm_train", "{exp}"),
     benchmark:
         bench_record("llm_train", "{exp}")
-    threads: 2
+    # One thread on CPU: a tiny model gains nothing from more, and on a shared machine two
+    # threads spinning on contended cores ran 30x slower (measured); GPUs do the work elsewhere.
+    threads: lambda wc: 1 if llm_on_gpu(wc.exp) == 0 else 2
     resources:
         mem_mb=res("llm_train", "mem_mb", 8000),
         runtime=res("llm_train", "runtime", 120),
@@ -131,7 +133,7 @@ rule llm_predict:
         logs("llm_predict", "{exp}"),
     benchmark:
         bench_record("llm_predict", "{exp}")
-    threads: 2
+    threads: lambda wc: 1 if llm_on_gpu(wc.exp) == 0 else 2
     resources:
         mem_mb=res("llm_predict", "mem_mb", 8000),
         runtime=res("llm_predict", "runtime", 120),
