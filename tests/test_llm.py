@@ -381,3 +381,39 @@ def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(t
     assert again["steps"] == 60
     with pytest.raises(UserError, match="--resume"):
         train(cfg, tmp_path / "d", tmp_path / "run")
+
+
+# ---------------------------------------------------------------------------------------------
+# The workflow: prepare -> train -> predict -> score for an experiment with an `llm:` section
+
+
+@pytest.mark.slow
+def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monkeypatch):
+    from workflow_helpers import copy_workflow, snakemake, tail
+
+    run_dir = copy_workflow(tmp_path / "wf")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    cfg = "config/experiments/llm-smoke.yaml"
+    proc = snakemake(run_dir, "--cores", "2", "llm_all", "--configfile", cfg, timeout=900)
+    assert proc.returncode == 0, tail(proc)
+    out = run_dir / "runs" / "llm-smoke" / "llm"
+    m = json.loads((out / "score" / "metrics.json").read_text())
+    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@1_ci95", "ARC/pass@2_ci95", "cost"):
+        assert key in m
+    assert m["n_tasks"] == 3 and m["cost"]["tokens_generated"] > 0
+    assert m["n_prompts_truncated_overlong"] > 0  # max_len 400 drops demonstrations, counted
+    sub = json.loads((out / "score" / "submission.json").read_text())
+    assert sorted(sub) == ["00576224", "66e6c45b", "be03b35f"]
+    for attempts in sub.values():
+        for a in attempts:
+            assert set(a) == {"attempt_1", "attempt_2"}
+            assert all(parse_grid(json.dumps(a[k])) is not None for k in a)
+    for stage in ("tiny-model", "data", "train", "predictions", "score"):
+        rec = json.loads((out / f"{stage}.provenance.json").read_text())
+        assert rec["outputs"], stage
+    # the token is in the environment of every job, and in no file the workflow wrote
+    leaks = [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN.encode() in p.read_bytes()]
+    assert leaks == []
+    dry = snakemake(run_dir, "-n", "--cores", "2", "llm_all", "--configfile", cfg)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, tail(dry)
