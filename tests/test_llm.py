@@ -417,3 +417,31 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
     assert leaks == []
     dry = snakemake(run_dir, "-n", "--cores", "2", "llm_all", "--configfile", cfg)
     assert "Nothing to be done" in dry.stdout + dry.stderr, tail(dry)
+
+
+def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
+    _prep(str(tiny), toy, tmp_path / "d", num_aug=1)
+    cfg = LoraTrainConfig(
+        model=str(tiny),
+        lr=3e-3,
+        epochs=10,
+        max_steps=4,
+        batch_size=2,
+        grad_accum=2,
+        warmup_steps=1,
+        seed=1,
+        device="cpu",
+        checkpoint_every=2,
+    )
+    train(cfg, tmp_path / "d", tmp_path / "full")
+    full = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").open()]
+    # an interrupted run: killed after step 3, its last checkpoint is step_2
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    shutil.rmtree(cut / "step_4")
+    (cut / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in full[:3]))
+    train(cfg, tmp_path / "d", cut, resume=True)
+    resumed = [json.loads(x) for x in (cut / "metrics.jsonl").open()]
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for a, b in zip(full, resumed, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)

@@ -160,6 +160,14 @@ def _save_checkpoint(model: Any, opt: Any, out: Path, step: int, epoch_pos: dict
                 shutil.copy2(p, tmp / p.name)
 
 
+def _drop_metrics_after(path: Path, step: int) -> None:
+    """Forget metrics of steps after the checkpoint resumed from (they are run again)."""
+    if path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
+        kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+        path.write_text("".join(ln + "\n" for ln in kept))
+
+
 def _last_checkpoint(out: Path) -> Path | None:
     steps = [p for p in out.glob("step_*") if p.name[5:].isdigit()]
     return max(steps, key=lambda p: int(p.name[5:])) if steps else None
@@ -214,6 +222,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         step, seconds_before = int(state["step"]), float(state.get("seconds", 0.0))
         print(f"llm train: resumed from {last} (step {step} of {total_steps})")
+        _drop_metrics_after(out / "metrics.jsonl", step)
 
     # One fixed permutation per epoch from the seed: resuming replays the same order.
     def batch_order(epoch: int) -> list[list[int]]:
@@ -241,7 +250,7 @@ def train(
                 logits = model(input_ids=b["input_ids"], attention_mask=b["attention_mask"]).logits
                 loss_sum, _ = answer_loss(logits, b["labels"])
                 (loss_sum / max(1, n_tokens)).backward()  # mean over the step's answer tokens
-                total_loss += float(loss_sum)
+                total_loss += float(loss_sum.detach())
             grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0))
             opt.step()
             step += 1

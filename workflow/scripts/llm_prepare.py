@@ -11,9 +11,8 @@ from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 ds = dict(smk.params.dataset)
-source = "files" if ds["source"] == "files" else ds["source"]
 opts = {k: ds.get(k) for k in ("input_prefix", "subsets", "test_set", "max_tasks", "tasks")}
 opts |= {"seed": ds.get("seed"), "num_aug": ds.get("num_aug")} | dict(smk.params.prepare)
-cmd = trm("llm", "prepare", "--model", smk.params.model, "--source", source, "--out")
+cmd = trm("llm", "prepare", "--model", smk.params.model, "--source", ds["source"], "--out")
 cmd += [smk.output.data, *flags(opts)]
 run_snakemake_job(smk, cmd)
