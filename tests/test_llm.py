@@ -225,7 +225,7 @@ class _Scripted(torch.nn.Module):
         self.base, self.script, self.prompt_len = base, script, prompt_len
 
     def generate(self, **kw):
-        kw["logits_processor"] = [self._force]
+        kw["logits_processor"] = [self._force, *kw.get("logits_processor", [])]
         return self.base.generate(**kw)
 
     def _force(self, input_ids, scores):

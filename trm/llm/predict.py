@@ -83,8 +83,17 @@ def generate_batch(
     for i, p in enumerate(prompts):  # left padding: every prompt ends where generation starts
         ids[i, n - len(p) :] = torch.tensor(p)
         mask[i, n - len(p) :] = 1
+    chosen_logprob: list[Any] = []
+
+    def record(_ids: Any, scores: Any) -> Any:
+        # Greedy picks the arg-max, so its log-prob is the row maximum of log_softmax; kept per
+        # step as [batch] instead of asking generate for every step's full-vocabulary scores
+        # (1,900 steps x 128k vocabulary x batch would be gigabytes for a 30x30 answer).
+        chosen_logprob.append(torch.log_softmax(scores.float(), dim=-1).max(dim=-1).values)
+        return scores
+
     with torch.inference_mode():
-        out = model.generate(
+        seqs = model.generate(
             input_ids=ids.to(device),
             attention_mask=mask.to(device),
             max_new_tokens=max_new_tokens,
@@ -92,17 +101,12 @@ def generate_batch(
             num_beams=1,
             eos_token_id=stop_ids,
             pad_token_id=pad,
-            return_dict_in_generate=True,
-            output_scores=True,
+            logits_processor=[record],
         )
-    new = out.sequences[:, n:].cpu()
-    logp = torch.stack(
-        [
-            torch.log_softmax(s.float(), dim=-1).gather(1, new[:, i : i + 1].to(s.device))[:, 0]
-            for i, s in enumerate(out.scores)
-        ],
-        dim=1,
-    ).cpu()
+    new = seqs[:, n:].cpu()
+    logp = (
+        torch.stack(chosen_logprob, dim=1).cpu() if chosen_logprob else torch.zeros(len(prompts), 0)
+    )
     results = []
     stop = set(stop_ids)
     for i in range(len(prompts)):
