@@ -445,3 +445,21 @@ def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_config_options_become_cli_flags_that_the_parser_accepts(tiny, tmp_path):
+    from trm.cli import build_parser
+    from trm.llm.cli import flags
+
+    opts = {
+        "r": 8,
+        "target_modules": ["q_proj", "v_proj"],
+        "load_in_4bit": False,
+        "gradient_checkpointing": True,
+        "max_steps": None,
+        "lr": 0.003,
+    }
+    argv = ["llm", "train", "--model", str(tiny), "--data", "d", "--out", "o", *flags(opts)]
+    args = build_parser().parse_args(argv)
+    assert (args.r, args.target_modules, args.lr) == (8, ["q_proj", "v_proj"], 0.003)
+    assert args.gradient_checkpointing and not args.load_in_4bit and args.max_steps is None
