@@ -7,6 +7,12 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# An experiment name is one path segment (the schema's pattern): without this, rule train's
+# runs/{exp}/train would also match runs/<exp>/llm/train with exp="<exp>/llm".
+wildcard_constraints:
+    exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
 EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
 SCORE_MODES_DEFAULT = ["paper", "single"]
