@@ -24,6 +24,7 @@ include: "rules/predict.smk"
 include: "rules/score.smk"
 include: "rules/sweep.smk"
 include: "rules/bench.smk"
+include: "rules/llm.smk"
 include: "rules/report.smk"
 
 

@@ -7,6 +7,12 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+# An experiment name is one path segment (the schema's pattern): without this, rule train's
+# runs/{exp}/train would also match runs/<exp>/llm/train with exp="<exp>/llm".
+wildcard_constraints:
+    exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
 EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
 SCORE_MODES_DEFAULT = ["paper", "single"]
@@ -61,6 +67,12 @@ def _check_config():
             errors.append(f"experiments.{name}.score.modes: 'single' mode applies to ARC only")
         if "sweep" in exp and ds["kind"] != "arc":
             errors.append(f"experiments.{name}.sweep: the augmentation sweep applies to ARC only")
+        if "llm" in exp:
+            if ds["kind"] != "arc":
+                errors.append(f"experiments.{name}.llm: the LLM baseline applies to ARC only")
+            for key in ("sweep", "bench", "model"):
+                if key in exp:
+                    errors.append(f"experiments.{name}.{key}: not used by an LLM experiment")
         if exp.get("gpus", 0) > 1 and "train" not in exp:
             errors.append(f"experiments.{name}.gpus: {exp['gpus']} GPUs only apply to training")
     if errors:
@@ -150,9 +162,22 @@ def bench_record(rule, pattern):
     return f"logs/{rule}/{pattern}.benchmark.tsv"
 
 
+def is_llm(exp):
+    """An LLM-baseline experiment (an `llm:` section; rules/llm.smk) rather than a TRM one."""
+    return "llm" in EXPERIMENTS[exp]
+
+
+def llm_targets(exp):
+    """What the report will read for an LLM experiment: metrics.json (pass@K, intervals, cost)
+    beside per_input.csv (per-task correctness for the paired difference) and submission.json."""
+    return {"llm_metrics": f"runs/{exp}/llm/score/metrics.json"}
+
+
 def experiment_targets(exp):
     """Every file the report reads for one experiment."""
     e = EXPERIMENTS[exp]
+    if is_llm(exp):
+        return llm_targets(exp)
     targets = {
         "data": data_dir(exp),
         "predictions": f"runs/{exp}/predictions.npz",
@@ -173,6 +198,10 @@ def experiment_targets(exp):
 def experiment_records(exp):
     """Provenance records of every job behind one experiment."""
     e = EXPERIMENTS[exp]
+    if is_llm(exp):
+        stages = ["data", "train", "predictions", "score"]
+        stages += ["tiny-model"] if e["llm"]["model"] == "tiny" else []
+        return [f"runs/{exp}/llm/{s}.provenance.json" for s in stages]
     recs = [record_of(data_dir(exp)), record_of(checkpoint_dir(exp)), record_of(f"runs/{exp}/predictions.npz")]
     recs += [record_of(f"runs/{exp}/scores/{m}") for m in score_modes(exp)]
     if has_compare(exp):

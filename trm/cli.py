@@ -23,6 +23,7 @@ COMMANDS: tuple[str, ...] = (
     "trm.bench.cli",  # bench
     "trm.provenance",  # audit
     "trm.report.cli",  # report
+    "trm.llm.cli",  # llm prepare|train|predict|score|make-tiny-model
 )
 
 

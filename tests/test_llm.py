@@ -1,0 +1,465 @@
+"""The LLM baseline (trm/llm, rules/llm.smk), offline on CPU with a tiny random Llama and a
+character tokenizer saved in the Hugging Face layout."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("transformers", reason="the LLM baseline needs the extra: pip install '.[llm]'")
+pytest.importorskip("peft", reason="the LLM baseline needs the extra: pip install '.[llm]'")
+
+import torch  # noqa: E402
+
+from trm.cli import main  # noqa: E402
+from trm.errors import UserError  # noqa: E402
+from trm.llm import hf  # noqa: E402
+from trm.llm.predict import PredictConfig, generate_batch, predict  # noqa: E402
+from trm.llm.prepare import PrepareConfig, prepare, read_jsonl  # noqa: E402
+from trm.llm.prompt import grid_to_text, parse_grid  # noqa: E402
+from trm.llm.score import score  # noqa: E402
+from trm.llm.tiny import char_tokenizer, make_tiny_model, write_toy_tasks  # noqa: E402
+from trm.llm.train import LoraTrainConfig, train  # noqa: E402
+
+FAKE_TOKEN = "hf_FAKEtokenDoNotLeak0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # A tiny model on a shared 2-core machine: more threads only contend (see rules/llm.smk).
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("llm") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory) -> str:
+    prefix = str(tmp_path_factory.mktemp("toy") / "arc")
+    write_toy_tasks(prefix, n_tasks=4, size=2, n_demos=2, seed=0)
+    return prefix
+
+
+def _prep(model: str, prefix: str, out: Path, **kw) -> dict:
+    cfg = PrepareConfig(
+        model=model,
+        subsets=["training", "evaluation"],
+        test_set="evaluation",
+        input_prefix=prefix,
+        **kw,
+    )
+    return prepare(cfg, out)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing
+
+
+def test_parse_grid_accepts_answers_and_rejects_malformed_without_raising():
+    assert parse_grid("[[1,2],[3,4]]") == [[1, 2], [3, 4]]
+    assert parse_grid("Test Output: [[1, 2],\n [3, 4]] done") == [[1, 2], [3, 4]]
+    assert parse_grid("noise [[1,2],[3]] then [[5]]") == [[5]]  # first ragged, second fine
+    for bad in (
+        "",
+        "[[1,2],[3,4]",
+        "[[1,2],[3,x]]",
+        "[[10]]",
+        "[[-1]]",
+        "[[]]",
+        "[[1.0]]",
+        "[" * 5000,
+        "[[true]]",
+        grid_to_text([[1] * 31]),
+    ):
+        assert parse_grid(bad) is None, bad
+    assert parse_grid(grid_to_text([[7] * 30] * 30)) == [[7] * 30] * 30
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading: local folder, offline Hub cache, gated model without a token
+
+
+def test_hub_id_loads_from_a_prepopulated_cache_offline(tiny, tmp_path):
+    import subprocess
+    import sys
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--trm-test--tiny-llama"
+    shutil.copytree(tiny, repo / "snapshots" / ("0" * 40))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0" * 40)
+    # huggingface_hub reads HF_HUB_OFFLINE when imported: a fresh interpreter, as a user runs it
+    env = dict(os.environ, HF_HUB_CACHE=str(cache), HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1")
+    env["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(Path(__file__).parents[1]), env.get("PYTHONPATH")])
+    )
+    code = (
+        "from trm.llm import hf\n"
+        "tok = hf.load_tokenizer('trm-test/tiny-llama')\n"
+        "m = hf.load_model('trm-test/tiny-llama', device='cpu')\n"
+        "print('loaded', m.config.model_type, bool(tok.chat_template))\n"
+        "try:\n"
+        "    hf.load_tokenizer('trm-test/not-cached')\n"
+        "except hf.ModelAccessError as e:\n"
+        "    print('error:', e)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "loaded llama True" in proc.stdout
+    assert "error: cannot load model 'trm-test/not-cached' (HF_HUB_OFFLINE is set" in proc.stdout
+
+
+def test_gated_model_without_token_is_a_clear_error_and_the_token_never_leaks(
+    toy, tmp_path, monkeypatch, capsys
+):
+    import transformers
+
+    def gated(*a, **k):
+        raise OSError(
+            "You are trying to access a gated repo.\nMake sure to have access to it at "
+            "https://huggingface.co/meta-llama/Meta-Llama-3-8B-Instruct.\n401 Client Error."
+        )
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", gated)
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    out = tmp_path / "data"
+    argv = [
+        "llm",
+        "prepare",
+        "--model",
+        "meta-llama/Meta-Llama-3-8B-Instruct",
+        "--input-prefix",
+        toy,
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "gated" in err and "HF_TOKEN is not set" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "HF_TOKEN is set" in err and FAKE_TOKEN not in err
+
+
+# ---------------------------------------------------------------------------------------------
+# Prepare: chat template, augmentation, over-long prompts
+
+
+def test_prepare_uses_the_chat_template_and_counts_augmented_copies(tiny, toy, tmp_path):
+    man = _prep(str(tiny), toy, tmp_path / "d", num_aug=2, test_views=1, seed=3)
+    train_recs = read_jsonl(tmp_path / "d" / "train.jsonl", "t")
+    test_recs = read_jsonl(tmp_path / "d" / "test.jsonl", "t")
+    assert len(train_recs) == 4 * 3 and len(test_recs) == 4 * 2
+    tok = char_tokenizer()
+    tok.chat_template = tok.chat_template  # the saved template is the one rendered
+    r = train_recs[0]
+    assert r["prompt"].startswith("<s><|user|>\n") and r["prompt"].endswith("<|assistant|>\n")
+    assert r["completion"] == r["answer"] + "<|end|>\n"
+    assert {x["name"].count("|||") for x in train_recs} == {0, 2}
+    # same seed, same bytes; another seed, other augmentations
+    _prep(str(tiny), toy, tmp_path / "d2", num_aug=2, test_views=1, seed=3)
+    _prep(str(tiny), toy, tmp_path / "d3", num_aug=2, test_views=1, seed=4)
+    same = json.loads((tmp_path / "d2" / "manifest.json").read_text())["files"]
+    other = json.loads((tmp_path / "d3" / "manifest.json").read_text())["files"]
+    assert same == man["files"] and other["train.jsonl"] != man["files"]["train.jsonl"]
+    assert man["max_new_tokens"] >= max(x["answer_tokens"] for x in train_recs + test_recs)
+
+
+@pytest.mark.parametrize("policy", ["drop_demos", "skip"])
+def test_overlong_prompts_drop_whole_demonstrations_or_are_skipped(tiny, tmp_path, policy):
+    prefix = str(tmp_path / "arc")
+    write_toy_tasks(prefix, n_tasks=3, size=3, n_demos=3, seed=1)
+    full = _prep(str(tiny), prefix, tmp_path / "full")
+    n_full = full["max_prompt_tokens"] + full["max_answer_tokens"]
+    man = _prep(str(tiny), prefix, tmp_path / "d", max_len=n_full - 60, overlong=policy)
+    c = man["splits"]["test"]
+    assert c["overlong"] == 3  # every toy prompt has the same length
+    recs = read_jsonl(tmp_path / "d" / "test.jsonl", "t")
+    if policy == "skip":
+        assert c["skipped"] == 3 and recs == [] and len(c["skipped_ids"]) == 3
+        # a skipped test input has no answer: scored wrong, counted, not a crash
+        (tmp_path / "p.jsonl").write_text("")
+        m = score(tmp_path / "d", tmp_path / "p.jsonl", tmp_path / "s", n_boot=100)
+        assert m["ARC/pass@2"] == 0 and m["n_prompts_skipped_overlong"] == 3
+        return
+    assert c["truncated"] == 3 and c["demos_dropped"] >= 3 and c["skipped"] == 0
+    for rec in recs:
+        assert rec["prompt_tokens"] + rec["answer_tokens"] <= n_full - 60
+        assert rec["n_demos"] + rec["n_demos_dropped"] == 3
+        # only whole grids: every grid written in the prompt parses
+        body = rec["prompt"].split("\n")
+        grids = [ln.split(": ", 1)[1] for ln in body if ln.startswith(("Example", "Test Input"))]
+        grids = [g.split("<|end|>")[0] for g in grids]
+        assert len(grids) == 2 * rec["n_demos"] + 1
+        assert all(parse_grid(g) is not None for g in grids)
+
+
+def test_prepare_rejects_a_bad_policy_and_leaves_no_output(tiny, toy, tmp_path):
+    with pytest.raises(UserError, match="overlong"):
+        _prep(str(tiny), toy, tmp_path / "d", overlong="cut")
+    assert not (tmp_path / "d").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding limits: a 30x30 answer comes out whole
+
+
+class _Scripted(torch.nn.Module):
+    """Wraps a tiny Llama so that greedy decoding emits `script` whatever the prompt."""
+
+    def __init__(self, base, script: list[int], prompt_len: int):
+        super().__init__()
+        self.base, self.script, self.prompt_len = base, script, prompt_len
+
+    def generate(self, **kw):
+        kw["logits_processor"] = [self._force, *kw.get("logits_processor", [])]
+        return self.base.generate(**kw)
+
+    def _force(self, input_ids, scores):
+        i = input_ids.shape[1] - self.prompt_len
+        forced = torch.full_like(scores, -1e9)
+        forced[:, self.script[min(i, len(self.script) - 1)]] = 0
+        return forced
+
+
+def test_a_30x30_answer_is_generated_in_full_within_the_data_derived_limit(tiny, tmp_path):
+    import numpy as np
+
+    big = np.arange(900).reshape(30, 30) % 10
+    prefix = tmp_path / "arc"
+    task = {"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[3]]}]}
+    for subset in ("training", "evaluation"):
+        Path(f"{prefix}_{subset}_challenges.json").write_text(json.dumps({"big": task}))
+        Path(f"{prefix}_{subset}_solutions.json").write_text(json.dumps({"big": [big.tolist()]}))
+    man = _prep(str(tiny), str(prefix), tmp_path / "d")
+    tok = hf.load_tokenizer(str(tiny))
+    answer = grid_to_text(big)
+    assert man["max_new_tokens"] > len(answer) > 1800  # one token per character here
+    rec = read_jsonl(tmp_path / "d" / "test.jsonl", "t")[0]
+    prompt = tok(rec["prompt"], add_special_tokens=False)["input_ids"]
+    script = tok(rec["completion"], add_special_tokens=False)["input_ids"]
+    model = _Scripted(hf.load_model(str(tiny), device="cpu"), script, len(prompt))
+    stop = man["tokenizer"]["stop_token_ids"]
+    ids, _, stopped = generate_batch(model, tok, [prompt], man["max_new_tokens"], stop, "cpu")[0]
+    assert stopped and parse_grid(tok.decode(ids, skip_special_tokens=True)) == big.tolist()
+    # the fork's constant cap of 128 tokens cuts it: unparseable, and flagged as such
+    ids, _, stopped = generate_batch(model, tok, [prompt], 128, stop, "cpu")[0]
+    assert not stopped and parse_grid(tok.decode(ids, skip_special_tokens=True)) is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring
+
+
+def _write_preds(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission(
+    tiny, toy, tmp_path
+):
+    from trm.vote import per_input_table  # noqa: F401 (the TRM scorer's per-input columns)
+
+    _prep(str(tiny), toy, tmp_path / "d")
+    truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
+    tasks = list(truth)
+    right = truth[tasks[0]]["test"][0]["output"]
+    wrong = [[9, 9], [9, 9]] if right != [[9, 9], [9, 9]] else [[8]]
+    rows = [
+        # task 0: two views say `wrong`, one says `right`: wrong wins pass@1, right is attempt_2
+        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -1.0},
+        {"task": tasks[0], "test_index": 0, "grid": right, "mean_logprob": -0.1},
+        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -2.0},
+        # task 1: garbage only
+        {"task": tasks[1], "test_index": 0, "grid": None, "text": "[[1,", "stopped": False},
+        # task 2: right on its single view
+        {"task": tasks[2], "test_index": 0, "grid": truth[tasks[2]]["test"][0]["output"]},
+    ]  # task 3: no prediction at all
+    m = score(tmp_path / "d", _write_preds(tmp_path / "p.jsonl", rows), tmp_path / "s", n_boot=200)
+    assert m["ARC/pass@1"] == pytest.approx(1 / 4) and m["ARC/pass@2"] == pytest.approx(2 / 4)
+    lo, hi = m["ARC/pass@2_ci95"]
+    assert 0 <= lo <= 0.5 <= hi <= 1
+    assert m["n_unparseable"] == 1 and m["n_hit_token_limit"] == 1
+    assert m["n_test_inputs_without_answer"] == 2
+    sub = json.loads((tmp_path / "s" / "submission.json").read_text())
+    assert list(sub) == tasks and all(len(sub[t]) == len(truth[t]["test"]) for t in tasks)
+    assert sub[tasks[0]][0] == {"attempt_1": wrong, "attempt_2": right}
+    assert sub[tasks[1]][0] == {"attempt_1": [[0]], "attempt_2": [[0]]}
+    header = (tmp_path / "s" / "per_input.csv").read_text().splitlines()[0].split(",")
+    assert header == [
+        "task",
+        "test_index",
+        "n_votes",
+        "n_candidates",
+        "top_votes",
+        "label_rank",
+        "pass@1",
+        "pass@2",
+    ]
+
+
+def test_score_names_the_file_and_line_of_a_bad_prediction(tiny, toy, tmp_path, capsys):
+    _prep(str(tiny), toy, tmp_path / "d")
+    p = tmp_path / "p.jsonl"
+    p.write_text('{"task": "toy0000", "test_index": 0, "grid": null}\n{"grid": [[1]]}\n')
+    rc = main(
+        [
+            "llm",
+            "score",
+            "--data",
+            str(tmp_path / "d"),
+            "--predictions",
+            str(p),
+            "--out",
+            str(tmp_path / "s"),
+            "--n-boot",
+            "100",
+        ]
+    )
+    assert rc == 2 and f"{p}: line 2" in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
+# ---------------------------------------------------------------------------------------------
+# Learning, not just running
+
+
+def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(tiny, toy, tmp_path):
+    _prep(str(tiny), toy, tmp_path / "d")
+    kw = dict(batch_size=4, device="cpu")
+    predict(PredictConfig(model=str(tiny), **kw), tmp_path / "d", tmp_path / "p0.jsonl")
+    before = score(tmp_path / "d", tmp_path / "p0.jsonl", tmp_path / "s0", n_boot=100)
+    cfg = LoraTrainConfig(
+        model=str(tiny),
+        r=16,
+        alpha=16,
+        lr=3e-3,
+        epochs=1000,
+        max_steps=60,
+        batch_size=4,
+        grad_accum=1,
+        warmup_steps=2,
+        seed=0,
+        device="cpu",
+        checkpoint_every=30,
+    )
+    summary = train(cfg, tmp_path / "d", tmp_path / "run")
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert len(losses) == 60 and losses[-1] < 0.1 * losses[0]
+    assert summary["trainable_parameters"] < summary["parameters"] / 2
+    assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").exists()
+    predict(
+        PredictConfig(model=str(tiny), adapter=str(tmp_path / "run" / "adapter"), **kw),
+        tmp_path / "d",
+        tmp_path / "p1.jsonl",
+    )
+    after = score(
+        tmp_path / "d",
+        tmp_path / "p1.jsonl",
+        tmp_path / "s1",
+        n_boot=100,
+        cost_files=[tmp_path / "run" / "train_summary.json", tmp_path / "p1.summary.json"],
+    )
+    assert before["ARC/pass@2"] == 0.0 and after["ARC/pass@1"] >= 0.75
+    assert after["cost"]["tokens_generated"] > 0 and after["cost"]["cpu_seconds"] > 0
+    # resuming a finished run from its last checkpoint does no more steps
+    again = train(cfg, tmp_path / "d", tmp_path / "run", resume=True)
+    assert again["steps"] == 60
+    with pytest.raises(UserError, match="--resume"):
+        train(cfg, tmp_path / "d", tmp_path / "run")
+
+
+# ---------------------------------------------------------------------------------------------
+# The workflow: prepare -> train -> predict -> score for an experiment with an `llm:` section
+
+
+@pytest.mark.slow
+def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monkeypatch):
+    from workflow_helpers import copy_workflow, snakemake, tail
+
+    run_dir = copy_workflow(tmp_path / "wf")
+    monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    cfg = "config/experiments/llm-smoke.yaml"
+    proc = snakemake(run_dir, "--cores", "2", "llm_all", "--configfile", cfg, timeout=900)
+    assert proc.returncode == 0, tail(proc)
+    out = run_dir / "runs" / "llm-smoke" / "llm"
+    m = json.loads((out / "score" / "metrics.json").read_text())
+    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@1_ci95", "ARC/pass@2_ci95", "cost"):
+        assert key in m
+    assert m["n_tasks"] == 3 and m["cost"]["tokens_generated"] > 0
+    assert m["n_prompts_truncated_overlong"] > 0  # max_len 400 drops demonstrations, counted
+    sub = json.loads((out / "score" / "submission.json").read_text())
+    assert sorted(sub) == ["00576224", "66e6c45b", "be03b35f"]
+    for attempts in sub.values():
+        for a in attempts:
+            assert set(a) == {"attempt_1", "attempt_2"}
+            assert all(parse_grid(json.dumps(a[k])) is not None for k in a)
+    for stage in ("tiny-model", "data", "train", "predictions", "score"):
+        rec = json.loads((out / f"{stage}.provenance.json").read_text())
+        assert rec["outputs"], stage
+    # the token is in the environment of every job, and in no file the workflow wrote
+    leaks = [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN.encode() in p.read_bytes()]
+    assert leaks == []
+    dry = snakemake(run_dir, "-n", "--cores", "2", "llm_all", "--configfile", cfg)
+    assert "Nothing to be done" in dry.stdout + dry.stderr, tail(dry)
+
+
+def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
+    _prep(str(tiny), toy, tmp_path / "d", num_aug=1)
+    cfg = LoraTrainConfig(
+        model=str(tiny),
+        lr=3e-3,
+        epochs=10,
+        max_steps=4,
+        batch_size=2,
+        grad_accum=2,
+        warmup_steps=1,
+        seed=1,
+        device="cpu",
+        checkpoint_every=2,
+    )
+    train(cfg, tmp_path / "d", tmp_path / "full")
+    full = [json.loads(x) for x in (tmp_path / "full" / "metrics.jsonl").open()]
+    # an interrupted run: killed after step 3, its last checkpoint is step_2
+    cut = tmp_path / "cut"
+    shutil.copytree(tmp_path / "full", cut)
+    shutil.rmtree(cut / "step_4")
+    (cut / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in full[:3]))
+    train(cfg, tmp_path / "d", cut, resume=True)
+    resumed = [json.loads(x) for x in (cut / "metrics.jsonl").open()]
+    assert [r["step"] for r in resumed] == [1, 2, 3, 4]
+    for a, b in zip(full, resumed, strict=True):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+def test_config_options_become_cli_flags_that_the_parser_accepts(tiny, tmp_path):
+    from trm.cli import build_parser
+    from trm.llm.cli import flags
+
+    opts = {
+        "r": 8,
+        "target_modules": ["q_proj", "v_proj"],
+        "load_in_4bit": False,
+        "gradient_checkpointing": True,
+        "max_steps": None,
+        "lr": 0.003,
+    }
+    argv = ["llm", "train", "--model", str(tiny), "--data", "d", "--out", "o", *flags(opts)]
+    args = build_parser().parse_args(argv)
+    assert (args.r, args.target_modules, args.lr) == (8, ["q_proj", "v_proj"], 0.003)
+    assert args.gradient_checkpointing and not args.load_in_4bit and args.max_steps is None

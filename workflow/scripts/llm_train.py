@@ -1,0 +1,17 @@
+"""llm_train: `trm llm train` (LoRA/QLoRA) on the prepared records."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _job import limit_threads, trm  # noqa: E402
+
+from trm.llm.cli import flags  # noqa: E402
+from trm.provenance import run_snakemake_job  # noqa: E402
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+opts = dict(smk.params.train) | {"device": smk.params.device}
+cmd = trm("llm", "train", "--model", smk.params.model, "--data", smk.input.data)
+cmd += ["--out", smk.output.run, *flags(opts)]
+limit_threads(smk.threads)
+run_snakemake_job(smk, cmd)
