@@ -3,11 +3,18 @@
 AdamATan2 replaces Adam's `m / (sqrt(v) + eps)` by `atan2(m, sqrt(v))`, which is bounded and
 needs no epsilon. The fused CUDA kernel from the `adam_atan2` package is used when it imports
 and the parameters live on CUDA; otherwise `AdamATan2` below applies the same update with
-PyTorch ops:
+PyTorch ops, in the kernel's order of operations (csrc/adam_atan2.cu of imoneoi/adam-atan2):
 
-    p <- p * (1 - lr * wd)
-    m <- lerp(m, g, 1 - b1);   v <- lerp(v, g * g, 1 - b2)
-    p <- p - (lr / (1 - b1^t)) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
+    scalars (double, then rounded to float32): step_size = lr / (1 - b1^t),
+        wd_alpha = 1 - lr * wd, bc2 = sqrt(1 - b2^t), mb1 = 1 - b1, mb2 = 1 - b2
+    p <- p * wd_alpha
+    m <- fma(mb1, g, fma(-mb1, m, m))          (the kernel's lerp: two fused multiply-adds)
+    v <- fma(mb2, g * g, fma(-mb2, v, v))
+    p <- fma(-step_size, atan2(m, sqrt(v) / bc2), p)   (nvcc contracts `p -= a * b` to an FMA)
+
+PyTorch has no FMA; `fma_float32` computes a correctly rounded one for float32 tensors in
+float64, so CPU training gives, rounding for rounding, what the kernel computes (up to the
+atan2 implementation: CUDA's atan2f and the CPU's may differ in the last bit).
 """
 
 from __future__ import annotations
@@ -67,18 +74,103 @@ class AdamATan2(torch.optim.Optimizer):
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
                 t = float(state["step"].item())
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-
-                p.mul_(1.0 - lr * wd)
-                exp_avg.lerp_(grad, 1.0 - beta1)
-                exp_avg_sq.lerp_(grad * grad, 1.0 - beta2)
-                step_size = lr / (1.0 - beta1**t)
-                bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
-                p.add_(
-                    torch.atan2(exp_avg, exp_avg_sq.sqrt() / bias_correction2_sqrt),
-                    alpha=-step_size,
+                adam_atan2_update_(
+                    p,
+                    grad,
+                    state["exp_avg"],
+                    state["exp_avg_sq"],
+                    step=t,
+                    lr=lr,
+                    beta1=float(beta1),
+                    beta2=float(beta2),
+                    weight_decay=wd,
                 )
         return loss
+
+
+def _f32(x: float) -> float:
+    """A Python float rounded to the nearest float32 (the kernel's opmath scalars)."""
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
+@torch.no_grad()
+def fma_float32(a: torch.Tensor | float, b: torch.Tensor | float, c: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded `a * b + c` for float32 values (tensors or float32-exact Python floats).
+
+    The product of two float32 numbers is exact in float64 (24 + 24 significant bits); the sum is
+    rounded once to float64 and then again to float32. That second rounding is wrong only when
+    the float64 sum lies exactly halfway between two float32 numbers while the exact sum does
+    not: then the float64 result is moved one float64 ulp towards the exact sum (its error term,
+    from TwoSum) before rounding to float32.
+    """
+    a64 = a.to(torch.float64) if isinstance(a, torch.Tensor) else a
+    b64 = b.to(torch.float64) if isinstance(b, torch.Tensor) else b
+    prod = torch.mul(a64, b64) if isinstance(a64, torch.Tensor) else b64 * a64
+    c64 = c.to(torch.float64)
+    total = prod + c64
+    # TwoSum: the exact error of the float64 addition (prod + c64 == total + err exactly)
+    b_virtual = total - prod
+    err = (prod - (total - b_virtual)) + (c64 - b_virtual)
+    # Halfway between two float32 numbers <=> an odd multiple of half a float32 ulp.
+    _, exponent = torch.frexp(total)
+    half_ulp_units = total * torch.exp2((25 - exponent.clamp(min=-125)).to(torch.float64))
+    halfway = (
+        torch.isfinite(total)
+        & (half_ulp_units == half_ulp_units.trunc())
+        & (torch.remainder(half_ulp_units, 2.0) == 1.0)
+        & (err != 0)
+    )
+    if bool(halfway.any()):
+        toward = torch.where(err > 0, math.inf, -math.inf).to(torch.float64)
+        total = torch.where(halfway, torch.nextafter(total, toward), total)
+    return total.to(torch.float32)
+
+
+@torch.no_grad()
+def adam_atan2_update_(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    step: float,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+) -> None:
+    """One AdamATan2 step in place, in the fused kernel's order of operations (module doc).
+
+    float32, bfloat16 and float16 tensors are computed in float32 as the kernel's opmath, with
+    exact FMAs; float64 tensors in float64 with separately rounded operations (no exact FMA
+    is available at that precision).
+    """
+    bias_correction1 = 1.0 - beta1**step
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+    if param.dtype == torch.float64:
+        param.mul_(1.0 - lr * weight_decay)
+        exp_avg.lerp_(grad, 1.0 - beta1)
+        exp_avg_sq.lerp_(grad * grad, 1.0 - beta2)
+        denom = exp_avg_sq.sqrt() / bias_correction2_sqrt
+        param.add_(torch.atan2(exp_avg, denom), alpha=-(lr / bias_correction1))
+        return
+    step_size = _f32(lr / bias_correction1)
+    wd_alpha = _f32(1.0 - lr * weight_decay)
+    bc2 = torch.tensor(_f32(bias_correction2_sqrt), dtype=torch.float32, device=param.device)
+    mbeta1, mbeta2 = _f32(1.0 - beta1), _f32(1.0 - beta2)
+
+    p = param.to(torch.float32)
+    g = grad.to(torch.float32)
+    m = exp_avg.to(torch.float32)
+    v = exp_avg_sq.to(torch.float32)
+    # float32 * float32 rounded once: what the kernel's `param *= wd_alpha` does
+    p = (p.to(torch.float64) * wd_alpha).to(torch.float32)
+    m = fma_float32(mbeta1, g, fma_float32(-mbeta1, m, m))
+    v = fma_float32(mbeta2, g * g, fma_float32(-mbeta2, v, v))
+    update = torch.atan2(m, v.sqrt() / bc2)
+    p = fma_float32(-step_size, update, p)
+    param.copy_(p)
+    exp_avg.copy_(m)
+    exp_avg_sq.copy_(v)
 
 
 def fused_adam_atan2_available() -> bool:
