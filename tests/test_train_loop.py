@@ -352,6 +352,8 @@ def _ddp_cmd(run: Path, data_dir: Path, nproc: int, extra: list[str]) -> list[st
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path: Path, data_dir: Path) -> None:
     extra = [*BASE, "train.max_steps=6", "model.halt_exploration_prob=0.0", "train.ema=true"]
+    # the same example order on 1 and 2 processes (auto would pick the reference's on one)
+    extra.append("train.example_order=per_iteration")
     for nproc in (1, 2):
         r = subprocess.run(
             _ddp_cmd(tmp_path / f"n{nproc}", data_dir, nproc, extra),

@@ -317,11 +317,21 @@ class PuzzleBatchSampler:
             "run_rng": None if self._run_rng is None else _random_state_to_dict(self._run_rng),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any], switch_example_order: bool = False) -> None:
+        """Continue from `state_dict()`. With `switch_example_order`, a state written in the other
+        example order (e.g. by another number of processes) keeps its group position and starts
+        this sampler's example stream afresh; otherwise a different order is an error."""
         if "example_order" not in state:
             # Written before the reference order existed: it continues with its own stream.
             self.example_order = "per_iteration"
             state = {**state, "example_order": "per_iteration", "run_rng": None}
+        if switch_example_order and state["example_order"] != self.example_order:
+            state = {
+                **state,
+                "example_order": self.example_order,
+                "run_rng": None,
+                "example_rng": None,
+            }
         for key in ("seed", "epochs_per_iter", "global_batch_size", "example_order"):
             if state[key] != getattr(self, key):
                 raise ValueError(
@@ -339,7 +349,7 @@ class PuzzleBatchSampler:
         self._group_rng = np.random.Generator(np.random.Philox(seed=self.seed + self.iteration))
         self._order = self._make_order(self._group_rng)
         self._group_rng.bit_generator.state = state["group_rng"]
-        if self.example_order == "reference":
+        if self.example_order == "reference" or state["example_rng"] is None:
             self._example_rng = self._new_example_rng()
         else:
             self._example_rng = np.random.Generator(np.random.Philox())
