@@ -14,8 +14,9 @@ replaced by small shims, each named below:
 - `argdantic`, `wandb`, `coolname`: imported by the reference at module level, never called here.
 - `adam_atan2`: `KernelAdamATan2`, a port of the fused CUDA kernel (csrc/adam_atan2.cu of
   imoneoi/adam-atan2) written for this test: float32 opmath, its two-FMA lerp, the contracted
-  final FMA. Exact FMAs are computed by round-to-odd in float64 (Boldo and Melquiond), a
-  different method from the library's, so the two implementations check each other.
+  final FMA. Exact FMAs are computed by round-to-odd in float64 (Boldo and Melquiond) on
+  every element, written separately from the library's (which rounds to odd only where
+  rounding twice can differ), so the two implementations check each other.
 - CUDA: `torch.device("cuda")` inside pretrain.py means the CPU, `Tensor.cuda()` is a no-op.
   On a GPU the reference's CPU generator is untouched until the DataLoader draws its base seed;
   the loop below reproduces that by drawing it from a freshly seeded CPU generator.

@@ -124,6 +124,11 @@ def test_fma_float32_is_correctly_rounded() -> None:
     assert naive != exact
     got = fma_float32(torch.tensor([a1]), torch.tensor([b1]), torch.tensor([c1]))
     assert np.float32(got.item()) == exact
+    # the same in float32's subnormal range (ties there are not at the normal-range bit position)
+    a2, b2, c2 = 2**-75 * (1 + 2**-23), 2**-75 * (1 - 2**-23), 2**-127 + 3 * 2**-149
+    assert np.float32(a2 * b2 + c2) != _exact_fma(a2, b2, c2)
+    got = fma_float32(torch.tensor([a2]), torch.tensor([b2]), torch.tensor([c2]))
+    assert np.float32(got.item()) == _exact_fma(a2, b2, c2)
     # a Python float (float32-exact) as the first factor
     got = fma_float32(-0.25, torch.tensor([3.0]), torch.tensor([1.0]))
     assert got.dtype == torch.float32 and got.item() == 0.25
