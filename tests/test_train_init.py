@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from trm.cli import main as trm_main
 from trm.errors import UserError
 from trm.train.config import compose_config
 from trm.train.loop import train
@@ -55,7 +56,7 @@ def _start_weights(start: Path) -> dict[str, torch.Tensor]:
 
 
 def test_init_from_continues_from_the_checkpoint(
-    tmp_path: Path, data_dir: Path, start: Path
+    tmp_path: Path, data_dir: Path, start: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     expected = _start_weights(start)
     # With zero learning rates a step changes nothing: the run ends on exactly the loaded weights.
@@ -71,6 +72,16 @@ def test_init_from_continues_from_the_checkpoint(
         got = _weights(run)
         assert got.keys() == expected.keys()
         assert all(torch.equal(got[k], expected[k]) for k in got)
+    # The same through the command line, from a folder whose name Hydra would otherwise split.
+    odd = tmp_path / "a=b,c"
+    (odd / "sub").mkdir(parents=True)
+    (odd / "sub" / "step_6").write_bytes((start / "step_6").read_bytes())
+    run = tmp_path / "cli"
+    argv = ["train", "--data", str(data_dir), "--out", str(run), "--no-progress"]
+    assert trm_main([*argv, "--init-from", str(odd / "sub"), *BASE, *frozen_lr]) == 0
+    assert all(torch.equal(_weights(run)[k], expected[k]) for k in expected)
+    assert trm_main([*argv, "--resume", "--init-from", str(start)]) == 2
+    assert "--init-from starts a new run" in capsys.readouterr().err
     # The reference's uncompiled layout (`model.inner.` keys) is accepted too.
     ref_file = tmp_path / "reference_layout" / "step_6"
     ref_file.parent.mkdir()
