@@ -234,3 +234,12 @@ def test_reference_order_state_is_plain_and_orders_are_validated(data_dir: Path)
         other.load_state_dict(s.state_dict())
     with pytest.raises(ValueError, match="example_order"):
         PuzzleBatchSampler(data_dir, 8, example_order="random")
+    # allowed on request (trm train with example_order=auto and another process count): the
+    # group order and puzzle picks continue where they were, the examples from a fresh stream
+    expected = [next(iter(s)).batch["puzzle_identifiers"] for _ in range(4)]
+    s2 = PuzzleBatchSampler(data_dir, 8, seed=2, example_order="reference")
+    next(iter(s2))
+    other.load_state_dict(s2.state_dict(), switch_example_order=True)
+    assert other.example_order == "per_iteration"
+    got = [next(iter(other)).batch["puzzle_identifiers"] for _ in range(4)]
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))

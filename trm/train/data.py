@@ -18,7 +18,7 @@ exactly. The example order inside a puzzle has two modes (`example_order`):
   MT19937 stream then runs through the whole training. Here it is a private
   `np.random.RandomState` seeded the same way (no global state is touched). What this relies
   on in torch (the base-seed draw, `_generate_state` and the worker's `np.random.seed` call) is
-  checked against a real DataLoader worker by tests/test_train_reference.py.
+  checked against a real DataLoader worker by tests/test_train_data.py.
 - "per_iteration": a seeded Philox stream per iteration, independent of torch. Used for
   multi-process runs, where the reference's ranks each draw their own order for the same global
   batch and so disagree with one another.

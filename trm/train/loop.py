@@ -355,15 +355,16 @@ class Trainer:
                 self.ema.load_state_dict(to_device(state["ema"], self.device))
         self.step = int(state["step"])
         self.ema_final_batches = state.get("ema_final_batches")
-        saved_order = state["data"].get("example_order", "per_iteration")
+        saved_order = state["data"].get("example_order")  # None: written before the option
         switch = str(self.t.get("example_order", "auto")) == "auto"
-        if switch and saved_order != self.example_order and self.dist.is_main:
+        self.sampler.load_state_dict(state["data"], switch_example_order=switch)
+        if saved_order and saved_order != self.sampler.example_order and self.dist.is_main:
             print(
                 f"trm train: the saved run drew examples in the {saved_order} order; continuing "
-                f"in the {self.example_order} order (train.example_order=auto with "
+                f"in the {self.sampler.example_order} order (train.example_order=auto with "
                 f"{self.dist.world_size} process(es)), from a fresh example stream"
             )
-        self.sampler.load_state_dict(state["data"], switch_example_order=switch)
+        self.example_order = self.sampler.example_order
         ranks = state.get("ranks") or []
         if int(state["world_size"]) == self.dist.world_size and len(ranks) == self.dist.world_size:
             mine = ranks[self.dist.rank]
