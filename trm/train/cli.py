@@ -14,7 +14,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Train a TRM on a prepared dataset. OVERRIDEs are Hydra overrides of config/train_root.yaml, "
             "e.g. `model=arc_paper train=arc_paper train.lr=3e-4 device=cpu`. Under "
             "`torchrun --nproc-per-node N` each process takes 1/N of train.global_batch_size. "
-            "SIGTERM saves the full state to RUN/state.pt and exits with status 143; --resume continues."
+            "SIGTERM saves the full state to RUN/state.pt and exits with status 143; --resume continues. "
+            "Fine-tuning: `train.init_from=CKPT` (or --init-from) starts from given weights, "
+            "`train.freeze=dense` trains only the puzzle embeddings (docs/training.md)."
         ),
     )
     p.add_argument(
@@ -34,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="Hydra config folder (default: the checkout's config/)",
     )
+    p.add_argument(
+        "--init-from",
+        type=Path,
+        default=None,
+        help="start from these weights: a step_N file, run folder or fetched checkpoint "
+        "(same as the override train.init_from=PATH)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     p.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra override, key=value")
     p.set_defaults(func=run_train)
@@ -48,19 +57,28 @@ def run_train(args: argparse.Namespace) -> int:
 
     if not (args.data / "train" / "dataset.json").exists():
         raise UserError(f"{args.data}: not a prepared dataset (no train/dataset.json)")
+    overrides = list(args.overrides)
+    if args.init_from is not None:
+        if args.resume:
+            raise UserError("--init-from starts a new run; --resume continues from RUN/state.pt")
+        path = str(args.init_from)
+        # quoted, so Hydra takes a path with `=`, `,` or spaces as one string
+        overrides.append(
+            f"train.init_from='{path}'" if "'" not in path else f"train.init_from={path}"
+        )
     if args.resume:
         saved = args.out / "config.yaml"
         if not saved.exists():
             raise UserError(f"--resume: {saved} not found (was {args.out} written by `trm train`?)")
         cfg = OmegaConf.load(saved)
         validate_config(cfg)  # type: ignore[arg-type]
-        cfg = apply_overrides(cfg, list(args.overrides))  # type: ignore[arg-type]
+        cfg = apply_overrides(cfg, overrides)  # type: ignore[arg-type]
     else:
         if (args.out / "state.pt").exists():
             raise UserError(
                 f"{args.out} already holds a training state: pass --resume, or choose another --out"
             )
-        cfg = compose_config(list(args.overrides), args.config_dir)
+        cfg = compose_config(overrides, args.config_dir)
     result = train(cfg, args.data, args.out, resume=args.resume, progress=not args.no_progress)  # type: ignore[arg-type]
     if result.stopped_by_signal is not None:
         print(
