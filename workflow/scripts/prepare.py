@@ -6,6 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from _job import limit_threads, trm  # noqa: E402
 
+from trm.data.arc_generated import DEFAULT_SUBSETS, PREFIX_NAME  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -14,6 +15,10 @@ cmd = trm("prepare", ds["kind"])
 source = ds["source"]
 if source == "files":
     cmd += ["--input-prefix", ds["input_prefix"]]
+elif source == "generated":  # task files written by the generate_arc_tasks rule
+    cmd += ["--input-prefix", str(Path(smk.input.tasks) / PREFIX_NAME)]
+    ds.setdefault("subsets", list(ds.get("generate", {}).get("tasks", DEFAULT_SUBSETS)))
+    ds.setdefault("test_set", "evaluation")
 else:
     cmd += ["--source", source]
 flags = {
