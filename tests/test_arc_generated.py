@@ -61,10 +61,10 @@ def test_every_grid_is_a_valid_arc_grid() -> None:
         assert arr.min() >= 0 and arr.max() <= 9, tid
     for sub in subsets.values():
         assert len(sub.challenges) == 30
-        for tid, task in sub.challenges.items():
+        for task in sub.challenges.values():
             assert len(task["train"]) == cfg.demos and len(task["test"]) == cfg.tests
             assert "output" not in task["test"][0]  # outputs live in the solutions file
-            # families cycle, so each subset covers every family
+        # families cycle, so each subset covers every family
         assert {r["family"] for r in sub.rules.values()} == set(FAMILIES)
 
 
