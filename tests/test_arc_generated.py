@@ -60,6 +60,10 @@ def test_every_grid_is_a_valid_arc_grid() -> None:
         assert 2 <= min(arr.shape) and max(arr.shape) <= 9, (tid, arr.shape)
         assert arr.min() >= 0 and arr.max() <= 9, tid
     for sub in subsets.values():
+        # no single-colour answer (e.g. all background): a constant prediction never scores
+        answers = [p["output"] for t in sub.challenges.values() for p in t["train"]]
+        answers += [g for grids in sub.solutions.values() for g in grids]
+        assert all(np.unique(g).size > 1 for g in answers)
         assert len(sub.challenges) == 30
         for task in sub.challenges.values():
             assert len(task["train"]) == cfg.demos and len(task["test"]) == cfg.tests

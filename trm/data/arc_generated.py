@@ -187,8 +187,12 @@ def make_task(
         for _ in range(cfg.demos + cfg.tests):
             grid = _random_grid(rng, cfg, colours)
             pairs.append((grid, rule(grid)))
-        if _informative(pairs[: cfg.demos], params) and all(
-            not np.array_equal(i, o) for i, o in pairs[cfg.demos :]
+        # no test output equals its input (copying never scores), and no output is a single
+        # colour (a constant answer, e.g. all background, would score without the rule)
+        if (
+            _informative(pairs[: cfg.demos], params)
+            and all(not np.array_equal(i, o) for i, o in pairs[cfg.demos :])
+            and all(np.unique(o).size > 1 for _, o in pairs)
         ):
             break
     else:  # pragma: no cover - needs a pathological config (e.g. density that empties grids)
