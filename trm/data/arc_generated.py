@@ -20,13 +20,15 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trm.data.manifest import write_manifest
 from trm.errors import UserError
+from trm.utils import atomic_dir
 
 Grid = np.ndarray
 Rule = Callable[[Grid], Grid]
@@ -265,11 +267,6 @@ def prepare_arc_tasks(
 
     Returns the manifest; `out_dir/generated` is the --input-prefix for `trm prepare arc`.
     """
-    from dataclasses import asdict
-
-    from trm.data.manifest import write_manifest
-    from trm.utils import atomic_dir
-
     subsets = generate_tasks(cfg)
     counts: dict[str, Any] = {}
     for subset, sub in subsets.items():
