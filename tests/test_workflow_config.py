@@ -37,7 +37,6 @@ def test_default_config_plans_every_stage(wf):
     assert proc.returncode == 0, tail(proc)
     jobs = planned_jobs(proc.stdout + proc.stderr)
     assert jobs == {
-        "generate_arc_tasks": 1,
         "prepare_arc": 1,
         "prepare_sudoku": 1,
         "train": 2,
@@ -51,19 +50,19 @@ def test_default_config_plans_every_stage(wf):
 
 def test_unknown_key_is_named(wf):
     cfg = _with_config(
-        wf, "typo", lambda c: c["experiments"]["arc-generated"]["dataset"].update(nmu_aug=8)
+        wf, "typo", lambda c: c["experiments"]["arc-smoke"]["dataset"].update(nmu_aug=8)
     )
     _assert_fails_before_any_job(wf, cfg, "nmu_aug")
 
 
 def test_wrong_type_is_named(wf):
-    cfg = _with_config(wf, "type", lambda c: c["experiments"]["arc-generated"].update(gpus="two"))
+    cfg = _with_config(wf, "type", lambda c: c["experiments"]["arc-smoke"].update(gpus="two"))
     _assert_fails_before_any_job(wf, cfg, "two", "gpus")
 
 
 def test_negative_sweep_level_is_rejected(wf):
     cfg = _with_config(
-        wf, "neg", lambda c: c["experiments"]["arc-generated"]["sweep"].update(levels=[0, -4])
+        wf, "neg", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, -4])
     )
     _assert_fails_before_any_job(wf, cfg, "-4", "levels")
 
@@ -82,13 +81,13 @@ def test_missing_checkpoint_is_named(wf):
 
 
 def test_unknown_experiment_in_run_is_named(wf):
-    cfg = _with_config(wf, "run", lambda c: c.update(run=["arc-generated", "arc-smok"]))
+    cfg = _with_config(wf, "run", lambda c: c.update(run=["arc-smoke", "arc-smok"]))
     _assert_fails_before_any_job(wf, cfg, "arc-smok", "not defined")
 
 
 def test_sweep_levels_above_num_aug_are_rejected(wf):
     cfg = _with_config(
-        wf, "lv", lambda c: c["experiments"]["arc-generated"]["sweep"].update(levels=[0, 64])
+        wf, "lv", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, 64])
     )
     _assert_fails_before_any_job(wf, cfg, "64", "num_aug")
 
