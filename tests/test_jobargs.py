@@ -25,6 +25,8 @@ SCHEMA = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
 
 def _section_properties(section: str) -> dict[str, Any]:
     defs = SCHEMA["$defs"]
+    if section == "generate":  # dataset.generate
+        return defs["dataset"]["properties"]["generate"]["properties"]
     if section in defs:
         return defs[section]["properties"]
     return defs["experiment"]["properties"][section]["properties"]
@@ -44,6 +46,7 @@ def _spec_for(section: str, key: str, spec: dict[str, Any], base: list[str]) -> 
 # The required arguments of the command each section's rule runs (values are not checked).
 COMMANDS: dict[str, list[list[str]]] = {
     "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")],
+    "generate": [["prepare", "arc-tasks", "--out", "o"]],
     "checkpoint": [["fetch-checkpoint", "--out", "o"]],
     "predict": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
     "score": [["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"]],
@@ -57,6 +60,8 @@ def _sample(spec: dict[str, Any], key: str) -> Any:
     if "enum" in spec:
         return spec["enum"][-1]
     kind = spec.get("type")
+    if kind == "object":  # a mapping of names to counts, e.g. generate.tasks
+        return {"training": 7, "evaluation": 3}
     if kind == "integer":
         return max(int(spec.get("minimum", 0)), 1) + 6
     if kind == "number":
@@ -130,6 +135,8 @@ def test_every_schema_key_reaches_the_real_parser(section: str) -> None:
             got = getattr(args, action.dest)
             accepted.append(base[:2])
             expected = value
+            if entry.pairs:
+                expected = [f"{k}={v}" for k, v in value.items()]
             if entry.join is not None and isinstance(got, str):
                 # Parsed later by the command (e.g. "float32,bfloat16"): compare the items.
                 got, expected = got.split(entry.join), [str(v) for v in value]

@@ -414,3 +414,27 @@ def test_dtype_option_reaches_the_model(setup: dict) -> None:
     got = _arrays(out)
     np.testing.assert_array_equal(got["preds"], r["preds"].numpy())
     np.testing.assert_array_equal(got["q_halt_logits"], r["q_halt_logits"].float().numpy())
+
+
+def test_a_puzzle_with_several_test_examples_gets_its_identifier_on_every_row(
+    setup: dict, tmp_path: Path
+) -> None:
+    """ARC tasks with two test inputs are one puzzle holding two examples: each prediction row
+    carries that puzzle's identifier, and the file passes the dataset check."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(setup["data"], data)
+    pids = np.load(array_path(data, "test", "puzzle_identifiers"))
+    # rows 0-2 become one puzzle (identifier of row 0), the rest stay one row per puzzle
+    grouped = np.concatenate([pids[:1], pids[3:]]).astype(np.int32)
+    indices = np.concatenate([[0], np.arange(3, N_TEST + 1)]).astype(np.int32)
+    np.save(array_path(data, "test", "puzzle_identifiers"), grouped)
+    np.save(array_path(data, "test", "puzzle_indices"), indices)
+    out = tmp_path / "p.npz"
+    run_predict(setup["run"], data, out, batch_size=8, device="cpu", progress=False, threads=1)
+    rows = _arrays(out)["puzzle_identifiers"]
+    assert rows.shape == (N_TEST,)
+    np.testing.assert_array_equal(rows[:3], [pids[0]] * 3)
+    np.testing.assert_array_equal(rows[3:], pids[3:])
+    load_predictions(out, data)
