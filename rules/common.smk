@@ -7,10 +7,15 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from trm.data.arc_cli import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
+from trm.data.arc_cli import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
+from trm.train.check import check_overrides
+
 EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
 SCORE_MODES_DEFAULT = ["paper", "single"]
 TEMPLATE_DIR = "reports/templates"
+HYDRA_CONFIG_DIR = Path(workflow.basedir) / "config"
 
 
 def _check_config():
@@ -32,10 +37,18 @@ def _check_config():
                 f"experiments.{name}.dataset: dataset {ds['name']!r} is also defined by "
                 f"experiment {other[0]!r} with different settings; give it another name"
             )
-        if ds["kind"] == "arc" and ds["source"] == "files" and "input_prefix" not in ds:
+        if ds["source"] == "files" and "input_prefix" not in ds:
             errors.append(f"experiments.{name}.dataset: source 'files' needs input_prefix")
+        if ds["kind"] == "arc" and ds["source"] == "files":
+            subsets = ds.get("subsets", ARC_DEFAULT_SUBSETS)
+            test_set = ds.get("test_set", ARC_DEFAULT_TEST_SET)
+            if "test" in ds.get("splits", ["test"]) and test_set not in subsets:
+                errors.append(
+                    f"experiments.{name}.dataset.test_set: {test_set!r} is not among the subsets "
+                    f"{subsets}: the test split would be empty"
+                )
         if ds["source"] == "files" and "input_prefix" in ds:
-            for subset in ds.get("subsets", []):
+            for subset in ds.get("subsets", ARC_DEFAULT_SUBSETS):
                 for part in ("challenges", "solutions"):
                     f = Path(f"{ds['input_prefix']}_{subset}_{part}.json")
                     if not f.exists():
@@ -63,6 +76,12 @@ def _check_config():
             errors.append(f"experiments.{name}.sweep: the augmentation sweep applies to ARC only")
         if exp.get("gpus", 0) > 1 and "train" not in exp:
             errors.append(f"experiments.{name}.gpus: {exp['gpus']} GPUs only apply to training")
+        if "train" in exp:
+            # Against the real Hydra config (one compose per preset pair, cached).
+            problems = check_overrides(
+                {"model": exp.get("model", {}), "train": exp["train"]}, HYDRA_CONFIG_DIR
+            )
+            errors += [f"experiments.{name}.{p}" for p in problems]
     if errors:
         raise WorkflowError("invalid configuration:\n  " + "\n  ".join(errors))
 

@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from shared_data import SHARED, shared_missing
 
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.predict_run import load_predictions, meta_path_for, run_predict, shards_dir_for
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_TEST = 40
 
@@ -25,7 +26,7 @@ def _golden() -> dict:
     for root in (FIXTURES, GOLDEN):
         if (root / "trm_rope.pt").exists():
             return torch.load(root / "trm_rope.pt", weights_only=False)
-    pytest.skip(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
+    shared_missing(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
 
 
 def _write_dataset(root: Path, golden: dict, n: int = N_TEST, num_ids: int | None = None) -> Path:

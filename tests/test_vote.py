@@ -8,17 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED, needs_shared
 
 from trm import vote as V
 from trm.data.augment import augmented_name, dihedral_transform
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
 DATA = GOLDEN / "upstream-aug-8"
 EVAL = GOLDEN / "eval-seed0"
-needs_golden = pytest.mark.skipif(
-    not EVAL.exists(), reason=f"golden fixtures not found at {GOLDEN}"
-)
+needs_golden = needs_shared(EVAL, reason=f"golden fixtures not found at {GOLDEN}")
 FIELDS = ("puzzle_identifiers", "inputs", "preds", "q_halt_logits")
 
 

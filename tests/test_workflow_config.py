@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_data import SHARED, shared_missing
 from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
 
@@ -96,8 +97,8 @@ def test_sweep_levels_above_num_aug_are_rejected(wf):
     "name", sorted(p.stem for p in (ROOT / "config/experiments").glob("*.yaml"))
 )
 def test_paper_experiment_configs_plan_a_dag(wf, name):
-    if not (ROOT.parent / "shared" / "arc-kaggle-combined").exists() and name.startswith("arc"):
-        pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
+    if not (SHARED / "arc-kaggle-combined").exists() and name.startswith("arc"):
+        shared_missing("../shared/arc-kaggle-combined is absent")
     proc = snakemake(
         wf, "-n", "--cores", "2", "report", "--configfile", f"config/experiments/{name}.yaml"
     )
@@ -124,7 +125,7 @@ def test_multi_gpu_training_uses_torchrun(wf):
         "config/experiments/arc1-train.yaml",
     )
     if proc.returncode != 0 and "input_prefix: missing file" in tail(proc):
-        pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
+        shared_missing("../shared/arc-kaggle-combined is absent")
     assert proc.returncode == 0, tail(proc)
     assert "gpu=4" in proc.stdout + proc.stderr
     src = (ROOT / "workflow/scripts/train.py").read_text()
