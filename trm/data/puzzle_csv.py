@@ -71,8 +71,20 @@ def read_puzzle_csv(path: str | os.PathLike, progress: bool = False) -> PuzzleRo
     path = Path(path)
     if not path.is_file():
         raise InputNotFoundError(f"puzzle CSV not found: {path}")
+    try:
+        return _read_rows(path, progress)
+    except UnicodeDecodeError as e:
+        raise PuzzleCsvError(
+            f"{path}: not a UTF-8 text CSV ({e.reason} at byte {e.start}); expected "
+            f"{','.join(CSV_HEADER)} rows"
+        ) from e
+    except csv.Error as e:
+        raise PuzzleCsvError(f"{path}: malformed CSV ({e})") from e
+
+
+def _read_rows(path: Path, progress: bool) -> PuzzleRows:
     rows = PuzzleRows(path=path)
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:

@@ -85,7 +85,9 @@ def check_overrides(
             node: Any = section
             for part in key.split("."):
                 if not isinstance(node, dict) or part not in node:
-                    close = difflib.get_close_matches(part, list(node) if isinstance(node, dict) else [], n=1)
+                    close = difflib.get_close_matches(
+                        part, list(node) if isinstance(node, dict) else [], n=1
+                    )
                     hint = f" (did you mean {close[0]!r}?)" if close else ""
                     problems.append(f"{group}.{key}: unknown key{hint}")
                     break
@@ -95,3 +97,29 @@ def check_overrides(
                 if why:
                     problems.append(why)
     return problems
+
+
+def overrides_from_cli(overrides: list[str]) -> dict[str, dict[str, Any]]:
+    """`model=tiny train.lr=3e-4` -> {"model": {"preset": "tiny"}, "train": {"lr": 0.0003}}.
+
+    Parsed by Hydra's own override parser; only plain `group=preset` and `group.key=value` are
+    taken (appends, deletions, sweeps and syntax errors are left to Hydra's compose).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    out: dict[str, dict[str, Any]] = {}
+    for item in overrides:
+        try:
+            (override,) = parser.parse_overrides([item])
+        except HydraException:
+            continue
+        if override.is_add() or override.is_delete() or override.is_sweep_override():
+            continue
+        group, _, rest = override.key_or_group.partition(".")
+        if group not in GROUPS or override.package:
+            continue
+        value = override.value()
+        out.setdefault(group, {})["preset" if not rest else rest] = value
+    return out

@@ -56,7 +56,13 @@ def run_train(args: argparse.Namespace) -> int:
 
     from trm.errors import InputError, UserError
     from trm.outputs import check_output_path
-    from trm.train.config import apply_overrides, compose_config, validate_config
+    from trm.train.check import check_overrides, overrides_from_cli
+    from trm.train.config import (
+        apply_overrides,
+        compose_config,
+        default_config_dir,
+        validate_config,
+    )
     from trm.train.loop import train
 
     if not (args.data / "train" / "dataset.json").exists():
@@ -84,6 +90,11 @@ def run_train(args: argparse.Namespace) -> int:
                     f"{args.out} already holds a training state: pass --resume, or choose another "
                     "--out"
                 )
+            problems = check_overrides(
+                overrides_from_cli(list(args.overrides)), args.config_dir or default_config_dir()
+            )
+            if problems:
+                raise InputError(f"bad override(s): {'; '.join(problems)}")
             cfg = compose_config(list(args.overrides), args.config_dir)
     except (ValueError, yaml.YAMLError) as e:
         if isinstance(e, UserError):

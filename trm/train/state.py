@@ -165,10 +165,14 @@ def load_state(run_dir: str | os.PathLike) -> dict[str, Any]:
         # weights_only: a state.pt from a downloaded run folder must not be able to run code.
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "GLOBAL" not in str(e):  # no code named: random bytes or another format
+            raise InputError(
+                f"{path}: not a readable training state (not a torch save file)"
+            ) from e
         raise InputError(
-            f"{path}: refused: it holds Python objects other than tensors and plain data (a file "
-            "from an untrusted source, or a state written by trm before format 2); nothing in it "
-            "was run"
+            f"{path}: refused: it names Python code to run, not only tensors and plain data (a "
+            "file from an untrusted source, or a state written by trm before format 2); nothing "
+            "in it was run"
         ) from e
     except Exception as e:  # truncated or foreign file
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
