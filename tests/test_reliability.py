@@ -322,13 +322,19 @@ def _start_slow_build(out: Path) -> subprocess.Popen:
     return proc
 
 
-def test_sigterm_removes_the_temporary_and_exits_143_without_traceback(tmp_path):
+@pytest.mark.parametrize(
+    "signum, rc, message",
+    [(signal.SIGTERM, 143, "stopped by signal 15"), (signal.SIGINT, 130, "interrupted")],
+)
+def test_sigterm_or_sigint_removes_the_temporary_and_exits_without_traceback(
+    tmp_path, signum, rc, message
+):
     out = tmp_path / "ds"
     proc = _start_slow_build(out)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 143, err
-    assert "stopped by signal 15" in err and "Traceback" not in err
+    assert proc.returncode == rc, err
+    assert message in err and "Traceback" not in err
     assert not out.exists() and _leftovers(tmp_path) == []
 
 
