@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from shared_data import SHARED, shared_missing
 
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.errors import UserError
 from trm.eval.predict import meta_path_for, run_predict, shards_dir_for
 from trm.eval.predictions import load_predictions
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_TEST = 40
 
@@ -27,7 +28,7 @@ def _golden() -> dict:
     for root in (FIXTURES, GOLDEN):
         if (root / "trm_rope.pt").exists():
             return torch.load(root / "trm_rope.pt", weights_only=False)
-    pytest.skip(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
+    shared_missing(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
 
 
 def _write_dataset(root: Path, golden: dict, n: int = N_TEST, num_ids: int | None = None) -> Path:

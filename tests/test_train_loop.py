@@ -198,6 +198,45 @@ def test_resume_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
 
 
+def test_resume_restores_the_exploration_draws(tmp_path: Path, monkeypatch) -> None:
+    """The outcome depends on the random draws, so a resume that skipped the RNG restore fails.
+
+    A constant-output task is learnt within a few steps at this learning rate, so the halting
+    head turns positive early; with exploration always on, each sequence's minimum number of
+    ACT steps is a random draw, and the logged mean ACT steps follow those draws.
+    """
+    data = write_grid_task(
+        tmp_path / "grid", n_groups=32, puzzles_per_group=2, examples_per_puzzle=(3, 6),
+        side=2, n_colours=1, seed=1,
+    )  # fmt: skip
+    common = [
+        *BASE,
+        "train.max_steps=20",
+        "train.checkpoint_every=5",
+        "train.lr=0.3",
+        "model.halt_max_steps=6",
+        "model.halt_exploration_prob=1.0",
+    ]
+    train(compose_config(common), data, tmp_path / "full", progress=False)
+    full = _comparable(_metrics(tmp_path / "full"))
+    steps = {r["steps"] for r in full[6:]}
+    assert len(steps) > 2, f"exploration never changed the ACT steps: {steps}"
+
+    def resume_into(name: str) -> list[dict]:
+        run = tmp_path / name
+        train(compose_config([*common, "train.stop_after_steps=6"]), data, run, progress=False)
+        torch.manual_seed(1234)  # what a fresh process would hold before the restore
+        train(compose_config(common), data, run, resume=True, progress=False)
+        return _comparable(_metrics(run))
+
+    assert resume_into("resumed") == full
+    # the same resume without restoring the RNG states gives other numbers
+    import trm.train.loop as loop
+
+    monkeypatch.setattr(loop, "restore_rng_state", lambda state: None)
+    assert resume_into("no-rng-restore") != full
+
+
 def test_sigterm_saves_state_and_resume_continues(tmp_path: Path, data_dir: Path) -> None:
     run = tmp_path / "run"
     cmd = [

@@ -34,7 +34,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from trm.errors import UserError
+from trm.errors import InputError, UserError
 from trm.model.build import build_model, train_model_config
 from trm.train import ddp
 from trm.train.data import PuzzleBatchSampler
@@ -176,7 +176,7 @@ class Trainer:
         cpu_threads = self.t.get("cpu_threads")
         if cpu_threads is not None and self.device.type == "cpu":
             if int(cpu_threads) < 1:
-                raise ValueError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
+                raise InputError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
             torch.set_num_threads(int(cpu_threads))
 
         # Different per-rank seeds (as the reference); weights are then broadcast from rank 0.
@@ -202,7 +202,7 @@ class Trainer:
         if self.t.get("max_steps") is not None:
             self.total_steps = min(self.total_steps, int(self.t.max_steps))
         if self.total_steps <= 0:
-            raise ValueError(
+            raise InputError(
                 f"training would take 0 steps: {self.t.epochs} epoch(s) of {meta.total_groups} groups x "
                 f"{meta.mean_puzzle_examples} examples < one global batch of {self.global_batch_size}"
             )
@@ -339,7 +339,7 @@ class Trainer:
             if state["arch"].get(k) != self.arch.get(k)
         )
         if diff:
-            raise ValueError(
+            raise InputError(
                 f"{where}: the model configuration differs from the saved run in {diff}"
             )
         self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
