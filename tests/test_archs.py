@@ -323,10 +323,9 @@ def test_from_reference_config_dispatch_and_errors() -> None:
 
 @pytest.mark.parametrize("arch", ARCHS)
 def test_hydra_model_config_builds(arch: str) -> None:
-    from omegaconf import OmegaConf
-
     from trm.data.format import DatasetMetadata
-    from trm.train.config import arch_config, compose_config
+    from trm.model.build import ARCH_KEY, build_model, train_model_config
+    from trm.train.config import compose_config
 
     cfg = compose_config([f"model={arch}"])
     assert cfg.model.arch == arch
@@ -341,9 +340,9 @@ def test_hydra_model_config_builds(arch: str) -> None:
         mean_puzzle_examples=1.0,
         total_puzzles=1,
     )
-    ref = arch_config(cfg.model, meta, 2, "cpu")
-    assert "arch" not in ref and "loss_type" not in ref
-    model = from_reference_config(ref, OmegaConf.select(cfg, "model.arch"))
+    ref = train_model_config(cfg.model, meta, 2, "cpu")
+    assert ref[ARCH_KEY] == arch and "loss_type" not in ref
+    model = build_model(ref)
     assert type(model) is ARCHITECTURES[arch]
     assert model.config.hidden_size == 512 and model.config.halt_max_steps == 16
 

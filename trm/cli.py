@@ -21,45 +21,10 @@ COMMANDS: tuple[str, ...] = (
     "trm.hub_cli",  # fetch-checkpoint
     "trm.eval.cli",  # predict, score arc|sudoku|maze|compare, sweep
     "trm.bench.cli",  # bench
-    "trm.provenance",  # audit
+    "trm.provenance_cli",  # audit
     "trm.report.cli",  # report
     "trm.llm.cli",  # llm prepare|train|predict|score|make-tiny-model
 )
-
-
-# Commands whose modules still raise plain ValueError/FileNotFoundError for bad input (they are
-# being moved in the issue-8 restructure). For them those two are still reported as user errors;
-# convert each module to trm.errors and drop it from this set. Every other command reports
-# ONLY UserError and environment errors; anything else is a bug and keeps its traceback.
-LEGACY_VALUE_ERROR_COMMANDS: frozenset[str] = frozenset(
-    {"fetch-checkpoint", "predict", "score", "sweep", "bench", "report"}
-)
-# Modules (outside those commands) that still `raise ValueError/FileNotFoundError` for bad input:
-# such an exception raised by a `raise` statement IN one of them counts as a user error; the same
-# exception raised deeper (inside numpy, torch) is a bug and keeps its traceback.
-LEGACY_VALUE_ERROR_MODULES: tuple[str, ...] = (
-    "trm.train.config",
-    "trm.train.data",
-    "trm.train.ema",
-    "trm.train.optim",
-    "trm.model",
-    "trm.hub",
-    "trm.infer",
-)
-
-
-def _raised_in_legacy_module(e: BaseException) -> bool:
-    tb = e.__traceback__
-    while tb is not None and tb.tb_next is not None:
-        tb = tb.tb_next
-    if tb is None:
-        return False
-    module = str(tb.tb_frame.f_globals.get("__name__", ""))
-    return any(module == m or module.startswith(m + ".") for m in LEGACY_VALUE_ERROR_MODULES)
-
-
-def _legacy_user_error(command: str, e: BaseException) -> bool:
-    return command in LEGACY_VALUE_ERROR_COMMANDS or _raised_in_legacy_module(e)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,12 +73,6 @@ def main(argv: list[str] | None = None) -> int:
         message = environment_error_message(e)
         if message is not None:
             return _report_error(args.command, message)
-        if isinstance(e, FileNotFoundError) and _legacy_user_error(args.command, e):
-            return _report_error(args.command, str(e))
-        raise
-    except ValueError as e:
-        if _legacy_user_error(args.command, e):
-            return _report_error(args.command, str(e))
         raise
     except KeyboardInterrupt:
         # Ctrl-C: the writers already removed their temporaries; no traceback for a user's stop.

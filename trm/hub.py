@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_dir, read_json, sha256_file, write_json
 
 DEFAULT_REPO_ID = "arcprize/trm_arc_prize_verification"
@@ -158,23 +159,23 @@ def download_snapshot(
     try:
         folder = _run_with_deadline(call, deadline_s, f"download of {repo_id}")
     except (RepositoryNotFoundError, GatedRepoError) as e:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"Hub repository {repo_id!r} not found or not accessible ({type(e).__name__}). {hint}"
         ) from e
     except RevisionNotFoundError as e:
-        raise FileNotFoundError(f"revision {revision!r} not found in {repo_id!r}") from e
+        raise InputNotFoundError(f"revision {revision!r} not found in {repo_id!r}") from e
     except LocalEntryNotFoundError as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"cannot download {repo_id!r} (no network or Hub unreachable, and not in the cache "
             f"{cache_dir or huggingface_hub.constants.HF_HUB_CACHE}): {first}. {hint}"
         ) from e
     except TimeoutError as e:
-        raise FileNotFoundError(f"{e}. {hint}") from e
+        raise InputNotFoundError(f"{e}. {hint}") from e
     except Exception as e:
         # httpx timeouts and connection errors that the library does not turn into its own
         if type(e).__module__.startswith("httpx"):
-            raise FileNotFoundError(
+            raise InputNotFoundError(
                 f"cannot reach the Hub for {repo_id!r} ({type(e).__name__}: {e}). {hint}"
             ) from e
         raise
@@ -197,7 +198,7 @@ def parse_expected_sha256(items: Sequence[str] | None) -> dict[str, str]:
             data = read_json(item, "checksums file")
             expected.update({k: v.lower() for k, v in data.get("files", data).items()})
         else:
-            raise ValueError(
+            raise InputError(
                 f"--expect-sha256 {item!r}: expected REL_PATH=HEX, a 64-digit hex digest, or a checksums.json file"
             )
     return expected
@@ -212,7 +213,7 @@ def _check_expected(checksums: dict[str, str], expected: dict[str, str], root: P
             try:
                 weights = find_weights(root)
             except (FileNotFoundError, ValueError) as e:
-                raise ValueError(
+                raise InputError(
                     f"--expect-sha256 {want}: cannot pick the weights file ({e})"
                 ) from e
             rel = weights.relative_to(root).as_posix()
@@ -222,7 +223,7 @@ def _check_expected(checksums: dict[str, str], expected: dict[str, str], root: P
         elif got != want:
             problems.append(f"{rel}: sha256 mismatch: expected {want}, got {got}")
     if problems:
-        raise ValueError("checksum verification failed:\n  " + "\n  ".join(problems))
+        raise InputError("checksum verification failed:\n  " + "\n  ".join(problems))
 
 
 def fetch_checkpoint(
@@ -261,13 +262,13 @@ def fetch_checkpoint(
         rels = _list_files(root)
         commit = root.name  # snapshots/<commit hash>
     else:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"checkpoint source {source!r} is neither an existing local path nor a Hub repo id (org/name)"
         )
     # an earlier fetch's checksums.json is replaced by this one's, never listed in it
     selected = [r for r in _select(rels, include) if r != CHECKSUMS_FILE]
     if not selected:
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"no file in {source!r} matches --include {list(include or [])} (files: {sorted(rels)[:10]})"
         )
     expected = parse_expected_sha256(expect_sha256)

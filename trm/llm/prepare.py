@@ -25,7 +25,7 @@ import numpy as np
 from trm.data.arc import ArcTask
 from trm.data.arc_sources import load_subsets
 from trm.data.augment import augmented_name, dihedral_transform
-from trm.errors import UserError
+from trm.errors import InputNotFoundError, UserError
 from trm.llm.prompt import chat_messages, grid_to_text
 from trm.utils import atomic_dir, sha256_file
 
@@ -265,7 +265,7 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
 def read_jsonl(path: str | os.PathLike, what: str) -> list[dict]:
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise InputNotFoundError(f"{what} not found: {path}")
     out = []
     with open(path) as f:
         for n, line in enumerate(f, 1):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trm.errors import InputError
 from trm.model.checkpoint import LoadReport, load_weights
 from trm.model.hrm import HRM, HRMConfig
 from trm.model.transformer_baseline import TransformerBaseline, TransformerBaselineConfig
@@ -40,7 +41,7 @@ def arch_from_reference_name(name: str) -> str:
         return _OTHER_REFERENCE_MODULES[module]
     arch = module.removeprefix("recursive_reasoning.")
     if arch not in ARCHITECTURES:
-        raise ValueError(
+        raise InputError(
             f"arch name {name!r}: unknown model code (known: {sorted(REFERENCE_NAMES.values())})"
         )
     return arch
@@ -55,7 +56,7 @@ def from_reference_config(cfg: Any, arch: str = "trm") -> TRM:
     `trm.infer.predict` and `trm.train.loss_step`.
     """
     if arch not in ARCHITECTURES:
-        raise ValueError(f"model arch: {arch!r} is not one of {list(ARCHITECTURES)}")
+        raise InputError(f"model arch: {arch!r} is not one of {list(ARCHITECTURES)}")
     return ARCHITECTURES[arch].from_reference_config(cfg)
 
 

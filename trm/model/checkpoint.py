@@ -253,7 +253,7 @@ def load_weights(
             if any(m.startswith(prefix + PUZZLE_EMB_KEY) for m in mismatched)
             else ""
         )
-        raise ValueError(
+        raise CheckpointError(
             f"{source}: shape mismatch for {len(mismatched)} key(s){hint}:\n  "
             + "\n  ".join(mismatched)
         )
@@ -262,7 +262,7 @@ def load_weights(
     report.missing_keys = list(result.missing_keys)
     report.unexpected_keys = list(result.unexpected_keys)
     if strict and (report.missing_keys or report.unexpected_keys):
-        raise ValueError(
+        raise CheckpointError(
             f"{source}: state dict does not match the model (prefix {prefix!r} stripped); "
             f"missing keys: {report.missing_keys}; unexpected keys: {report.unexpected_keys}"
         )

@@ -24,6 +24,7 @@ from typing import ClassVar
 
 import torch
 
+from trm.errors import InputError
 from trm.model.layers import CosSin
 from trm.model.trm import TRM, TRMBlock, TRMConfig, TRMInnerCarry, TRMReasoningModule
 
@@ -45,12 +46,12 @@ class HRMConfig(TRMConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.puzzle_emb_len != 0 or self.no_ACT_continue:
-            raise ValueError(
+            raise InputError(
                 "HRM has no puzzle_emb_len / no_ACT_continue settings (leave them at 0 / false)"
             )
         for name in ("H_layers", "L_layers"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"HRM: {name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"HRM: {name} must be >= 1, got {getattr(self, name)}")
 
 
 class HRM(TRM):

@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import torch
 
+from trm.errors import InputError
 from trm.model.layers import CosSin
 from trm.model.trm import TRM, TRMBlock, TRMConfig, TRMReasoningModule
 
@@ -51,16 +52,16 @@ class TransformerBaselineConfig(TRMConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.mlp_t or self.puzzle_emb_len != 0 or self.no_ACT_continue:
-            raise ValueError(
+            raise InputError(
                 "transformers_baseline has no mlp_t / puzzle_emb_len / no_ACT_continue settings"
             )
         if self.pos_encodings == "none":
             # The reference raises NotImplementedError here.
-            raise ValueError(
+            raise InputError(
                 "transformers_baseline: pos_encodings 'none' is not supported (use rope or learned)"
             )
         if self.H_layers < 1:
-            raise ValueError(f"transformers_baseline: H_layers must be >= 1, got {self.H_layers}")
+            raise InputError(f"transformers_baseline: H_layers must be >= 1, got {self.H_layers}")
 
 
 @dataclass

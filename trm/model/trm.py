@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trm.errors import InputError
 from trm.model.layers import (
     Attention,
     CastedEmbedding,
@@ -80,32 +81,32 @@ class TRMConfig:
         if isinstance(self.forward_dtype, torch.dtype):
             self.forward_dtype = str(self.forward_dtype).removeprefix("torch.")
         if self.forward_dtype not in _DTYPES:
-            raise ValueError(
+            raise InputError(
                 f"forward_dtype: {self.forward_dtype!r} is not one of {sorted(_DTYPES)}"
             )
         if self.pos_encodings not in POS_ENCODINGS:
-            raise ValueError(
+            raise InputError(
                 f"pos_encodings: {self.pos_encodings!r} is not one of {list(POS_ENCODINGS)}"
             )
         for name in ("seq_len", "vocab_size", "H_cycles", "L_cycles", "hidden_size", "num_heads"):
             if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+                raise InputError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.halt_max_steps < 1:
-            raise ValueError(f"halt_max_steps must be >= 1, got {self.halt_max_steps}")
+            raise InputError(f"halt_max_steps must be >= 1, got {self.halt_max_steps}")
         if self.HEADS_MUST_DIVIDE_HIDDEN and self.hidden_size % self.num_heads:
-            raise ValueError(
+            raise InputError(
                 f"hidden_size {self.hidden_size} is not divisible by num_heads {self.num_heads}"
             )
         if self.puzzle_emb_ndim < 0 or self.puzzle_emb_len < 0:
-            raise ValueError("puzzle_emb_ndim and puzzle_emb_len must be >= 0")
+            raise InputError("puzzle_emb_ndim and puzzle_emb_len must be >= 0")
         if self.puzzle_emb_ndim == 0 and self.puzzle_emb_len > 0:
             # The reference would build a carry longer than its input and crash.
-            raise ValueError(
+            raise InputError(
                 f"puzzle_emb_len {self.puzzle_emb_len} needs puzzle_emb_ndim > 0 "
                 "(set puzzle_emb_len: 0 to use no puzzle embedding)"
             )
         if self.puzzle_emb_ndim > self.prefix_len * self.hidden_size:
-            raise ValueError(
+            raise InputError(
                 f"puzzle_emb_ndim {self.puzzle_emb_ndim} does not fit in puzzle_emb_len "
                 f"{self.puzzle_emb_len} positions of hidden_size {self.hidden_size}"
             )
@@ -148,7 +149,7 @@ class TRMConfig:
                 elif typ == "str" and not isinstance(value, (str, torch.dtype)):
                     raise ValueError
             except (TypeError, ValueError):
-                raise ValueError(
+                raise InputError(
                     f"model config key {f.name!r}: expected {typ}, got {value!r}"
                 ) from None
             kwargs[f.name] = value
@@ -319,7 +320,7 @@ class TRM(nn.Module):
         """Change the activation dtype (weights stay float32; H_init/L_init keep their values)."""
         if isinstance(dtype, str):
             if dtype not in _DTYPES:
-                raise ValueError(f"forward_dtype: {dtype!r} is not one of {sorted(_DTYPES)}")
+                raise InputError(f"forward_dtype: {dtype!r} is not one of {sorted(_DTYPES)}")
             dtype = _DTYPES[dtype]
         self.forward_dtype = dtype
         for module in (

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
+from trm.errors import InputError
 from trm.model.trm import TRM, TRMConfig
 
 NUM_LATENTS = 6
@@ -31,7 +32,7 @@ class Hier6Config(TRMConfig):
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.L_cycles > NUM_LATENTS:
-            raise ValueError(
+            raise InputError(
                 f"trm_hier6: L_cycles {self.L_cycles} > {NUM_LATENTS} (one latent per L cycle)"
             )
 

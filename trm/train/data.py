@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from trm.data.format import DatasetMetadata, load_split, read_metadata
+from trm.errors import InputError
 
 IGNORE_LABEL_ID = -100  # what the loss ignores; the dataset's ignore_label_id is mapped to it
 EXAMPLE_ORDERS = ("reference", "per_iteration")
@@ -48,7 +49,7 @@ def reference_worker_numpy_seed(seed: int, rank: int = 0) -> list[int]:
     try:
         from torch.utils.data._utils.worker import _generate_state
     except ImportError as e:  # a torch that moved its private helper: fail loudly, not silently
-        raise RuntimeError(
+        raise InputError(
             "this torch no longer has torch.utils.data._utils.worker._generate_state, which the "
             "reference example order needs; use train.example_order=per_iteration"
         ) from e
@@ -138,15 +139,15 @@ class PuzzleBatchSampler:
         example_order: str = "per_iteration",
     ) -> None:
         if global_batch_size <= 0:
-            raise ValueError(f"global_batch_size must be positive, got {global_batch_size}")
+            raise InputError(f"global_batch_size must be positive, got {global_batch_size}")
         if global_batch_size % world_size != 0:
-            raise ValueError(
+            raise InputError(
                 f"global_batch_size {global_batch_size} is not a multiple of the world size {world_size}"
             )
         if epochs_per_iter <= 0:
-            raise ValueError(f"epochs_per_iter must be positive, got {epochs_per_iter}")
+            raise InputError(f"epochs_per_iter must be positive, got {epochs_per_iter}")
         if example_order not in EXAMPLE_ORDERS:
-            raise ValueError(
+            raise InputError(
                 f"example_order must be one of {list(EXAMPLE_ORDERS)}, got {example_order!r}"
             )
         self.data_dir = str(data_dir)
@@ -182,24 +183,24 @@ class PuzzleBatchSampler:
         where = f"{self.data_dir}/{self.split}"
         n_rows = self.inputs.shape[0]
         if self.labels.shape != self.inputs.shape:
-            raise ValueError(
+            raise InputError(
                 f"{where}: labels shape {self.labels.shape} != inputs shape {self.inputs.shape}"
             )
         if self.inputs.ndim != 2 or self.inputs.shape[1] != self.metadata.seq_len:
-            raise ValueError(
+            raise InputError(
                 f"{where}: inputs shape {self.inputs.shape} does not match seq_len {self.metadata.seq_len}"
             )
         pi, gi = self.puzzle_indices, self.group_indices
         if pi.size < 2 or pi[0] != 0 or pi[-1] != n_rows or np.any(np.diff(pi) < 0):
-            raise ValueError(
+            raise InputError(
                 f"{where}: puzzle_indices must rise from 0 to the number of examples ({n_rows})"
             )
         if gi.size < 2 or gi[0] != 0 or gi[-1] != pi.size - 1 or np.any(np.diff(gi) <= 0):
-            raise ValueError(
+            raise InputError(
                 f"{where}: group_indices must rise from 0 to the number of puzzles ({pi.size - 1})"
             )
         if self.puzzle_identifiers.size != pi.size - 1:
-            raise ValueError(
+            raise InputError(
                 f"{where}: {self.puzzle_identifiers.size} puzzle_identifiers for {pi.size - 1} puzzles"
             )
 
@@ -281,7 +282,7 @@ class PuzzleBatchSampler:
                 produced = True
                 yield b
             if not produced and fresh:
-                raise ValueError(
+                raise InputError(
                     f"{self.data_dir}/{self.split}: one iteration ({self.epochs_per_iter} epoch(s) of "
                     f"{self.total_groups} groups) holds fewer examples than one global batch "
                     f"({self.global_batch_size}); lower train.global_batch_size"
@@ -334,7 +335,7 @@ class PuzzleBatchSampler:
             }
         for key in ("seed", "epochs_per_iter", "global_batch_size", "example_order"):
             if state[key] != getattr(self, key):
-                raise ValueError(
+                raise InputError(
                     f"cannot resume the data position: train {key} was {state[key]}, now {getattr(self, key)}"
                 )
         self.iteration = int(state["iteration"])

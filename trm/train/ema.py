@@ -11,13 +11,15 @@ import copy
 import torch
 from torch import nn
 
+from trm.errors import InputError
+
 
 class EMA:
     """shadow <- mu * shadow + (1 - mu) * param, after every optimizer step."""
 
     def __init__(self, model: nn.Module, mu: float = 0.999) -> None:
         if not 0.0 <= mu <= 1.0:
-            raise ValueError(f"EMA rate must be in [0, 1], got {mu}")
+            raise InputError(f"EMA rate must be in [0, 1], got {mu}")
         self.mu = mu
         self.shadow: dict[str, torch.Tensor] = {
             name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad
@@ -51,7 +53,7 @@ class EMA:
     def load_state_dict(self, state: dict) -> None:
         missing = set(self.shadow) - set(state["shadow"])
         if missing:
-            raise ValueError(f"EMA state is missing parameter(s) {sorted(missing)[:5]}")
+            raise InputError(f"EMA state is missing parameter(s) {sorted(missing)[:5]}")
         self.mu = float(state["mu"])
         for k, v in state["shadow"].items():
             if k in self.shadow:

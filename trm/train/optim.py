@@ -27,6 +27,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from trm.errors import InputError
+
 
 class AdamATan2(torch.optim.Optimizer):
     """PyTorch implementation of the `adam_atan2` update (decoupled weight decay, no epsilon).
@@ -43,11 +45,11 @@ class AdamATan2(torch.optim.Optimizer):
         weight_decay: float = 1e-2,
     ) -> None:
         if lr < 0.0:
-            raise ValueError(f"AdamATan2: invalid learning rate {lr}")
+            raise InputError(f"AdamATan2: invalid learning rate {lr}")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"AdamATan2: invalid betas {betas}")
+            raise InputError(f"AdamATan2: invalid betas {betas}")
         if weight_decay < 0.0:
-            raise ValueError(f"AdamATan2: invalid weight_decay {weight_decay}")
+            raise InputError(f"AdamATan2: invalid weight_decay {weight_decay}")
         super().__init__(params, dict(lr=lr, betas=betas, weight_decay=weight_decay))
 
     @torch.no_grad()
@@ -249,7 +251,7 @@ class SparseEmbeddingSignSGD(torch.optim.Optimizer):
                     f"SparseEmbeddingSignSGD: the embedding module has no '{name}' tensor"
                 )
         if lr < 0.0 or weight_decay < 0.0:
-            raise ValueError(
+            raise InputError(
                 f"SparseEmbeddingSignSGD: invalid lr {lr} or weight_decay {weight_decay}"
             )
         self.embedding = embedding
