@@ -157,7 +157,7 @@ def record_of(path):
     for suffix in (".npz", ".json", ".csv"):
         if p.endswith(suffix):
             p = p[: -len(suffix)]
-    return p + ".provenance.json"
+    return f"{p}.provenance.json"
 
 
 def score_modes(exp):
