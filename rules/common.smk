@@ -135,6 +135,37 @@ def datasets_of_kind(kind):
     return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
 
 
+# ---- dataset and checkpoint rules (data.smk, checkpoint.smk) ----
+
+def _dataset_params(wildcards):
+    return dataset_cfg(wildcards.dataset)
+
+
+def _generated_arc_datasets():
+    """Regex of the ARC datasets built from generated task files (source: generated)."""
+    names = {
+        EXPERIMENTS[e]["dataset"]["name"]
+        for e in RUN
+        if EXPERIMENTS[e]["dataset"]["kind"] == "arc" and EXPERIMENTS[e]["dataset"]["source"] == "generated"
+    }
+    return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
+
+
+def _arc_task_files(wildcards):
+    """prepare_arc reads generated task files when the dataset says so; other sources need none."""
+    if dataset_cfg(wildcards.dataset)["source"] == "generated":
+        return {"tasks": f"data/{wildcards.dataset}.tasks"}
+    return {}
+
+
+def _ckpt_cfg(wildcards):
+    for name in RUN:
+        ckpt = EXPERIMENTS[name].get("checkpoint")
+        if ckpt and ckpt["name"] == wildcards.ckpt:
+            return ckpt
+    raise WorkflowError(f"no experiment in run fetches checkpoint {wildcards.ckpt!r}")
+
+
 def data_dir(exp):
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
 
