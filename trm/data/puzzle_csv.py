@@ -83,9 +83,9 @@ def read_puzzle_csv(path: str | os.PathLike, progress: bool = False) -> PuzzleRo
             )
         it = reader
         if progress:
-            from tqdm import tqdm
+            from trm.progress import progress as progress_bar
 
-            it = tqdm(reader, desc=f"read {path.name}", unit=" rows", mininterval=1.0)
+            it = progress_bar(reader, desc=f"read {path.name}", unit=" rows", mininterval=1.0)
         for record in it:
             if not record:
                 continue  # blank line

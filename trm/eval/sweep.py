@@ -14,7 +14,7 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm import tqdm
+from trm.progress import progress as progress_bar
 
 from trm.errors import UserError
 from trm.eval import schema as S
@@ -54,7 +54,7 @@ def sweep_processed(
     # the same random orders for every level, so that levels of one draw are nested
     orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
     rows = []
-    for level in tqdm(levels, desc="sweep", unit="level", disable=not progress):
+    for level in progress_bar(levels, desc="sweep", unit="level", disable=not progress):
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
         row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
