@@ -30,10 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from trm.progress import progress as progress_bar
 
 from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.progress import progress as progress_bar
 from trm.utils import write_json
 
 ARC_MAX_GRID = 30
