@@ -58,12 +58,14 @@ ARC_PER_EXAMPLE_VOTES = "num_votes"
 
 # ---- scores/<mode>/per_input.csv of `trm score arc` (read by `trm score compare`) --------------
 PER_INPUT_TASK = "task"
+PER_INPUT_N_VOTES = "n_votes"  # predictions (views) pooled for the test input
+PER_INPUT_TOP_VOTES = "top_votes"  # votes the chosen (top) answer received: the agreement
 PER_INPUT: tuple[str, ...] = (
     PER_INPUT_TASK,
     "test_index",
-    "n_votes",
+    PER_INPUT_N_VOTES,
     "n_candidates",
-    "top_votes",
+    PER_INPUT_TOP_VOTES,
     "label_rank",
 )  # then one 0/1 column `pass@K` per K voted
 
