@@ -321,7 +321,8 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
 COUNT_EXPLANATIONS: dict[str, str] = {
     "tasks": "ARC tasks read",
     "tasks_per_subset": "ARC tasks read from each subset",
-    "identifiers": "puzzle identifiers (one per augmented puzzle, plus <blank>)",
+    "identifiers": "puzzle identifiers (ARC: one per augmented puzzle, plus <blank>)",
+    "csv_rows": "rows read from the source CSV",
     "augmentation_draws_words": (
         "random words the augmentation stream drew (equal across rebuilds with the same seed)"
     ),
