@@ -76,8 +76,10 @@ def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
         reasons.append("its dataset configuration is unknown")
     else:
         for key, want in spec["dataset"].items():
-            if ds.get(key) != want:
-                reasons.append(f"dataset.{key} is {ds.get(key)!r}, the paper's {want!r}")
+            if key not in ds:
+                reasons.append(f"dataset.{key} is not set (the paper's: {want!r})")
+            elif ds[key] != want:
+                reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {want!r}")
         if spec["dataset"]["kind"] == "arc" and ds.get("source") not in ARC_SOURCES:
             reasons.append(f"dataset.source is {ds.get('source')!r}, not the benchmark's files")
         for key in SUBSET_FIELDS:

@@ -319,7 +319,7 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
 # What the dataset builders' counts mean (trm/data: arc.py, sudoku.py, maze.py). A count with no
 # entry here is shown under its own name.
 COUNT_EXPLANATIONS: dict[str, str] = {
-    "tasks": "ARC tasks read",
+    "tasks": "tasks read (ARC tasks; for Sudoku and Maze one per puzzle)",
     "tasks_per_subset": "ARC tasks read from each subset",
     "identifiers": "puzzle identifiers (ARC: one per augmented puzzle, plus <blank>)",
     "csv_rows": "rows read from the source CSV",

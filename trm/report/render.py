@@ -312,7 +312,7 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     versions: dict[tuple[str, bool], list[str]] = {}
     for r in recs:
         git = r.get("git") or {}
-        key = (str(git.get("commit") or "no git checkout"), bool(git.get("dirty")))
+        key = (git.get("commit") or "", bool(git.get("dirty")))
         versions.setdefault(key, []).append(r.get("id", r["rule"]))
     devices = sorted({f"{r['rule']}: {r.get('environment', {}).get('device')}" for r in recs})
     hosts = sorted({r.get("host", "?") for r in recs})
