@@ -118,6 +118,34 @@ def _check_config():
 _check_config()
 
 
+def _visible_gpus():
+    """GPUs this machine offers jobs: CUDA_VISIBLE_DEVICES when set, else `nvidia-smi -L`."""
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0  # no NVIDIA driver: a CPU-only machine
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
+
+def _local_exec():
+    try:
+        return bool(workflow.local_exec)
+    except Exception:  # executor not known yet: treat as local
+        return True
+
+
+# The `gpu` resource train/predict/bench declare: on a local run without `--resources gpu=N`,
+# the GPUs actually present (0 on a CPU-only machine: a job's claim is then capped to 0 and it
+# runs on the CPU). Cluster executors request GPUs per job, so nothing is set for them.
+if "gpu" not in workflow.global_resources and _local_exec():
+    workflow.register_resource("gpu", _visible_gpus())
+
+
 def exp_cfg(exp):
     return EXPERIMENTS[exp]
 

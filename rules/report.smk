@@ -24,11 +24,10 @@ rule report:
         bundle="reports/provenance.json",
         prov="reports/report.provenance.json",
     params:
+        # The experiment's config as run (not resources): the report describes the experiment
+        # and decides whether it is the paper's benchmark at the paper's settings from it.
         experiments=lambda wc: {
-            exp: {
-                k: EXPERIMENTS[exp].get(k)
-                for k in ("description", "benchmark", "smoke", "gpus")
-            }
+            exp: {k: v for k, v in EXPERIMENTS[exp].items() if k != "resources"}
             | {"kind": EXPERIMENTS[exp]["dataset"]["kind"], "num_aug": EXPERIMENTS[exp]["dataset"].get("num_aug", 0)}
             for exp in RUN
         },

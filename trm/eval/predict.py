@@ -247,9 +247,9 @@ def run_predict(
             mine = ranges[rank::world]
             todo = [(s, e) for s, e in mine if not (shards_dir / shard_name(s, e)).exists()]
             todo_rows = sum(e - s for s, e in todo)
-            from tqdm import tqdm
+            from trm.progress import progress as progress_bar
 
-            bar = tqdm(
+            bar = progress_bar(
                 total=todo_rows,
                 unit="ex",
                 desc=f"predict[rank {rank}/{world}]" if world > 1 else "predict",

@@ -84,10 +84,11 @@ def score_grid(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
-    """Exact and cell accuracy with 95 % bootstrap intervals over examples; writes metrics.json
+    """Exact and cell accuracy with 95 % intervals over examples (bootstrap, or Wilson where the
+    bootstrap degenerates: trm.eval.stats.proportion_ci); writes metrics.json
     and per_example.csv into `out_dir`. Returns the metrics."""
     from trm.eval.grid import grid_accuracy
-    from trm.eval.stats import bootstrap_ci
+    from trm.eval.stats import proportion_ci
 
     check_n_boot(n_boot)
     acc = grid_accuracy(data_dir, pred_path)
@@ -99,8 +100,9 @@ def score_grid(
         (S.grid_cell_key(task_name), acc.cell_fraction),
     ):
         metrics[key] = float(values.mean())
-        lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(values, n_boot=n_boot, seed=seed)
         metrics.update(zip(S.ci_keys(key), (lo, hi), strict=True))
+        metrics[S.ci_method_key(key)] = method
     metrics[S.GRID_N_EXAMPLES] = int(len(acc.exact))
     metrics[S.GRID_N_CELLS] = int(acc.cells_scored.sum())
     with atomic_dir(out_dir) as tmp:
