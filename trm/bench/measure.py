@@ -309,7 +309,7 @@ def bench_inference(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     import torch
-    from tqdm import tqdm
+    from trm.progress import progress as tqdm
 
     from trm.infer import predict
 
@@ -381,7 +381,7 @@ def bench_train_step(
     import copy
 
     import torch
-    from tqdm import tqdm
+    from trm.progress import progress as tqdm
 
     from trm.train import loss_step
     from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
