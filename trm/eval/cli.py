@@ -60,6 +60,25 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="ARC: also store every ACT step's answer hash and q_halt logit (14 bytes/example/step)",
+    )
+    p.add_argument(
+        "--halt-max-steps",
+        type=int,
+        help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
+    )
+    p.add_argument(
+        "--puzzle-ids",
+        default="true",
+        choices=["true", "blank", "random", "mean"],
+        help="puzzle identifiers fed to the model (ablation; default: the dataset's)",
+    )
+    p.add_argument(
+        "--puzzle-id-seed", type=int, default=0, help="seed of --puzzle-ids random (default 0)"
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -83,6 +102,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         threads=args.threads,
         compile=args.compile,
+        trajectory=args.trajectory,
+        num_steps=args.halt_max_steps,
+        puzzle_ids=args.puzzle_ids,
+        puzzle_id_seed=args.puzzle_id_seed,
     )
     if record:
         print(

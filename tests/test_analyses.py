@@ -1,0 +1,231 @@
+"""Issue 11 analyses: per-step trajectories and halting, puzzle-ID ablation, ensemble voting."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from trm.eval import arc as V
+from trm.eval.analyses import keys as K
+from trm.eval.analyses.puzzle_ids import replacement_table
+from trm.eval.analyses.trajectory import analyse_trajectory, first_halt_step, load_trajectory
+from trm.eval.analyses.trajectory import vote_step, write_trajectory
+from trm.eval.arc.hashing import hash_blocks
+from trm.eval.predictions import read_predictions, write_predictions
+from trm.eval.scoring import score_arc
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+GOLDEN = SHARED / "golden" / "arc-mini"
+DATA = GOLDEN / "upstream-aug-8"
+EVAL = GOLDEN / "eval-seed0"
+needs_golden = pytest.mark.skipif(
+    not EVAL.exists(), reason=f"golden ARC fixtures not found at {GOLDEN}"
+)
+N_BOOT = 200
+
+
+def _step_fields(tokens_per_step: list[np.ndarray], q_per_step: list[np.ndarray], pids):
+    """What `trm predict --trajectory` stores for these per-step answers (hashed as scoring does)."""
+    ts = V.load_arc_test_set(DATA, np.asarray(pids))
+    shapes, keys = [], []
+    for tokens in tokens_per_step:
+        shape, k = hash_blocks(tokens, np.asarray(pids, dtype=np.int64), ts, True, False, "")
+        shapes.append(shape)
+        keys.append(k[:, 0])
+    return {
+        "step_answer_shape": np.stack(shapes, 1),
+        "step_answer_hash": np.stack(keys, 1),
+        "step_q_halt_logits": np.stack(q_per_step, 1).astype(np.float32),
+    }
+
+
+@pytest.fixture(scope="module")
+def golden_trajectory(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden predictions as the last of 3 steps; earlier steps are other answers."""
+    with np.load(EVAL / "preds.npz") as z:
+        raw = {k: z[k] for k in z.files}
+    rng = np.random.default_rng(1)
+    n = len(raw["preds"])
+    step1 = raw["preds"][rng.permutation(n)]  # other rows' answers: mostly wrong
+    step2 = raw["preds"].copy()
+    step2[::3] = step1[::3]  # a third still wrong
+    q = [rng.normal(0, 2, n), rng.normal(0, 2, n), raw["q_halt_logits"]]
+    fields = _step_fields([step1, step2, raw["preds"]], q, raw["puzzle_identifiers"])
+    path = tmp_path_factory.mktemp("traj") / "predictions.npz"
+    write_predictions(path, **raw, **fields)
+    return path
+
+
+@needs_golden
+def test_last_step_of_trajectory_equals_the_normal_score(golden_trajectory, tmp_path):
+    traj = load_trajectory(DATA, golden_trajectory)
+    assert traj.steps == 3
+    for mode in ("paper", "single"):
+        full = V.vote(traj.pp, V.mode_rows(traj.pp, mode))
+        last = vote_step(traj, 3, mode, pass_ks=V.PASS_KS)
+        assert last.metrics == full.metrics
+        np.testing.assert_array_equal(last.label_rank, full.label_rank)
+        np.testing.assert_array_equal(last.top_votes, full.top_votes)
+        np.testing.assert_array_equal(last.n_candidates, full.n_candidates)
+        np.testing.assert_array_equal(last.top_rows, full.top_rows)
+        # an earlier step is a different vote (the test would notice a step mix-up)
+        assert vote_step(traj, 1, mode).metrics != {
+            k: full.metrics[k] for k in ("ARC/pass@1", "ARC/pass@2")
+        }
+
+    rows, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
+    write_trajectory(rows, summary, tmp_path / "traj")
+    with open(tmp_path / "traj" / "trajectory.csv") as f:
+        table = list(csv.DictReader(f))
+    assert [r[K.TRAJ_STEP] for r in table] == ["1", "2", "3"] * 2
+    for mode in ("paper", "single"):
+        metrics = score_arc(
+            DATA, golden_trajectory, tmp_path / mode, mode=mode, n_boot=N_BOOT, progress=False
+        )
+        row = next(r for r in table if r[K.TRAJ_MODE] == mode and r[K.TRAJ_STEP] == "3")
+        for k in (1, 2):
+            assert float(row[f"pass@{k}"]) == metrics[f"ARC/pass@{k}"]
+            assert summary[K.last_pass_key(mode, k)] == metrics[f"ARC/pass@{k}"]
+            lo, hi = (float(row[c]) for c in K.ci_keys(f"pass@{k}"))
+            assert lo <= float(row[f"pass@{k}"]) <= hi
+    # the golden expectation, for the record
+    assert (
+        summary[K.last_pass_key("paper", 2)]
+        == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
+    )
+
+
+@needs_golden
+def test_halting_votes_each_row_at_its_first_halting_step(golden_trajectory):
+    traj = load_trajectory(DATA, golden_trajectory)
+    q = traj.q_logits
+    halt = first_halt_step(q)
+    # first_halt_step by hand, row by row
+    for i in range(len(q)):
+        over = [k + 1 for k in range(q.shape[1]) if q[i, k] > 0]
+        assert halt[i] == (over[0] if over else q.shape[1])
+    _, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
+    assert summary[K.HALT_MEAN_STEP] == pytest.approx(halt.mean())
+    assert summary[K.HALT_SAVED] == pytest.approx(1 - halt.mean() / 3)
+    assert sum(summary[K.HALT_HISTOGRAM].values()) == len(q)
+    # halting accuracy = a vote where every row answers at its own halting step: rows that
+    # halt at step 3 keep the final answer, so forcing all to halt at 3 gives the last score
+    never = np.full(len(q), 3)
+    from trm.eval.analyses.trajectory import vote_answers
+
+    assert vote_answers(traj, never - 1, "paper").metrics == vote_step(traj, 3, "paper").metrics
+    res = vote_answers(traj, halt - 1, "paper")
+    assert summary[K.halt_pass_key("paper", 2)] == res.metrics["ARC/pass@2"]
+    d = summary[K.halt_diff_key("paper", 2)]
+    assert d == pytest.approx(res.metrics["ARC/pass@2"] - summary[K.last_pass_key("paper", 2)])
+
+
+def test_random_ids_are_valid_other_puzzles_and_seeded():
+    t = replacement_table("random", 50, seed=3)
+    assert t[0] == 0 and np.all((t[1:] >= 1) & (t[1:] < 50)) and np.all(t[1:] != np.arange(1, 50))
+    np.testing.assert_array_equal(t, replacement_table("random", 50, seed=3))
+    assert not np.array_equal(t, replacement_table("random", 50, seed=4))
+    assert np.all(replacement_table("blank", 50) == 0)
+    np.testing.assert_array_equal(replacement_table("true", 50), np.arange(50))
+
+
+# ---- with a model: trm predict --trajectory / --puzzle-ids on the golden ARC dataset ------------
+
+
+@pytest.fixture(scope="module")
+def arc_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A tiny random TRM for the golden ARC dataset, with non-trivial halting and embeddings."""
+    if not DATA.exists():
+        pytest.skip(f"golden ARC fixtures not found at {GOLDEN}")
+    from trm.model.build import build_random_model
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    overrides = {"hidden_size": 32, "num_heads": 2, "halt_max_steps": 3, "H_cycles": 1}
+    model, _ = build_random_model(
+        "tiny", seq_len=900, vocab_size=12, num_puzzle_identifiers=433, overrides=overrides, seed=0
+    )
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        model.q_head.weight.normal_(0, 0.5, generator=gen)
+        model.q_head.bias.zero_()
+        model.puzzle_emb.weights.normal_(0, 1.0, generator=gen)
+    base = tmp_path_factory.mktemp("arcmodel")
+    torch.save(model.state_dict(), base / "step_1")
+    yield {"ckpt": base / "step_1", "base": base, "overrides": overrides}
+    torch.set_num_threads(old)
+
+
+def _predict(arc_model: dict, out: Path, data: Path = DATA, **kw) -> dict:
+    from trm.eval.predict import run_predict
+
+    run_predict(
+        arc_model["ckpt"],
+        data,
+        out,
+        batch_size=40,
+        device="cpu",
+        preset="tiny",
+        overrides=arc_model["overrides"],
+        progress=False,
+        threads=1,
+        **kw,
+    )
+    with np.load(out) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_step_k_of_trajectory_equals_a_predict_with_k_steps(arc_model):
+    base = arc_model["base"]
+    traj = _predict(arc_model, base / "traj.npz", trajectory=True)
+    assert (
+        traj["step_answer_hash"].shape == (108, 3) and traj["step_answer_hash"].dtype == np.uint64
+    )
+    assert traj["step_answer_shape"].dtype == np.uint16
+    plain = _predict(arc_model, base / "plain.npz")
+    for k in ("preds", "q_halt_logits"):  # the final outputs are unchanged by recording
+        np.testing.assert_array_equal(traj[k], plain[k])
+    seen = set()
+    for k in (1, 2, 3):
+        path = base / f"k{k}.npz"
+        direct = _predict(arc_model, path, num_steps=k)
+        pp = V.process_predictions(DATA, path, progress=False)
+        np.testing.assert_array_equal(traj["step_answer_shape"][:, k - 1], pp.pred_shape)
+        np.testing.assert_array_equal(traj["step_answer_hash"][:, k - 1], pp.pred_keys[:, 0])
+        np.testing.assert_array_equal(traj["step_q_halt_logits"][:, k - 1], direct["q_halt_logits"])
+        seen.add(traj["step_answer_hash"][:, k - 1].tobytes())
+    assert len(seen) == 3  # the steps differ, so a step mix-up would fail
+    # test-time depth: more steps than trained; its first 3 steps are the 3-step trajectory
+    deeper = _predict(arc_model, base / "deep.npz", trajectory=True, num_steps=5)
+    assert deeper["step_answer_hash"].shape == (108, 5)
+    np.testing.assert_array_equal(deeper["step_answer_hash"][:, :3], traj["step_answer_hash"])
+    meta = json.loads((base / "deep.meta.json").read_text())
+    assert meta["act_steps"] == 5 and meta["trajectory"] is True
+    assert read_predictions(base / "deep.npz").optional["step_q_halt_logits"].shape == (108, 5)
+
+
+def test_blank_ids_equal_a_dataset_whose_identifiers_are_all_blank(arc_model, tmp_path):
+    blank = _predict(arc_model, tmp_path / "blank.npz", puzzle_ids="blank")
+    zeroed = tmp_path / "zeroed"
+    shutil.copytree(DATA, zeroed)
+    ids_file = zeroed / "test" / "all__puzzle_identifiers.npy"
+    np.save(ids_file, np.zeros_like(np.load(ids_file)))
+    direct = _predict(arc_model, tmp_path / "direct.npz", data=zeroed)
+    np.testing.assert_array_equal(blank["preds"], direct["preds"])
+    np.testing.assert_array_equal(blank["q_halt_logits"], direct["q_halt_logits"])
+    # the file keeps the dataset's identifiers, and the ids mattered
+    np.testing.assert_array_equal(
+        blank["puzzle_identifiers"], np.load(DATA / "test" / "all__puzzle_identifiers.npy")
+    )
+    true = _predict(arc_model, tmp_path / "true.npz")
+    assert not np.array_equal(true["q_halt_logits"], blank["q_halt_logits"])
+    for mode in ("random", "mean"):
+        other = _predict(arc_model, tmp_path / f"{mode}.npz", puzzle_ids=mode)
+        assert not np.array_equal(other["q_halt_logits"], blank["q_halt_logits"])
+        assert not np.array_equal(other["q_halt_logits"], true["q_halt_logits"])
