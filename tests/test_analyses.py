@@ -14,8 +14,13 @@ import torch
 from trm.eval import arc as V
 from trm.eval.analyses import keys as K
 from trm.eval.analyses.puzzle_ids import replacement_table
-from trm.eval.analyses.trajectory import analyse_trajectory, first_halt_step, load_trajectory
-from trm.eval.analyses.trajectory import vote_step, write_trajectory
+from trm.eval.analyses.trajectory import (
+    analyse_trajectory,
+    first_halt_step,
+    load_trajectory,
+    vote_step,
+    write_trajectory,
+)
 from trm.eval.arc.hashing import hash_blocks
 from trm.eval.predictions import read_predictions, write_predictions
 from trm.eval.scoring import score_arc
