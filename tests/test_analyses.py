@@ -33,6 +33,7 @@ needs_golden = pytest.mark.skipif(
     not EVAL.exists(), reason=f"golden ARC fixtures not found at {GOLDEN}"
 )
 N_BOOT = 200
+N_ROWS = 24  # test rows a model predicts (900-token attention is slow on a shared CPU)
 
 
 def _step_fields(tokens_per_step: list[np.ndarray], q_per_step: list[np.ndarray], pids):
@@ -152,7 +153,13 @@ def arc_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
     old = torch.get_num_threads()
     torch.set_num_threads(1)
-    overrides = {"hidden_size": 32, "num_heads": 2, "halt_max_steps": 3, "H_cycles": 1}
+    overrides = {
+        "hidden_size": 32,
+        "num_heads": 2,
+        "halt_max_steps": 3,
+        "H_cycles": 1,
+        "L_cycles": 1,
+    }
     model, _ = build_random_model(
         "tiny", seq_len=900, vocab_size=12, num_puzzle_identifiers=433, overrides=overrides, seed=0
     )
@@ -174,7 +181,8 @@ def _predict(arc_model: dict, out: Path, data: Path = DATA, **kw) -> dict:
         arc_model["ckpt"],
         data,
         out,
-        batch_size=40,
+        batch_size=N_ROWS,
+        max_examples=N_ROWS,
         device="cpu",
         preset="tiny",
         overrides=arc_model["overrides"],
@@ -189,30 +197,29 @@ def _predict(arc_model: dict, out: Path, data: Path = DATA, **kw) -> dict:
 def test_step_k_of_trajectory_equals_a_predict_with_k_steps(arc_model):
     base = arc_model["base"]
     traj = _predict(arc_model, base / "traj.npz", trajectory=True)
-    assert (
-        traj["step_answer_hash"].shape == (108, 3) and traj["step_answer_hash"].dtype == np.uint64
-    )
+    assert traj["step_answer_hash"].shape == (N_ROWS, 3)
+    assert traj["step_answer_hash"].dtype == np.uint64
     assert traj["step_answer_shape"].dtype == np.uint16
-    plain = _predict(arc_model, base / "plain.npz")
-    for k in ("preds", "q_halt_logits"):  # the final outputs are unchanged by recording
-        np.testing.assert_array_equal(traj[k], plain[k])
+    pids = traj["puzzle_identifiers"].astype(np.int64)
+    ts = V.load_arc_test_set(DATA, np.load(DATA / "test" / "all__puzzle_identifiers.npy"))
     seen = set()
     for k in (1, 2, 3):
-        path = base / f"k{k}.npz"
-        direct = _predict(arc_model, path, num_steps=k)
-        pp = V.process_predictions(DATA, path, progress=False)
-        np.testing.assert_array_equal(traj["step_answer_shape"][:, k - 1], pp.pred_shape)
-        np.testing.assert_array_equal(traj["step_answer_hash"][:, k - 1], pp.pred_keys[:, 0])
+        direct = _predict(arc_model, base / f"k{k}.npz", num_steps=k)
+        shape, keys = hash_blocks(direct["preds"], pids, ts, True, False, "")  # as scoring does
+        np.testing.assert_array_equal(traj["step_answer_shape"][:, k - 1], shape)
+        np.testing.assert_array_equal(traj["step_answer_hash"][:, k - 1], keys[:, 0])
         np.testing.assert_array_equal(traj["step_q_halt_logits"][:, k - 1], direct["q_halt_logits"])
         seen.add(traj["step_answer_hash"][:, k - 1].tobytes())
+    for name in ("preds", "q_halt_logits"):  # recording leaves the final outputs unchanged
+        np.testing.assert_array_equal(traj[name], direct[name])
     assert len(seen) == 3  # the steps differ, so a step mix-up would fail
     # test-time depth: more steps than trained; its first 3 steps are the 3-step trajectory
     deeper = _predict(arc_model, base / "deep.npz", trajectory=True, num_steps=5)
-    assert deeper["step_answer_hash"].shape == (108, 5)
+    assert deeper["step_answer_hash"].shape == (N_ROWS, 5)
     np.testing.assert_array_equal(deeper["step_answer_hash"][:, :3], traj["step_answer_hash"])
     meta = json.loads((base / "deep.meta.json").read_text())
     assert meta["act_steps"] == 5 and meta["trajectory"] is True
-    assert read_predictions(base / "deep.npz").optional["step_q_halt_logits"].shape == (108, 5)
+    assert read_predictions(base / "deep.npz").optional["step_q_halt_logits"].shape == (N_ROWS, 5)
 
 
 def test_blank_ids_equal_a_dataset_whose_identifiers_are_all_blank(arc_model, tmp_path):
@@ -226,7 +233,7 @@ def test_blank_ids_equal_a_dataset_whose_identifiers_are_all_blank(arc_model, tm
     np.testing.assert_array_equal(blank["q_halt_logits"], direct["q_halt_logits"])
     # the file keeps the dataset's identifiers, and the ids mattered
     np.testing.assert_array_equal(
-        blank["puzzle_identifiers"], np.load(DATA / "test" / "all__puzzle_identifiers.npy")
+        blank["puzzle_identifiers"], np.load(DATA / "test" / "all__puzzle_identifiers.npy")[:N_ROWS]
     )
     true = _predict(arc_model, tmp_path / "true.npz")
     assert not np.array_equal(true["q_halt_logits"], blank["q_halt_logits"])
@@ -234,3 +241,97 @@ def test_blank_ids_equal_a_dataset_whose_identifiers_are_all_blank(arc_model, tm
         other = _predict(arc_model, tmp_path / f"{mode}.npz", puzzle_ids=mode)
         assert not np.array_equal(other["q_halt_logits"], blank["q_halt_logits"])
         assert not np.array_equal(other["q_halt_logits"], true["q_halt_logits"])
+
+
+# ---- checkpoint ensembles: several predictions files vote pooled --------------------------------
+
+
+@needs_golden
+def test_pooling_two_copies_equals_single_voting_with_doubled_counts(tmp_path):
+    from trm.cli import main
+
+    pred = EVAL / "preds.npz"
+    one = V.process_predictions(DATA, pred, progress=False)
+    two = V.process_pooled(DATA, [pred, pred], progress=False)
+    assert len(two.input_index) == 2 * len(one.input_index)
+    for mode in ("paper", "single"):
+        a = V.vote(one, V.mode_rows(one, mode))
+        b = V.vote(two, V.mode_rows(two, mode))
+        assert b.metrics == a.metrics
+        np.testing.assert_array_equal(b.n_votes, 2 * a.n_votes)
+        np.testing.assert_array_equal(b.top_votes, 2 * a.top_votes)
+        np.testing.assert_array_equal(b.n_candidates, a.n_candidates)
+        np.testing.assert_array_equal(b.label_rank, a.label_rank)
+        np.testing.assert_array_equal(b.top_rows, a.top_rows)  # first appearance: the 1st copy
+    # the CLI takes several files; a pool with other answers changes the vote
+    rc = main(
+        [
+            "score",
+            "arc",
+            "--data",
+            str(DATA),
+            "--predictions",
+            str(pred),
+            str(pred),
+            "--out",
+            str(tmp_path / "pooled"),
+            "--n-boot",
+            "200",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    pooled = json.loads((tmp_path / "pooled" / "metrics.json").read_text())
+    assert pooled["ARC/pass@2"] == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
+    assert pooled["effective_votes_mean"] == 2 * V.vote(one).n_votes.mean()
+
+
+@needs_golden
+def test_compare_variants_pairs_tasks(tmp_path):
+    from trm.cli import main
+
+    with np.load(EVAL / "preds.npz") as z:
+        raw = {k: z[k] for k in z.files}
+    worse = dict(raw, preds=raw["preds"][np.random.default_rng(0).permutation(len(raw["preds"]))])
+    write_predictions(tmp_path / "worse.npz", **worse)
+    for name, path in (("true", EVAL / "preds.npz"), ("blank", tmp_path / "worse.npz")):
+        score_arc(DATA, path, tmp_path / name, n_boot=N_BOOT, progress=False)
+    rc = main(
+        [
+            "analyse",
+            "compare",
+            "--baseline",
+            f"true={tmp_path / 'true'}",
+            "--variant",
+            f"blank={tmp_path / 'blank'}",
+            "--out",
+            str(tmp_path / "ids.json"),
+            "--n-boot",
+            "200",
+        ]
+    )
+    assert rc == 0
+    out = json.loads((tmp_path / "ids.json").read_text())
+    base, var = out[K.CMP_VARIANTS]["true"], out[K.CMP_VARIANTS]["blank"]
+    exp = json.loads((tmp_path / "blank" / "metrics.json").read_text())
+    assert var[K.cmp_pass_key(2)] == pytest.approx(exp["ARC/pass@2"])
+    assert base[K.cmp_diff_key(2)] == 0.0
+    assert var[K.cmp_diff_key(2)] == pytest.approx(var[K.cmp_pass_key(2)] - base[K.cmp_pass_key(2)])
+    lo, hi = (var[c] for c in K.ci_keys(K.cmp_diff_key(2)))
+    assert lo <= var[K.cmp_diff_key(2)] <= hi
+    assert out[K.CMP_N_TASKS] == 12
+    assert (
+        main(
+            [
+                "analyse",
+                "compare",
+                "--baseline",
+                "nodir",
+                "--variant",
+                "a=b",
+                "--out",
+                str(tmp_path / "x.json"),
+            ]
+        )
+        == 2
+    )

@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_predict(subparsers)
     _register_score(subparsers)
     _register_sweep(subparsers)
+    from trm.eval.analyses import cli as analyses_cli
+
+    analyses_cli.register(subparsers)  # trm analyse trajectory|compare
 
 
 def _register_predict(subparsers: argparse._SubParsersAction) -> None:
@@ -132,7 +135,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
             "learned puzzle embeddings)."
         ),
     )
-    _common(arc)
+    _common(arc, pooled=True)
     arc.add_argument(
         "--mode", choices=MODES, default="paper", help="which copies vote (default: paper)"
     )
@@ -188,10 +191,14 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=_sweep)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
     p.add_argument("--data", required=True, help="prepared dataset folder")
     p.add_argument(
-        "--predictions", required=True, help="predictions.npz (one row per test example)"
+        "--predictions",
+        required=True,
+        nargs="+" if pooled else None,
+        help="predictions.npz (one row per test example)"
+        + ("; several (e.g. one per checkpoint) vote pooled" if pooled else ""),
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
