@@ -335,3 +335,30 @@ def test_compare_variants_pairs_tasks(tmp_path):
         )
         == 2
     )
+
+
+def test_per_step_fields_come_together(tmp_path):
+    from trm.errors import UserError
+
+    base = {
+        "puzzle_identifiers": np.arange(1, 5, dtype=np.int32),
+        "inputs": np.zeros((4, 9), np.uint8),
+        "preds": np.zeros((4, 9), np.int32),
+        "q_halt_logits": np.zeros(4, np.float32),
+    }
+    write_predictions(tmp_path / "p.npz", **base, step_q_halt_logits=np.zeros((4, 2)))
+    with pytest.raises(UserError, match="per-step fields .* must all be present"):
+        read_predictions(tmp_path / "p.npz")
+    steps = {
+        "step_answer_shape": np.zeros((4, 2)),
+        "step_answer_hash": np.zeros((4, 3)),
+        "step_q_halt_logits": np.zeros((4, 2)),
+    }
+    write_predictions(tmp_path / "p.npz", **base, **steps)
+    with pytest.raises(UserError, match="one step count"):
+        read_predictions(tmp_path / "p.npz")
+    steps["step_answer_hash"] = np.zeros((4, 2))
+    write_predictions(tmp_path / "p.npz", **base, **steps)
+    pred = read_predictions(tmp_path / "p.npz")
+    assert pred.optional["step_answer_hash"].dtype == np.uint64  # 14 bytes per example-step:
+    assert sum(pred.optional[k].itemsize for k in pred.optional) == 14
