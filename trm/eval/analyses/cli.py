@@ -43,6 +43,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
     cmp_.set_defaults(func=_compare)
 
+    ens = kinds.add_parser(
+        "ensemble",
+        help="ARC checkpoint ensemble: the last K step_N of a run, each predicted, voted pooled",
+        description="Writes OUT/step_<N>/{predictions.npz,scores/<mode>/}, "
+        "OUT/pooled/scores/<mode>/ and OUT/compare_<mode>.json (pooled and every checkpoint "
+        "against the last one, paired over tasks).",
+    )
+    ens.add_argument("--checkpoint", required=True, help="training run folder with step_N files")
+    ens.add_argument("--data", required=True, help="prepared ARC dataset folder")
+    ens.add_argument("--out", required=True, help="output folder")
+    ens.add_argument("--last", type=int, default=2, help="how many of the last step_N (default 2)")
+    ens.add_argument("--batch-size", type=int, default=256)
+    ens.add_argument("--device", default="auto")
+    ens.add_argument("--threads", type=int, help="CPU threads for torch")
+    ens.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    ens.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ens.set_defaults(func=_ensemble)
+
 
 def _trajectory(args: argparse.Namespace) -> int:
     from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
@@ -67,4 +85,26 @@ def _compare(args: argparse.Namespace) -> int:
     out = compare_variants(baseline, variants, args.out, n_boot=args.n_boot, seed=args.seed)
     for name, entry in out["variants"].items():
         print(f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in entry.items() if "_ci_" not in k))
+    return 0
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from trm.eval.analyses.ensemble import run_ensemble
+    from trm.eval.scoring import check_n_boot
+
+    check_n_boot(args.n_boot)
+    out = run_ensemble(
+        args.checkpoint,
+        args.data,
+        args.out,
+        args.last,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        threads=args.threads,
+    )
+    for mode, cmp in out.items():
+        for name, entry in cmp["variants"].items():
+            print(f"{mode} {name}: pass@1 {entry['pass@1']:.4f}  pass@2 {entry['pass@2']:.4f}")
     return 0
