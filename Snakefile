@@ -23,6 +23,7 @@ include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/score.smk"
 include: "rules/sweep.smk"
+include: "rules/analyses.smk"
 include: "rules/bench.smk"
 include: "rules/report.smk"
 

@@ -362,3 +362,58 @@ def test_per_step_fields_come_together(tmp_path):
     pred = read_predictions(tmp_path / "p.npz")
     assert pred.optional["step_answer_hash"].dtype == np.uint64  # 14 bytes per example-step:
     assert sum(pred.optional[k].itemsize for k in pred.optional) == 14
+
+
+# ---- the report section ------------------------------------------------------------------------
+
+
+@needs_golden
+def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
+    from trm.cli import main
+    from trm.report.inputs import ExperimentInputs, ReportInputError
+    from trm.report.render import render_html
+
+    root = Path(__file__).resolve().parents[1]
+    scores = {}
+    for mode in ("paper", "single"):
+        scores[mode] = tmp_path / "scores" / mode
+        score_arc(DATA, golden_trajectory, scores[mode], mode=mode, n_boot=N_BOOT, progress=False)
+        # a variant that is the same predictions twice, pooled: differences are exactly 0
+        pooled = tmp_path / "pooled" / mode
+        score_arc(DATA, [golden_trajectory] * 2, pooled, mode=mode, n_boot=N_BOOT, progress=False)
+        argv = ["analyse", "compare", "--baseline", f"true={scores[mode]}"]
+        argv += ["--variant", f"pooled={pooled}", "--out", str(tmp_path / f"cmp_{mode}.json")]
+        assert main([*argv, "--n-boot", "200"]) == 0
+    argv = ["analyse", "trajectory", "--data", str(DATA), "--predictions", str(golden_trajectory)]
+    assert main([*argv, "--out", str(tmp_path / "traj"), "--n-boot", "200"]) == 0
+    analyses = {
+        "analysis_trajectory": str(tmp_path / "traj" / "trajectory.csv"),
+        "analysis_ids_paper": str(tmp_path / "cmp_paper.json"),
+        "analysis_ids_single": str(tmp_path / "cmp_single.json"),
+    }
+    exp = ExperimentInputs(
+        name="arcmini",
+        settings={
+            "kind": "arc",
+            "benchmark": "ARC-AGI-1",
+            "num_aug": 8,
+            "description": "golden",
+            "smoke": True,
+            "gpus": 0,
+        },
+        data_dir=str(DATA),
+        metrics={m: str(scores[m] / "metrics.json") for m in scores},
+        per_example={m: str(scores[m] / "per_example.jsonl") for m in scores},
+        analyses=analyses,
+    )
+    html = render_html([exp], None, root / "reports" / "templates")
+    assert "Accuracy over ACT steps and halting" in html and "Puzzle-identifier ablation" in html
+    last = json.loads((scores["paper"] / "metrics.json").read_text())["ARC/pass@2"]
+    assert f"{100 * last:.1f} %" in html
+    assert "+0.0 pt" in html  # pooled copies minus the baseline
+    # a file without its declared key is named
+    bad = json.loads((tmp_path / "cmp_paper.json").read_text())
+    del bad[K.CMP_VARIANTS]
+    (tmp_path / "cmp_paper.json").write_text(json.dumps(bad))
+    with pytest.raises(ReportInputError, match="cmp_paper.json: missing key 'variants'"):
+        render_html([exp], None, root / "reports" / "templates")

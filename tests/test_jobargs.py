@@ -46,6 +46,7 @@ COMMANDS: dict[str, list[list[str]]] = {
     "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")],
     "checkpoint": [["fetch-checkpoint", "--out", "o"]],
     "predict": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
+    "analyses": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
     "score": [["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"]],
     "sweep": [["sweep", "--data", "d", "--predictions", "p", "--out", "o"]],
     "bench": [["bench", "--checkpoint", "c", "--data", "d", "--out", "o"]],

@@ -17,6 +17,7 @@ import yaml
 
 from trm.provenance import lineage, now_iso
 from trm.report import figures
+from trm.report.analyses import analyses_section
 from trm.report.inputs import (
     ExperimentInputs,
     headline_keys,
@@ -231,6 +232,8 @@ def experiment_section(
     sec["manifest"] = manifest_summary(exp.data_dir)
     sec["manifest_chain"] = chain(bundle, [exp.data_dir])
     sec["caveats"] = caveats_for(exp, votes, bench_device)
+    sec["analyses"] = analyses_section(exp, lambda paths: chain(bundle, paths))
+    sec.setdefault("bench", None)  # the template tests it (StrictUndefined): none without bench
     return sec
 
 
