@@ -417,3 +417,16 @@ def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
     (tmp_path / "cmp_paper.json").write_text(json.dumps(bad))
     with pytest.raises(ReportInputError, match="cmp_paper.json: missing key 'variants'"):
         render_html([exp], None, root / "reports" / "templates")
+
+
+def test_ensemble_selects_the_last_k_steps(tmp_path):
+    from trm.errors import UserError
+    from trm.eval.analyses.ensemble import select_steps
+
+    for n in (5, 10, 20, 100):
+        (tmp_path / f"step_{n}").write_bytes(b"")
+    (tmp_path / "state.pt").write_bytes(b"")
+    assert select_steps(tmp_path, 2) == [20, 100]
+    assert select_steps(tmp_path, 4) == [5, 10, 20, 100]
+    with pytest.raises(UserError, match="has 4 step_N file.*last 5: train with"):
+        select_steps(tmp_path, 5)
