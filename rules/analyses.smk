@@ -6,6 +6,12 @@
 #   ensemble: {last: K}      the last K step_N of the training run, voted pooled
 
 
+# Experiment names never hold a slash (the schema's pattern), so runs/{exp}/predictions.npz
+# cannot match runs/<exp>/analyses/ids/<ids>/predictions.npz.
+wildcard_constraints:
+    exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
+
+
 def analyses_cfg(exp):
     return EXPERIMENTS[exp].get("analyses", {})
 
