@@ -8,7 +8,9 @@ def _report_inputs(wildcards):
     for exp in RUN:
         for key, path in experiment_targets(exp).items():
             inputs[f"{exp}::{key}"] = path
-        inputs[f"{exp}::records"] = experiment_records(exp)
+        inputs[f"{exp}::records"] = experiment_records(exp) + analysis_records(exp)
+        for key, path in analysis_targets(exp).items():
+            inputs[f"{exp}::{key}"] = path
     return inputs
 
 

@@ -15,6 +15,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_predict(subparsers)
     _register_score(subparsers)
     _register_sweep(subparsers)
+    from trm.eval.analyses import cli as analyses_cli
+
+    analyses_cli.register(subparsers)  # trm analyse trajectory|compare
 
 
 def _register_predict(subparsers: argparse._SubParsersAction) -> None:
@@ -60,6 +63,25 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="ARC: also store every ACT step's answer hash and q_halt logit (14 bytes/example/step)",
+    )
+    p.add_argument(
+        "--halt-max-steps",
+        type=int,
+        help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
+    )
+    p.add_argument(
+        "--puzzle-ids",
+        default="true",
+        choices=["true", "blank", "random", "mean"],
+        help="puzzle identifiers fed to the model (ablation; default: the dataset's)",
+    )
+    p.add_argument(
+        "--puzzle-id-seed", type=int, default=0, help="seed of --puzzle-ids random (default 0)"
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -83,6 +105,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         threads=args.threads,
         compile=args.compile,
+        trajectory=args.trajectory,
+        num_steps=args.halt_max_steps,
+        puzzle_ids=args.puzzle_ids,
+        puzzle_id_seed=args.puzzle_id_seed,
     )
     if record:
         print(
@@ -109,7 +135,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
             "learned puzzle embeddings)."
         ),
     )
-    _common(arc)
+    _common(arc, pooled=True)
     arc.add_argument(
         "--mode", choices=MODES, default="paper", help="which copies vote (default: paper)"
     )
@@ -165,10 +191,14 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=_sweep)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
     p.add_argument("--data", required=True, help="prepared dataset folder")
     p.add_argument(
-        "--predictions", required=True, help="predictions.npz (one row per test example)"
+        "--predictions",
+        required=True,
+        nargs="+" if pooled else None,
+        help="predictions.npz (one row per test example)"
+        + ("; several (e.g. one per checkpoint) vote pooled" if pooled else ""),
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(

@@ -45,7 +45,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def score_arc(
     data_dir: str | os.PathLike,
-    pred_path: str | os.PathLike,
+    pred_path: str | os.PathLike | list[str | os.PathLike],
     out_dir: str | os.PathLike,
     mode: str = "paper",
     n_boot: int = DEFAULT_N_BOOT,
@@ -53,11 +53,12 @@ def score_arc(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Reference ARC voting in `mode`; writes metrics.json, submission.json, per_example.jsonl,
-    per_input.csv and votes.json into `out_dir`. Returns the metrics."""
+    per_input.csv and votes.json into `out_dir`. Returns the metrics. Several predictions files
+    (e.g. of several checkpoints) vote pooled, in the order given."""
     from trm.eval import arc
 
     check_n_boot(n_boot)
-    pp = arc.process_predictions(data_dir, pred_path, progress=progress)
+    pp = arc.process_pooled(data_dir, pred_path, progress=progress)
     res = arc.vote(pp, arc.mode_rows(pp, mode))
     metrics = arc.metrics_with_intervals(res, n_boot=n_boot, seed=seed)
     metrics[S.ARC_MODE] = mode

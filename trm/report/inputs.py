@@ -55,6 +55,9 @@ class ExperimentInputs:
     sweep_csv: str | None = None
     bench_json: str | None = None
     compare_json: str | None = None  # `trm score compare` (ARC with paper and single mode)
+    # issue 11 analyses: analysis_trajectory (trajectory.csv), analysis_ids_<mode> (compare
+    # JSON), analysis_ensemble (folder of `trm analyse ensemble`); see trm.report.analyses
+    analyses: dict[str, str] = field(default_factory=dict)
 
 
 def experiments_from_spec(spec: Mapping[str, Any]) -> list[ExperimentInputs]:

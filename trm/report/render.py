@@ -20,6 +20,7 @@ import yaml
 from trm.eval import schema as S
 from trm.provenance import lineage, now_iso
 from trm.report import figures
+from trm.report.analyses import analyses_section
 from trm.report.describe import describe, paper_comparison
 from trm.report.inputs import (
     VOTE_COLUMNS,
@@ -301,6 +302,8 @@ def experiment_section(
     sec["manifest_sources"] = prov.links([exp.data_dir])
     sec["caveats"] = caveats_for(exp, votes, bench_device)
     sec["provenance"] = prov.records
+    sec["analyses"] = analyses_section(exp, prov.links)
+    sec.setdefault("bench", None)  # the template tests it (StrictUndefined): none without bench
     return sec
 
 

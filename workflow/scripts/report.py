@@ -32,6 +32,11 @@ for name, settings in smk.params.experiments.items():
             sweep_csv=get("sweep") and str(get("sweep")),
             bench_json=get("bench") and str(get("bench")),
             compare_json=get("compare") and str(get("compare")),
+            analyses={
+                k.split("::", 1)[1]: str(v)
+                for k, v in inp.items()
+                if k.startswith(f"{name}::analysis_")
+            },
         )
     )
     records += [str(p) for p in get("records")]
