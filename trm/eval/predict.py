@@ -230,7 +230,7 @@ def run_predict(
             )
         # One identifier per puzzle in the dataset; a puzzle (ARC: a task's augmented copy) can
         # hold several test examples, and every example row needs its puzzle's identifier.
-        puzzle_ids = np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(indices))
+        puzzle_ids_data = np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(indices))
         n = min(n_total, max_examples) if max_examples else n_total
         if n == 0:
             raise UserError(f"{data_dir}/test has no examples")
