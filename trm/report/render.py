@@ -275,8 +275,11 @@ def render_html(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
 ) -> str:
     import jinja2
+
+    from trm.report.grids import grid_sections
 
     template_dir = Path(template_dir)
     captions_path = template_dir / CAPTIONS_NAME
@@ -292,6 +295,7 @@ def render_html(
         title=title,
         created=now_iso(),
         experiments=sections,
+        grids=grid_sections(grids, bundle),
         environment=environment_summary(bundle),
         paper_figures=PAPER_FIGURES,
         citation=PAPER_CITATION,
@@ -305,8 +309,9 @@ def write_report(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),
 ) -> None:
     """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title)
+    html = render_html(experiments, bundle, template_dir, title, grids)
     with atomic_file(out_html) as f:
         f.write(html)
