@@ -253,17 +253,18 @@ def test_grid_config_plans_one_chain_per_variant_and_one_dataset(wf, name):
     if "arc" in name and not (ROOT.parent / "shared" / "arc-kaggle-combined").exists():
         pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
     cfg = yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text())
-    grids = {k: v for k, v in cfg["experiments"].items() if "variants" in v}
+    grids = expand_grids(cfg)
+    exps = [cfg["experiments"][e] for g in grids.values() for e in g.experiments.values()]
     jobs = _dry_run(wf, f"config/experiments/{name}.yaml")
-    n_var = sum(len(g["variants"]) for g in grids.values())
-    trained = sum(len(g["variants"]) for g in grids.values() if "train" in g)
-    assert jobs.get("train", 0) == trained
-    assert jobs["predict"] == n_var
-    assert jobs["score"] == sum(
-        len(g["variants"]) * (2 if g["dataset"]["kind"] == "arc" else 1) for g in grids.values()
+    shared = sum(len(g.train_of) for g in grids.values())
+    assert jobs.get("train", 0) == sum("train" in e for e in exps) - shared
+    assert jobs.get("fetch_checkpoint", 0) == len(
+        {e["checkpoint"]["name"] for e in exps if "checkpoint" in e}
     )
+    assert jobs["predict"] == len(exps)
+    assert jobs["score"] == sum(len(e.get("score", {}).get("modes", ["paper"])) for e in exps)
     assert jobs["score_grid"] == len(grids) and jobs["report"] == 1
-    n_datasets = len({g["dataset"]["name"] for g in grids.values()})
+    n_datasets = len({e["dataset"]["name"] for e in exps})
     assert sum(v for k, v in jobs.items() if k.startswith("prepare_")) == n_datasets
 
 
