@@ -219,6 +219,7 @@ def experiment_section(
     sec["figures"] = figs
 
     bench_device = None
+    sec["bench"] = None  # experiments without `bench:` (the template is strict about keys)
     if exp.bench_json:
         rows_b, bench_device = read_bench(exp.bench_json)
         sec["bench"] = {
