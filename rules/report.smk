@@ -11,6 +11,9 @@ def _report_inputs(wildcards):
         inputs[f"{exp}::records"] = experiment_records(exp) + analysis_records(exp)
         for key, path in analysis_targets(exp).items():
             inputs[f"{exp}::{key}"] = path
+    for grid in grids_in_run():  # ablation grids: one table each (rules/score.smk score_grid)
+        inputs[f"grid::{grid}"] = f"runs/{grid}/grid.json"
+        inputs[f"grid::{grid}::records"] = [record_of(f"runs/{grid}/grid.json")]
     return inputs
 
 
@@ -34,6 +37,7 @@ rule report:
             for exp in RUN
         },
         title=config.get("report", {}).get("title", "TRM reproduction report"),
+        grids=lambda wc: {g: GRIDS[g].experiments for g in grids_in_run()},
     log:
         logs("report", "report"),
     benchmark:

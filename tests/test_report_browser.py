@@ -138,3 +138,27 @@ def _check_what_the_page_says(run_dir: Path, page: dict) -> None:
             assert hi > lo, row  # 0 of n is not [0.0, 0.0]
             assert "Wilson score interval" in row[2] or "percentile bootstrap" in row[2]
             assert row[3].startswith("n = ")
+
+
+def test_grid_table_opens_in_chromium(chromium, tmp_path):
+    """An ablation grid's table (trm/report/grids.py + grid.html.j2) in a real browser: no
+    script or console errors, one row per variant with the paper column and paired intervals."""
+    from test_grids import _fake_grid_json
+
+    from trm.report.grids import GridInputs
+    from trm.report.render import render_html
+
+    root = Path(__file__).resolve().parents[1]
+    _fake_grid_json(tmp_path / "grid.json")
+    grid = GridInputs("abl", str(tmp_path / "grid.json"), {"trm-mlp": "abl.trm-mlp"})
+    html = render_html([], None, root / "reports/templates", grids=[grid])
+    page = tmp_path / "grid.html"
+    page.write_text(html.replace("<head>", "<head>\n" + PROBE, 1))
+    proc = _run(chromium, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
+    assert json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))["errors"] == []
+    table = proc.stdout.split('class="grid-table"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 3  # header + 2 variants
+    assert '<th class="paper">paper</th>' in table and "55.0 %" in table
+    assert "[-51.8, -45.8] pt" in table

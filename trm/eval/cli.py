@@ -165,6 +165,32 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
     cmp_.set_defaults(func=_compare)
 
+    runs = kinds.add_parser(
+        "compare-runs",
+        help="an ablation grid: each run's accuracy and its paired difference from the base run",
+        description="Reads the `trm score` outputs (paper mode) of runs on the same test set "
+        "and writes one JSON table: accuracy with 95%% interval and n per run, and the paired "
+        "bootstrap difference from the base run (examples for Sudoku/Maze, tasks for ARC).",
+    )
+    runs.add_argument("--kind", required=True, choices=("arc", "sudoku", "maze"))
+    runs.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        metavar="NAME=SCORE_DIR",
+        help="a run and its score folder; repeat, the first is the base unless --base",
+    )
+    runs.add_argument("--base", help="the run the others are compared with")
+    runs.add_argument("--changes", action="append", metavar="NAME=TEXT", help="what NAME changes")
+    runs.add_argument(
+        "--paper", action="append", metavar="NAME=PERCENT", help="the paper's figure for NAME"
+    )
+    runs.add_argument("--grid", default="", help="the grid's name (recorded in the output)")
+    runs.add_argument("--out", required=True, help="JSON file to write")
+    runs.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    runs.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    runs.set_defaults(func=_compare_runs)
+
 
 def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser(
@@ -239,6 +265,35 @@ def _compare(args: argparse.Namespace) -> int:
 
     out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
     print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
+    return 0
+
+
+def _compare_runs(args: argparse.Namespace) -> int:
+    from trm.errors import UserError
+    from trm.eval import compare_runs as C
+
+    paper = {}
+    for name, value in C.parse_pairs(args.paper, "--paper").items():
+        try:
+            paper[name] = float(value)
+        except ValueError:
+            raise UserError(f"--paper {name}={value}: not a number") from None
+    out = C.compare_runs(
+        args.kind,
+        C.parse_pairs(args.run, "--run"),
+        args.out,
+        grid=args.grid,
+        base=args.base,
+        changes=C.parse_pairs(args.changes, "--changes"),
+        paper=paper,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    for row in out[C.GRID_ROWS]:
+        print(
+            f"{row[C.ROW_VARIANT]:>20}: {100 * row[C.ROW_ACCURACY]:6.2f} % "
+            f"(n {row[C.ROW_N]}), vs base {100 * row[C.ROW_DIFF]:+6.2f} points"
+        )
     return 0
 
 

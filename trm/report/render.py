@@ -289,6 +289,7 @@ def experiment_section(
     sec["figures"] = figs
 
     bench_device = None
+    sec["bench"] = None  # experiments without `bench:` (the template is strict about keys)
     if exp.bench_json:
         rows_b, bench_device = read_bench(exp.bench_json)
         sec["bench"] = {
@@ -303,7 +304,6 @@ def experiment_section(
     sec["caveats"] = caveats_for(exp, votes, bench_device)
     sec["provenance"] = prov.records
     sec["analyses"] = analyses_section(exp, prov.links)
-    sec.setdefault("bench", None)  # the template tests it (StrictUndefined): none without bench
     return sec
 
 
@@ -349,8 +349,11 @@ def render_html(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
 ) -> str:
     import jinja2
+
+    from trm.report.grids import grid_sections
 
     template_dir = Path(template_dir)
     captions_path = template_dir / CAPTIONS_NAME
@@ -366,6 +369,7 @@ def render_html(
         title=title,
         created=now_iso(),
         experiments=sections,
+        grids=grid_sections(grids, bundle),
         environment=environment_summary(bundle),
         paper_figures=PAPER_FIGURES,
         citation=PAPER_CITATION,
@@ -379,8 +383,9 @@ def write_report(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),
 ) -> None:
     """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title)
+    html = render_html(experiments, bundle, template_dir, title, grids)
     with atomic_file(out_html) as f:
         f.write(html)
