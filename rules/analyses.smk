@@ -6,41 +6,6 @@
 #   ensemble: {last: K}      the last K step_N of the training run, voted pooled
 
 
-# Experiment names never hold a slash (the schema's pattern), so runs/{exp}/predictions.npz
-# cannot match runs/<exp>/analyses/ids/<ids>/predictions.npz.
-wildcard_constraints:
-    exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
-
-
-def analyses_cfg(exp):
-    return EXPERIMENTS[exp].get("analyses", {})
-
-
-def id_variants(exp):
-    return list(analyses_cfg(exp).get("puzzle_ids", []))
-
-
-def analysis_targets(exp):
-    """Every analysis output the report reads for one experiment (key -> path)."""
-    a, out = analyses_cfg(exp), {}
-    if a.get("trajectory"):
-        out["analysis_trajectory"] = f"runs/{exp}/analyses/trajectory/trajectory.csv"
-    if id_variants(exp):
-        for mode in score_modes(exp):
-            out[f"analysis_ids_{mode}"] = f"runs/{exp}/analyses/ids/compare_{mode}.json"
-    if a.get("ensemble"):
-        out["analysis_ensemble"] = f"runs/{exp}/analyses/ensemble"
-    return out
-
-
-def analysis_records(exp):
-    recs = [record_of(p if not p.endswith(".csv") else str(Path(p).parent)) for p in analysis_targets(exp).values()]
-    for ids in id_variants(exp):
-        recs.append(record_of(f"runs/{exp}/analyses/ids/{ids}/predictions.npz"))
-        recs += [record_of(f"runs/{exp}/analyses/ids/{ids}/scores/{m}") for m in score_modes(exp)]
-    return recs
-
-
 rule analyse_trajectory:
     input:
         data=lambda wc: data_dir(wc.exp),

@@ -202,6 +202,57 @@ def _ckpt_cfg(wildcards):
     raise WorkflowError(f"no experiment in run fetches checkpoint {wildcards.ckpt!r}")
 
 
+# ---- the report rule (report.smk) ----
+
+def _report_inputs(wildcards):
+    inputs = {"template": sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*") if p.is_file())}
+    for exp in RUN:
+        for key, path in experiment_targets(exp).items():
+            inputs[f"{exp}::{key}"] = path
+        inputs[f"{exp}::records"] = experiment_records(exp) + analysis_records(exp)
+        for key, path in analysis_targets(exp).items():
+            inputs[f"{exp}::{key}"] = path
+    for grid in grids_in_run():  # ablation grids: one table each (rules/score.smk score_grid)
+        inputs[f"grid::{grid}"] = f"runs/{grid}/grid.json"
+        inputs[f"grid::{grid}::records"] = [record_of(f"runs/{grid}/grid.json")]
+    return inputs
+
+
+# ---- analyses (analyses.smk) and ablation grids (score.smk) ----
+
+def analyses_cfg(exp):
+    return EXPERIMENTS[exp].get("analyses", {})
+
+
+def id_variants(exp):
+    return list(analyses_cfg(exp).get("puzzle_ids", []))
+
+
+def analysis_targets(exp):
+    """Every analysis output the report reads for one experiment (key -> path)."""
+    a, out = analyses_cfg(exp), {}
+    if a.get("trajectory"):
+        out["analysis_trajectory"] = f"runs/{exp}/analyses/trajectory/trajectory.csv"
+    if id_variants(exp):
+        for mode in score_modes(exp):
+            out[f"analysis_ids_{mode}"] = f"runs/{exp}/analyses/ids/compare_{mode}.json"
+    if a.get("ensemble"):
+        out["analysis_ensemble"] = f"runs/{exp}/analyses/ensemble"
+    return out
+
+
+def analysis_records(exp):
+    recs = [record_of(p if not p.endswith(".csv") else str(Path(p).parent)) for p in analysis_targets(exp).values()]
+    for ids in id_variants(exp):
+        recs.append(record_of(f"runs/{exp}/analyses/ids/{ids}/predictions.npz"))
+        recs += [record_of(f"runs/{exp}/analyses/ids/{ids}/scores/{m}") for m in score_modes(exp)]
+    return recs
+
+
+def _grid_name_regex():
+    return "|".join(sorted(map(re.escape, GRIDS))) if GRIDS else "(?!x)x"
+
+
 def data_dir(exp):
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
 

@@ -3,20 +3,6 @@
 # editing them re-renders only the report.
 
 
-def _report_inputs(wildcards):
-    inputs = {"template": sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*") if p.is_file())}
-    for exp in RUN:
-        for key, path in experiment_targets(exp).items():
-            inputs[f"{exp}::{key}"] = path
-        inputs[f"{exp}::records"] = experiment_records(exp) + analysis_records(exp)
-        for key, path in analysis_targets(exp).items():
-            inputs[f"{exp}::{key}"] = path
-    for grid in grids_in_run():  # ablation grids: one table each (rules/score.smk score_grid)
-        inputs[f"grid::{grid}"] = f"runs/{grid}/grid.json"
-        inputs[f"grid::{grid}::records"] = [record_of(f"runs/{grid}/grid.json")]
-    return inputs
-
-
 rule report:
     input:
         unpack(_report_inputs),

@@ -69,10 +69,6 @@ rule score_compare:
 # variant (same test examples), computed here from the variants' scores; the report shows it.
 
 
-def _grid_name_regex():
-    return "|".join(sorted(map(re.escape, GRIDS))) if GRIDS else "(?!x)x"
-
-
 rule score_grid:
     input:
         metrics=lambda wc: list(grid_scores(wc.grid).values()),
