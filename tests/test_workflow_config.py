@@ -135,6 +135,9 @@ def test_multi_gpu_training_uses_torchrun(wf):
         "runs/arc1-train/train.provenance.json",
         "--configfile",
         "config/experiments/arc1-train.yaml",
+        # A GPU machine's count (this one may have none, and then every claim is capped to 0).
+        "--resources",
+        "gpu=8",
     )
     if proc.returncode != 0 and "input_prefix: missing file" in tail(proc):
         shared_missing("../shared/arc-kaggle-combined is absent")
