@@ -30,6 +30,7 @@ rule report:
                 for k in ("description", "benchmark", "smoke", "gpus")
             }
             | {"kind": EXPERIMENTS[exp]["dataset"]["kind"], "num_aug": EXPERIMENTS[exp]["dataset"].get("num_aug", 0)}
+            | {"llm": is_llm(exp)}
             for exp in RUN
         },
         title=config.get("report", {}).get("title", "TRM reproduction report"),

@@ -272,7 +272,7 @@ def _write_preds(path: Path, rows: list[dict]) -> Path:
 def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission(
     tiny, toy, tmp_path
 ):
-    from trm.vote import per_input_table  # noqa: F401 (the TRM scorer's per-input columns)
+    from trm.eval import schema as S
 
     _prep(str(tiny), toy, tmp_path / "d")
     truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
@@ -291,25 +291,20 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
     ]  # task 3: no prediction at all
     m = score(tmp_path / "d", _write_preds(tmp_path / "p.jsonl", rows), tmp_path / "s", n_boot=200)
     assert m["ARC/pass@1"] == pytest.approx(1 / 4) and m["ARC/pass@2"] == pytest.approx(2 / 4)
-    lo, hi = m["ARC/pass@2_ci95"]
+    lo, hi = (m[k] for k in S.ci_keys("ARC/pass@2"))  # the project's one interval layout
     assert 0 <= lo <= 0.5 <= hi <= 1
+    assert not any(k.endswith("_ci95") for k in m)
+    assert m["n_tasks"] == 4 and m["n_test_inputs"] == 4
     assert m["n_unparseable"] == 1 and m["n_hit_token_limit"] == 1
     assert m["n_test_inputs_without_answer"] == 2
     sub = json.loads((tmp_path / "s" / "submission.json").read_text())
     assert list(sub) == tasks and all(len(sub[t]) == len(truth[t]["test"]) for t in tasks)
     assert sub[tasks[0]][0] == {"attempt_1": wrong, "attempt_2": right}
     assert sub[tasks[1]][0] == {"attempt_1": [[0]], "attempt_2": [[0]]}
-    header = (tmp_path / "s" / "per_input.csv").read_text().splitlines()[0].split(",")
-    assert header == [
-        "task",
-        "test_index",
-        "n_votes",
-        "n_candidates",
-        "top_votes",
-        "label_rank",
-        "pass@1",
-        "pass@2",
-    ]
+    lines = (tmp_path / "s" / "per_input.csv").read_text().splitlines()
+    # TRM's per-input columns (trm.eval.schema), so `trm llm compare` reads both scorers alike
+    assert lines[0].split(",") == [*S.PER_INPUT, "pass@1", "pass@2"]
+    assert lines[1].split(",") == [tasks[0], "0", "3", "2", "2", "1", "0", "1"]
 
 
 def test_score_names_the_file_and_line_of_a_bad_prediction(tiny, toy, tmp_path, capsys):
@@ -445,21 +440,3 @@ def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
-
-
-def test_config_options_become_cli_flags_that_the_parser_accepts(tiny, tmp_path):
-    from trm.cli import build_parser
-    from trm.llm.cli import flags
-
-    opts = {
-        "r": 8,
-        "target_modules": ["q_proj", "v_proj"],
-        "load_in_4bit": False,
-        "gradient_checkpointing": True,
-        "max_steps": None,
-        "lr": 0.003,
-    }
-    argv = ["llm", "train", "--model", str(tiny), "--data", "d", "--out", "o", *flags(opts)]
-    args = build_parser().parse_args(argv)
-    assert (args.r, args.target_modules, args.lr) == (8, ["q_proj", "v_proj"], 0.003)
-    assert args.gradient_checkpointing and not args.load_in_4bit and args.max_steps is None

@@ -34,7 +34,8 @@ def _write_json(path: Path, obj: object, indent: int | None = None) -> None:
         f.write("\n")
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows as CSV, columns in the first row's key order (per_input.csv of both scorers)."""
     with open(path, "w", newline="") as f:
         if not rows:
             return
@@ -71,7 +72,7 @@ def score_arc(
         with open(tmp / "per_example.jsonl", "w") as f:
             for rec in arc.per_example_records(pp, res):
                 f.write(json.dumps(rec) + "\n")
-        _write_csv(tmp / "per_input.csv", arc.per_input_table(res))
+        write_csv(tmp / "per_input.csv", arc.per_input_table(res))
         _write_json(tmp / "votes.json", votes, indent=1)
     return metrics
 

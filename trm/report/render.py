@@ -28,6 +28,7 @@ from trm.report.inputs import (
     read_sweep,
     read_votes,
 )
+from trm.report.llm import LlmInputs, llm_sections
 from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
@@ -275,6 +276,7 @@ def render_html(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    llm: Sequence[LlmInputs] = (),
 ) -> str:
     import jinja2
 
@@ -296,6 +298,7 @@ def render_html(
         paper_figures=PAPER_FIGURES,
         citation=PAPER_CITATION,
         captions=captions or {},
+        llm_sections=llm_sections(llm, bundle),
     )
 
 
@@ -305,8 +308,9 @@ def write_report(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    llm: Sequence[LlmInputs] = (),
 ) -> None:
     """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title)
+    html = render_html(experiments, bundle, template_dir, title, llm)
     with atomic_file(out_html) as f:
         f.write(html)
