@@ -390,11 +390,12 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cfg = "config/experiments/llm-smoke.yaml"
-    proc = snakemake(run_dir, "--cores", "2", "llm_all", "--configfile", cfg, timeout=900)
+    # the report target: the LLM experiment beside a tiny TRM on the same tasks (trm-llm-smoke)
+    proc = snakemake(run_dir, "--cores", "2", "report", "--configfile", cfg, timeout=900)
     assert proc.returncode == 0, tail(proc)
     out = run_dir / "runs" / "llm-smoke" / "llm"
     m = json.loads((out / "score" / "metrics.json").read_text())
-    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@1_ci95", "ARC/pass@2_ci95", "cost"):
+    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@2_ci_low", "ARC/pass@2_ci_high", "cost"):
         assert key in m
     assert m["n_tasks"] == 3 and m["cost"]["tokens_generated"] > 0
     assert m["n_prompts_truncated_overlong"] > 0  # max_len 400 drops demonstrations, counted
@@ -404,13 +405,20 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
         for a in attempts:
             assert set(a) == {"attempt_1", "attempt_2"}
             assert all(parse_grid(json.dumps(a[k])) is not None for k in a)
-    for stage in ("tiny-model", "data", "train", "predictions", "score"):
+    for stage in ("tiny-model", "data", "train", "predictions", "score", "compare/trm-llm-smoke"):
         rec = json.loads((out / f"{stage}.provenance.json").read_text())
         assert rec["outputs"], stage
+    cmp = json.loads((out / "compare" / "trm-llm-smoke.json").read_text())
+    assert cmp["n_tasks"] == 3 and "trm_minus_llm/pass@2_ci_low" in cmp
+    html = (run_dir / "reports" / "report.html").read_text()
+    assert 'id="trm-vs-llm"' in html and "LLM experiment llm-smoke" in html
+    assert "TRM trm-llm-smoke − LLM" in html and "over the same 3 tasks" in html
+    assert "tokens generated" in html and "unparseable answers" in html
+    assert 'id="exp-trm-llm-smoke"' in html  # the TRM experiment keeps its own section
     # the token is in the environment of every job, and in no file the workflow wrote
     leaks = [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN.encode() in p.read_bytes()]
     assert leaks == []
-    dry = snakemake(run_dir, "-n", "--cores", "2", "llm_all", "--configfile", cfg)
+    dry = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", cfg)
     assert "Nothing to be done" in dry.stdout + dry.stderr, tail(dry)
 
 

@@ -9,9 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from trm.errors import UserError
-from trm.eval import schema as S
-from trm.eval.scoring import check_n_boot, task_pass_rates
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_bootstrap_diff
+from trm.eval.scoring import check_n_boot, paired_pass_diffs, task_pass_rates
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from trm.llm import schema as L
 from trm.utils import write_json
 
@@ -33,20 +32,12 @@ def compare_trm_llm(
             f"{trm_scores} and {llm_scores} score different tasks (only TRM: {only_trm[:5]}, "
             f"only LLM: {only_llm[:5]}): a paired difference needs the same test tasks"
         )
-    tasks = sorted(trm)
     result: dict[str, Any] = {
-        L.COMPARE_N_TASKS: len(tasks),
+        L.COMPARE_N_TASKS: len(trm),
         L.COMPARE_N_BOOT: n_boot,
         L.COMPARE_TRM: str(trm_scores),
         L.COMPARE_LLM: str(llm_scores),
     }
-    for k in L.PASS_KS:
-        d = paired_bootstrap_diff(
-            [trm[t][k] for t in tasks], [llm[t][k] for t in tasks], n_boot=n_boot, seed=seed
-        )
-        key = L.compare_diff_key(k)
-        result[key] = d["diff"]
-        result.update(zip(S.ci_keys(key), (d["ci_low"], d["ci_high"]), strict=True))
-        result[L.compare_p_key(k)] = d["p_value"]
+    result |= paired_pass_diffs(trm, llm, L.compare_diff_key, L.compare_p_key, n_boot, seed)
     write_json(out, result)
     return result
