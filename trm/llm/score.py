@@ -1,5 +1,7 @@
 """Score LLM predictions with TRM's ARC metric: pass@K per test input, averaged over a task's
-test inputs, then over tasks, with percentile bootstrap intervals over tasks: TRM's own writers (trm.eval.arc).
+test inputs, then over tasks, with percentile bootstrap intervals over tasks. The ranked answers
+become a trm.eval.arc VoteResult, so TRM's own writers compute the metrics, the intervals and
+per_input.csv (`metrics_with_intervals`, `per_input_table`).
 
 Attempts: the parsed answers of a test input's views (the original prompt and the augmented
 ones, each mapped back to the original frame) are pooled like TRM's voting: candidates are
@@ -7,8 +9,7 @@ ranked by number of views that gave them, then by mean token log-probability (TR
 halting confidence), then by view order. attempt_1/attempt_2 are the top two; with a single
 candidate attempt_2 repeats it. A test input with no parseable answer gets [[0]] for both
 attempts in submission.json (so the list stays aligned with the task's test inputs) and is
-wrong. Per-input results are written with the columns of TRM's per_input.csv so a paired
-difference over the same tasks reads both the same way.
+wrong (TRM's submission leaves such an input out instead).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.arc import SUBMISSION_K, VoteResult, metrics_with_intervals, per_input_table
 from trm.eval.scoring import check_n_boot, write_csv
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from trm.llm import schema as L
 from trm.llm.prepare import read_jsonl, read_manifest
 from trm.utils import atomic_dir, read_json, write_json
@@ -52,8 +54,8 @@ def score(
     predictions: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    n_boot: int = 10_000,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
     cost_files: list[str | os.PathLike] = (),
 ) -> dict:
     """Vote each test input's views, write metrics.json (trm.llm.schema keys), submission.json,
