@@ -220,6 +220,7 @@ def experiment_section(
     sec["figures"] = figs
 
     bench_device = None
+    sec["bench"] = None  # an experiment without `bench:` (the template tests it)
     if exp.bench_json:
         rows_b, bench_device = read_bench(exp.bench_json)
         sec["bench"] = {
