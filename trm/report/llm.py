@@ -130,11 +130,11 @@ def _records(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[s
 def llm_section(inp: LlmInputs, bundle: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the llm.html.j2 template shows for one LLM experiment."""
     m = read_llm_metrics(inp.metrics_json)
+    compares = {t: read_llm_compare(path) for t, path in sorted(inp.compare_json.items())}
     rows = []
     for k, key in zip(L.PASS_KS, L.HEADLINE, strict=True):
         row = {"metric": key, "llm": _pct(*m["headline"][key]), "vs": []}
-        for trm_exp, path in sorted(inp.compare_json.items()):
-            c = read_llm_compare(path)
+        for trm_exp, c in compares.items():
             d = c["diffs"][k]
             row["vs"].append(
                 {"trm": trm_exp, "n_tasks": c["n_tasks"], "p_value": f"{d['p_value']:.3g}"}
@@ -158,7 +158,7 @@ def llm_section(inp: LlmInputs, bundle: Mapping[str, Any] | None = None) -> dict
         "settings": inp.settings,
         "n_tasks": m["counts"][L.N_TASKS],
         "rows": rows,
-        "trm_partners": sorted(inp.compare_json),
+        "trm_partners": list(compares),
         "counts": [(COUNT_LABELS[k], _count(v)) for k, v in m["counts"].items()],
         "cost": cost_rows(m["cost"]),
         "attempts": m["attempts"],
