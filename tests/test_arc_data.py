@@ -10,22 +10,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED, needs_shared
 
 from trm.cli import main as trm_main
 from trm.data.arc_sources import REFERENCE_COMMIT, REFERENCE_URL_ENV, fetch_reference_files
 from trm.data.format import FIELDS
 from trm.utils import sha256_file
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MINI = SHARED / "golden" / "arc-mini"
 GOLDEN = MINI / "upstream-aug-8"
 COMBINED = SHARED / "arc-kaggle-combined"
-needs_mini = pytest.mark.skipif(
-    not GOLDEN.exists(), reason=f"ARC fixtures not found at {MINI} (../shared absent)"
-)
-needs_combined = pytest.mark.skipif(
-    not COMBINED.exists(), reason=f"Kaggle combined ARC files not found at {COMBINED}"
-)
+needs_mini = needs_shared(GOLDEN, reason=f"ARC fixtures not found at {MINI} (../shared absent)")
+needs_combined = needs_shared(COMBINED, reason=f"Kaggle combined ARC files not found at {COMBINED}")
 MINI_ARGS = ["--subsets", "training", "evaluation", "concept", "--test-set", "evaluation"]
 
 
@@ -316,6 +312,8 @@ def test_existing_output_survives_a_failed_build(tmp_path, capsys):
         "--input-prefix",
         str(prefix),
         "--subsets",
+        "training",
+        "--test-set",
         "training",
         "--num-aug",
         "2",

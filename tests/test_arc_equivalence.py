@@ -14,15 +14,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED, needs_shared
 
 from trm.data.arc import LegacyStream, _TaskSymmetry, build_arc_dataset, puzzle_content
 from trm.data.arc_sources import load_subsets
 from trm.data.augment import dihedral_transform
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 MINI = SHARED / "golden" / "arc-mini"
-needs_mini = pytest.mark.skipif(
-    not (MINI / "kaggle").exists(), reason=f"ARC fixtures not found at {MINI} (../shared absent)"
+needs_mini = needs_shared(
+    MINI / "kaggle", reason=f"ARC fixtures not found at {MINI} (../shared absent)"
 )
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from shared_data import SHARED, shared_missing
 
 from trm.bench import percentile, run_bench, summarize, time_calls
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -89,7 +90,7 @@ def _golden_run(tmp_path: Path) -> Path:
             g = torch.load(root / "trm_rope.pt", weights_only=False)
             break
     else:
-        pytest.skip(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
+        shared_missing(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
     run = tmp_path / "run"
     run.mkdir()
     torch.save(g["state_dict"], run / "step_3")

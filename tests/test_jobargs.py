@@ -26,6 +26,8 @@ SCHEMA = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
 def _section_properties(section: str) -> dict[str, Any]:
     """Keys of a section; `llm.train` = the `train` object inside the `llm` section."""
     defs = SCHEMA["$defs"]
+    if section == "generate":  # dataset.generate
+        return defs["dataset"]["properties"]["generate"]["properties"]
     top, *inner = section.split(".")
     props = (
         defs[top]["properties"]
@@ -57,6 +59,7 @@ LLM_PREDICT = ["llm", "predict", "--model", "m", "--data", "d", "--out", "o"]
 COMMANDS: dict[str, list[list[str]]] = {
     "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")]
     + [LLM_PREPARE],  # rule llm_prepare passes the (ARC) dataset section
+    "generate": [["prepare", "arc-tasks", "--out", "o"]],
     "checkpoint": [["fetch-checkpoint", "--out", "o"]],
     "predict": [
         ["predict", "--checkpoint", "c", "--data", "d", "--out", "o"],
@@ -81,6 +84,8 @@ def _sample(spec: dict[str, Any], key: str) -> Any:
     if "enum" in spec:
         return spec["enum"][-1]
     kind = spec.get("type")
+    if kind == "object":  # a mapping of names to counts, e.g. generate.tasks
+        return {"training": 7, "evaluation": 3}
     if kind == "integer":
         return max(int(spec.get("minimum", 0)), 1) + 6
     if kind == "number":
@@ -154,6 +159,8 @@ def test_every_schema_key_reaches_the_real_parser(section: str) -> None:
             got = getattr(args, action.dest)
             accepted.append(base[:2])
             expected = value
+            if entry.pairs:
+                expected = [f"{k}={v}" for k, v in value.items()]
             if entry.join is not None and isinstance(got, str):
                 # Parsed later by the command (e.g. "float32,bfloat16"): compare the items.
                 got, expected = got.split(entry.join), [str(v) for v in value]

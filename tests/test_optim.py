@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import math
+from fractions import Fraction
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -13,6 +15,7 @@ from trm.train.ema import EMA
 from trm.train.optim import (
     AdamATan2,
     SparseEmbeddingSignSGD,
+    fma_float32,
     make_adam_atan2,
     sparse_sign_sgd_update,
 )
@@ -80,6 +83,91 @@ def test_adam_atan2_state_roundtrip_and_cpu_selection() -> None:
     torch.testing.assert_close(p.detach(), q.detach(), rtol=0, atol=0)
     with pytest.raises(ValueError, match="betas"):
         AdamATan2([q], betas=(1.0, 0.9))
+
+
+def _float32_nearest(x: Fraction) -> np.float32:
+    """The float32 nearest to the exact rational x (ties to even): the correctly rounded result."""
+    f = np.float32(float(x))  # within one float32 ulp of the answer
+    candidates = [np.nextafter(f, np.float32(-np.inf)), f, np.nextafter(f, np.float32(np.inf))]
+    return min(
+        candidates,
+        key=lambda c: (abs(Fraction(float(c)) - x), int(c.view(np.uint32)) & 1),
+    )
+
+
+def _exact_fma(a: float, b: float, c: float) -> np.float32:
+    return _float32_nearest(Fraction(a) * Fraction(b) + Fraction(c))
+
+
+def test_fma_float32_is_correctly_rounded() -> None:
+    g = torch.Generator().manual_seed(0)
+    n = 3000
+    a = torch.randn(n, generator=g)
+    b = torch.randn(n, generator=g) * torch.exp2(torch.randint(-30, 30, (n,), generator=g).float())
+    near_cancel = (-(a.double() * b.double())).float()  # a*b + c close to 0
+    tiny = torch.ldexp(
+        torch.ones(n, dtype=torch.float64), torch.randint(-80, -20, (n,), generator=g)
+    )
+    for c in (torch.randn(n, generator=g), near_cancel, (near_cancel.double() + tiny).float()):
+        got = fma_float32(a, b, c)
+        for i in range(0, n, 5):
+            assert np.float32(got[i].item()) == _exact_fma(float(a[i]), float(b[i]), float(c[i])), (
+                float(a[i]),
+                float(b[i]),
+                float(c[i]),
+            )
+    # A double-rounding case: float64(a*b + c) lands exactly halfway between two float32
+    # numbers, rounding again would go up; the exact sum lies below the midpoint.
+    a1, b1, c1 = 2**-24 * (1 + 2**-23), 1 - 2**-23, 1 + 2**-23
+    naive = np.float32(a1 * b1 + c1)
+    exact = _exact_fma(a1, b1, c1)
+    assert naive != exact
+    got = fma_float32(torch.tensor([a1]), torch.tensor([b1]), torch.tensor([c1]))
+    assert np.float32(got.item()) == exact
+    # the same in float32's subnormal range (ties there are not at the normal-range bit position)
+    a2, b2, c2 = 2**-75 * (1 + 2**-23), 2**-75 * (1 - 2**-23), 2**-127 + 3 * 2**-149
+    assert np.float32(a2 * b2 + c2) != _exact_fma(a2, b2, c2)
+    got = fma_float32(torch.tensor([a2]), torch.tensor([b2]), torch.tensor([c2]))
+    assert np.float32(got.item()) == _exact_fma(a2, b2, c2)
+    # a Python float (float32-exact) as the first factor
+    got = fma_float32(-0.25, torch.tensor([3.0]), torch.tensor([1.0]))
+    assert got.dtype == torch.float32 and got.item() == 0.25
+
+
+def test_adam_atan2_float32_follows_the_fused_kernel() -> None:
+    """Element by element with exact rationals: the kernel's order of operations, rounded as
+    float32 (its opmath) after every operation, FMAs rounded once."""
+    torch.manual_seed(1)
+    p0 = torch.randn(6)
+    grads = [torch.randn(6) * 1e-2 for _ in range(3)]
+    lr, b1, b2, wd = 1e-2, 0.9, 0.95, 0.1
+    param = nn.Parameter(p0.clone())
+    opt = AdamATan2([param], lr=lr, betas=(b1, b2), weight_decay=wd)
+    for g in grads:
+        param.grad = g.clone()
+        opt.step()
+
+    f32 = np.float32
+    for i in range(6):
+        p, m, v = f32(p0[i].item()), f32(0.0), f32(0.0)
+        for t, g in enumerate(grads, start=1):
+            gi = f32(g[i].item())
+            step_size, wd_alpha = f32(lr / (1 - b1**t)), f32(1 - lr * wd)
+            bc2, mb1, mb2 = f32(math.sqrt(1 - b2**t)), f32(1 - b1), f32(1 - b2)
+            p = f32(p * wd_alpha)
+            m = _exact_fma(
+                float(mb1), float(gi), float(_exact_fma(-float(mb1), float(m), float(m)))
+            )
+            gg = f32(gi * gi)
+            v = _exact_fma(
+                float(mb2), float(gg), float(_exact_fma(-float(mb2), float(v), float(v)))
+            )
+            denom = f32(np.sqrt(v) / bc2)
+            update = f32(torch.atan2(torch.tensor(m), torch.tensor(denom)).item())
+            p = _exact_fma(-float(step_size), float(update), float(p))
+        assert f32(param[i].item()) == p, i
+        assert f32(opt.state[param]["exp_avg"][i].item()) == m
+        assert f32(opt.state[param]["exp_avg_sq"][i].item()) == v
 
 
 class _FakeSparseEmb(nn.Module):
@@ -171,3 +259,17 @@ def test_ema_update_and_copy() -> None:
     ema2.load_state_dict(ema.state_dict())
     assert ema2.mu == 0.9
     torch.testing.assert_close(ema2.shadow["weight"], ema.shadow["weight"])
+
+
+def test_ema_uses_the_reference_expression() -> None:
+    """shadow = (1 - mu) * p + mu * shadow, each product rounded: not a fused multiply-add."""
+    torch.manual_seed(2)
+    model = nn.Linear(64, 64, bias=False)
+    ema = EMA(model, mu=0.999)
+    shadow = model.weight.detach().clone()
+    for _ in range(5):
+        with torch.no_grad():
+            model.weight.add_(torch.randn_like(model.weight) * 0.1)
+        ema.update(model)
+        shadow = (1.0 - 0.999) * model.weight.detach() + 0.999 * shadow
+        assert torch.equal(ema.shadow["weight"], shadow)

@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from shared_data import SHARED, shared_missing
 
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.errors import UserError
 from trm.eval.predict import meta_path_for, run_predict, shards_dir_for
 from trm.eval.predictions import load_predictions
 
-GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden"
+GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_TEST = 40
 
@@ -27,7 +28,7 @@ def _golden() -> dict:
     for root in (FIXTURES, GOLDEN):
         if (root / "trm_rope.pt").exists():
             return torch.load(root / "trm_rope.pt", weights_only=False)
-    pytest.skip(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
+    shared_missing(f"golden model fixture trm_rope.pt not found in {FIXTURES} or {GOLDEN}")
 
 
 def _write_dataset(root: Path, golden: dict, n: int = N_TEST, num_ids: int | None = None) -> Path:
@@ -414,3 +415,27 @@ def test_dtype_option_reaches_the_model(setup: dict) -> None:
     got = _arrays(out)
     np.testing.assert_array_equal(got["preds"], r["preds"].numpy())
     np.testing.assert_array_equal(got["q_halt_logits"], r["q_halt_logits"].float().numpy())
+
+
+def test_a_puzzle_with_several_test_examples_gets_its_identifier_on_every_row(
+    setup: dict, tmp_path: Path
+) -> None:
+    """ARC tasks with two test inputs are one puzzle holding two examples: each prediction row
+    carries that puzzle's identifier, and the file passes the dataset check."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(setup["data"], data)
+    pids = np.load(array_path(data, "test", "puzzle_identifiers"))
+    # rows 0-2 become one puzzle (identifier of row 0), the rest stay one row per puzzle
+    grouped = np.concatenate([pids[:1], pids[3:]]).astype(np.int32)
+    indices = np.concatenate([[0], np.arange(3, N_TEST + 1)]).astype(np.int32)
+    np.save(array_path(data, "test", "puzzle_identifiers"), grouped)
+    np.save(array_path(data, "test", "puzzle_indices"), indices)
+    out = tmp_path / "p.npz"
+    run_predict(setup["run"], data, out, batch_size=8, device="cpu", progress=False, threads=1)
+    rows = _arrays(out)["puzzle_identifiers"]
+    assert rows.shape == (N_TEST,)
+    np.testing.assert_array_equal(rows[:3], [pids[0]] * 3)
+    np.testing.assert_array_equal(rows[3:], pids[3:])
+    load_predictions(out, data)

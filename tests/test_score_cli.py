@@ -10,17 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED, needs_shared
 
 from trm.cli import main
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
 DATA = GOLDEN / "upstream-aug-8"
 EVAL = GOLDEN / "eval-seed0"
-needs_golden = pytest.mark.skipif(
-    not EVAL.exists(), reason=f"golden fixtures not found at {GOLDEN}"
-)
+needs_golden = needs_shared(EVAL, reason=f"golden fixtures not found at {GOLDEN}")
 CONTRACT_KEYS = [f"ARC/pass@{k}" for k in (1, 2, 5, 10, 100, 1000)]
 
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from trm.train.data import IGNORE_LABEL_ID, PuzzleBatchSampler
+from trm.train.data import IGNORE_LABEL_ID, PuzzleBatchSampler, reference_worker_numpy_seed
 from trm.train.synthetic import write_grid_task
 
 
@@ -127,18 +128,19 @@ def test_rank_slices_make_the_global_batch(data_dir: Path) -> None:
         PuzzleBatchSampler(data_dir, 7, world_size=2)
 
 
-def test_resume_mid_iteration_continues_identically(data_dir: Path) -> None:
-    ref = PuzzleBatchSampler(data_dir, 8, seed=9)
+@pytest.mark.parametrize("order", ["per_iteration", "reference"])
+def test_resume_mid_iteration_continues_identically(data_dir: Path, order: str) -> None:
+    ref = PuzzleBatchSampler(data_dir, 8, seed=9, example_order=order)
     it = iter(ref)
     expected = [
         next(it).batch["inputs"].numpy() for _ in range(12)
     ]  # crosses an iteration boundary
 
-    s = PuzzleBatchSampler(data_dir, 8, seed=9)
+    s = PuzzleBatchSampler(data_dir, 8, seed=9, example_order=order)
     it = iter(s)
     got = [next(it).batch["inputs"].numpy() for _ in range(3)]
     state = pickle.loads(pickle.dumps(s.state_dict()))  # as torch.save stores it
-    s2 = PuzzleBatchSampler(data_dir, 8, seed=9)
+    s2 = PuzzleBatchSampler(data_dir, 8, seed=9, example_order=order)
     s2.load_state_dict(state)
     it2 = iter(s2)
     got += [next(it2).batch["inputs"].numpy() for _ in range(9)]
@@ -188,3 +190,56 @@ def test_resume_at_an_iterations_partial_tail_moves_on(data_dir: Path) -> None:
     got = [next(it2).batch["inputs"].numpy() for _ in range(2)]
     for a, b in zip(expected[n_full:], got, strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+class _WorkerDraws(torch.utils.data.IterableDataset):
+    """Yields draws from the global NumPy state of the DataLoader worker it runs in."""
+
+    def __iter__(self):
+        yield np.random.choice(1000, 8, replace=False)
+        yield np.random.choice(50, 50, replace=False)
+
+
+def test_reference_order_stream_is_the_dataloader_workers(tmp_path: Path) -> None:
+    """What the reference order relies on in torch, checked against a real DataLoader worker.
+
+    The reference's worker 0 gets `np.random.seed(_generate_state(base_seed, 0))`, with
+    `base_seed` the first int64 the iterator draws from the CPU generator. A torch release that
+    changes any of this fails here instead of silently changing the reference order.
+    """
+    seed = 11
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        loader = torch.utils.data.DataLoader(_WorkerDraws(), batch_size=None, num_workers=1)
+        got = [np.asarray(x) for x in loader]
+    ours = np.random.RandomState(reference_worker_numpy_seed(seed))
+    expected = [ours.choice(1000, 8, replace=False), ours.choice(50, 50, replace=False)]
+    for a, b in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # rank r seeds the CPU generator with seed + r
+    assert reference_worker_numpy_seed(seed, rank=1) == reference_worker_numpy_seed(seed + 1)
+    assert reference_worker_numpy_seed(seed) != reference_worker_numpy_seed(seed + 1)
+
+
+def test_reference_order_state_is_plain_and_orders_are_validated(data_dir: Path) -> None:
+    s = PuzzleBatchSampler(data_dir, 8, seed=2, example_order="reference")
+    next(iter(s))
+    path = data_dir.parent / "run_rng.pt"
+    torch.save(s.state_dict()["run_rng"], path)
+    run_rng = torch.load(path, weights_only=True)  # ints, lists, floats and strings only
+    assert run_rng["bit_generator"] == "MT19937" and len(run_rng["keys"]) == 624
+    # a per-iteration state cannot be resumed in the reference order (and the other way round)
+    other = PuzzleBatchSampler(data_dir, 8, seed=2)
+    with pytest.raises(ValueError, match="example_order"):
+        other.load_state_dict(s.state_dict())
+    with pytest.raises(ValueError, match="example_order"):
+        PuzzleBatchSampler(data_dir, 8, example_order="random")
+    # allowed on request (trm train with example_order=auto and another process count): the
+    # group order and puzzle picks continue where they were, the examples from a fresh stream
+    expected = [next(iter(s)).batch["puzzle_identifiers"] for _ in range(4)]
+    s2 = PuzzleBatchSampler(data_dir, 8, seed=2, example_order="reference")
+    next(iter(s2))
+    other.load_state_dict(s2.state_dict(), switch_example_order=True)
+    assert other.example_order == "per_iteration"
+    got = [next(iter(other)).batch["puzzle_identifiers"] for _ in range(4)]
+    assert all(torch.equal(a, b) for a, b in zip(expected, got, strict=True))

@@ -107,6 +107,8 @@ def test_run_layout_and_weights_load(tmp_path: Path, data_dir: Path) -> None:
     assert allc["arch"]["seq_len"] == 9 and allc["arch"]["num_puzzle_identifiers"] == 65
     assert allc["arch"]["batch_size"] == 16 and allc["arch"]["forward_dtype"] == "float32"
     final = json.loads((run / "final.json").read_text())
+    # the EMA went on over the batches left in the 100 planned epochs, as in the reference loop
+    assert final.pop("ema_final_batches") > 100
     assert final == {"step": 6, "weights": "step_6", "ema": True, "total_steps": 6}
     assert (run / "step_4").exists()  # keep_step_weights at the checkpoint
     model = TRM.from_reference_config(allc["arch"])
@@ -194,6 +196,45 @@ def test_resume_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
     wa = torch.load(tmp_path / "full" / "step_14", weights_only=True)
     wb = torch.load(part / "step_14", weights_only=True)
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_resume_restores_the_exploration_draws(tmp_path: Path, monkeypatch) -> None:
+    """The outcome depends on the random draws, so a resume that skipped the RNG restore fails.
+
+    A constant-output task is learnt within a few steps at this learning rate, so the halting
+    head turns positive early; with exploration always on, each sequence's minimum number of
+    ACT steps is a random draw, and the logged mean ACT steps follow those draws.
+    """
+    data = write_grid_task(
+        tmp_path / "grid", n_groups=32, puzzles_per_group=2, examples_per_puzzle=(3, 6),
+        side=2, n_colours=1, seed=1,
+    )  # fmt: skip
+    common = [
+        *BASE,
+        "train.max_steps=20",
+        "train.checkpoint_every=5",
+        "train.lr=0.3",
+        "model.halt_max_steps=6",
+        "model.halt_exploration_prob=1.0",
+    ]
+    train(compose_config(common), data, tmp_path / "full", progress=False)
+    full = _comparable(_metrics(tmp_path / "full"))
+    steps = {r["steps"] for r in full[6:]}
+    assert len(steps) > 2, f"exploration never changed the ACT steps: {steps}"
+
+    def resume_into(name: str) -> list[dict]:
+        run = tmp_path / name
+        train(compose_config([*common, "train.stop_after_steps=6"]), data, run, progress=False)
+        torch.manual_seed(1234)  # what a fresh process would hold before the restore
+        train(compose_config(common), data, run, resume=True, progress=False)
+        return _comparable(_metrics(run))
+
+    assert resume_into("resumed") == full
+    # the same resume without restoring the RNG states gives other numbers
+    import trm.train.loop as loop
+
+    monkeypatch.setattr(loop, "restore_rng_state", lambda state: None)
+    assert resume_into("no-rng-restore") != full
 
 
 def test_sigterm_saves_state_and_resume_continues(tmp_path: Path, data_dir: Path) -> None:
@@ -307,6 +348,9 @@ def test_tiny_trm_learns_grid_task(tmp_path: Path) -> None:
             "train.lr_warmup_steps=10",
             "train.ema=true",
             "train.ema_rate=0.95",
+            # the 1000 epochs only make the step cap end training: evaluate the EMA of those
+            # 400 steps, not one pulled onto the raw weights by ~7600 final-pass updates
+            "train.ema_final_pass=false",
             "train.checkpoint_every=0",
             "model.halt_max_steps=2",
         ]
@@ -350,6 +394,8 @@ def _ddp_cmd(run: Path, data_dir: Path, nproc: int, extra: list[str]) -> list[st
 @pytest.mark.slow
 def test_torchrun_two_processes_match_one(tmp_path: Path, data_dir: Path) -> None:
     extra = [*BASE, "train.max_steps=6", "model.halt_exploration_prob=0.0", "train.ema=true"]
+    # the same example order on 1 and 2 processes (auto would pick the reference's on one)
+    extra.append("train.example_order=per_iteration")
     for nproc in (1, 2):
         r = subprocess.run(
             _ddp_cmd(tmp_path / f"n{nproc}", data_dir, nproc, extra),

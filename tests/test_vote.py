@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_data import SHARED, needs_shared
 
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.errors import UserError
@@ -15,13 +16,10 @@ from trm.eval import arc as V
 from trm.eval.arc.hashing import crop_sizes, hash_blocks
 from trm.eval.arc.testset import _parse_identifiers
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
 DATA = GOLDEN / "upstream-aug-8"
 EVAL = GOLDEN / "eval-seed0"
-needs_golden = pytest.mark.skipif(
-    not EVAL.exists(), reason=f"golden fixtures not found at {GOLDEN}"
-)
+needs_golden = needs_shared(EVAL, reason=f"golden fixtures not found at {GOLDEN}")
 FIELDS = ("puzzle_identifiers", "inputs", "preds", "q_halt_logits")
 
 

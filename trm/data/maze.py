@@ -24,6 +24,8 @@ import numpy as np
 from trm.data import puzzle_csv as pc
 from trm.data.augment import dihedral_transform
 from trm.data.manifest import write_manifest
+from trm.errors import InputError
+from trm.outputs import check_output_path, manifest_command_is
 from trm.utils import atomic_dir, write_json
 
 CHARSET = "# SGo"
@@ -174,11 +176,11 @@ def generate_maze_records(
 ) -> list[tuple[str, str, str, int]]:
     """`count` distinct mazes as CSV records (source, q, a, rating = shortest path length)."""
     if not MIN_SIZE <= size <= MAX_SIZE:
-        raise ValueError(f"maze --size must be in {MIN_SIZE}..{MAX_SIZE}, got {size}")
+        raise InputError(f"maze --size must be in {MIN_SIZE}..{MAX_SIZE}, got {size}")
     if count < 1:
-        raise ValueError(f"--num must be at least 1, got {count}")
+        raise InputError(f"--num must be at least 1, got {count}")
     if not 0.0 <= loop_fraction <= 1.0:
-        raise ValueError(f"--loop-fraction must be in 0..1, got {loop_fraction}")
+        raise InputError(f"--loop-fraction must be in 0..1, got {loop_fraction}")
     min_len = default_min_path_length(size) if min_path_length is None else min_path_length
     rnd = random.Random(int(pc.rng_for(seed, pc.STREAM_GENERATE).integers(2**62)))
     seen: set[str] = set()
@@ -195,7 +197,7 @@ def generate_maze_records(
         while len(records) < count:
             made = generate_maze(rnd, size, min_len, loop_fraction)
             if made is None:
-                raise ValueError(
+                raise InputError(
                     f"could not place S and G with a unique shortest path of >= {min_len} moves in "
                     f"{size}x{size} mazes; lower --min-path-length"
                 )
@@ -203,7 +205,7 @@ def generate_maze_records(
             if q in seen:
                 duplicates += 1
                 if duplicates > 10 * count + 100:
-                    raise ValueError(
+                    raise InputError(
                         f"too few distinct {size}x{size} mazes; lower --num or raise --size"
                     )
                 continue
@@ -319,7 +321,7 @@ def augment_maze(
 ) -> tuple[np.ndarray, np.ndarray]:
     """[N*(1+num_aug), cells]: each maze followed by dihedral transforms 1..num_aug of it."""
     if not 0 <= num_aug <= 7:
-        raise ValueError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
+        raise InputError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
     n = questions.shape[0]
 
     def stack(x: np.ndarray) -> np.ndarray:
@@ -351,11 +353,19 @@ def prepare_maze(
     hf_timeout_s: float = pc.DEFAULT_HF_TIMEOUT_S,
     command: str = "trm prepare maze",
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Build a Maze dataset into `out` (atomically) and return its manifest."""
     spec = pc.parse_source(source)
+    check_output_path(
+        out,
+        kind="Maze dataset",
+        recognise=manifest_command_is("trm prepare maze"),
+        inputs=[spec.location] if spec.kind == "csv" else [],
+        overwrite=overwrite,
+    )
     if not 0 <= num_aug <= 7:
-        raise ValueError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
+        raise InputError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
     params: dict = {
         "source": source,
         "seed": seed,
@@ -366,11 +376,11 @@ def prepare_maze(
     }
     if spec.kind == "generate":
         if num is None:
-            raise ValueError("--source generate needs --num (number of training mazes)")
+            raise InputError("--source generate needs --num (number of training mazes)")
         size = MAX_SIZE if size is None else size
         num_test = num if num_test is None else num_test
         if num_test < 1:
-            raise ValueError(f"--num-test must be at least 1, got {num_test}")
+            raise InputError(f"--num-test must be at least 1, got {num_test}")
         min_len = default_min_path_length(size) if min_path_length is None else min_path_length
         params.update(
             size=size,
@@ -380,7 +390,7 @@ def prepare_maze(
             loop_fraction=loop_fraction,
         )
     elif num is not None or num_test is not None or min_path_length is not None:
-        raise ValueError("--num, --num-test and --min-path-length apply only to --source generate")
+        raise InputError("--num, --num-test and --min-path-length apply only to --source generate")
     with atomic_dir(out) as tmp:
         rows, inputs = pc.load_split_rows(
             spec,
@@ -399,7 +409,7 @@ def prepare_maze(
             split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
             q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
             if len(q) == 0:
-                raise ValueError(f"{rows[split].path}: no mazes for the {split} split")
+                raise InputError(f"{rows[split].path}: no mazes for the {split} split")
             k = num_aug if split == "train" else 0
             q, a = augment_maze(q, a, grid_size, k)
             split_counts.update(pc.write_single_example_split(tmp, split, q, a, 1 + k, VOCAB_SIZE))

@@ -26,6 +26,7 @@ def _run(args: argparse.Namespace) -> int:
         hf_timeout_s=args.hf_timeout,
         command=command_line("maze", args),
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     c = manifest["counts"]
     print(

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_file, write_json
 
 CSV_HEADER: tuple[str, ...] = ("source", "q", "a", "rating")
@@ -33,11 +34,11 @@ STREAM_AUGMENT = 3
 STREAM_TEST_SUBSAMPLE = 4
 
 
-class PuzzleCsvError(ValueError):
+class PuzzleCsvError(InputError):
     """A malformed puzzle CSV row; the message names the file, line, puzzle source and field."""
 
 
-class DatasetSourceError(FileNotFoundError):
+class DatasetSourceError(InputNotFoundError):
     """The requested source cannot be read (offline without cache, missing repo or file)."""
 
 
@@ -69,9 +70,21 @@ def read_puzzle_csv(path: str | os.PathLike, progress: bool = False) -> PuzzleRo
     must have 4 columns; every data row must have exactly 4 fields."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"puzzle CSV not found: {path}")
+        raise InputNotFoundError(f"puzzle CSV not found: {path}")
+    try:
+        return _read_rows(path, progress)
+    except UnicodeDecodeError as e:
+        raise PuzzleCsvError(
+            f"{path}: not a UTF-8 text CSV ({e.reason} at byte {e.start}); expected "
+            f"{','.join(CSV_HEADER)} rows"
+        ) from e
+    except csv.Error as e:
+        raise PuzzleCsvError(f"{path}: malformed CSV ({e})") from e
+
+
+def _read_rows(path: Path, progress: bool) -> PuzzleRows:
     rows = PuzzleRows(path=path)
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8") as f:
         reader = csv.reader(f)
         header = next(reader, None)
         if header is None:
@@ -162,14 +175,14 @@ def parse_source(spec: str) -> SourceSpec:
         return SourceSpec("generate")
     kind, sep, rest = spec.partition(":")
     if not sep or not rest or kind not in ("hf", "csv"):
-        raise ValueError(
+        raise InputError(
             f"--source {spec!r}: expected hf:ORG/NAME[@REVISION], csv:DIR (with train.csv and "
             "test.csv) or generate"
         )
     if kind == "hf":
         repo, _, revision = rest.partition("@")
         if repo.count("/") != 1 or not all(repo.split("/")):
-            raise ValueError(f"--source {spec!r}: Hugging Face dataset id must look like ORG/NAME")
+            raise InputError(f"--source {spec!r}: Hugging Face dataset id must look like ORG/NAME")
         return SourceSpec("hf", repo, revision or None)
     return SourceSpec("csv", rest)
 
@@ -253,15 +266,15 @@ def resolve_split_files(
         elif spec.kind == "csv":
             folder = Path(spec.location)
             if not folder.is_dir():
-                raise FileNotFoundError(
+                raise InputNotFoundError(
                     f"--source csv:{spec.location}: not a folder (expected one holding train.csv and test.csv)"
                 )
             p = folder / filename
             if not p.is_file():
-                raise FileNotFoundError(f"--source csv:{spec.location}: {p} not found")
+                raise InputNotFoundError(f"--source csv:{spec.location}: {p} not found")
             out[split] = (f"csv:{p}", p)
         else:
-            raise ValueError(f"source kind {spec.kind!r} has no files to resolve")
+            raise InputError(f"source kind {spec.kind!r} has no files to resolve")
     return out
 
 
@@ -305,7 +318,7 @@ def subsample_indices(total: int, size: int | None, rng: np.random.Generator) ->
     if size is None or size >= total:
         return None
     if size < 1:
-        raise ValueError(f"--subsample must be at least 1, got {size}")
+        raise InputError(f"--subsample must be at least 1, got {size}")
     return rng.choice(total, size=size, replace=False)
 
 

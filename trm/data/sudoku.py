@@ -19,6 +19,8 @@ import numpy as np
 
 from trm.data import puzzle_csv as pc
 from trm.data.manifest import write_manifest
+from trm.errors import InputError
+from trm.outputs import check_output_path, manifest_command_is
 from trm.utils import atomic_dir, write_json
 
 SUPPORTED_SIZES: tuple[int, ...] = (4, 9)
@@ -51,7 +53,7 @@ class Geometry:
 @cache
 def geometry(size: int) -> Geometry:
     if size not in SUPPORTED_SIZES:
-        raise ValueError(f"Sudoku size must be one of {SUPPORTED_SIZES}, got {size}")
+        raise InputError(f"Sudoku size must be one of {SUPPORTED_SIZES}, got {size}")
     box = math.isqrt(size)
     cells = range(size * size)
     row_of = tuple(c // size for c in cells)
@@ -94,7 +96,7 @@ def search(
     for c, v in enumerate(g):
         if v:
             if not 1 <= v <= size:
-                raise ValueError(f"cell {c} holds {v}, outside 1..{size}")
+                raise InputError(f"cell {c} holds {v}, outside 1..{size}")
             bit = 1 << (v - 1)
             if (rows[R[c]] | cols[C[c]] | boxes[B[c]]) & bit:
                 return SearchResult(0, 0, None)
@@ -185,7 +187,7 @@ def generate_sudoku_records(
 ) -> list[tuple[str, str, str, int]]:
     """`count` distinct unique-solution puzzles as CSV records (source, q, a, rating)."""
     if count < 1:
-        raise ValueError(f"--num must be at least 1, got {count}")
+        raise InputError(f"--num must be at least 1, got {count}")
     geometry(size)  # validates the size
     np_rng = pc.rng_for(seed, pc.STREAM_GENERATE)
     rnd = random.Random(int(np_rng.integers(2**62)))
@@ -203,7 +205,7 @@ def generate_sudoku_records(
     try:
         while len(records) < count:
             if attempts >= max_attempts:
-                raise ValueError(
+                raise InputError(
                     f"generated only {len(records)} of {count} distinct {size}x{size} puzzles"
                     f"{f' with rating >= {min_rating}' if min_rating is not None else ''} in "
                     f"{attempts} attempts; lower --num or --min-rating"
@@ -401,11 +403,19 @@ def prepare_sudoku(
     hf_timeout_s: float = pc.DEFAULT_HF_TIMEOUT_S,
     command: str = "trm prepare sudoku",
     progress: bool = True,
+    overwrite: bool = False,
 ) -> dict:
     """Build a Sudoku dataset into `out` (atomically) and return its manifest."""
     spec = pc.parse_source(source)
+    check_output_path(
+        out,
+        kind="Sudoku dataset",
+        recognise=manifest_command_is("trm prepare sudoku"),
+        inputs=[spec.location] if spec.kind == "csv" else [],
+        overwrite=overwrite,
+    )
     if num_aug < 0:
-        raise ValueError(f"--num-aug must be >= 0, got {num_aug}")
+        raise InputError(f"--num-aug must be >= 0, got {num_aug}")
     params = {
         "source": source,
         "seed": seed,
@@ -416,15 +426,15 @@ def prepare_sudoku(
     }
     if spec.kind == "generate":
         if num is None:
-            raise ValueError("--source generate needs --num (number of training puzzles)")
+            raise InputError("--source generate needs --num (number of training puzzles)")
         size = 9 if size is None else size
         geometry(size)
         num_test = num if num_test is None else num_test
         if num_test < 1:
-            raise ValueError(f"--num-test must be at least 1, got {num_test}")
+            raise InputError(f"--num-test must be at least 1, got {num_test}")
         params.update(size=size, num=num, num_test=num_test)
     elif num is not None or num_test is not None:
-        raise ValueError("--num and --num-test apply only to --source generate")
+        raise InputError("--num and --num-test apply only to --source generate")
     with atomic_dir(out) as tmp:
         rows, inputs = pc.load_split_rows(
             spec,
@@ -447,7 +457,7 @@ def prepare_sudoku(
                 split_counts["after_min_rating"] = int(keep.sum())
             q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
             if len(q) == 0:
-                raise ValueError(f"{rows[split].path}: no puzzles left for the {split} split")
+                raise InputError(f"{rows[split].path}: no puzzles left for the {split} split")
             k = num_aug if split == "train" else 0
             q, a = augment_sudoku(pc.rng_for(seed, pc.STREAM_AUGMENT), q, a, grid_size, k, progress)
             extra = (

@@ -18,7 +18,17 @@ def add_common_puzzle_options(
         help=f"hf:ORG/NAME[@REVISION] (Hub dataset with train.csv/test.csv), csv:DIR (a folder with "
         f"train.csv and test.csv) or generate (offline generator); default {default_source}",
     )
-    p.add_argument("--out", required=True, help="output dataset folder (replaced atomically)")
+    p.add_argument(
+        "--out",
+        required=True,
+        help="output dataset folder, written atomically; an existing one is replaced only if an "
+        "earlier run of this command wrote it (or with --overwrite)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it is not an earlier output of this command",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     p.add_argument("--num-aug", type=int, default=default_num_aug, help=aug_help)
     p.add_argument(
@@ -77,6 +87,7 @@ def _run(args: argparse.Namespace) -> int:
         hf_timeout_s=args.hf_timeout,
         command=command_line("sudoku", args),
         progress=not args.no_progress,
+        overwrite=args.overwrite,
     )
     c = manifest["counts"]
     print(

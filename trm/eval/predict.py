@@ -180,13 +180,22 @@ def run_predict(
     try:
         meta = read_metadata(data_dir, "test")
         arrays = load_split(data_dir, "test")
-        inputs, puzzle_ids = arrays["inputs"], arrays["puzzle_identifiers"]
+        inputs, indices = arrays["inputs"], np.asarray(arrays["puzzle_indices"])
         n_total = int(inputs.shape[0])
-        if inputs.ndim != 2 or inputs.shape[1] != meta.seq_len or puzzle_ids.shape != (n_total,):
+        if (
+            inputs.ndim != 2
+            or inputs.shape[1] != meta.seq_len
+            or indices.shape != (len(arrays["puzzle_identifiers"]) + 1,)
+            or int(indices[-1]) != n_total
+        ):
             raise UserError(
-                f"{data_dir}/test: inputs {inputs.shape} / puzzle_identifiers {puzzle_ids.shape} do not "
-                f"match seq_len {meta.seq_len} in dataset.json"
+                f"{data_dir}/test: inputs {inputs.shape}, puzzle_identifiers "
+                f"{arrays['puzzle_identifiers'].shape} and puzzle_indices {indices.shape} do not "
+                f"fit together or seq_len {meta.seq_len} in dataset.json"
             )
+        # One identifier per puzzle in the dataset; a puzzle (ARC: a task's augmented copy) can
+        # hold several test examples, and every example row needs its puzzle's identifier.
+        puzzle_ids = np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(indices))
         n = min(n_total, max_examples) if max_examples else n_total
         if n == 0:
             raise UserError(f"{data_dir}/test has no examples")

@@ -186,9 +186,17 @@ def check_matches_dataset(
             f"{path}: preds shape {pred.preds.shape} does not match seq_len "
             f"{data['inputs'].shape[1]} of {data_dir}"
         )
+    # The dataset stores one identifier per puzzle; predictions hold one per example row.
+    expected = {
+        "puzzle_identifiers": np.repeat(
+            np.asarray(data["puzzle_identifiers"]), np.diff(np.asarray(data["puzzle_indices"]))
+        ),
+        "inputs": data["inputs"],
+    }
     for name in ("puzzle_identifiers", "inputs"):
         got = np.asarray(getattr(pred, name))
-        mismatch = np.flatnonzero((np.asarray(data[name][:n]) != got).reshape(n, -1).any(axis=1))
+        want = np.asarray(expected[name][:n])
+        mismatch = np.flatnonzero((want != got).reshape(n, -1).any(axis=1))
         if mismatch.size:
             raise UserError(
                 f"{path}: field {name} differs from {data_dir}/test at {mismatch.size} row(s), "

@@ -85,3 +85,13 @@ def validate_config(cfg: DictConfig) -> None:
     for k in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"):
         if float(t[k]) < 0:
             raise ValueError(f"train.{k} must be >= 0, got {t[k]}")
+    order = t.get("example_order", "auto")
+    if order not in ("auto", "reference", "per_iteration"):
+        raise ValueError(
+            f"train.example_order must be auto, reference or per_iteration, got {order!r}"
+        )
+    freeze = t.get("freeze")
+    if freeze is not None and not isinstance(freeze, str):
+        items = OmegaConf.to_container(freeze) if OmegaConf.is_config(freeze) else freeze
+        if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
+            raise ValueError(f"train.freeze must be a name or a list of names, got {freeze!r}")

@@ -8,10 +8,22 @@ full (a puzzle that does not fit is cut). The last partial batch of an iteration
 Each rank takes its contiguous slice of the global batch.
 
 Group order and puzzle choice consume the same Philox stream as the reference, so they match it
-exactly. The reference draws the example order from NumPy's unseeded global generator; here it
-comes from a second, seeded Philox stream so that a run is reproducible and resumable.
+exactly. The example order inside a puzzle has two modes (`example_order`):
 
-The sampler's position (iteration, index into the order, both generators' states) is part of the
+- "reference": the reference's order. It draws `np.random.choice` from the global NumPy state
+  of its single DataLoader worker, which torch seeds once per run: `base_seed` is the first
+  int64 that `torch.empty((), dtype=torch.int64).random_()` draws from the CPU generator seeded
+  with `seed + rank` (on a GPU run nothing else has used that generator yet), and the worker
+  calls `np.random.seed(torch.utils.data._utils.worker._generate_state(base_seed, 0))`. One
+  MT19937 stream then runs through the whole training. Here it is a private
+  `np.random.RandomState` seeded the same way (no global state is touched). What this relies
+  on in torch (the base-seed draw, `_generate_state` and the worker's `np.random.seed` call) is
+  checked against a real DataLoader worker by tests/test_train_data.py.
+- "per_iteration": a seeded Philox stream per iteration, independent of torch. Used for
+  multi-process runs, where the reference's ranks each draw their own order for the same global
+  batch and so disagree with one another.
+
+The sampler's position (iteration, index into the order, the generators' states) is part of the
 training state, so a resumed run draws exactly the batches the uninterrupted run would have.
 """
 
@@ -28,6 +40,47 @@ import torch
 from trm.data.format import DatasetMetadata, load_split, read_metadata
 
 IGNORE_LABEL_ID = -100  # what the loss ignores; the dataset's ignore_label_id is mapped to it
+EXAMPLE_ORDERS = ("reference", "per_iteration")
+
+
+def reference_worker_numpy_seed(seed: int, rank: int = 0) -> list[int]:
+    """The NumPy seed torch gives the reference's DataLoader worker 0 (see the module doc)."""
+    try:
+        from torch.utils.data._utils.worker import _generate_state
+    except ImportError as e:  # a torch that moved its private helper: fail loudly, not silently
+        raise RuntimeError(
+            "this torch no longer has torch.utils.data._utils.worker._generate_state, which the "
+            "reference example order needs; use train.example_order=per_iteration"
+        ) from e
+    generator = torch.Generator().manual_seed(seed + rank)
+    base_seed = int(torch.empty((), dtype=torch.int64).random_(generator=generator).item())
+    return [int(x) for x in _generate_state(base_seed, 0)]
+
+
+def _random_state_to_dict(rs: np.random.RandomState) -> dict[str, Any]:
+    """MT19937 state as plain ints and lists (loadable with torch.load(weights_only=True))."""
+    name, keys, pos, has_gauss, cached_gaussian = rs.get_state(legacy=True)  # type: ignore[misc]
+    return {
+        "bit_generator": str(name),
+        "keys": [int(k) for k in keys],
+        "pos": int(pos),
+        "has_gauss": int(has_gauss),
+        "cached_gaussian": float(cached_gaussian),
+    }
+
+
+def _random_state_from_dict(state: dict[str, Any]) -> np.random.RandomState:
+    rs = np.random.RandomState()
+    rs.set_state(
+        (
+            state["bit_generator"],
+            np.asarray(state["keys"], dtype=np.uint32),
+            int(state["pos"]),
+            int(state["has_gauss"]),
+            float(state["cached_gaussian"]),
+        )
+    )
+    return rs
 
 
 @dataclass
@@ -41,7 +94,7 @@ class TrainBatch:
 
 def pack_batch(
     group_rng: np.random.Generator,
-    example_rng: np.random.Generator,
+    example_rng: np.random.Generator | np.random.RandomState,
     group_order: np.ndarray,
     puzzle_indices: np.ndarray,
     group_indices: np.ndarray,
@@ -82,6 +135,7 @@ class PuzzleBatchSampler:
         rank: int = 0,
         world_size: int = 1,
         split: str = "train",
+        example_order: str = "per_iteration",
     ) -> None:
         if global_batch_size <= 0:
             raise ValueError(f"global_batch_size must be positive, got {global_batch_size}")
@@ -91,6 +145,10 @@ class PuzzleBatchSampler:
             )
         if epochs_per_iter <= 0:
             raise ValueError(f"epochs_per_iter must be positive, got {epochs_per_iter}")
+        if example_order not in EXAMPLE_ORDERS:
+            raise ValueError(
+                f"example_order must be one of {list(EXAMPLE_ORDERS)}, got {example_order!r}"
+            )
         self.data_dir = str(data_dir)
         self.split = split
         self.metadata: DatasetMetadata = read_metadata(data_dir, split)
@@ -109,13 +167,16 @@ class PuzzleBatchSampler:
         self.epochs_per_iter = epochs_per_iter
         self.rank = rank
         self.world_size = world_size
+        self.example_order = example_order
 
         # Position: the iteration in progress (0 = none started) and where in its order we are.
         self.iteration = 0
         self._order: np.ndarray | None = None
         self._start = 0
         self._group_rng: np.random.Generator | None = None
-        self._example_rng: np.random.Generator | None = None
+        self._example_rng: np.random.Generator | np.random.RandomState | None = None
+        # The reference order's one stream for the whole run (created lazily, saved by state_dict)
+        self._run_rng: np.random.RandomState | None = None
 
     def _check_arrays(self) -> None:
         where = f"{self.data_dir}/{self.split}"
@@ -154,20 +215,33 @@ class PuzzleBatchSampler:
     def _begin_iteration(self) -> None:
         self.iteration += 1
         self._group_rng = np.random.Generator(np.random.Philox(seed=self.seed + self.iteration))
-        # A separate stream (distinct key) for the example order within a puzzle.
-        self._example_rng = np.random.Generator(
-            np.random.Philox(key=np.array([self.seed + self.iteration, 0x5EED], dtype=np.uint64))
-        )
+        self._example_rng = self._new_example_rng()
         self._order = self._make_order(self._group_rng)
         self._start = 0
+
+    def _new_example_rng(self) -> np.random.Generator | np.random.RandomState:
+        if self.example_order == "reference":
+            if self._run_rng is None:
+                self._run_rng = np.random.RandomState(
+                    reference_worker_numpy_seed(self.seed, self.rank)
+                )
+            return self._run_rng
+        # A separate stream (distinct key) per iteration for the example order within a puzzle.
+        return np.random.Generator(
+            np.random.Philox(key=np.array([self.seed + self.iteration, 0x5EED], dtype=np.uint64))
+        )
 
     def _make_order(self, rng: np.random.Generator) -> np.ndarray:
         return np.concatenate(
             [rng.permutation(self.total_groups) for _ in range(self.epochs_per_iter)]
         )
 
-    def iterate_once(self) -> Iterator[TrainBatch]:
-        """The batches of one iteration (continuing one in progress after a resume)."""
+    def iterate_once(self, collate: bool = True) -> Iterator[TrainBatch]:
+        """The batches of one iteration (continuing one in progress after a resume).
+
+        `collate=False` yields batches without their tensors (empty dicts), drawing the same random
+        numbers: for counting the batches left, as the EMA's final pass does.
+        """
         if self._order is None or self._start >= self._order.size:
             self._begin_iteration()
         assert (
@@ -189,18 +263,21 @@ class PuzzleBatchSampler:
                 self._start = int(self._order.size)  # drop the last partial batch
                 break
             lo, hi = self.rank * self.local_batch_size, (self.rank + 1) * self.local_batch_size
-            yield TrainBatch(
-                self.collate(rows[lo:hi], puzzles[lo:hi]), int(puzzles.size), self.iteration
-            )
+            batch = self.collate(rows[lo:hi], puzzles[lo:hi]) if collate else {}
+            yield TrainBatch(batch, int(puzzles.size), self.iteration)
 
     def __iter__(self) -> Iterator[TrainBatch]:
         """Endless: one iteration after another."""
+        return self.batches()
+
+    def batches(self, collate: bool = True) -> Iterator[TrainBatch]:
+        """Endless: one iteration after another (`collate` as in `iterate_once`)."""
         while True:
             # A resumed iteration may hold only its last partial batch (dropped): that is not an
             # error; a fresh iteration that yields nothing is.
             fresh = self.exhausted
             produced = False
-            for b in self.iterate_once():
+            for b in self.iterate_once(collate):
                 produced = True
                 yield b
             if not produced and fresh:
@@ -227,26 +304,44 @@ class PuzzleBatchSampler:
         }
 
     def state_dict(self) -> dict[str, Any]:
+        per_iteration = isinstance(self._example_rng, np.random.Generator)
         return {
             "seed": self.seed,
             "epochs_per_iter": self.epochs_per_iter,
             "global_batch_size": self.global_batch_size,
+            "example_order": self.example_order,
             "iteration": self.iteration,
             "start": self._start,
             "group_rng": None if self._group_rng is None else self._group_rng.bit_generator.state,
-            "example_rng": None
-            if self._example_rng is None
-            else self._example_rng.bit_generator.state,
+            "example_rng": self._example_rng.bit_generator.state if per_iteration else None,  # type: ignore[union-attr]
+            "run_rng": None if self._run_rng is None else _random_state_to_dict(self._run_rng),
         }
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        for key in ("seed", "epochs_per_iter", "global_batch_size"):
+    def load_state_dict(self, state: dict[str, Any], switch_example_order: bool = False) -> None:
+        """Continue from `state_dict()`. With `switch_example_order`, a state written in the other
+        example order (e.g. by another number of processes) keeps its group position and starts
+        this sampler's example stream afresh; otherwise a different order is an error."""
+        if "example_order" not in state:
+            # Written before the reference order existed: it continues with its own stream.
+            self.example_order = "per_iteration"
+            state = {**state, "example_order": "per_iteration", "run_rng": None}
+        if switch_example_order and state["example_order"] != self.example_order:
+            state = {
+                **state,
+                "example_order": self.example_order,
+                "run_rng": None,
+                "example_rng": None,
+            }
+        for key in ("seed", "epochs_per_iter", "global_batch_size", "example_order"):
             if state[key] != getattr(self, key):
                 raise ValueError(
                     f"cannot resume the data position: train {key} was {state[key]}, now {getattr(self, key)}"
                 )
         self.iteration = int(state["iteration"])
         self._start = int(state["start"])
+        self._run_rng = (
+            None if state["run_rng"] is None else _random_state_from_dict(state["run_rng"])
+        )
         if self.iteration == 0 or state["group_rng"] is None:
             self._order, self._group_rng, self._example_rng = None, None, None
             return
@@ -254,5 +349,8 @@ class PuzzleBatchSampler:
         self._group_rng = np.random.Generator(np.random.Philox(seed=self.seed + self.iteration))
         self._order = self._make_order(self._group_rng)
         self._group_rng.bit_generator.state = state["group_rng"]
-        self._example_rng = np.random.Generator(np.random.Philox())
-        self._example_rng.bit_generator.state = state["example_rng"]
+        if self.example_order == "reference" or state["example_rng"] is None:
+            self._example_rng = self._new_example_rng()
+        else:
+            self._example_rng = np.random.Generator(np.random.Philox())
+            self._example_rng.bit_generator.state = state["example_rng"]

@@ -28,8 +28,10 @@ class EMA:
         for name, p in model.named_parameters():
             if p.requires_grad:
                 s = self.shadow[name]
-                # (1 - mu) * p + mu * s, written in place to keep memory flat
-                s.mul_(self.mu).add_(p.detach(), alpha=1.0 - self.mu)
+                # The reference's expression, (1 - mu) * p + mu * s: each product rounded, then
+                # the sum. Not `add_(p, alpha=...)`, which fuses (an FMA on CPU) and rounds
+                # differently in about 1 % of elements per step.
+                s.mul_(self.mu).add_(p.detach() * (1.0 - self.mu))
 
     @torch.no_grad()
     def copy_to(self, model: nn.Module) -> None:

@@ -6,6 +6,13 @@ unhalted rows keep thinking about their old puzzle), scale the summed loss by 1 
 backpropagate, all-reduce dense gradients, set both optimizers' learning rates from the
 schedule, step them, update the EMA, and log the reduced metrics.
 
+After the last step the EMA keeps being updated once per batch left in the planned epochs, as
+in the reference's loop (its train_batch returns at once past total_steps, its EMA update does
+not); `train.ema_final_pass=false` stops at the last step instead.
+
+`train.init_from` starts from given weights (a step_N file, a run folder or a fetched
+checkpoint, reference key layouts accepted); `train.freeze` keeps chosen tensors fixed.
+
 Run folder: config.yaml (resolved config), all_config.yaml (reference-style arch + hyper-
 parameters), metrics.jsonl, state.pt (full state, for --resume), step_N (weights; EMA weights
 when EMA is on) and final.json naming the final weights file.
@@ -13,6 +20,7 @@ when EMA is on) and final.json naming the final weights file.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
 import os
@@ -26,6 +34,7 @@ import yaml
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from trm.errors import InputError, UserError
 from trm.model.build import build_model, train_model_config
 from trm.train import ddp
 from trm.train.data import PuzzleBatchSampler
@@ -74,6 +83,38 @@ def dense_parameters(model: nn.Module) -> list[nn.Parameter]:
     emb = getattr(model, "puzzle_emb", None)
     skip = {id(getattr(emb, "local_weights", None))}
     return [p for p in model.parameters() if p.requires_grad and id(p) not in skip]
+
+
+def frozen_tensors(model: nn.Module, spec: Any) -> tuple[list[str], bool]:
+    """Parameter names to freeze, and whether the puzzle-embedding table is frozen.
+
+    `spec` is None, one name or a list of them: `dense` (every parameter: only the puzzle
+    embeddings train, the reference's freeze_weights), `puzzle_emb` (the embedding table), or
+    parameter names and glob patterns such as `embed_tokens.*` or `L_level.layers.0.*`.
+    """
+    if spec is None:
+        return [], False
+    patterns = [spec] if isinstance(spec, str) else [str(x) for x in spec]
+    names = [n for n, _ in model.named_parameters()]
+    frozen: set[str] = set()
+    freeze_emb = False
+    for pattern in patterns:
+        if pattern == "dense":
+            frozen.update(names)
+        elif pattern in ("puzzle_emb", "puzzle_emb.weights"):
+            if getattr(model, "puzzle_emb", None) is None:
+                raise UserError(
+                    "train.freeze: puzzle_emb given but the model has no puzzle embedding"
+                )
+            freeze_emb = True
+        else:
+            hits = fnmatch.filter(names, pattern)
+            if not hits:
+                raise UserError(
+                    f"train.freeze: {pattern!r} matches no parameter (parameters: {', '.join(names)})"
+                )
+            frozen.update(hits)
+    return sorted(frozen), freeze_emb
 
 
 def weights_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -135,7 +176,7 @@ class Trainer:
         cpu_threads = self.t.get("cpu_threads")
         if cpu_threads is not None and self.device.type == "cpu":
             if int(cpu_threads) < 1:
-                raise ValueError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
+                raise InputError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
             torch.set_num_threads(int(cpu_threads))
 
         # Different per-rank seeds (as the reference); weights are then broadcast from rank 0.
@@ -143,6 +184,7 @@ class Trainer:
         torch.manual_seed(seed + self.dist.rank)
 
         self.global_batch_size = int(self.t.global_batch_size)
+        self.example_order = self._example_order()
         self.sampler = PuzzleBatchSampler(
             self.data_dir,
             global_batch_size=self.global_batch_size,
@@ -150,6 +192,7 @@ class Trainer:
             epochs_per_iter=int(self.t.epochs_per_iter),
             rank=self.dist.rank,
             world_size=self.dist.world_size,
+            example_order=self.example_order,
         )
         meta = self.sampler.metadata
         self.total_iters = int(self.t.epochs) // int(self.t.epochs_per_iter)
@@ -159,7 +202,7 @@ class Trainer:
         if self.t.get("max_steps") is not None:
             self.total_steps = min(self.total_steps, int(self.t.max_steps))
         if self.total_steps <= 0:
-            raise ValueError(
+            raise InputError(
                 f"training would take 0 steps: {self.t.epochs} epoch(s) of {meta.total_groups} groups x "
                 f"{meta.mean_puzzle_examples} examples < one global batch of {self.global_batch_size}"
             )
@@ -168,21 +211,36 @@ class Trainer:
             cfg.model, meta, self.sampler.local_batch_size, self.device.type
         )
         self.loss_type = str(cfg.model.get("loss_type", "stablemax_cross_entropy"))
-        self.model: nn.Module = build_model(dict(self.arch)).to(self.device)
+        # Built on the training device, as the reference: on a GPU the initial weights (and then
+        # the halting-exploration draws) come from that device's generator. CPU runs unchanged.
+        with torch.device(self.device):
+            self.model: nn.Module = build_model(dict(self.arch))
+        self.model.to(self.device)
+        if self.t.get("init_from") and not resume:  # a resumed run has its weights in state.pt
+            self._init_from(str(self.t.init_from))
         if self.dist.enabled:
             ddp.broadcast_module(self.model)
         self.model.train()
 
+        self.frozen, freeze_emb = frozen_tensors(self.model, self.t.get("freeze"))
+        for name, p in self.model.named_parameters():
+            if name in self.frozen:
+                p.requires_grad_(False)  # no gradient, no optimizer state, no EMA shadow
         self.dense_params = dense_parameters(self.model)
-        self.adam = make_adam_atan2(
-            self.dense_params,
-            lr=0.0,  # set from the schedule every step
-            betas=(float(self.t.beta1), float(self.t.beta2)),
-            weight_decay=float(self.t.weight_decay),
-        )
+        has_emb = int(self.arch.get("puzzle_emb_ndim", 0)) > 0
+        if not self.dense_params and (freeze_emb or not has_emb):
+            raise UserError(f"train.freeze={self.t.get('freeze')} leaves nothing to train")
+        self.adam: torch.optim.Optimizer | None = None
+        if self.dense_params:
+            self.adam = make_adam_atan2(
+                self.dense_params,
+                lr=0.0,  # set from the schedule every step
+                betas=(float(self.t.beta1), float(self.t.beta2)),
+                weight_decay=float(self.t.weight_decay),
+            )
         self.optimizers: list[tuple[torch.optim.Optimizer, float]] = []
         self.emb_opt: SparseEmbeddingSignSGD | None = None
-        if int(self.arch.get("puzzle_emb_ndim", 0)) > 0:
+        if has_emb and not freeze_emb:
             self.emb_opt = SparseEmbeddingSignSGD(
                 self.model.puzzle_emb,
                 lr=0.0,
@@ -190,16 +248,54 @@ class Trainer:
                 world_size=self.dist.world_size,
             )
             self.optimizers.append((self.emb_opt, float(self.t.puzzle_emb_lr)))
-        self.optimizers.append((self.adam, float(self.t.lr)))
+        if self.adam is not None:
+            self.optimizers.append((self.adam, float(self.t.lr)))
 
         self.ema = EMA(self.model, float(self.t.ema_rate)) if bool(self.t.ema) else None
         self.step = 0
         self.carry: Any = None
         self.data_done = False
+        self.ema_final_batches: int | None = None  # batches of the EMA's final pass, once done
         self.resumed = resume
         if resume:
             self._load()
         self.stop = StopFlag()
+
+    def _example_order(self) -> str:
+        """train.example_order: `auto` is the reference's order on one process."""
+        order = str(self.t.get("example_order", "auto"))
+        if order == "auto":
+            return "reference" if self.dist.world_size == 1 else "per_iteration"
+        if order == "reference" and self.dist.world_size > 1:
+            raise UserError(
+                "train.example_order=reference needs a single process (the reference's ranks "
+                "draw different orders for the same batch); use per_iteration or auto"
+            )
+        if order != "per_iteration" and order != "reference":
+            raise UserError(
+                f"train.example_order must be auto, reference or per_iteration, got {order!r}"
+            )
+        return order
+
+    def _init_from(self, source: str) -> None:
+        """Load the starting weights (reference layouts and prefixes accepted)."""
+        from trm.model.checkpoint import load_weights, resolve_checkpoint
+
+        resize = bool(self.t.get("init_resize_puzzle_emb", False))
+        try:
+            weights, _ = resolve_checkpoint(source)
+            report = load_weights(self.model, weights, strict=True, resize_puzzle_emb=resize)
+        except (FileNotFoundError, ValueError) as e:
+            hint = "" if resize else " (train.init_resize_puzzle_emb=true resizes the puzzle table)"
+            raise UserError(f"train.init_from: {e}{hint if 'puzzle' in str(e) else ''}") from e
+        if self.dist.is_main:
+            resized = (
+                f"; puzzle embedding resized {report.puzzle_emb_old_rows} -> "
+                f"{report.puzzle_emb_new_rows} rows (mean row)"
+                if report.puzzle_emb_resized
+                else ""
+            )
+            print(f"trm train: initial weights from {weights} ({report.num_keys} tensors{resized})")
 
     # ---- state ---------------------------------------------------------------------------
     def _full_state(self) -> dict[str, Any]:
@@ -215,11 +311,12 @@ class Trainer:
             "config": OmegaConf.to_container(self.cfg, resolve=True),
             "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
             "optimizers": {
-                "adam": to_cpu(self.adam.state_dict()),
+                "adam": None if self.adam is None else to_cpu(self.adam.state_dict()),
                 "puzzle_emb": None if self.emb_opt is None else to_cpu(self.emb_opt.state_dict()),
             },
             "ema": None if self.ema is None else to_cpu(self.ema.state_dict()),
             "data": self.sampler.state_dict(),
+            "ema_final_batches": self.ema_final_batches,
             "ranks": gathered,
         }
 
@@ -242,11 +339,12 @@ class Trainer:
             if state["arch"].get(k) != self.arch.get(k)
         )
         if diff:
-            raise ValueError(
+            raise InputError(
                 f"{where}: the model configuration differs from the saved run in {diff}"
             )
         self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
-        self.adam.load_state_dict(state["optimizers"]["adam"])
+        if self.adam is not None and state["optimizers"]["adam"] is not None:
+            self.adam.load_state_dict(state["optimizers"]["adam"])
         if self.emb_opt is not None and state["optimizers"]["puzzle_emb"] is not None:
             self.emb_opt.load_state_dict(state["optimizers"]["puzzle_emb"])
         if self.ema is not None:
@@ -255,7 +353,17 @@ class Trainer:
             else:
                 self.ema.load_state_dict(to_device(state["ema"], self.device))
         self.step = int(state["step"])
-        self.sampler.load_state_dict(state["data"])
+        self.ema_final_batches = state.get("ema_final_batches")
+        saved_order = state["data"].get("example_order")  # None: written before the option
+        switch = str(self.t.get("example_order", "auto")) == "auto"
+        self.sampler.load_state_dict(state["data"], switch_example_order=switch)
+        if saved_order and saved_order != self.sampler.example_order and self.dist.is_main:
+            print(
+                f"trm train: the saved run drew examples in the {saved_order} order; continuing "
+                f"in the {self.sampler.example_order} order (train.example_order=auto with "
+                f"{self.dist.world_size} process(es)), from a fresh example stream"
+            )
+        self.example_order = self.sampler.example_order
         ranks = state.get("ranks") or []
         if int(state["world_size"]) == self.dist.world_size and len(ranks) == self.dist.world_size:
             mine = ranks[self.dist.rank]
@@ -439,6 +547,8 @@ class Trainer:
         # Still handling SIGTERM here: a signal during the final save is only recorded.
         try:
             finished = self.step >= self.total_steps or self.data_done or self._data_exhausted()
+            if finished and signalled is None:
+                self._ema_final_pass()
             self.save()
             final = None
             if finished and main:
@@ -449,6 +559,7 @@ class Trainer:
                         "step": self.step,
                         "weights": final.name,
                         "ema": self.ema is not None,
+                        "ema_final_batches": self.ema_final_batches,
                         "total_steps": self.total_steps,
                     },
                 )
@@ -458,6 +569,28 @@ class Trainer:
             wandb_run.finish()
         ddp.barrier(self.dist)
         return TrainResult(self.run_dir, self.step, self.total_steps, finished, signalled, final)
+
+    def _ema_final_pass(self) -> None:
+        """Update the EMA once per batch left in the planned epochs (the reference's loop)."""
+        if self.ema is None or self.ema_final_batches is not None:
+            return
+        if not bool(self.t.get("ema_final_pass", True)) or self.data_done:
+            self.ema_final_batches = 0
+            return
+        n = 0
+        if not self._data_exhausted():
+            # The weights no longer change; only the number of batches matters, so none is read.
+            for tb in self.sampler.batches(collate=False):
+                if tb.iteration > self.total_iters:
+                    break
+                self.ema.update(self.model)
+                n += 1
+        self.ema_final_batches = n
+        if self.dist.is_main and n:
+            print(
+                f"trm train: EMA updated for the {n} batch(es) left in the planned epochs after "
+                f"the last step, as the reference (train.ema_final_pass)"
+            )
 
     def _data_exhausted(self) -> bool:
         # The last iteration's order is used up (the step estimate can exceed the batch count).

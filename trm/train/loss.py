@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from trm.errors import InputError
 from trm.model.trm import IGNORE_LABEL_ID, TRMCarry
 
 LossFn = Callable[..., torch.Tensor]
@@ -64,7 +65,7 @@ def get_loss_fn(loss_type: str) -> LossFn:
     # The reference config names the loss as `losses@stablemax_cross_entropy`.
     name = loss_type.split("@")[-1]
     if name not in LOSS_FUNCTIONS:
-        raise ValueError(f"loss_type: {loss_type!r} is not one of {sorted(LOSS_FUNCTIONS)}")
+        raise InputError(f"model.loss_type: {loss_type!r} is not one of {sorted(LOSS_FUNCTIONS)}")
     return LOSS_FUNCTIONS[name]
 
 

@@ -3,11 +3,18 @@
 AdamATan2 replaces Adam's `m / (sqrt(v) + eps)` by `atan2(m, sqrt(v))`, which is bounded and
 needs no epsilon. The fused CUDA kernel from the `adam_atan2` package is used when it imports
 and the parameters live on CUDA; otherwise `AdamATan2` below applies the same update with
-PyTorch ops:
+PyTorch ops, in the kernel's order of operations (csrc/adam_atan2.cu of imoneoi/adam-atan2):
 
-    p <- p * (1 - lr * wd)
-    m <- lerp(m, g, 1 - b1);   v <- lerp(v, g * g, 1 - b2)
-    p <- p - (lr / (1 - b1^t)) * atan2(m, sqrt(v) / sqrt(1 - b2^t))
+    scalars (double, then rounded to float32): step_size = lr / (1 - b1^t),
+        wd_alpha = 1 - lr * wd, bc2 = sqrt(1 - b2^t), mb1 = 1 - b1, mb2 = 1 - b2
+    p <- p * wd_alpha
+    m <- fma(mb1, g, fma(-mb1, m, m))          (the kernel's lerp: two fused multiply-adds)
+    v <- fma(mb2, g * g, fma(-mb2, v, v))
+    p <- fma(-step_size, atan2(m, sqrt(v) / bc2), p)   (nvcc contracts `p -= a * b` to an FMA)
+
+PyTorch has no FMA; `fma_float32` computes a correctly rounded one for float32 tensors in
+float64, so CPU training gives, rounding for rounding, what the kernel computes (up to the
+atan2 implementation: CUDA's atan2f and the CPU's may differ in the last bit).
 """
 
 from __future__ import annotations
@@ -50,14 +57,19 @@ class AdamATan2(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
-            lr = float(group["lr"])
             beta1, beta2 = group["betas"]
-            wd = float(group["weight_decay"])
+            hyper = dict(
+                lr=float(group["lr"]),
+                beta1=float(beta1),
+                beta2=float(beta2),
+                weight_decay=float(group["weight_decay"]),
+            )
+            # Tensors updated together: same step count, dtype and device.
+            buckets: dict[tuple[float, torch.dtype, torch.device], list[list[torch.Tensor]]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                grad = p.grad
-                if grad.is_sparse:
+                if p.grad.is_sparse:
                     raise RuntimeError("AdamATan2 does not support sparse gradients")
                 state = self.state[p]
                 if not state:
@@ -66,19 +78,130 @@ class AdamATan2(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                t = float(state["step"].item())
-                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-
-                p.mul_(1.0 - lr * wd)
-                exp_avg.lerp_(grad, 1.0 - beta1)
-                exp_avg_sq.lerp_(grad * grad, 1.0 - beta2)
-                step_size = lr / (1.0 - beta1**t)
-                bias_correction2_sqrt = math.sqrt(1.0 - beta2**t)
-                p.add_(
-                    torch.atan2(exp_avg, exp_avg_sq.sqrt() / bias_correction2_sqrt),
-                    alpha=-step_size,
-                )
+                key = (float(state["step"].item()), p.dtype, p.device)
+                tensors = buckets.setdefault(key, [[], [], [], []])
+                for lst, x in zip(
+                    tensors, (p, p.grad, state["exp_avg"], state["exp_avg_sq"]), strict=True
+                ):
+                    lst.append(x)
+            for (t, _, _), (params, grads, exp_avgs, exp_avg_sqs) in buckets.items():
+                _update_flat(params, grads, exp_avgs, exp_avg_sqs, step=t, **hyper)
         return loss
+
+
+# Elements updated per call: bounds the float64 temporaries (about 100 bytes per element).
+_CHUNK = 1 << 22
+
+
+def _update_flat(
+    params: list[torch.Tensor],
+    grads: list[torch.Tensor],
+    exp_avgs: list[torch.Tensor],
+    exp_avg_sqs: list[torch.Tensor],
+    **kwargs: Any,
+) -> None:
+    """`adam_atan2_update_` over many tensors at once: small tensors are concatenated, as the
+    update is elementwise; one call per tensor would be dominated by per-op overhead."""
+    if len(params) == 1 and params[0].numel() <= _CHUNK:
+        adam_atan2_update_(params[0], grads[0], exp_avgs[0], exp_avg_sqs[0], **kwargs)
+        return
+    flat = [torch.cat([x.reshape(-1) for x in xs]) for xs in (params, grads, exp_avgs, exp_avg_sqs)]
+    for lo in range(0, flat[0].numel(), _CHUNK):
+        adam_atan2_update_(*(x[lo : lo + _CHUNK] for x in flat), **kwargs)
+    offset = 0
+    for p, m, v in zip(params, exp_avgs, exp_avg_sqs, strict=True):
+        n = p.numel()
+        p.copy_(flat[0][offset : offset + n].view_as(p))
+        m.copy_(flat[2][offset : offset + n].view_as(m))
+        v.copy_(flat[3][offset : offset + n].view_as(v))
+        offset += n
+
+
+def _f32(x: float) -> float:
+    """A Python float rounded to the nearest float32 (the kernel's opmath scalars)."""
+    return float(torch.tensor(x, dtype=torch.float32))
+
+
+@torch.no_grad()
+def fma_float32(a: torch.Tensor | float, b: torch.Tensor | float, c: torch.Tensor) -> torch.Tensor:
+    """Correctly rounded `a * b + c` for float32 values (tensors or float32-exact Python floats).
+
+    The product of two float32 numbers is exact in float64 (24 + 24 significant bits), so only
+    the sum is rounded twice: to float64, then to float32. That can differ from one rounding only
+    where the float64 sum is a tie for float32 (the 29 bits float32 drops are 1000...0) or lies
+    in float32's subnormal range. There, the sum is made "round-to-odd" (when inexact, by its
+    TwoSum error, and its last bit is even, it moves to the odd neighbour on the side of the
+    exact sum), whose rounding to float32 is the correctly rounded result (Boldo and Melquiond,
+    IEEE Trans. Computers 57(4), 2008).
+    """
+    a64 = a.to(torch.float64) if isinstance(a, torch.Tensor) else a
+    b64 = b.to(torch.float64) if isinstance(b, torch.Tensor) else b
+    prod = torch.mul(a64, b64) if isinstance(a64, torch.Tensor) else b64 * a64
+    c64 = c.to(torch.float64)
+    prod, c64 = torch.broadcast_tensors(prod, c64)
+    total = prod + c64
+    bits = total.view(torch.int64)
+    # (a float64 sum that is exactly 0 is exact: the smallest non-zero |prod + c| is ~2**-298)
+    tiny = (total.abs() < 2.0**-126) & (total != 0)
+    suspect = ((bits & 0x1FFFFFFF) == 0x10000000) | tiny
+    idx = suspect.reshape(-1).nonzero().squeeze(1)
+    if idx.numel():
+        p, c_, t = (x.reshape(-1)[idx] for x in (prod, c64, total))
+        # TwoSum: the exact error of the float64 addition (p + c_ == t + err exactly)
+        b_virtual = t - p
+        err = (p - (t - b_virtual)) + (c_ - b_virtual)
+        tb = t.view(torch.int64)
+        inexact = (err > 0) | (err < 0)  # NaN (from inf - inf) is neither: infinities stay
+        toward_exact = torch.where((err > 0) == (t > 0), 1, -1)  # +1 = larger magnitude
+        tb = torch.where(inexact & ((tb & 1) == 0), tb + toward_exact, tb)
+        total = total.reshape(-1).index_put((idx,), tb.view(torch.float64)).view_as(total)
+    return total.to(torch.float32)
+
+
+@torch.no_grad()
+def adam_atan2_update_(
+    param: torch.Tensor,
+    grad: torch.Tensor,
+    exp_avg: torch.Tensor,
+    exp_avg_sq: torch.Tensor,
+    step: float,
+    lr: float,
+    beta1: float,
+    beta2: float,
+    weight_decay: float,
+) -> None:
+    """One AdamATan2 step in place, in the fused kernel's order of operations (module doc).
+
+    float32, bfloat16 and float16 tensors are computed in float32 as the kernel's opmath, with
+    exact FMAs; float64 tensors in float64 with separately rounded operations (no exact FMA
+    is available at that precision).
+    """
+    bias_correction1 = 1.0 - beta1**step
+    bias_correction2_sqrt = math.sqrt(1.0 - beta2**step)
+    if param.dtype == torch.float64:
+        param.mul_(1.0 - lr * weight_decay)
+        exp_avg.lerp_(grad, 1.0 - beta1)
+        exp_avg_sq.lerp_(grad * grad, 1.0 - beta2)
+        denom = exp_avg_sq.sqrt() / bias_correction2_sqrt
+        param.add_(torch.atan2(exp_avg, denom), alpha=-(lr / bias_correction1))
+        return
+    step_size = _f32(lr / bias_correction1)
+    wd_alpha = _f32(1.0 - lr * weight_decay)
+    bc2 = torch.tensor(_f32(bias_correction2_sqrt), dtype=torch.float32, device=param.device)
+    mbeta1, mbeta2 = _f32(1.0 - beta1), _f32(1.0 - beta2)
+
+    p = param.to(torch.float32)
+    g = grad.to(torch.float32)
+    m = exp_avg.to(torch.float32)
+    v = exp_avg_sq.to(torch.float32)
+    p = p * torch.tensor(wd_alpha, dtype=torch.float32)  # the kernel's `param *= wd_alpha`
+    m = fma_float32(mbeta1, g, fma_float32(-mbeta1, m, m))
+    v = fma_float32(mbeta2, g * g, fma_float32(-mbeta2, v, v))
+    update = torch.atan2(m, v.sqrt() / bc2)
+    p = fma_float32(-step_size, update, p)
+    param.copy_(p)
+    exp_avg.copy_(m)
+    exp_avg_sq.copy_(v)
 
 
 def fused_adam_atan2_available() -> bool:
