@@ -204,8 +204,8 @@ def is_llm(exp):
 
 
 def llm_targets(exp):
-    """What the report will read for an LLM experiment: metrics.json (pass@K, intervals, cost)
-    beside per_input.csv (per-task correctness for the paired difference) and submission.json."""
+    """What the report reads for an LLM experiment: its metrics.json (pass@K, intervals, counts,
+    cost) and one TRM-minus-LLM comparison per TRM experiment on the same tasks (rule llm_compare)."""
     targets = {"llm_metrics": f"runs/{exp}/llm/score/metrics.json"}
     for trm_exp in llm_trm_partners(exp):  # rules/llm.smk: TRM minus LLM, same tasks
         targets[f"llm_compare::{trm_exp}"] = f"runs/{exp}/llm/compare/{trm_exp}.json"
