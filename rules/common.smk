@@ -331,9 +331,12 @@ def is_llm(exp):
 
 
 def llm_targets(exp):
-    """What the report will read for an LLM experiment: metrics.json (pass@K, intervals, cost)
-    beside per_input.csv (per-task correctness for the paired difference) and submission.json."""
-    return {"llm_metrics": f"runs/{exp}/llm/score/metrics.json"}
+    """What the report reads for an LLM experiment: its metrics.json (pass@K, intervals, counts,
+    cost) and one TRM-minus-LLM comparison per TRM experiment on the same tasks (rule llm_compare)."""
+    targets = {"llm_metrics": f"runs/{exp}/llm/score/metrics.json"}
+    for trm_exp in llm_trm_partners(exp):  # rules/llm.smk: TRM minus LLM, same tasks
+        targets[f"llm_compare::{trm_exp}"] = f"runs/{exp}/llm/compare/{trm_exp}.json"
+    return targets
 
 
 def experiment_targets(exp):
@@ -364,6 +367,7 @@ def experiment_records(exp):
     if is_llm(exp):
         stages = ["data", "train", "predictions", "score"]
         stages += ["tiny-model"] if e["llm"]["model"] == "tiny" else []
+        stages += [f"compare/{t}" for t in llm_trm_partners(exp)]
         return [f"runs/{exp}/llm/{s}.provenance.json" for s in stages]
     recs = [record_of(data_dir(exp)), record_of(checkpoint_dir(exp)), record_of(f"runs/{exp}/predictions.npz")]
     recs += [record_of(f"runs/{exp}/scores/{m}") for m in score_modes(exp)]

@@ -23,9 +23,31 @@ def llm_on_gpu(exp):
     return 0 if str(llm_cfg(exp).get("device", "auto")) == "cpu" else 1
 
 
+# The test tasks of an ARC experiment are fixed by these dataset settings (the same source and
+# selection give the same test_puzzles.json / test_tasks.json task list).
+SAME_TASKS_KEYS = ("source", "input_prefix", "test_set", "test_set2", "tasks", "max_tasks")
+
+
+def llm_trm_partners(exp):
+    """TRM ARC experiments of this run on the same test tasks as the LLM experiment `exp`: each
+    gets a paired difference TRM minus LLM (rule llm_compare), shown in the report."""
+    ds = EXPERIMENTS[exp]["dataset"]
+    same = lambda e: all(EXPERIMENTS[e]["dataset"].get(k) == ds.get(k) for k in SAME_TASKS_KEYS)
+    return [
+        e
+        for e in RUN
+        if "llm" not in EXPERIMENTS[e]
+        and EXPERIMENTS[e]["dataset"]["kind"] == "arc"
+        and "paper" in score_modes(e)
+        and same(e)
+    ]
+
+
 LLM_RUN = [e for e in RUN if "llm" in EXPERIMENTS[e]]
 # wildcard constraint: only experiments with an llm section reach these rules
 LLM_EXPS = "|".join(map(re.escape, LLM_RUN)) if LLM_RUN else "(?!x)x"
+_PARTNERS = sorted({t for e in LLM_RUN for t in llm_trm_partners(e)})
+TRM_ARC_EXPS = "|".join(map(re.escape, _PARTNERS)) if _PARTNERS else "(?!x)x"
 
 
 localrules:
@@ -35,6 +57,7 @@ localrules:
 rule llm_all:
     input:
         [f"runs/{e}/llm/score/metrics.json" for e in LLM_RUN],
+        [f"runs/{e}/llm/compare/{t}.json" for e in LLM_RUN for t in llm_trm_partners(e)],
 
 
 rule llm_tiny_model:
@@ -54,6 +77,8 @@ rule llm_tiny_model:
         mem_mb=2000,
         runtime=10,
         gpu=0,
+    conda:
+        "../envs/llm.yaml"
     script:
         "../workflow/scripts/llm_tiny_model.py"
 
@@ -68,7 +93,8 @@ rule llm_prepare:
         exp=LLM_EXPS,
     params:
         model=lambda wc: llm_model(wc.exp),
-        dataset=lambda wc: exp_cfg(wc.exp)["dataset"],
+        # every dataset setting but the TRM data folder's name (kind is always arc here)
+        dataset=lambda wc: {k: v for k, v in exp_cfg(wc.exp)["dataset"].items() if k != "name"},
         prepare=lambda wc: llm_cfg(wc.exp).get("prepare", {}),
     log:
         logs("llm_prepare", "{exp}"),
@@ -79,6 +105,8 @@ rule llm_prepare:
         mem_mb=res("llm_prepare", "mem_mb", 4000),
         runtime=res("llm_prepare", "runtime", 30),
         gpu=0,
+    conda:
+        "../envs/llm.yaml"
     script:
         "../workflow/scripts/llm_prepare.py"
 
@@ -108,6 +136,8 @@ rule llm_train:
         mem_mb=res("llm_train", "mem_mb", 8000),
         runtime=res("llm_train", "runtime", 120),
         gpu=res("llm_train", "gpu", lambda wc: llm_on_gpu(wc.exp)),
+    conda:
+        "../envs/llm.yaml"
     script:
         "../workflow/scripts/llm_train.py"
 
@@ -138,6 +168,8 @@ rule llm_predict:
         mem_mb=res("llm_predict", "mem_mb", 8000),
         runtime=res("llm_predict", "runtime", 120),
         gpu=res("llm_predict", "gpu", lambda wc: llm_on_gpu(wc.exp)),
+    conda:
+        "../envs/llm.yaml"
     script:
         "../workflow/scripts/llm_predict.py"
 
@@ -167,5 +199,42 @@ rule llm_score:
         mem_mb=res("llm_score", "mem_mb", 2000),
         runtime=res("llm_score", "runtime", 15),
         gpu=0,
+    conda:
+        "../envs/llm.yaml"
     script:
         "../workflow/scripts/llm_score.py"
+
+
+# TRM minus LLM over the same tasks (paired bootstrap over tasks): the one place this difference
+# is computed; the report shows it. One job per TRM experiment of the run on the same tasks.
+
+
+rule llm_compare:
+    input:
+        trm="runs/{trm}/scores/paper/metrics.json",
+        trm_prov="runs/{trm}/scores/paper.provenance.json",
+        llm="runs/{exp}/llm/score/metrics.json",
+        llm_prov="runs/{exp}/llm/score.provenance.json",
+    output:
+        compare="runs/{exp}/llm/compare/{trm}.json",
+        prov="runs/{exp}/llm/compare/{trm}.provenance.json",
+    wildcard_constraints:
+        exp=LLM_EXPS,
+        trm=TRM_ARC_EXPS,
+    params:
+        score=lambda wc: {
+            k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")
+        },
+    log:
+        logs("llm_compare", "{exp}-{trm}"),
+    benchmark:
+        bench_record("llm_compare", "{exp}-{trm}")
+    threads: 1
+    resources:
+        mem_mb=res("llm_compare", "mem_mb", 1000),
+        runtime=res("llm_compare", "runtime", 10),
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/llm_compare.py"

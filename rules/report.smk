@@ -20,6 +20,7 @@ rule report:
         experiments=lambda wc: {
             exp: {k: v for k, v in EXPERIMENTS[exp].items() if k != "resources"}
             | {"kind": EXPERIMENTS[exp]["dataset"]["kind"], "num_aug": EXPERIMENTS[exp]["dataset"].get("num_aug", 0)}
+            | {"llm": is_llm(exp)}
             for exp in RUN
         },
         title=config.get("report", {}).get("title", "TRM reproduction report"),

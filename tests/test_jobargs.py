@@ -24,35 +24,59 @@ SCHEMA = yaml.safe_load((ROOT / "config" / "schema.yaml").read_text())
 
 
 def _section_properties(section: str) -> dict[str, Any]:
+    """Keys of a section; `llm.train` = the `train` object inside the `llm` section."""
     defs = SCHEMA["$defs"]
     if section == "generate":  # dataset.generate
         return defs["dataset"]["properties"]["generate"]["properties"]
-    if section in defs:
-        return defs[section]["properties"]
-    return defs["experiment"]["properties"][section]["properties"]
+    top, *inner = section.split(".")
+    props = (
+        defs[top]["properties"]
+        if top in defs
+        else (defs["experiment"]["properties"][top]["properties"])
+    )
+    for name in inner:
+        props = props[name]["properties"]
+    return props
 
 
 def _spec_for(section: str, key: str, spec: dict[str, Any], base: list[str]) -> dict[str, Any]:
     """`spec` narrowed by the schema's per-kind rules (allOf: if kind == K then ...)."""
     if section != "dataset":
         return spec
+    kind = "arc" if base[0] == "llm" else base[1]  # the LLM baseline is ARC only
     narrowed = dict(spec)
     for rule in SCHEMA["$defs"]["dataset"].get("allOf", []):
-        if rule["if"]["properties"]["kind"]["const"] == base[1]:
+        if rule["if"]["properties"]["kind"]["const"] == kind:
             narrowed.update(rule["then"]["properties"].get(key, {}))
     return narrowed
 
 
+LLM_PREPARE = ["llm", "prepare", "--model", "m", "--out", "o"]
+LLM_TRAIN = ["llm", "train", "--model", "m", "--data", "d", "--out", "o"]
+LLM_PREDICT = ["llm", "predict", "--model", "m", "--data", "d", "--out", "o"]
+
 # The required arguments of the command each section's rule runs (values are not checked).
 COMMANDS: dict[str, list[list[str]]] = {
-    "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")],
+    "dataset": [["prepare", kind, "--out", "o"] for kind in ("arc", "sudoku", "maze")]
+    + [LLM_PREPARE],  # rule llm_prepare passes the (ARC) dataset section
     "generate": [["prepare", "arc-tasks", "--out", "o"]],
     "checkpoint": [["fetch-checkpoint", "--out", "o"]],
-    "predict": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
+    "predict": [
+        ["predict", "--checkpoint", "c", "--data", "d", "--out", "o"],
+        LLM_PREDICT,  # rule llm_predict passes the experiment's predict section
+    ],
     "analyses": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
-    "score": [["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"]],
+    "score": [
+        ["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"],
+        ["llm", "score", "--data", "d", "--predictions", "p", "--out", "o"],
+        ["llm", "compare", "--trm", "t", "--llm", "l", "--out", "o"],
+    ],
     "sweep": [["sweep", "--data", "d", "--predictions", "p", "--out", "o"]],
     "bench": [["bench", "--checkpoint", "c", "--data", "d", "--out", "o"]],
+    "llm": [LLM_TRAIN],
+    "llm.tiny": [["llm", "make-tiny-model", "--out", "o"]],
+    "llm.prepare": [LLM_PREPARE],
+    "llm.train": [LLM_TRAIN, LLM_PREDICT],  # llm_predict also reads load_in_4bit
 }
 
 
@@ -168,6 +192,33 @@ def test_list_styles_and_default_values() -> None:
         "--input-prefix",
         "/x/arc",
     ]
+
+
+def test_booleans_are_store_true_switches() -> None:
+    """True -> the bare flag, False -> nothing (the parser's default), for the real parser."""
+    parser = build_parser()
+    on = to_flags("llm.train", {"load_in_4bit": True, "gradient_checkpointing": True})
+    off = to_flags("llm.train", {"load_in_4bit": False, "gradient_checkpointing": False})
+    assert on == ["--load-in-4bit", "--gradient-checkpointing"] and off == []
+    for argv, expected in ((on, True), (off, False)):
+        args = parser.parse_args(LLM_TRAIN + argv)
+        assert args.load_in_4bit is expected and args.gradient_checkpointing is expected
+    with pytest.raises(TypeError, match=r"llm\.train\.load_in_4bit"):
+        to_flags("llm.train", {"load_in_4bit": "yes"})
+
+
+def test_every_switch_is_a_store_true_flag_of_its_commands() -> None:
+    """A switch on a flag that takes a value would swallow the next argument."""
+    parser = build_parser()
+    for section, table in SECTIONS.items():
+        for key, entry in table.items():
+            if isinstance(entry, Flag) and entry.switch:
+                for base in COMMANDS[section]:
+                    try:
+                        action = _action_for(parser, base, entry.flag)
+                    except KeyError:
+                        continue
+                    assert isinstance(action, argparse._StoreTrueAction), (section, key, base)
 
 
 def test_hydra_overrides_syntax() -> None:

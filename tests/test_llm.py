@@ -272,7 +272,7 @@ def _write_preds(path: Path, rows: list[dict]) -> Path:
 def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission(
     tiny, toy, tmp_path
 ):
-    from trm.vote import per_input_table  # noqa: F401 (the TRM scorer's per-input columns)
+    from trm.eval import schema as S
 
     _prep(str(tiny), toy, tmp_path / "d")
     truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
@@ -291,25 +291,20 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
     ]  # task 3: no prediction at all
     m = score(tmp_path / "d", _write_preds(tmp_path / "p.jsonl", rows), tmp_path / "s", n_boot=200)
     assert m["ARC/pass@1"] == pytest.approx(1 / 4) and m["ARC/pass@2"] == pytest.approx(2 / 4)
-    lo, hi = m["ARC/pass@2_ci95"]
+    lo, hi = (m[k] for k in S.ci_keys("ARC/pass@2"))  # the project's one interval layout
     assert 0 <= lo <= 0.5 <= hi <= 1
+    assert not any(k.endswith("_ci95") for k in m)
+    assert m["n_tasks"] == 4 and m["n_test_inputs"] == 4
     assert m["n_unparseable"] == 1 and m["n_hit_token_limit"] == 1
     assert m["n_test_inputs_without_answer"] == 2
     sub = json.loads((tmp_path / "s" / "submission.json").read_text())
     assert list(sub) == tasks and all(len(sub[t]) == len(truth[t]["test"]) for t in tasks)
     assert sub[tasks[0]][0] == {"attempt_1": wrong, "attempt_2": right}
     assert sub[tasks[1]][0] == {"attempt_1": [[0]], "attempt_2": [[0]]}
-    header = (tmp_path / "s" / "per_input.csv").read_text().splitlines()[0].split(",")
-    assert header == [
-        "task",
-        "test_index",
-        "n_votes",
-        "n_candidates",
-        "top_votes",
-        "label_rank",
-        "pass@1",
-        "pass@2",
-    ]
+    lines = (tmp_path / "s" / "per_input.csv").read_text().splitlines()
+    # TRM's per-input columns (trm.eval.schema), so `trm llm compare` reads both scorers alike
+    assert lines[0].split(",") == [*S.PER_INPUT, "pass@1", "pass@2"]
+    assert lines[1].split(",") == [tasks[0], "0", "3", "2", "2", "1", "0", "1"]
 
 
 def test_score_names_the_file_and_line_of_a_bad_prediction(tiny, toy, tmp_path, capsys):
@@ -395,11 +390,12 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
     monkeypatch.setenv("HF_TOKEN", FAKE_TOKEN)
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     cfg = "config/experiments/llm-smoke.yaml"
-    proc = snakemake(run_dir, "--cores", "2", "llm_all", "--configfile", cfg, timeout=900)
+    # the report target: the LLM experiment beside a tiny TRM on the same tasks (trm-llm-smoke)
+    proc = snakemake(run_dir, "--cores", "2", "report", "--configfile", cfg, timeout=900)
     assert proc.returncode == 0, tail(proc)
     out = run_dir / "runs" / "llm-smoke" / "llm"
     m = json.loads((out / "score" / "metrics.json").read_text())
-    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@1_ci95", "ARC/pass@2_ci95", "cost"):
+    for key in ("ARC/pass@1", "ARC/pass@2", "ARC/pass@2_ci_low", "ARC/pass@2_ci_high", "cost"):
         assert key in m
     assert m["n_tasks"] == 3 and m["cost"]["tokens_generated"] > 0
     assert m["n_prompts_truncated_overlong"] > 0  # max_len 400 drops demonstrations, counted
@@ -409,13 +405,20 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
         for a in attempts:
             assert set(a) == {"attempt_1", "attempt_2"}
             assert all(parse_grid(json.dumps(a[k])) is not None for k in a)
-    for stage in ("tiny-model", "data", "train", "predictions", "score"):
+    for stage in ("tiny-model", "data", "train", "predictions", "score", "compare/trm-llm-smoke"):
         rec = json.loads((out / f"{stage}.provenance.json").read_text())
         assert rec["outputs"], stage
+    cmp = json.loads((out / "compare" / "trm-llm-smoke.json").read_text())
+    assert cmp["n_tasks"] == 3 and "trm_minus_llm/pass@2_ci_low" in cmp
+    html = (run_dir / "reports" / "report.html").read_text()
+    assert 'id="trm-vs-llm"' in html and "LLM experiment llm-smoke" in html
+    assert "TRM trm-llm-smoke − LLM" in html and "over the same 3 tasks" in html
+    assert "tokens generated" in html and "unparseable answers" in html
+    assert 'id="exp-trm-llm-smoke"' in html  # the TRM experiment keeps its own section
     # the token is in the environment of every job, and in no file the workflow wrote
     leaks = [p for p in run_dir.rglob("*") if p.is_file() and FAKE_TOKEN.encode() in p.read_bytes()]
     assert leaks == []
-    dry = snakemake(run_dir, "-n", "--cores", "2", "llm_all", "--configfile", cfg)
+    dry = snakemake(run_dir, "-n", "--cores", "2", "report", "--configfile", cfg)
     assert "Nothing to be done" in dry.stdout + dry.stderr, tail(dry)
 
 
@@ -445,21 +448,3 @@ def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
-
-
-def test_config_options_become_cli_flags_that_the_parser_accepts(tiny, tmp_path):
-    from trm.cli import build_parser
-    from trm.llm.cli import flags
-
-    opts = {
-        "r": 8,
-        "target_modules": ["q_proj", "v_proj"],
-        "load_in_4bit": False,
-        "gradient_checkpointing": True,
-        "max_steps": None,
-        "lr": 0.003,
-    }
-    argv = ["llm", "train", "--model", str(tiny), "--data", "d", "--out", "o", *flags(opts)]
-    args = build_parser().parse_args(argv)
-    assert (args.r, args.target_modules, args.lr) == (8, ["q_proj", "v_proj"], 0.003)
-    assert args.gradient_checkpointing and not args.load_in_4bit and args.max_steps is None

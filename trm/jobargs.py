@@ -24,6 +24,9 @@ class Flag:
     repeat: bool = False  # a list written as the flag once per item (argparse append)
     pairs: bool = False  # a mapping written as KEY=VALUE items, e.g. {training: 8} -> training=8
     skip: tuple[Any, ...] = ()  # values that mean "the command's default": no flag
+    switch: bool = (
+        False  # a boolean as an argparse store_true flag: True -> bare flag, False -> none
+    )
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,46 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "repeats": Flag("--repeats"),
         "max_seconds": Flag("--max-seconds"),
     },
+    # The LLM baseline (rules/llm.smk): `trm llm ...`. Its rules also pass the experiment's
+    # dataset (llm prepare), predict (llm predict) and score (llm score, llm compare) sections
+    # through the tables above.
+    "llm": {
+        "model": UsedByRule("--model: the Hub id or folder, or the folder llm_tiny_model builds"),
+        "device": Flag("--device"),  # training device (llm train)
+        "tiny": UsedByRule("rule llm_tiny_model: section llm.tiny"),
+        "prepare": UsedByRule("rule llm_prepare: section llm.prepare"),
+        "train": UsedByRule("rule llm_train: section llm.train"),
+    },
+    "llm.tiny": {
+        "hidden_size": Flag("--hidden-size"),
+        "layers": Flag("--layers"),
+        "heads": Flag("--heads"),
+        "max_positions": Flag("--max-positions"),
+        "seed": Flag("--seed"),
+    },
+    "llm.prepare": {
+        "max_len": Flag("--max-len"),
+        "overlong": Flag("--overlong"),
+        "test_views": Flag("--test-views"),
+    },
+    "llm.train": {
+        "r": Flag("--r"),
+        "alpha": Flag("--alpha"),
+        "dropout": Flag("--dropout"),
+        "target_modules": Flag("--target-modules"),
+        "epochs": Flag("--epochs"),
+        "lr": Flag("--lr"),
+        "batch_size": Flag("--batch-size"),
+        "grad_accum": Flag("--grad-accum"),
+        "warmup_steps": Flag("--warmup-steps"),
+        "weight_decay": Flag("--weight-decay"),
+        "seed": Flag("--seed"),
+        "max_steps": Flag("--max-steps"),
+        "checkpoint_every": Flag("--checkpoint-every"),
+        "load_in_4bit": Flag("--load-in-4bit", switch=True),  # also given to llm predict
+        "dtype": Flag("--dtype"),
+        "gradient_checkpointing": Flag("--gradient-checkpointing", switch=True),
+    },
 }
 
 
@@ -138,6 +181,11 @@ def to_flags(section: str, settings: Mapping[str, Any]) -> list[str]:
                 f"trm/jobargs.py SECTIONS[{section!r}] (and to the command's parser)"
             )
         if isinstance(entry, UsedByRule) or value is None or value in entry.skip:
+            continue
+        if entry.switch:
+            if not isinstance(value, bool):
+                raise TypeError(f"workflow setting {section}.{key} must be true or false")
+            argv += [entry.flag] if value else []
             continue
         if isinstance(value, Mapping) and entry.pairs:
             argv += [entry.flag, *(f"{k}={_arg(v)}" for k, v in value.items())]

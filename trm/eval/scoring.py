@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,8 @@ def _write_json(path: Path, obj: object, indent: int | None = None) -> None:
         f.write("\n")
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Rows as CSV, columns in the first row's key order (per_input.csv of both scorers)."""
     with open(path, "w", newline="") as f:
         if not rows:
             return
@@ -72,7 +74,7 @@ def score_arc(
         with open(tmp / "per_example.jsonl", "w") as f:
             for rec in arc.per_example_records(pp, res):
                 f.write(json.dumps(rec) + "\n")
-        _write_csv(tmp / "per_input.csv", arc.per_input_table(res))
+        write_csv(tmp / "per_input.csv", arc.per_input_table(res))
         _write_json(tmp / "votes.json", votes, indent=1)
     return metrics
 
@@ -146,8 +148,6 @@ def compare_modes(
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
     """Paper minus single mode, pass@1 and pass@2, paired bootstrap over tasks; writes `out`."""
-    from trm.eval.stats import paired_bootstrap_diff
-
     check_n_boot(n_boot)
     paper = task_pass_rates(Path(paper_dir) / "per_input.csv")
     single = task_pass_rates(Path(single_dir) / "per_input.csv")
@@ -156,13 +156,27 @@ def compare_modes(
             f"{paper_dir} and {single_dir} score different task lists: not the same dataset"
         )
     result: dict[str, Any] = {S.COMPARE_N_TASKS: len(paper), S.COMPARE_N_BOOT: n_boot}
-    for k in S.SWEEP_KS:
-        d = paired_bootstrap_diff(
-            [paper[t][k] for t in paper], [single[t][k] for t in single], n_boot=n_boot, seed=seed
-        )
-        key = S.compare_diff_key(k)
-        result[key] = d["diff"]
-        result.update(zip(S.ci_keys(key), (d["ci_low"], d["ci_high"]), strict=True))
-        result[S.compare_p_key(k)] = d["p_value"]
+    result |= paired_pass_diffs(paper, single, S.compare_diff_key, S.compare_p_key, n_boot, seed)
     write_json(out, result)
     return result
+
+
+def paired_pass_diffs(
+    a: dict[str, dict[int, float]],
+    b: dict[str, dict[int, float]],
+    diff_key: Callable[[int], str],
+    p_key: Callable[[int], str],
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, float]:
+    """Per K in SWEEP_KS, a minus b over the tasks of `a` (task_pass_rates of the same tasks),
+    paired bootstrap over tasks: {diff_key(K): mean, its ci_keys: interval, p_key(K): p}."""
+    from trm.eval.stats import paired_bootstrap_diff
+
+    out: dict[str, float] = {}
+    for k in S.SWEEP_KS:
+        d = paired_bootstrap_diff([a[t][k] for t in a], [b[t][k] for t in a], n_boot, seed=seed)
+        out[diff_key(k)] = d["diff"]
+        out.update(zip(S.ci_keys(diff_key(k)), (d["ci_low"], d["ci_high"]), strict=True))
+        out[p_key(k)] = d["p_value"]
+    return out

@@ -1,4 +1,4 @@
-"""`trm llm prepare|train|predict|score|make-tiny-model`: the LLM baseline's commands.
+"""`trm llm prepare|train|predict|score|compare|make-tiny-model`: the LLM baseline's commands.
 
 The Hugging Face token is never an option: set HF_TOKEN in the environment for gated models.
 """
@@ -76,6 +76,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cost", nargs="*", default=[], help="train/predict summary JSON files")
     s.set_defaults(func=_score)
+
+    c = sub.add_parser("compare", help="TRM minus LLM pass@1/2 over the same tasks (paired)")
+    c.add_argument("--trm", required=True, help="a `trm score arc` folder (per_input.csv)")
+    c.add_argument("--llm", required=True, help="a `trm llm score` folder (per_input.csv)")
+    c.add_argument("--out", required=True, help="JSON file")
+    c.add_argument("--n-boot", type=int, default=10_000)
+    c.add_argument("--seed", type=int, default=0)
+    c.set_defaults(func=_compare)
 
     m = sub.add_parser("make-tiny-model", help="a random tiny Llama + char tokenizer (tests)")
     m.add_argument("--out", required=True)
@@ -178,7 +186,26 @@ def _score(args: argparse.Namespace) -> int:
         seed=args.seed,
         cost_files=args.cost,
     )
-    print(json.dumps({k: v for k, v in m.items() if k.startswith("ARC/") or k.startswith("n_")}))
+    from trm.llm import schema as L
+
+    shown = [*L.HEADLINE, *L.COUNTS]
+    print(json.dumps({k: m[k] for k in shown}))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from trm.eval.schema import ci_keys
+    from trm.llm import schema as L
+    from trm.llm.compare import compare_trm_llm
+
+    r = compare_trm_llm(args.trm, args.llm, args.out, n_boot=args.n_boot, seed=args.seed)
+    for k in L.PASS_KS:
+        key = L.compare_diff_key(k)
+        lo, hi = (r[c] for c in ci_keys(key))
+        print(
+            f"llm compare: {key} {100 * r[key]:+.1f} pt, 95 % interval "
+            f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt over {r[L.COMPARE_N_TASKS]} tasks"
+        )
     return 0
 
 
@@ -197,17 +224,3 @@ def _make_tiny(args: argparse.Namespace) -> int:
     )
     print(f"llm make-tiny-model: wrote {out}")
     return 0
-
-
-def flags(opts: dict) -> list[str]:
-    """Config options as `trm llm` flags (the workflow adapters' one mapping): key_name ->
-    --key-name; True -> a bare flag, False/None -> omitted, a list -> several values."""
-    out: list[str] = []
-    for key, value in opts.items():
-        if value is None or value is False:
-            continue
-        out.append("--" + key.replace("_", "-"))
-        if value is True:
-            continue
-        out += [str(v) for v in value] if isinstance(value, list | tuple) else [str(value)]
-    return out

@@ -1,5 +1,7 @@
 """Score LLM predictions with TRM's ARC metric: pass@K per test input, averaged over a task's
-test inputs, then over tasks, with percentile bootstrap intervals over tasks (trm.stats).
+test inputs, then over tasks, with percentile bootstrap intervals over tasks. The ranked answers
+become a trm.eval.arc VoteResult, so TRM's own writers compute the metrics, the intervals and
+per_input.csv (`metrics_with_intervals`, `per_input_table`).
 
 Attempts: the parsed answers of a test input's views (the original prompt and the augmented
 ones, each mapped back to the original frame) are pooled like TRM's voting: candidates are
@@ -7,23 +9,26 @@ ranked by number of views that gave them, then by mean token log-probability (TR
 halting confidence), then by view order. attempt_1/attempt_2 are the top two; with a single
 candidate attempt_2 repeats it. A test input with no parseable answer gets [[0]] for both
 attempts in submission.json (so the list stays aligned with the task's test inputs) and is
-wrong. Per-input results are written with the columns of TRM's per_input.csv so a paired
-difference over the same tasks reads both the same way.
+wrong (TRM's submission leaves such an input out instead).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 from pathlib import Path
 
-from trm.errors import UserError
-from trm.llm.prepare import read_jsonl, read_manifest
-from trm.stats import bootstrap_ci
-from trm.utils import atomic_dir, read_json
+import numpy as np
 
-PASS_KS = (1, 2)
+from trm.errors import UserError
+from trm.eval import schema as S
+from trm.eval.arc import SUBMISSION_K, VoteResult, metrics_with_intervals, per_input_table
+from trm.eval.scoring import check_n_boot, write_csv
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.llm import schema as L
+from trm.llm.prepare import read_jsonl, read_manifest
+from trm.utils import atomic_dir, read_json, write_json
+
 EMPTY = [[0]]
 
 
@@ -49,12 +54,13 @@ def score(
     predictions: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    n_boot: int = 10_000,
-    seed: int = 0,
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
     cost_files: list[str | os.PathLike] = (),
 ) -> dict:
-    if n_boot < 100:
-        raise UserError(f"--n-boot must be at least 100, got {n_boot}")
+    """Vote each test input's views, write metrics.json (trm.llm.schema keys), submission.json,
+    per_input.csv (TRM's columns) and per_task.json into `out`; return the metrics."""
+    check_n_boot(n_boot)
     man = read_manifest(data_dir)
     truth = read_json(Path(data_dir) / "test_tasks.json", "LLM test tasks")
     preds = read_jsonl(predictions, "LLM predictions")
@@ -69,61 +75,86 @@ def score(
         by_input.setdefault(key, []).append(p)
 
     submission: dict[str, list] = {}
-    rows, task_pass = [], {}
-    for task, t in truth.items():
+    task_names = list(truth)
+    input_task, ranks, cand_counts, votes, top_votes = [], [], [], [], []
+    for t, task in enumerate(task_names):
         submission[task] = []
-        passed = {k: 0 for k in PASS_KS}
-        for j, pair in enumerate(t["test"]):
+        for j, pair in enumerate(truth[task]["test"]):
             cands = rank_candidates(by_input.get((task, j), []))
-            grids = [c["grid"] for c in cands[:2]] or [EMPTY]
-            grids += grids[:1] * (2 - len(grids))
-            submission[task].append({"attempt_1": grids[0], "attempt_2": grids[1]})
-            rank = next((r for r, c in enumerate(cands) if c["grid"] == pair["output"]), -1)
-            row = {
-                "task": task,
-                "test_index": j,
-                "n_votes": sum(c["votes"] for c in cands),
-                "n_candidates": len(cands),
-                "top_votes": cands[0]["votes"] if cands else 0,
-                "label_rank": rank,
-            }
-            for k in PASS_KS:
-                row[f"pass@{k}"] = int(0 <= rank < k)
-                passed[k] += row[f"pass@{k}"]
-            rows.append(row)
-        task_pass[task] = {f"pass@{k}": passed[k] / len(t["test"]) for k in PASS_KS}
+            grids = [c["grid"] for c in cands[:SUBMISSION_K]] or [EMPTY]
+            grids += grids[:1] * (SUBMISSION_K - len(grids))
+            submission[task].append({f"attempt_{i + 1}": g for i, g in enumerate(grids)})
+            input_task.append(t)
+            ranks.append(next((r for r, c in enumerate(cands) if c["grid"] == pair["output"]), -1))
+            cand_counts.append(len(cands))
+            votes.append(sum(c["votes"] for c in cands))
+            top_votes.append(cands[0]["votes"] if cands else 0)
+    res = _vote_result(task_names, input_task, ranks, cand_counts, votes, top_votes)
 
-    n_views = len(preds)
-    metrics: dict = {}
-    for k in PASS_KS:
-        vals = [task_pass[t][f"pass@{k}"] for t in truth]
-        metrics[f"ARC/pass@{k}"] = sum(vals) / len(vals)
-        metrics[f"ARC/pass@{k}_ci95"] = list(bootstrap_ci(vals, n_boot=n_boot, seed=seed))
+    # TRM's scorer from here on: the same metrics, intervals and per-input table.
+    metrics = metrics_with_intervals(res, n_boot=n_boot, seed=seed)
     test_split = man["splits"]["test"]
     metrics |= {
-        "n_tasks": len(truth),
-        "n_test_inputs": len(rows),
-        "n_predictions": n_views,
-        "n_unparseable": sum(p.get("grid") is None for p in preds),
-        "n_hit_token_limit": sum(not p.get("stopped", True) for p in preds),
-        "n_prompts_skipped_overlong": test_split["skipped"],
-        "n_prompts_truncated_overlong": test_split["truncated"],
-        "n_test_inputs_without_answer": sum(r["n_candidates"] == 0 for r in rows),
-        "attempts": "top-2 answers voted over the original and augmented views",
-        "cost": _cost(cost_files),
+        L.N_PREDICTIONS: len(preds),
+        L.N_UNPARSEABLE: sum(p.get("grid") is None for p in preds),
+        L.N_HIT_TOKEN_LIMIT: sum(not p.get("stopped", True) for p in preds),
+        L.N_SKIPPED_OVERLONG: test_split["skipped"],
+        L.N_TRUNCATED_OVERLONG: test_split["truncated"],
+        L.N_WITHOUT_ANSWER: int((res.n_candidates == 0).sum()),
+        L.ATTEMPTS: "top-2 answers voted over the original and augmented views",
+        L.COST: _cost(cost_files),
+    }
+    task_pass = {
+        task: {S.per_input_pass(k): float(res.task_pass[t, i]) for i, k in enumerate(L.PASS_KS)}
+        for t, task in enumerate(task_names)
     }
     with atomic_dir(out) as tmp:
-        with open(tmp / "metrics.json", "w") as f:
-            json.dump(metrics, f, indent=1)
+        write_json(tmp / "metrics.json", metrics)
         with open(tmp / "submission.json", "w") as f:
             json.dump(submission, f)
-        with open(tmp / "per_input.csv", "w", newline="") as f:
-            w = csv.DictWriter(f, fieldnames=list(rows[0]))
-            w.writeheader()
-            w.writerows(rows)
-        with open(tmp / "per_task.json", "w") as f:
-            json.dump(task_pass, f, indent=1)
+        write_csv(tmp / "per_input.csv", per_input_table(res))
+        write_json(tmp / "per_task.json", task_pass)
     return metrics
+
+
+def _vote_result(
+    task_names: list[str],
+    input_task: list[int],
+    label_rank: list[int],
+    n_candidates: list[int],
+    n_votes: list[int],
+    top_votes: list[int],
+) -> VoteResult:
+    """The ranked answers as TRM's VoteResult, so its metric and table writers apply as they are:
+    pass@K per test input, averaged over a task's test inputs, then over tasks."""
+    rank = np.asarray(label_rank, dtype=np.int64)
+    ks = np.asarray(L.PASS_KS)
+    passed = (rank[:, None] >= 0) & (rank[:, None] < ks[None, :])
+    tasks = np.asarray(input_task, dtype=np.int64)
+    per_task = np.bincount(tasks, minlength=len(task_names))
+    task_pass = (
+        np.stack(
+            [
+                np.bincount(tasks, weights=passed[:, i], minlength=len(task_names))
+                for i in range(len(ks))
+            ],
+            axis=1,
+        )
+        / np.maximum(per_task, 1)[:, None]
+    )
+    return VoteResult(
+        pass_ks=L.PASS_KS,
+        task_names=task_names,
+        input_task=tasks,
+        n_votes=np.asarray(n_votes, dtype=np.int64),
+        n_candidates=np.asarray(n_candidates, dtype=np.int64),
+        top_votes=np.asarray(top_votes, dtype=np.int64),
+        label_rank=rank,
+        top_rows=np.full((len(rank), SUBMISSION_K), -1, dtype=np.int64),  # no prediction rows
+        passed=passed,
+        task_pass=task_pass,
+        metrics={S.arc_pass_key(k): float(task_pass[:, i].mean()) for i, k in enumerate(ks)},
+    )
 
 
 def _cost(files: list[str | os.PathLike]) -> dict:
@@ -131,10 +162,10 @@ def _cost(files: list[str | os.PathLike]) -> dict:
     cost: dict = {}
     for path in files:
         s = read_json(path, "LLM run summary")
-        for key in ("parameters", "trainable_parameters", "tokens_generated", "device"):
+        for key in L.Cost.FIRST_SEEN:
             if key in s:
                 cost.setdefault(key, s[key])
-        for key in ("train_seconds", "predict_seconds", "gpu_hours", "cpu_seconds"):
+        for key in L.Cost.SUMMED:
             if key in s:
                 cost[key] = round(cost.get(key, 0) + s[key], 4)
     return cost

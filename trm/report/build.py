@@ -11,6 +11,7 @@ from typing import Any
 from trm.errors import UserError
 from trm.provenance import collect, make_record, now_iso, write_record
 from trm.report.inputs import ExperimentInputs
+from trm.report.llm import LlmInputs
 from trm.report.render import write_report
 from trm.utils import write_json
 
@@ -24,6 +25,7 @@ def build_report(
     title: str = "TRM reproduction report",
     own_record: Mapping[str, Any] | None = None,
     grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
+    llm: Sequence[LlmInputs] = (),
 ) -> dict[str, Any]:
     """Render the page from the upstream records, then write the bundle.
 
@@ -36,7 +38,7 @@ def build_report(
             raise UserError(f"provenance record not found: {p}")
     start = now_iso()
     bundle = collect(record_paths, bundle_path=bundle_path)
-    write_report(out_html, experiments, bundle, template_dir, title, grids)
+    write_report(out_html, experiments, bundle, template_dir, title, grids=grids, llm=llm)
     if own_record is not None:
         rec = make_record(
             rule=own_record.get("rule", "report"),

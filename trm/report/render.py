@@ -36,6 +36,7 @@ from trm.report.inputs import (
     read_train_config,
     read_votes,
 )
+from trm.report.llm import LlmInputs, llm_sections
 from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
@@ -350,6 +351,7 @@ def render_html(
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
+    llm: Sequence[LlmInputs] = (),
 ) -> str:
     import jinja2
 
@@ -374,6 +376,7 @@ def render_html(
         paper_figures=PAPER_FIGURES,
         citation=PAPER_CITATION,
         captions=captions or {},
+        llm_sections=llm_sections(llm, bundle),
     )
 
 
@@ -384,8 +387,9 @@ def write_report(
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),
+    llm: Sequence[LlmInputs] = (),
 ) -> None:
     """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title, grids)
+    html = render_html(experiments, bundle, template_dir, title, grids=grids, llm=llm)
     with atomic_file(out_html) as f:
         f.write(html)

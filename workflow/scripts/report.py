@@ -9,14 +9,22 @@ import _job  # noqa: E402,F401 (puts the checkout's trm/ first on the path)
 from trm.report.build import build_report
 from trm.report.grids import GridInputs
 from trm.report.inputs import ExperimentInputs, per_example_file
+from trm.report.llm import LlmInputs
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 inp = dict(smk.input.items())
-experiments, records = [], []
+experiments, llm, records = [], [], []
 for name, settings in smk.params.experiments.items():
 
     def get(key, name=name):
         return inp.get(f"{name}::{key}")
+
+    records += [str(p) for p in get("records")]
+    if settings["llm"]:  # the LLM baseline: its own section (trm/report/llm.py)
+        prefix = f"{name}::llm_compare::"
+        compare = {k[len(prefix) :]: str(v) for k, v in inp.items() if k.startswith(prefix)}
+        llm.append(LlmInputs(name, dict(settings), str(get("llm_metrics")), compare))
+        continue
 
     modes = [
         k.split("_", 1)[1]
@@ -40,7 +48,6 @@ for name, settings in smk.params.experiments.items():
             },
         )
     )
-    records += [str(p) for p in get("records")]
 
 grids = [
     GridInputs(name=g, grid_json=str(inp[f"grid::{g}"]), experiments=dict(variants))
@@ -64,4 +71,5 @@ build_report(
         "inputs": [str(p) for p in smk.input],
         "log": str(smk.log[0]),
     },
+    llm=llm,
 )
