@@ -253,6 +253,48 @@ def _grid_name_regex():
     return "|".join(sorted(map(re.escape, GRIDS))) if GRIDS else "(?!x)x"
 
 
+# ---- the LLM baseline (llm.smk) ----
+
+def llm_cfg(exp):
+    return EXPERIMENTS[exp]["llm"]
+
+
+def llm_model_input(exp):
+    """The tiny model folder a job depends on (a job input), or nothing for a Hub id."""
+    return [f"runs/{exp}/llm/tiny-model"] if llm_cfg(exp)["model"] == "tiny" else []
+
+
+def llm_model(exp):
+    m = llm_cfg(exp)["model"]
+    return f"runs/{exp}/llm/tiny-model" if m == "tiny" else m
+
+
+def llm_on_gpu(exp):
+    return 0 if str(llm_cfg(exp).get("device", "auto")) == "cpu" else 1
+
+
+# The test tasks of an ARC experiment are fixed by these dataset settings (the same source and
+# selection give the same test_puzzles.json / test_tasks.json task list).
+SAME_TASKS_KEYS = ("source", "input_prefix", "test_set", "test_set2", "tasks", "max_tasks")
+
+
+def llm_trm_partners(exp):
+    """TRM ARC experiments of this run on the same test tasks as the LLM experiment `exp`: each
+    gets a paired difference TRM minus LLM (rule llm_compare), shown in the report."""
+    ds = EXPERIMENTS[exp]["dataset"]
+    same = lambda e: all(EXPERIMENTS[e]["dataset"].get(k) == ds.get(k) for k in SAME_TASKS_KEYS)
+    return [
+        e
+        for e in RUN
+        if "llm" not in EXPERIMENTS[e]
+        and EXPERIMENTS[e]["dataset"]["kind"] == "arc"
+        and "paper" in score_modes(e)
+        and same(e)
+    ]
+
+
+
+
 def data_dir(exp):
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
 
