@@ -699,3 +699,19 @@ def test_random_bytes_checkpoint_is_one_line_without_weights_only_advice(tmp_pat
     msg = str(err.value)
     assert str(bad) in msg and "\n" not in msg and "weights_only" not in msg
     assert "not a torch save file" in msg
+
+
+def test_score_compare_replaces_only_its_own_json(arc_predictions, tmp_path, capsys):
+    data, pred, _ = arc_predictions
+    for mode in ("paper", "single"):
+        assert _score_arc(data, pred, tmp_path / mode, "--mode", mode) == 0
+    out = tmp_path / "compare.json"
+    out.write_text('{"mine": true}')
+    cmd = ["score", "compare", "--paper", str(tmp_path / "paper")]
+    cmd += ["--single", str(tmp_path / "single"), "--n-boot", "100", "--out", str(out)]
+    assert trm_main(cmd) == 2
+    assert "is a file that is not a mode comparison JSON" in capsys.readouterr().err
+    assert out.read_text() == '{"mine": true}'
+    assert trm_main([*cmd, "--overwrite"]) == 0
+    assert trm_main(cmd) == 0  # its own earlier comparison is replaced
+    assert json.loads(out.read_text())["n_tasks"] == 3
