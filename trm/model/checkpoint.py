@@ -75,7 +75,7 @@ def _load_failure_reason(exc: Exception) -> str:
     if isinstance(exc, pickle.UnpicklingError):
         if "GLOBAL" in text:
             return "it names Python code to run, not only tensors; nothing in it was run"
-        return "not a torch save file of tensors (corrupted, truncated or another format)"
+        return "not a torch save file of tensors: corrupted, truncated or another format"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return first or type(exc).__name__
 
