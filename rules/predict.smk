@@ -13,6 +13,10 @@ rule predict:
     params:
         predict=lambda wc: exp_cfg(wc.exp)["predict"],
         checkpoint_file=lambda wc: checkpoint_file(wc.exp),
+        # per-step trajectory and test-time depth ride on the one inference pass (analyses.smk)
+        analyses=lambda wc: {
+            k: v for k, v in analyses_cfg(wc.exp).items() if k in ("trajectory", "halt_max_steps")
+        },
     log:
         logs("predict", "{exp}"),
     benchmark:

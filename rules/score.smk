@@ -63,3 +63,42 @@ rule score_compare:
         "../envs/trm.yaml"
     script:
         "../workflow/scripts/score_compare.py"
+
+
+# One ablation grid's table: each variant's accuracy and its paired difference from the base
+# variant (same test examples), computed here from the variants' scores; the report shows it.
+
+
+rule score_grid:
+    input:
+        metrics=lambda wc: list(grid_scores(wc.grid).values()),
+        records=lambda wc: [record_of(Path(p).parent) for p in grid_scores(wc.grid).values()],
+    output:
+        grid="runs/{grid}/grid.json",
+        prov="runs/{grid}/grid.provenance.json",
+    wildcard_constraints:
+        grid=_grid_name_regex(),
+    params:
+        kind=lambda wc: exp_cfg(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base])["dataset"]["kind"],
+        runs=lambda wc: {v: str(Path(p).parent) for v, p in grid_scores(wc.grid).items()},
+        base=lambda wc: GRIDS[wc.grid].base,
+        changes=lambda wc: GRIDS[wc.grid].changes,
+        paper=lambda wc: GRIDS[wc.grid].paper,
+        score=lambda wc: {
+            k: v
+            for k, v in exp_cfg(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base]).get("score", {}).items()
+            if k in ("n_boot", "seed")
+        },
+    log:
+        logs("score_grid", "{grid}"),
+    benchmark:
+        bench_record("score_grid", "{grid}")
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/score_grid.py"

@@ -307,3 +307,78 @@ def test_deadline_bounds_a_stuck_call() -> None:
     assert _run_with_deadline(lambda: 7, 1.0, "quick call") == 7
     with pytest.raises(KeyError):
         _run_with_deadline(lambda: {}["x"], 1.0, "failing call")
+
+
+# ---- the published HRM checkpoints (sapientinc/HRM-checkpoint-*) -------------------------------
+
+HRM_REPOS = (
+    "sapientinc/HRM-checkpoint-ARC-2",
+    "sapientinc/HRM-checkpoint-sudoku-extreme",
+    "sapientinc/HRM-checkpoint-maze-30x30-hard",
+)
+HRM_GOLDEN = Path(__file__).resolve().parents[1].parent / "shared" / "golden" / "arch" / "hrm.pt"
+
+
+@pytest.mark.parametrize("repo_id", HRM_REPOS)
+def test_published_hrm_checkpoint_fetches_and_predicts(tmp_path: Path, repo_id: str) -> None:
+    """The HRM repo layout (a `checkpoint` state dict of a torch.compile'd run and its
+    all_config.yaml naming hrm.hrm_act_v1) goes through `trm fetch-checkpoint` offline and
+    `trm predict` reproduces the HRM golden's predictions."""
+    import io
+
+    import numpy as np
+    import yaml
+    from test_predict import _write_dataset
+
+    if not HRM_GOLDEN.exists():
+        pytest.skip(f"HRM golden fixture not found: {HRM_GOLDEN}")
+    g = torch.load(HRM_GOLDEN, weights_only=False)
+    cfg = g["config"]
+    arch = {
+        k: v
+        for k, v in cfg.items()
+        if k not in ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "arch")
+    }
+    arch.update(
+        name="hrm.hrm_act_v1@HierarchicalReasoningModel_ACTV1",
+        loss={"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
+    )
+    buf = io.BytesIO()
+    torch.save(dict(g["state_dict"]), buf)
+    files = {
+        "checkpoint": buf.getvalue(),
+        "all_config.yaml": yaml.safe_dump({"arch": arch, "global_batch_size": 768}).encode(),
+        "README.md": b"readme",
+    }
+    cache = tmp_path / "hf"
+    repo = cache / ("models--" + repo_id.replace("/", "--"))
+    (repo / "blobs").mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(COMMIT)
+    for rel, data in files.items():
+        digest = hashlib.sha256(data).hexdigest()
+        (repo / "blobs" / digest).write_bytes(data)
+        link = repo / "snapshots" / COMMIT / rel
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(os.path.relpath(repo / "blobs" / digest, link.parent))
+    env = {"HF_HUB_OFFLINE": "1", "HF_HUB_CACHE": str(cache)}
+    out = tmp_path / "ckpt"
+    r = _trm(["fetch-checkpoint", "--repo-id", repo_id, "--out", str(out)], env)
+    assert r.returncode == 0, r.stderr
+    weights, saved = resolve_checkpoint(out)
+    assert weights == out / "checkpoint" and saved is not None and saved["arch"] == "hrm"
+    if repo_id != "sapientinc/HRM-checkpoint-sudoku-extreme":
+        return  # same layout for all three: one prediction run checks the weights load right
+
+    data = _write_dataset(tmp_path / "data", g)
+    preds = tmp_path / "preds.npz"
+    r = _trm(
+        ["predict", "--checkpoint", str(out), "--data", str(data), "--out", str(preds)]
+        + ["--device", "cpu", "--dtype", "float32", "--threads", "1", "--no-progress"],
+        env,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr
+    got = np.load(preds)["preds"]
+    want = g["eval_steps"][-1]["preds"].numpy()
+    assert np.array_equal(got[: len(want)], want)

@@ -49,6 +49,7 @@ COMMANDS: dict[str, list[list[str]]] = {
     "generate": [["prepare", "arc-tasks", "--out", "o"]],
     "checkpoint": [["fetch-checkpoint", "--out", "o"]],
     "predict": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
+    "analyses": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
     "score": [["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"]],
     "sweep": [["sweep", "--data", "d", "--predictions", "p", "--out", "o"]],
     "bench": [["bench", "--checkpoint", "c", "--data", "d", "--out", "o"]],

@@ -82,16 +82,16 @@ def test_unreadable_and_absent_files(tmp_path):
 
 
 def test_an_optional_field_is_one_declaration(tmp_path, monkeypatch):
-    extra = P.FieldSpec("step_q_halt_logits", "f", 2, required=False, write_dtype="float32")
+    extra = P.FieldSpec("extra_scores", "f", 2, required=False, write_dtype="float32")
     monkeypatch.setattr(P, "FIELDS", (*P.FIELDS, extra))
     path = tmp_path / "p.npz"
-    P.write_predictions(path, **_arrays(), step_q_halt_logits=np.ones((5, 3)))
+    P.write_predictions(path, **_arrays(), extra_scores=np.ones((5, 3)))
     pred = P.read_predictions(path)
-    assert pred.optional["step_q_halt_logits"].shape == (5, 3)
-    assert set(pred.arrays()) == {*P.REQUIRED, "step_q_halt_logits"}
+    assert pred.optional["extra_scores"].shape == (5, 3)
+    assert set(pred.arrays()) == {*P.REQUIRED, "extra_scores"}
     # without it the file is still valid; with a wrong rank it is named
     P.write_predictions(path, **_arrays())
     assert P.read_predictions(path).optional == {}
-    np.savez(path, **_arrays(), step_q_halt_logits=np.ones(5))
-    with pytest.raises(UserError, match="field 'step_q_halt_logits' must be 2-D"):
+    np.savez(path, **_arrays(), extra_scores=np.ones(5))
+    with pytest.raises(UserError, match="field 'extra_scores' must be 2-D"):
         P.read_predictions(path)

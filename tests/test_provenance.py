@@ -110,6 +110,23 @@ def test_audit_cli_exit_status_and_message(chain_dir):
     assert "CHANGED runs/e/predictions.npz" in bad.stderr
 
 
+def test_audit_names_the_job_that_wrote_a_changed_file(chain_dir):
+    """A changed file is attributed to the job that produced it, not to a job that read it,
+    whatever order the records have in the bundle (a report consumes everything)."""
+    bundle = json.loads((chain_dir / "reports/provenance.json").read_text())
+    bundle["records"] = bundle["records"][::-1]  # the consumer (score) first
+    write_json(chain_dir / "reports/provenance.json", bundle)
+    (chain_dir / "runs/e/predictions.npz").write_text("other")
+    (problem,) = provenance.audit("reports/provenance.json")
+    assert problem.startswith("CHANGED runs/e/predictions.npz: written by predict[exp=e]"), problem
+    assert "score" not in problem
+    # The last job of the chain wrote its output: named as its writer too.
+    (chain_dir / "runs/e/predictions.npz").write_text("P")
+    (chain_dir / "runs/e/metrics.json").write_text("[]")
+    (problem,) = provenance.audit("reports/provenance.json")
+    assert "written by score[exp=e]" in problem, problem
+
+
 def test_audit_finds_root_after_the_project_moves(chain_dir, tmp_path_factory, monkeypatch):
     moved = tmp_path_factory.mktemp("moved") / "proj"
     chain_dir.rename(moved)

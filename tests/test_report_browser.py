@@ -3,11 +3,14 @@ the console shows no errors. A screenshot is saved beside the report."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
 import shutil
 import subprocess
+from collections import Counter
+from html import unescape as html_unescape
 from pathlib import Path
 
 import pytest
@@ -25,8 +28,14 @@ window.addEventListener('load', () => {
   // At `load` every image has been fetched and decoded, or failed (naturalWidth 0).
   const imgs = Array.from(document.images);
   imgs.filter(i => !(i.complete && i.naturalWidth > 0)).forEach(i => window.__errors.push('undecodable image: ' + i.alt));
+  // Every in-page link (provenance records, experiments) lands on an element.
+  const links = Array.from(document.querySelectorAll('a[href^="#"]'));
+  links.filter(a => !document.getElementById(a.getAttribute('href').slice(1))).forEach(a => window.__errors.push('dangling link: ' + a.getAttribute('href')));
+  // What a reader sees: the votes tables and summary rows as rendered text.
+  const votes = Array.from(document.querySelectorAll('table.votes-table')).map(t => Array.from(t.rows).slice(1).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
+  const summary = Array.from(document.querySelectorAll('table.summary-table')).map(t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
   const out = document.createElement('pre'); out.id = '__probe';
-  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors});
+  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, text: document.body.innerText});
   document.body.appendChild(out);
 });
 </script>"""
@@ -70,15 +79,17 @@ def test_report_opens_in_chromium(chromium, tmp_path):
     report = run_dir / "reports/report.html"
     html = report.read_text()
     n_images = len(re.findall(r"<img ", html))
-    assert n_images >= 5
+    assert n_images >= 4  # sweep, votes, two training panels (two bench points: tables only)
     probe_page = tmp_path / "probe.html"
     probe_page.write_text(html.replace("<head>", "<head>\n" + PROBE, 1))
     proc = _run(chromium, "--virtual-time-budget=10000", "--dump-dom", probe_page.as_uri())
     m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
     assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
-    result = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert result["errors"] == [], result
-    assert result["images"] == n_images and result["decoded"] == n_images, result
+    result = json.loads(html_unescape(m.group(1)))
+    assert result["errors"] == [], result["errors"]
+    assert result["links"] > 10
+    assert result["images"] == n_images and result["decoded"] == n_images, result["errors"]
+    _check_what_the_page_says(run_dir, result)
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and "probe" not in ln]
     assert not console, console
 
@@ -91,3 +102,63 @@ def test_report_opens_in_chromium(chromium, tmp_path):
         Path(out).mkdir(parents=True, exist_ok=True)
         shutil.copy2(shot, Path(out) / "report-screenshot.png")
     print(f"screenshot: {shot}")
+
+
+def _check_what_the_page_says(run_dir: Path, page: dict) -> None:
+    """The rendered page against the files the workflow wrote (test-ci: two smoke runs)."""
+    text = page["text"]
+    # Smoke runs: no paper column anywhere, and each says why it is not comparable.
+    assert "paper's figure" not in text and "44.6 %" not in text and "87.4 %" not in text
+    assert text.count("Not comparable with the paper") == 2
+    # Sudoku: no augmented views or single mode in its caption.
+    sudoku = text.split("Experiment sudoku-ci")[1]
+    assert "augmented views" not in sudoku.split("Provenance")[0]
+    assert "single mode" not in sudoku.split("Provenance")[0]
+    # The agreement distribution shown equals top_votes in per_input.csv, and views pooled n_votes.
+    with open(run_dir / "runs/arc-ci/scores/paper/per_input.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    (table,) = page["votes"]
+    shown_pooled = {int(r[0]): int(r[1]) for r in table if int(r[1])}
+    shown_agree = {int(r[0]): int(r[2]) for r in table if int(r[2])}
+    assert shown_agree == dict(Counter(int(r["top_votes"]) for r in rows))
+    assert shown_pooled == dict(Counter(int(r["n_votes"]) for r in rows))
+    assert "votes for the chosen answer (agreement)" in text and "views pooled" in text
+    # Every accuracy shows its n and a non-degenerate interval with its method.
+    for exp, kind in (("arc-ci", "arc"), ("sudoku-ci", "sudoku")):
+        metrics = json.loads((run_dir / f"runs/{exp}/scores/paper/metrics.json").read_text())
+        n = (
+            f"n = {metrics['n_tasks']} tasks, {metrics['n_test_inputs']} test inputs"
+            if kind == "arc"
+            else f"n = {metrics['n_examples']} test puzzles"
+        )
+        assert n in text, n
+    for table in page["summary"]:
+        for row in table[1:]:
+            lo, hi = (float(x) for x in re.findall(r"\[(-?[\d.]+), (-?[\d.]+)\]", row[2])[0])
+            assert hi > lo, row  # 0 of n is not [0.0, 0.0]
+            assert "Wilson score interval" in row[2] or "percentile bootstrap" in row[2]
+            assert row[3].startswith("n = ")
+
+
+def test_grid_table_opens_in_chromium(chromium, tmp_path):
+    """An ablation grid's table (trm/report/grids.py + grid.html.j2) in a real browser: no
+    script or console errors, one row per variant with the paper column and paired intervals."""
+    from test_grids import _fake_grid_json
+
+    from trm.report.grids import GridInputs
+    from trm.report.render import render_html
+
+    root = Path(__file__).resolve().parents[1]
+    _fake_grid_json(tmp_path / "grid.json")
+    grid = GridInputs("abl", str(tmp_path / "grid.json"), {"trm-mlp": "abl.trm-mlp"})
+    html = render_html([], None, root / "reports/templates", grids=[grid])
+    page = tmp_path / "grid.html"
+    page.write_text(html.replace("<head>", "<head>\n" + PROBE, 1))
+    proc = _run(chromium, "--virtual-time-budget=5000", "--dump-dom", page.as_uri())
+    m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
+    assert json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))["errors"] == []
+    table = proc.stdout.split('class="grid-table"', 1)[1].split("</table>", 1)[0]
+    assert table.count("<tr>") == 3  # header + 2 variants
+    assert '<th class="paper">paper</th>' in table and "55.0 %" in table
+    assert "[-51.8, -45.8] pt" in table

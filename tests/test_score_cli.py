@@ -64,8 +64,11 @@ def test_score_arc_golden_outputs(tmp_path):
         metrics["mode"] == "paper" and metrics["n_tasks"] == 12 and metrics["n_test_inputs"] == 12
     )
     for k in CONTRACT_KEYS:
-        # one interval layout everywhere: <key>_ci_low, <key>_ci_high
+        # one interval layout everywhere: <key>_ci_low, <key>_ci_high, and how it was made
         assert metrics[f"{k}_ci_low"] <= metrics[k] <= metrics[f"{k}_ci_high"]
+        # 12 tasks: too few for the percentile bootstrap, so a Wilson interval over tasks
+        assert metrics[f"{k}_ci_method"] == "wilson"
+        assert metrics[f"{k}_ci_high"] > metrics[f"{k}_ci_low"]
     assert json.loads((out / "submission.json").read_text()) == json.loads(
         (EVAL / "submission.json").read_text()
     )
@@ -375,6 +378,7 @@ def test_grid_accuracy(tmp_path, kind, capsys):
     assert m[f"{name}/cell_accuracy"] == pytest.approx(1 - 50 / (200 * 76))
     lo, hi = m[f"{name}/exact_accuracy_ci_low"], m[f"{name}/exact_accuracy_ci_high"]
     assert lo < 0.75 < hi and m["n_examples"] == 200 and m["n_cells_scored"] == 200 * 76
+    assert m[f"{name}/exact_accuracy_ci_method"] == "bootstrap"  # 200 examples, mixed outcomes
 
     shuffled = tmp_path / "shuffled.npz"
     np.savez(
@@ -406,3 +410,24 @@ def test_grid_accuracy(tmp_path, kind, capsys):
         out2,
         "one row per test example",
     )
+
+
+def test_all_wrong_grid_accuracy_has_a_non_degenerate_interval(tmp_path):
+    """0 right of 4: the bootstrap would say [0, 0]; the scorer states n and a Wilson interval."""
+    from trm.eval.scoring import score_grid
+
+    labels = np.full((4, 16), 2, np.uint8)
+    data = tmp_path / "data"
+    _grid_dataset(data, labels, labels, ignore=0)
+    np.savez(
+        tmp_path / "p.npz",
+        inputs=labels,
+        preds=np.full((4, 16), 3, np.int32),
+        puzzle_identifiers=np.zeros(4, np.int32),
+        q_halt_logits=np.zeros(4, np.float32),
+    )
+    m = score_grid(data, tmp_path / "p.npz", tmp_path / "out", "Sudoku", n_boot=200)
+    assert m["Sudoku/exact_accuracy"] == 0.0 and m["n_examples"] == 4
+    assert m["Sudoku/exact_accuracy_ci_method"] == "wilson"
+    assert m["Sudoku/exact_accuracy_ci_low"] == 0.0
+    assert m["Sudoku/exact_accuracy_ci_high"] == pytest.approx(0.49, abs=0.01)

@@ -71,3 +71,35 @@ def test_bad_input_is_rejected():
         paired_bootstrap_diff([1.0, 0.0], [1.0])
     with pytest.raises(ValueError, match="non-finite"):
         bootstrap_ci([1.0, float("nan")])
+
+
+def test_wilson_interval_matches_known_values_and_is_never_degenerate():
+    from trm.eval.stats import wilson_interval
+
+    # 0 of 4: the bootstrap says [0, 0]; Wilson's upper bound is z^2 / (n + z^2) = 49.0 %.
+    lo, hi = wilson_interval(0, 4)
+    assert lo == 0.0 and hi == pytest.approx(1.96**2 / (4 + 1.96**2), abs=1e-3)
+    lo, hi = wilson_interval(4, 4)
+    assert hi == 1.0 and lo == pytest.approx(4 / (4 + 1.96**2), abs=1e-3)
+    # 15 of 50, by hand: centre (0.3 + z²/100) / (1 + z²/50) = 0.3143, half-width 0.1232
+    lo, hi = wilson_interval(15, 50)
+    assert (round(lo, 3), round(hi, 3)) == (0.191, 0.438)
+    with pytest.raises(ValueError):
+        wilson_interval(5, 4)
+
+
+def test_proportion_ci_uses_wilson_where_the_bootstrap_degenerates():
+    from trm.eval.stats import SMALL_N, proportion_ci
+
+    lo, hi, method = proportion_ci(np.zeros(4))
+    assert method == "wilson" and lo == 0.0 and hi > 0.4
+    lo, hi, method = proportion_ci(np.ones(500))  # large n, but every unit passed
+    assert method == "wilson" and hi == 1.0 and 0.99 < lo < 1.0
+    small = np.array([0, 1, 0, 0, 1, 0.5])  # fewer than SMALL_N units: Wilson
+    assert len(small) < SMALL_N and proportion_ci(small)[2] == "wilson"
+    rng = np.random.default_rng(0)
+    big = (rng.random(400) < 0.3).astype(float)
+    lo, hi, method = proportion_ci(big, n_boot=2000)
+    assert method == "bootstrap" and lo < big.mean() < hi
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        proportion_ci([0.5, 2.0])

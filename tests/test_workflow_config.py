@@ -95,7 +95,13 @@ def test_sweep_levels_above_num_aug_are_rejected(wf):
 
 
 @pytest.mark.parametrize(
-    "name", sorted(p.stem for p in (ROOT / "config/experiments").glob("*.yaml"))
+    "name",
+    # grids (`variants:`) plan one chain per variant: tests/test_grids.py
+    sorted(
+        p.stem
+        for p in (ROOT / "config/experiments").glob("*.yaml")
+        if "variants:" not in p.read_text()
+    ),
 )
 def test_paper_experiment_configs_plan_a_dag(wf, name):
     if not (SHARED / "arc-kaggle-combined").exists() and name.startswith("arc"):
@@ -212,3 +218,73 @@ def test_malformed_config_yaml_names_file_and_line(tmp_path):
     out = tail(proc)
     assert proc.returncode != 0
     assert "config/config.yaml: malformed YAML at line" in out, out
+
+
+def test_local_run_counts_gpus_and_gpu_jobs_still_run(wf, monkeypatch):
+    """No `gpu=8` on a CPU-only machine: the count is detected (here from CUDA_VISIBLE_DEVICES);
+    a GPU claim is capped to it (the job still runs), and --resources gpu=N overrides it."""
+    cfg = _with_config(wf, "gpu1", lambda c: c["experiments"]["arc-smoke"].update(gpus=1))
+    target = "runs/arc-smoke/predictions.npz"
+
+    def predict_gpu(*extra: str) -> str:
+        proc = snakemake(wf, "-n", "--cores", "1", target, "--configfile", cfg, *extra)
+        out = tail(proc, 20000)
+        assert proc.returncode == 0, out
+        block = out.split("rule predict:")[1].split("\n\n")[0]
+        return block.split("gpu=")[1].split(",")[0].split()[0]
+
+    assert "gpu=8" not in (ROOT / "profiles/default/config.yaml").read_text()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert predict_gpu() == "0"  # CPU-only: the claim is capped, the job runs
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
+    assert predict_gpu() == "1"  # GPUs present: the GPU job gets its GPU
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert predict_gpu("--resources", "gpu=2") == "1"  # the user's count wins
+
+
+def _resolved_max_steps(train: dict) -> int:
+    """max_steps as the train job resolves it: the override, else the preset's chain."""
+    if "max_steps" in train:
+        return int(train["max_steps"])
+    preset = train["preset"]
+    while True:
+        cfg = yaml.safe_load((ROOT / f"config/train/{preset}.yaml").read_text())
+        if "max_steps" in cfg:
+            return int(cfg["max_steps"])
+        parents = [d for d in cfg.get("defaults", []) if isinstance(d, str) and d != "_self_"]
+        preset = parents[0]
+
+
+def test_numbers_the_docs_quote_about_the_default_config_match_it():
+    """README, docs/*.md and the config's own descriptions: any "N steps", "N tasks per subset"
+    or "N augmentations" said of a default experiment is that experiment's setting."""
+    import re
+
+    cfg = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    facts = {}
+    for name, e in cfg["experiments"].items():
+        ds = e["dataset"]
+        facts[name] = {
+            "steps": _resolved_max_steps(e.get("train", {})),
+            "tasks per subset": ds.get("max_tasks"),
+            "augmentations": ds.get("num_aug"),
+        }
+    texts = {p.name: p.read_text() for p in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]}
+    names = "|".join(map(re.escape, facts))
+    checked = 0
+    for doc, text in texts.items():
+        for m in re.finditer(rf"`({names})`", text):
+            # what is said of this experiment: up to the next experiment named or a blank line
+            window = re.split(rf"`(?:{names})`|\n\s*\n", text[m.end() : m.end() + 400])[0]
+            for n, unit in re.findall(r"(\d[\d,]*) (steps|tasks per subset|augmentations)", window):
+                assert int(n.replace(",", "")) == facts[m.group(1)][unit], (
+                    f"{doc}: `{m.group(1)}` said to have {n} {unit}; "
+                    f"config/config.yaml: {facts[m.group(1)][unit]}"
+                )
+                checked += 1
+    for name, e in cfg["experiments"].items():
+        for n, unit in re.findall(
+            r"(\d[\d,]*) (steps|tasks per subset|augmentations)", e.get("description", "")
+        ):
+            assert int(n.replace(",", "")) == facts[name][unit], (name, n, unit)
+    assert checked >= 4  # the docs do quote them (arc-smoke tasks, augmentations, both steps)

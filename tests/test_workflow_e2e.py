@@ -35,12 +35,15 @@ def test_report_has_every_section(run_dir):
         'id="environment"',
         "Smoke run",
         "Effective votes below 1000",
-        "44.6 %",
-        "87.4 %",
     ):
         assert marker in html, marker
+    # Smoke runs: the paper's figures are not shown beside them, and the page says why.
+    assert "44.6 %" not in html and "87.4 %" not in html
+    assert html.count("Not comparable with the paper") == 2
     assert html.count('class="bench-table"') == 2
-    assert html.count('class="provenance"') >= 10
+    # Provenance listed once per experiment; every table and figure links to it.
+    assert html.count('class="provenance"') == 2
+    assert html.count('class="sources"') >= 10
     assert not re.search(r'<img src="(?!data:image/png;base64,)', html), "figures must be embedded"
 
 

@@ -276,7 +276,7 @@ def fetch_checkpoint(
         checksums: dict[str, str] = {}
         sizes: dict[str, int] = {}
         try:
-            from tqdm import tqdm
+            from trm.progress import progress as tqdm
 
             it = tqdm(selected, desc="sha256", unit="file", disable=len(selected) < 2)
         except ImportError:  # pragma: no cover

@@ -101,6 +101,7 @@ def predict(
     dtype: torch.dtype | None = None,
     num_steps: int | None = None,
     num_threads: int | None = None,
+    record_steps: bool = False,
 ) -> dict[str, torch.Tensor]:
     """Eval-mode ACT for `halt_max_steps` steps from a fresh carry; the final step's outputs.
 
@@ -112,6 +113,9 @@ def predict(
     overrides halt_max_steps (for benchmarks). `num_threads`: CPU intra-op threads for this
     call (restored afterwards; process-wide while it runs); None picks 1 for small work
     (`auto_num_threads`) and leaves torch's setting otherwise; 0 leaves it always.
+    `record_steps=True` also returns every step's answer: `step_preds` [steps, B, seq_len]
+    (token ids; uint8 when the vocabulary fits) and `step_q_halt_logits` [steps, B] float32; the last step's entries equal
+    `preds` and `q_halt_logits` bit for bit (the same heads on the same state).
     """
     for key in ("inputs", "puzzle_identifiers"):
         if key not in batch:
@@ -123,6 +127,8 @@ def predict(
         )
     device = model.device
     if getattr(model.config, "act_inference", False) and num_steps is None:
+        if record_steps:
+            raise ValueError("predict: record_steps needs a fixed number of steps (act_inference)")
         return _predict_adaptive(model, batch, dtype or default_predict_dtype(model, device))
     dtype = dtype or default_predict_dtype(model, device)
     steps = model.config.halt_max_steps if num_steps is None else num_steps
@@ -137,20 +143,32 @@ def predict(
         cos_sin = model.cos_sin()
         recursion = _recursion_fn(model, compile, device)
         graphs = compile and device.type == "cuda"
+        step_preds: list[torch.Tensor] = []
+        step_q: list[torch.Tensor] = []
         for _ in range(steps):
             if graphs:
                 # Each step consumes the previous step's graph outputs before they are reused.
                 torch.compiler.cudagraph_mark_step_begin()
             states = recursion(*states, x, cos_sin)
+            if record_steps:
+                # heads on every step (cheap next to the recursion); tokens < 256 fit in uint8
+                step_logits, step_q_halt, _ = model.output_heads(states[0])
+                token_dtype = torch.uint8 if model.config.vocab_size <= 256 else torch.int32
+                step_preds.append(step_logits.to(torch.float32).argmax(dim=-1).to(token_dtype))
+                step_q.append(step_q_halt)
         answer = states[0].clone() if graphs else states[0]
         logits, q_halt, q_continue = model.output_heads(answer)
         logits = logits.to(torch.float32)
-    return {
+    out = {
         "logits": logits,
         "preds": logits.argmax(dim=-1),
         "q_halt_logits": q_halt,
         "q_continue_logits": q_continue,
     }
+    if record_steps:
+        out["step_preds"] = torch.stack(step_preds)
+        out["step_q_halt_logits"] = torch.stack(step_q)
+    return out
 
 
 def _predict_adaptive(

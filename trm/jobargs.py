@@ -95,6 +95,13 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "n_boot": Flag("--n-boot"),
         "seed": Flag("--seed"),
     },
+    "analyses": {
+        "trajectory": UsedByRule("predict adds --trajectory; rule analyse_trajectory reads it"),
+        "halt_max_steps": Flag("--halt-max-steps"),
+        "puzzle_ids": UsedByRule("one predict_ids job per entry: the {ids} wildcard, --puzzle-ids"),
+        "puzzle_id_seed": Flag("--puzzle-id-seed"),
+        "ensemble": UsedByRule("rule ensemble: trm analyse ensemble --last <ensemble.last>"),
+    },
     "bench": {
         "batch_sizes": Flag("--batch-sizes", join=","),
         "dtypes": Flag("--dtypes", join=","),

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from trm.errors import InputError
+from trm.progress import progress as progress_bar
 from trm.utils import read_json, sha256_file, write_json
 
 RECORD_SUFFIX = ".provenance.json"
@@ -390,39 +391,38 @@ def audit(bundle_path: str | os.PathLike, root: str | os.PathLike | None = None)
     if root is None:
         root = bundle_root(bundle_path, bundle)
     root = Path(root)
-    expected: dict[str, tuple[str, str]] = {}  # path -> (sha256, record that stated it)
+    # path -> (sha256, who stated it). The job that WROTE a file is its source of truth, so
+    # outputs are read first; a file no job wrote (a source input) is attributed to its reader.
+    expected: dict[str, tuple[str, str]] = {}
     problems: list[str] = []
-    for rec in records:
-        for entry in rec.get("inputs", []) + rec.get("outputs", []):
-            path, sha = entry["path"], entry.get("sha256")
-            if sha is None:
-                continue
-            if path in expected and expected[path][0] != sha:
-                # Two records disagree: the file was rewritten between jobs.
-                problems.append(
-                    f"INCONSISTENT {path}: {expected[path][1]} recorded {expected[path][0][:12]}, "
-                    f"{rec.get('id', rec['rule'])} recorded {sha[:12]}"
-                )
-            expected.setdefault(path, (sha, rec.get("id", rec["rule"])))
+    for side, verb in (("outputs", "written by"), ("inputs", "read by")):
+        for rec in records:
+            rec_id = rec.get("id", rec["rule"])
+            for entry in rec.get(side, []):
+                path, sha = entry["path"], entry.get("sha256")
+                if sha is None:
+                    continue
+                if path in expected and expected[path][0] != sha:
+                    # Two records disagree: the file was rewritten between jobs.
+                    problems.append(
+                        f"INCONSISTENT {path}: {expected[path][1]} recorded "
+                        f"{expected[path][0][:12]}, {verb} {rec_id} recorded {sha[:12]}"
+                    )
+                expected.setdefault(path, (sha, f"{verb} {rec_id}"))
     if not expected:
         raise InputError(
             f"{bundle_path}: its {len(records)} record(s) state no sha256 of any file: "
             "an audit that checks nothing cannot pass"
         )
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
     items = sorted(expected.items())
-    it = tqdm(items, desc="audit: re-hashing", unit="file", disable=None) if tqdm else items
-    for path, (sha, rec_id) in it:
+    for path, (sha, who) in progress_bar(items, desc="audit: re-hashing", unit="file"):
         f = root / path
         if not f.is_file():
-            problems.append(f"MISSING {path} (recorded by {rec_id})")
+            problems.append(f"MISSING {path} ({who})")
             continue
         actual = sha256_file(f)
         if actual != sha:
-            problems.append(f"CHANGED {path}: recorded {sha[:12]} by {rec_id}, now {actual[:12]}")
+            problems.append(f"CHANGED {path}: {who} with sha256 {sha[:12]}, now {actual[:12]}")
     return problems
 
 

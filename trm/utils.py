@@ -223,6 +223,21 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         ) from e
 
 
+def yaml_syntax_error(path: str | os.PathLike) -> str | None:
+    """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse, else
+    None (a config's file and line, which Snakemake's own message names neither of)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            yaml.safe_load(f)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
+        return f"{path}: malformed YAML at {where}: {e.problem or e.context}"
+    return None
+
+
 def resolve_device(device: str = "auto") -> str:
     """'auto' -> 'cuda' when a GPU is visible, else 'cpu'."""
     if device != "auto":

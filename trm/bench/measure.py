@@ -309,9 +309,9 @@ def bench_inference(
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     import torch
-    from tqdm import tqdm
 
     from trm.infer import predict
+    from trm.progress import progress as tqdm
 
     steps = act_steps or model.config.halt_max_steps
     results = []
@@ -381,8 +381,8 @@ def bench_train_step(
     import copy
 
     import torch
-    from tqdm import tqdm
 
+    from trm.progress import progress as tqdm
     from trm.train import loss_step
     from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
 

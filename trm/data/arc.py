@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.errors import InputError
+from trm.progress import progress as progress_bar
 from trm.utils import write_json
 
 ARC_MAX_GRID = 30
@@ -481,7 +481,7 @@ def plan_tasks(
     """Shuffle each subset and draw every task's augmentations, in the reference order."""
     plans = []
     total = sum(len(t) for _, t in subsets)
-    bar = tqdm(total=total, desc="ARC augmentations", unit="task", disable=not progress)
+    bar = progress_bar(total=total, desc="ARC augmentations", unit="task", disable=not progress)
     for subset, tasks in subsets:
         order = list(tasks)
         stream.shuffle(order)
@@ -685,7 +685,9 @@ def write_split(
     _WORKER.update(plans=plans, files={split: files})
     try:
         jobs = _jobs(plans, split, layout, stream)
-        bar = tqdm(total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress)
+        bar = progress_bar(
+            total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress
+        )
         if workers > 1 and len(layout) > 1 and "fork" in multiprocessing.get_all_start_methods():
             with multiprocessing.get_context("fork").Pool(workers) as pool:
                 for n in pool.imap_unordered(_render_job, jobs, chunksize=1):

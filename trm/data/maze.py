@@ -187,9 +187,9 @@ def generate_maze_records(
     records: list[tuple[str, str, str, int]] = []
     bar = None
     if progress:
-        from tqdm import tqdm
+        from trm.progress import progress as progress_bar
 
-        bar = tqdm(
+        bar = progress_bar(
             total=count, desc=f"generate {size}x{size} mazes", unit=" mazes", mininterval=1.0
         )
     duplicates = 0

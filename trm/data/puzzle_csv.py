@@ -96,9 +96,9 @@ def _read_rows(path: Path, progress: bool) -> PuzzleRows:
             )
         it = reader
         if progress:
-            from tqdm import tqdm
+            from trm.progress import progress as progress_bar
 
-            it = tqdm(reader, desc=f"read {path.name}", unit=" rows", mininterval=1.0)
+            it = progress_bar(reader, desc=f"read {path.name}", unit=" rows", mininterval=1.0)
         for record in it:
             if not record:
                 continue  # blank line

@@ -197,9 +197,9 @@ def generate_sudoku_records(
     attempts = 0
     bar = None
     if progress:
-        from tqdm import tqdm
+        from trm.progress import progress as progress_bar
 
-        bar = tqdm(
+        bar = progress_bar(
             total=count, desc=f"generate {size}x{size} sudoku", unit=" puzzles", mininterval=1.0
         )
     try:
@@ -366,9 +366,9 @@ def augment_sudoku(
     out_a[:, 0] = answers
     starts = range(0, n, _AUG_CHUNK)
     if progress:
-        from tqdm import tqdm
+        from trm.progress import progress as progress_bar
 
-        starts = tqdm(starts, desc="augment sudoku", unit=" chunks", mininterval=1.0)
+        starts = progress_bar(starts, desc="augment sudoku", unit=" chunks", mininterval=1.0)
     for s in starts:
         e = min(n, s + _AUG_CHUNK)
         rep_q = np.repeat(questions[s:e], num_aug, axis=0)

@@ -17,6 +17,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _register_predict(subparsers)
     _register_score(subparsers)
     _register_sweep(subparsers)
+    from trm.eval.analyses import cli as analyses_cli
+
+    analyses_cli.register(subparsers)  # trm analyse trajectory|compare
 
 
 def _register_predict(subparsers: argparse._SubParsersAction) -> None:
@@ -63,6 +66,25 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--trajectory",
+        action="store_true",
+        help="ARC: also store every ACT step's answer hash and q_halt logit (14 bytes/example/step)",
+    )
+    p.add_argument(
+        "--halt-max-steps",
+        type=int,
+        help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
+    )
+    p.add_argument(
+        "--puzzle-ids",
+        default="true",
+        choices=["true", "blank", "random", "mean"],
+        help="puzzle identifiers fed to the model (ablation; default: the dataset's)",
+    )
+    p.add_argument(
+        "--puzzle-id-seed", type=int, default=0, help="seed of --puzzle-ids random (default 0)"
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace --out even if it is not a predictions file written by `trm predict`",
@@ -90,6 +112,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         threads=args.threads,
         compile=args.compile,
+        trajectory=args.trajectory,
+        num_steps=args.halt_max_steps,
+        puzzle_ids=args.puzzle_ids,
+        puzzle_id_seed=args.puzzle_id_seed,
         overwrite=args.overwrite,
     )
     if record:
@@ -117,7 +143,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
             "learned puzzle embeddings)."
         ),
     )
-    _common(arc)
+    _common(arc, pooled=True)
     arc.add_argument(
         "--mode", choices=MODES, default="paper", help="which copies vote (default: paper)"
     )
@@ -152,6 +178,32 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
     )
     cmp_.set_defaults(func=_compare)
 
+    runs = kinds.add_parser(
+        "compare-runs",
+        help="an ablation grid: each run's accuracy and its paired difference from the base run",
+        description="Reads the `trm score` outputs (paper mode) of runs on the same test set "
+        "and writes one JSON table: accuracy with 95%% interval and n per run, and the paired "
+        "bootstrap difference from the base run (examples for Sudoku/Maze, tasks for ARC).",
+    )
+    runs.add_argument("--kind", required=True, choices=("arc", "sudoku", "maze"))
+    runs.add_argument(
+        "--run",
+        action="append",
+        required=True,
+        metavar="NAME=SCORE_DIR",
+        help="a run and its score folder; repeat, the first is the base unless --base",
+    )
+    runs.add_argument("--base", help="the run the others are compared with")
+    runs.add_argument("--changes", action="append", metavar="NAME=TEXT", help="what NAME changes")
+    runs.add_argument(
+        "--paper", action="append", metavar="NAME=PERCENT", help="the paper's figure for NAME"
+    )
+    runs.add_argument("--grid", default="", help="the grid's name (recorded in the output)")
+    runs.add_argument("--out", required=True, help="JSON file to write")
+    runs.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    runs.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    runs.set_defaults(func=_compare_runs)
+
 
 def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser(
@@ -183,10 +235,14 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=_sweep)
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
     p.add_argument("--data", required=True, help="prepared dataset folder")
     p.add_argument(
-        "--predictions", required=True, help="predictions.npz (one row per test example)"
+        "--predictions",
+        required=True,
+        nargs="+" if pooled else None,
+        help="predictions.npz (one row per test example)"
+        + ("; several (e.g. one per checkpoint) vote pooled" if pooled else ""),
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
@@ -275,6 +331,35 @@ def _compare(args: argparse.Namespace) -> int:
 
     out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
     print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
+    return 0
+
+
+def _compare_runs(args: argparse.Namespace) -> int:
+    from trm.errors import UserError
+    from trm.eval import compare_runs as C
+
+    paper = {}
+    for name, value in C.parse_pairs(args.paper, "--paper").items():
+        try:
+            paper[name] = float(value)
+        except ValueError:
+            raise UserError(f"--paper {name}={value}: not a number") from None
+    out = C.compare_runs(
+        args.kind,
+        C.parse_pairs(args.run, "--run"),
+        args.out,
+        grid=args.grid,
+        base=args.base,
+        changes=C.parse_pairs(args.changes, "--changes"),
+        paper=paper,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    for row in out[C.GRID_ROWS]:
+        print(
+            f"{row[C.ROW_VARIANT]:>20}: {100 * row[C.ROW_ACCURACY]:6.2f} % "
+            f"(n {row[C.ROW_N]}), vs base {100 * row[C.ROW_DIFF]:+6.2f} points"
+        )
     return 0
 
 

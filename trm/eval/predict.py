@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from trm.errors import UserError
-from trm.eval.predictions import write_predictions
+from trm.eval.predictions import STEP_FIELDS, write_predictions
 from trm.utils import atomic_path, read_json, sha256_file, write_json
 
 PLAN_FILE = "plan.json"
@@ -88,29 +88,36 @@ def _check_or_write_plan(shards_dir: Path, plan: dict[str, Any]) -> int:
     return sum(1 for p in shards_dir.iterdir() if _SHARD_RE.match(p.name))
 
 
-def _save_shard(path: Path, preds: np.ndarray, q_halt: np.ndarray) -> None:
+def _save_shard(path: Path, preds: np.ndarray, q_halt: np.ndarray, **steps: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as f:
-            np.savez(f, preds=preds, q_halt_logits=q_halt)
+            np.savez(f, preds=preds, q_halt_logits=q_halt, **steps)
 
 
-def _load_shard(path: Path, rows: int, seq_len: int) -> tuple[np.ndarray, np.ndarray]:
+def _load_shard(
+    path: Path, rows: int, seq_len: int, step_count: int = 0
+) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     with np.load(path) as z:
         preds, q = z["preds"], z["q_halt_logits"]
-    if preds.shape != (rows, seq_len) or q.shape != (rows,):
+        steps = {k: z[k] for k in STEP_FIELDS if k in z.files}
+    bad_steps = step_count and any(
+        k not in steps or steps[k].shape != (rows, step_count) for k in STEP_FIELDS
+    )
+    if preds.shape != (rows, seq_len) or q.shape != (rows,) or bad_steps:
         raise UserError(
             f"shard {path} has preds {preds.shape} / q_halt_logits {q.shape}, expected ({rows}, {seq_len})"
+            + (f" and per-step fields of shape ({rows}, {step_count})" if step_count else "")
         )
-    return preds, q
+    return preds, q, steps
 
 
-def _shard_is_complete(path: Path, rows: int, seq_len: int) -> bool:
+def _shard_is_complete(path: Path, rows: int, seq_len: int, step_count: int = 0) -> bool:
     """True when a resumable shard exists and reads back whole; a corrupted one (killed disk,
     truncated copy) is removed with a warning so that it is recomputed instead of crashing."""
     if not path.exists():
         return False
     try:
-        _load_shard(path, rows, seq_len)
+        _load_shard(path, rows, seq_len, step_count)
         return True
     except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, UserError) as e:
         warnings.warn(
@@ -144,9 +151,12 @@ def predict_batch(
     puzzle_ids: np.ndarray,
     device: str,
     compile: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+    num_steps: int | None = None,
+    record_steps: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """trm.infer.predict on one batch of dataset rows, in the model's configured forward dtype
-    -> (preds int32 [B, seq], q_halt float32 [B])."""
+    -> (preds int32 [B, seq], q_halt float32 [B]); with `record_steps` also every step's
+    tokens [steps, B, seq] and q_halt logits [steps, B]."""
     import torch
 
     from trm.infer import predict
@@ -155,10 +165,21 @@ def predict_batch(
         "inputs": torch.from_numpy(np.array(inputs, dtype=np.int32)).to(device),
         "puzzle_identifiers": torch.from_numpy(np.array(puzzle_ids, dtype=np.int32)).to(device),
     }
-    out = predict(model, batch, compile=compile, dtype=model.config.dtype)
+    out = predict(
+        model,
+        batch,
+        compile=compile,
+        dtype=model.config.dtype,
+        num_steps=num_steps,
+        record_steps=record_steps,
+    )
     preds = out["preds"].to(torch.int32).cpu().numpy()
     q_halt = out["q_halt_logits"].float().cpu().numpy()
-    return preds, q_halt
+    if not record_steps:
+        return preds, q_halt
+    step_tokens = out["step_preds"].cpu().numpy()
+    step_q = out["step_q_halt_logits"].float().cpu().numpy()
+    return preds, q_halt, step_tokens, step_q
 
 
 def run_predict(
@@ -179,6 +200,10 @@ def run_predict(
     threads: int | None = None,
     compile: bool = False,
     on_shard_written: Callable[[int, int], None] | None = None,
+    trajectory: bool = False,
+    num_steps: int | None = None,
+    puzzle_ids: str = "true",
+    puzzle_id_seed: int = 0,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Predict every test example of `data_dir` with `checkpoint`; write `out` and its meta JSON.
@@ -187,6 +212,11 @@ def run_predict(
     meta record. `threads`: CPU threads for torch (default: torch's own choice, or the cores
     divided among the ranks under torchrun); restored on return. `on_shard_written(start, end)`
     is called after each shard is saved.
+
+    `trajectory` (ARC datasets) also stores every ACT step's canonical answer hash and q_halt
+    logit (trm.eval.predictions.STEP_FIELDS). `num_steps` runs that many ACT steps instead of
+    the model's halt_max_steps (test-time depth). `puzzle_ids` feeds the model other puzzle
+    identifiers (trm.eval.analyses.puzzle_ids; the file keeps the dataset's).
     """
     import torch
 
@@ -199,6 +229,11 @@ def run_predict(
         raise UserError(f"--batch-size must be positive, got {batch_size}")
     if max_examples is not None and max_examples <= 0:
         raise UserError(f"--max-examples must be positive, got {max_examples}")
+    if num_steps is not None and num_steps <= 0:
+        raise UserError(f"--halt-max-steps must be positive, got {num_steps}")
+    from trm.eval.analyses.puzzle_ids import check_mode, replacement_table, use_mean_embedding
+
+    check_mode(puzzle_ids)
     out = Path(out)
     data_dir = Path(data_dir)
     from trm.outputs import check_output_path
@@ -245,7 +280,7 @@ def run_predict(
             )
         # One identifier per puzzle in the dataset; a puzzle (ARC: a task's augmented copy) can
         # hold several test examples, and every example row needs its puzzle's identifier.
-        puzzle_ids = np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(indices))
+        puzzle_ids_data = np.repeat(np.asarray(arrays["puzzle_identifiers"]), np.diff(indices))
         n = min(n_total, max_examples) if max_examples else n_total
         if n == 0:
             raise UserError(f"{data_dir}/test has no examples")
@@ -262,6 +297,14 @@ def run_predict(
             dtype=dtype,
             batch_size=batch_size,
         )
+        steps = int(num_steps or info["config"]["halt_max_steps"])
+        if puzzle_ids == "mean":
+            use_mean_embedding(model)
+        id_table = replacement_table(puzzle_ids, meta.num_puzzle_identifiers, puzzle_id_seed)
+        model_ids = id_table[np.asarray(puzzle_ids_data[:n], dtype=np.int64)]
+        step_hasher = (
+            _step_hasher(data_dir, np.asarray(puzzle_ids_data[:n])) if trajectory else None
+        )
         rows_per_shard = batch_size * shard_batches
         plan = {
             "checkpoint": _checkpoint_fingerprint(weights),
@@ -270,6 +313,10 @@ def run_predict(
             "rows_per_shard": rows_per_shard,
             "batch_size": batch_size,
             "config": info["config"],
+            "act_steps": steps,
+            "trajectory": trajectory,
+            "puzzle_ids": puzzle_ids,
+            "puzzle_id_seed": puzzle_id_seed,
         }
         shards_dir = shards_dir_for(out)
 
@@ -298,12 +345,14 @@ def run_predict(
             todo = [
                 (s, e)
                 for s, e in mine
-                if not _shard_is_complete(shards_dir / shard_name(s, e), e - s, meta.seq_len)
+                if not _shard_is_complete(
+                    shards_dir / shard_name(s, e), e - s, meta.seq_len, steps if trajectory else 0
+                )
             ]
             todo_rows = sum(e - s for s, e in todo)
-            from tqdm import tqdm
+            from trm.progress import progress as progress_bar
 
-            bar = tqdm(
+            bar = progress_bar(
                 total=todo_rows,
                 unit="ex",
                 desc=f"predict[rank {rank}/{world}]" if world > 1 else "predict",
@@ -315,12 +364,24 @@ def run_predict(
                 for s, e in todo:
                     preds = np.empty((e - s, meta.seq_len), dtype=np.int32)
                     q_halt = np.empty((e - s,), dtype=np.float32)
+                    step_arrays = _empty_steps(e - s, steps) if trajectory else {}
                     for b in range(s, e, batch_size):
                         be = min(b + batch_size, e)
-                        p, q = predict_batch(model, inputs[b:be], puzzle_ids[b:be], device, compile)
-                        preds[b - s : be - s], q_halt[b - s : be - s] = p, q
+                        got = predict_batch(
+                            model,
+                            inputs[b:be],
+                            model_ids[b:be],
+                            device,
+                            compile,
+                            num_steps=num_steps,
+                            record_steps=trajectory,
+                        )
+                        preds[b - s : be - s], q_halt[b - s : be - s] = got[0], got[1]
+                        if step_hasher is not None:
+                            for name, arr in step_hasher(b, got[2], got[3]).items():
+                                step_arrays[name][b - s : be - s] = arr
                         bar.update(be - b)
-                    _save_shard(shards_dir / shard_name(s, e), preds, q_halt)
+                    _save_shard(shards_dir / shard_name(s, e), preds, q_halt, **step_arrays)
                     if on_shard_written is not None:
                         on_shard_written(s, e)
             if device.startswith("cuda"):
@@ -335,7 +396,16 @@ def run_predict(
                 stats = gathered
             record: dict[str, Any] = {}
             if rank == 0:
-                _merge(out, shards_dir, ranges, meta.seq_len, inputs, puzzle_ids, n)
+                _merge(
+                    out,
+                    shards_dir,
+                    ranges,
+                    meta.seq_len,
+                    inputs,
+                    puzzle_ids_data,
+                    n,
+                    steps if trajectory else 0,
+                )
                 computed = sum(r for r, _ in stats)
                 wall = max(s for _, s in stats)
                 record = {
@@ -355,6 +425,10 @@ def run_predict(
                     "batch_size": batch_size,
                     "compile": compile,
                     "halt_max_steps": info["config"].get("halt_max_steps"),
+                    "act_steps": steps,
+                    "trajectory": trajectory,
+                    "puzzle_ids": puzzle_ids,
+                    "puzzle_id_seed": puzzle_id_seed,
                     "arch_source": info["arch_source"],
                     "config": info["config"],
                     "torch": torch.__version__,
@@ -385,19 +459,63 @@ def _merge(
     inputs: np.ndarray,
     puzzle_ids: np.ndarray,
     n: int,
+    step_count: int = 0,
 ) -> None:
     """Concatenate the shards (in row order) with the dataset's inputs/identifiers into `out`."""
     preds = np.empty((n, seq_len), dtype=np.int32)
     q_halt = np.empty((n,), dtype=np.float32)
+    step_arrays = _empty_steps(n, step_count) if step_count else {}
     for s, e in ranges:
         path = shards_dir / shard_name(s, e)
         if not path.exists():
             raise UserError(f"shard {path} is missing (did a rank fail?); rerun to resume")
-        preds[s:e], q_halt[s:e] = _load_shard(path, e - s, seq_len)
+        preds[s:e], q_halt[s:e], steps = _load_shard(path, e - s, seq_len, step_count)
+        for name in step_arrays:
+            step_arrays[name][s:e] = steps[name]
     write_predictions(
         out,
         puzzle_identifiers=puzzle_ids[:n],
         inputs=np.asarray(inputs[:n]),
         preds=preds,
         q_halt_logits=q_halt,
+        **step_arrays,
     )
+
+
+def _empty_steps(rows: int, steps: int) -> dict[str, np.ndarray]:
+    return {
+        "step_answer_shape": np.empty((rows, steps), dtype=np.uint16),
+        "step_answer_hash": np.empty((rows, steps), dtype=np.uint64),
+        "step_q_halt_logits": np.empty((rows, steps), dtype=np.float32),
+    }
+
+
+def _step_hasher(
+    data_dir: Path, row_ids: np.ndarray
+) -> Callable[[int, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
+    """For an ARC dataset: (first row, step tokens [S, B, 900], step q [S, B]) -> the per-step
+    fields of those rows, hashed exactly as scoring hashes answers (trm.eval.arc.hashing)."""
+    from trm.eval.arc.hashing import SEQ, hash_blocks
+    from trm.eval.arc.testset import load_arc_test_set
+    from trm.eval.predictions import dataset_row_identifiers
+
+    try:
+        ts = load_arc_test_set(data_dir, dataset_row_identifiers(data_dir))
+    except UserError as e:
+        raise UserError(f"--trajectory needs an ARC dataset: {e}") from e
+    pids = row_ids.astype(np.int64)
+
+    def hash_steps(start: int, tokens: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
+        n_steps, rows, seq = tokens.shape
+        if seq != SEQ:
+            raise UserError(f"--trajectory needs ARC rows of {SEQ} tokens, {data_dir} has {seq}")
+        out = _empty_steps(rows, n_steps)
+        batch_ids = pids[start : start + rows]
+        for k in range(n_steps):
+            shape, keys = hash_blocks(tokens[k], batch_ids, ts, True, False, "hash steps")
+            out["step_answer_shape"][:, k] = shape
+            out["step_answer_hash"][:, k] = keys[:, 0]
+        out["step_q_halt_logits"][:] = q.T
+        return out
+
+    return hash_steps

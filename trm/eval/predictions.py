@@ -6,6 +6,12 @@ This module is the ONLY code that opens a predictions file; `trm predict` writes
 Contract (DESIGN.md): `puzzle_identifiers` int32 [N], `inputs` [N, seq] (the dataset's dtype),
 `preds` [N, seq], `q_halt_logits` float32 [N], one row per test example. A later field (e.g.
 per-step outputs) is declared by adding one `FieldSpec(..., required=False)` to `FIELDS`.
+
+Optional per-step trajectory (ARC, `trm predict --trajectory`), S = ACT steps run, 14 bytes per
+example per step: `step_answer_shape` uint16 [N, S] (height * 32 + width of the cropped,
+inverse-augmented answer, the voting's shape code), `step_answer_hash` uint64 [N, S] (the
+voting's first 64-bit canonical grid hash of that answer), `step_q_halt_logits` float32 [N, S].
+Column S-1 describes the same answers as `preds` and `q_halt_logits`.
 """
 
 from __future__ import annotations
@@ -37,7 +43,11 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("inputs", "iu", 2),
     FieldSpec("preds", "iu", 2),
     FieldSpec("q_halt_logits", "f", 1, write_dtype="float32"),
+    FieldSpec("step_answer_shape", "iu", 2, required=False, write_dtype="uint16"),
+    FieldSpec("step_answer_hash", "u", 2, required=False, write_dtype="uint64"),
+    FieldSpec("step_q_halt_logits", "f", 2, required=False, write_dtype="float32"),
 )
+STEP_FIELDS: tuple[str, ...] = ("step_answer_shape", "step_answer_hash", "step_q_halt_logits")
 REQUIRED: tuple[str, ...] = tuple(f.name for f in FIELDS if f.required)
 
 
@@ -151,11 +161,16 @@ def read_predictions(path: str | os.PathLike) -> Predictions:
                 f"{path}: field '{spec.name}' has {len(arr)} rows, puzzle_identifiers has {n}"
             )
         if arr.dtype.kind not in spec.kinds:
-            what = "integers" if spec.kinds == "iu" else "floats"
+            what = {"iu": "integers", "u": "unsigned integers"}.get(spec.kinds, "floats")
             raise UserError(f"{path}: field '{spec.name}' must hold {what}, got {arr.dtype}")
     if data["inputs"].shape != data["preds"].shape:
         raise UserError(
             f"{path}: inputs {data['inputs'].shape} and preds {data['preds'].shape} differ in shape"
+        )
+    steps = {data[k].shape[1] for k in STEP_FIELDS if k in data}
+    if steps and (len(steps) > 1 or not all(k in data for k in STEP_FIELDS)):
+        raise UserError(
+            f"{path}: per-step fields {list(STEP_FIELDS)} must all be present with one step count"
         )
     optional_names = [f.name for f in FIELDS if not f.required and f.name in data]
     return Predictions(

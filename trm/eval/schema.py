@@ -2,7 +2,10 @@
 report) read exactly these. Changing a name here changes writer and reader together.
 
 One interval layout everywhere: a value `K` has its 95 % interval in `K_ci_low` and
-`K_ci_high` (flat keys in JSON, columns in CSV).
+`K_ci_high` (flat keys in JSON, columns in CSV). Accuracies (proportions over tasks or examples)
+also state how the interval was made in `K_ci_method`: "bootstrap" (percentile bootstrap over
+units) or "wilson" (Wilson score interval, used where the bootstrap degenerates: every unit
+passed or every unit failed, or fewer than trm.eval.stats.SMALL_N units).
 """
 
 from __future__ import annotations
@@ -14,6 +17,17 @@ SWEEP_KS: tuple[int, ...] = (1, 2)  # pass@K columns of the sweep and of `trm sc
 def ci_keys(key: str) -> tuple[str, str]:
     """Keys of the 95 % interval of `key`."""
     return f"{key}_ci_low", f"{key}_ci_high"
+
+
+def ci_method_key(key: str) -> str:
+    """Key naming the method of `key`'s interval ("bootstrap" or "wilson")."""
+    return f"{key}_ci_method"
+
+
+CI_METHODS: dict[str, str] = {  # the values of ci_method_key, as the report names them
+    "bootstrap": "percentile bootstrap",
+    "wilson": "Wilson score interval",
+}
 
 
 # ---- scores/<mode>/metrics.json of `trm score arc` ----------------------------------------------
@@ -44,12 +58,14 @@ ARC_PER_EXAMPLE_VOTES = "num_votes"
 
 # ---- scores/<mode>/per_input.csv of `trm score arc` (read by `trm score compare`) --------------
 PER_INPUT_TASK = "task"
+PER_INPUT_N_VOTES = "n_votes"  # predictions (views) pooled for the test input
+PER_INPUT_TOP_VOTES = "top_votes"  # votes the chosen (top) answer received: the agreement
 PER_INPUT: tuple[str, ...] = (
     PER_INPUT_TASK,
     "test_index",
-    "n_votes",
+    PER_INPUT_N_VOTES,
     "n_candidates",
-    "top_votes",
+    PER_INPUT_TOP_VOTES,
     "label_rank",
 )  # then one 0/1 column `pass@K` per K voted
 

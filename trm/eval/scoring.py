@@ -45,7 +45,7 @@ def _write_csv(path: Path, rows: list[dict]) -> None:
 
 def score_arc(
     data_dir: str | os.PathLike,
-    pred_path: str | os.PathLike,
+    pred_path: str | os.PathLike | list[str | os.PathLike],
     out_dir: str | os.PathLike,
     mode: str = "paper",
     n_boot: int = DEFAULT_N_BOOT,
@@ -53,11 +53,12 @@ def score_arc(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Reference ARC voting in `mode`; writes metrics.json, submission.json, per_example.jsonl,
-    per_input.csv and votes.json into `out_dir`. Returns the metrics."""
+    per_input.csv and votes.json into `out_dir`. Returns the metrics. Several predictions files
+    (e.g. of several checkpoints) vote pooled, in the order given."""
     from trm.eval import arc
 
     check_n_boot(n_boot)
-    pp = arc.process_predictions(data_dir, pred_path, progress=progress)
+    pp = arc.process_pooled(data_dir, pred_path, progress=progress)
     res = arc.vote(pp, arc.mode_rows(pp, mode))
     metrics = arc.metrics_with_intervals(res, n_boot=n_boot, seed=seed)
     metrics[S.ARC_MODE] = mode
@@ -84,10 +85,11 @@ def score_grid(
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
 ) -> dict[str, Any]:
-    """Exact and cell accuracy with 95 % bootstrap intervals over examples; writes metrics.json
+    """Exact and cell accuracy with 95 % intervals over examples (bootstrap, or Wilson where the
+    bootstrap degenerates: trm.eval.stats.proportion_ci); writes metrics.json
     and per_example.csv into `out_dir`. Returns the metrics."""
     from trm.eval.grid import grid_accuracy
-    from trm.eval.stats import bootstrap_ci
+    from trm.eval.stats import proportion_ci
 
     check_n_boot(n_boot)
     acc = grid_accuracy(data_dir, pred_path)
@@ -99,8 +101,9 @@ def score_grid(
         (S.grid_cell_key(task_name), acc.cell_fraction),
     ):
         metrics[key] = float(values.mean())
-        lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(values, n_boot=n_boot, seed=seed)
         metrics.update(zip(S.ci_keys(key), (lo, hi), strict=True))
+        metrics[S.ci_method_key(key)] = method
     metrics[S.GRID_N_EXAMPLES] = int(len(acc.exact))
     metrics[S.GRID_N_CELLS] = int(acc.cells_scored.sum())
     with atomic_dir(out_dir) as tmp:

@@ -110,3 +110,50 @@ def paired_bootstrap_diff(
         "n_units": int(len(x)),
         "n_boot": n_boot,
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Intervals for a proportion when the bootstrap cannot give one
+
+SMALL_N = 30  # below this many units the percentile bootstrap undercovers; use Wilson
+CI_METHOD_BOOTSTRAP = "bootstrap"  # percentile bootstrap over units
+CI_METHOD_WILSON = "wilson"  # Wilson score interval over units
+
+
+def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> tuple[float, float]:
+    """Wilson score interval for a proportion successes / n.
+
+    Unlike the bootstrap it is not degenerate at 0 or n successes: 0 of 4 gives [0, 49 %], not
+    [0, 0]. `successes` may be fractional (a sum of per-unit pass rates).
+    """
+    from statistics import NormalDist
+
+    if n <= 0:
+        raise ValueError("n must be positive: no units to estimate a proportion over")
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes must be within [0, n={n}], got {successes}")
+    z = NormalDist().inv_cdf(1 - alpha / 2)
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+def proportion_ci(
+    values: np.ndarray | list,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = 0.05,
+    seed: int = DEFAULT_SEED,
+) -> tuple[float, float, str]:
+    """Interval for the mean of per-unit values in [0, 1] (a proportion over units), and the
+    method used: the percentile bootstrap, or Wilson where the bootstrap degenerates (every unit
+    the same value, e.g. all 0: a zero-width interval) or n < SMALL_N units (undercovers)."""
+    v = _as_units(values, "values")
+    if np.any((v < 0) | (v > 1)):
+        raise ValueError("values must lie in [0, 1] (one pass rate per unit)")
+    if len(v) < SMALL_N or np.all(v == v[0]):
+        lo, hi = wilson_interval(float(v.sum()), len(v), alpha)
+        return lo, hi, CI_METHOD_WILSON
+    lo, hi = bootstrap_ci(v, n_boot=n_boot, alpha=alpha, seed=seed)
+    return lo, hi, CI_METHOD_BOOTSTRAP

@@ -14,14 +14,14 @@ import os
 from collections.abc import Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import level_rows, random_aug_ranks, vote
 from trm.eval.schema import SWEEP_KS
-from trm.eval.stats import DEFAULT_N_BOOT, bootstrap_ci
+from trm.eval.stats import DEFAULT_N_BOOT, proportion_ci
+from trm.progress import progress as progress_bar
 
 DEFAULT_LEVELS: tuple[int, ...] = (0, 1, 4, 16, 64, 256, 576, 1000)
 
@@ -54,13 +54,14 @@ def sweep_processed(
     # the same random orders for every level, so that levels of one draw are nested
     orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
     rows = []
-    for level in tqdm(levels, desc="sweep", unit="level", disable=not progress):
+    for level in progress_bar(levels, desc="sweep", unit="level", disable=not progress):
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
         row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
-            lo, hi = bootstrap_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+            lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
             row[S.sweep_pass(k)] = res.metrics[S.arc_pass_key(k)]
             row.update(zip(S.ci_keys(S.sweep_pass(k)), (lo, hi), strict=True))
+            row[S.ci_method_key(S.sweep_pass(k))] = method
         row[S.SWEEP_MEAN_VOTES] = float(res.n_votes.mean())
         row[S.SWEEP_MIN_VOTES] = int(res.n_votes.min())
         row[S.SWEEP_N_TEST_INPUTS] = int(len(res.n_votes))

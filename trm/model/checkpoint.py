@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 KNOWN_PREFIXES = ("_orig_mod.model.inner.", "model.inner.", "_orig_mod.", "")
 PUZZLE_EMB_KEY = "puzzle_emb.weights"
 ARCH_CONFIG_FILE = "all_config.yaml"  # the reference run's saved config, beside its step_N files
+# The weights file of the published HRM checkpoints: `checkpoint` beside all_config.yaml.
+HRM_WEIGHTS_FILE = "checkpoint"
 _STEP_RE = re.compile(r"^step_(\d+)(\.pt|\.pth)?$")
 # Keys of all_config.yaml's `arch:` section that are not model-shape settings.
 _NON_MODEL_ARCH_KEYS = {"name", "loss"}
@@ -151,6 +153,8 @@ def find_weights(path: str | os.PathLike, step: int | None = None) -> Path:
         and step_number(p) is not None
         and not any(s.startswith(".") for s in p.relative_to(path).parts)
     ]
+    if not candidates and (path / HRM_WEIGHTS_FILE).is_file():
+        return path / HRM_WEIGHTS_FILE  # a published HRM checkpoint (sapientinc/HRM-checkpoint-*)
     if not candidates:
         raise CheckpointNotFoundError(f"no step_N checkpoint file under {path}")
     parents = sorted({p.parent for p in candidates})

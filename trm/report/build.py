@@ -23,6 +23,7 @@ def build_report(
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
     own_record: Mapping[str, Any] | None = None,
+    grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
 ) -> dict[str, Any]:
     """Render the page from the upstream records, then write the bundle.
 
@@ -35,7 +36,7 @@ def build_report(
             raise UserError(f"provenance record not found: {p}")
     start = now_iso()
     bundle = collect(record_paths, bundle_path=bundle_path)
-    write_report(out_html, experiments, bundle, template_dir, title)
+    write_report(out_html, experiments, bundle, template_dir, title, grids)
     if own_record is not None:
         rec = make_record(
             rule=own_record.get("rule", "report"),

@@ -12,6 +12,7 @@ import matplotlib
 matplotlib.use("Agg")  # no display on clusters and CI
 
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 
 def to_data_uri(fig: Any) -> str:
@@ -20,6 +21,27 @@ def to_data_uri(fig: Any) -> str:
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def percent_range(values: Sequence[float], min_span: float = 10.0) -> tuple[float, float]:
+    """y-limits in % for accuracies in [0, 1]: from 0, at least `min_span` points tall, so that
+    flat values (all 0 %) get a readable 0-10 % axis rather than matplotlib's -0.05..0.05."""
+    top = 100 * max(values, default=0.0)
+    return 0.0, min(100.0, max(min_span, top * 1.1))
+
+
+def flat_range(values: Sequence[float]) -> tuple[float, float] | None:
+    """y-limits for a metric that never changes (None when it varies): its whole 0-1 range for a
+    rate, else the value ±max(1, 10 %), rather than an axis magnifying nothing into ±0.05."""
+    if not values:
+        return None
+    lo, hi = min(values), max(values)
+    if hi - lo > 1e-9 * max(1.0, abs(hi)):
+        return None
+    if 0 <= lo <= 1:
+        return 0.0, 1.0
+    pad = max(1.0, 0.1 * abs(lo))
+    return lo - pad, lo + pad
 
 
 def accuracy_vs_augmentations(curves: Sequence[Mapping[str, Any]], title: str) -> str:
@@ -39,28 +61,39 @@ def accuracy_vs_augmentations(curves: Sequence[Mapping[str, Any]], title: str) -
                 alpha=0.2,
                 color=line.get_color(),
             )
-    if any(v > 0 for c in curves for v in c["x"]):
+    levels = sorted({v for c in curves for v in c["x"]})
+    if any(v > 0 for v in levels):
         ax.set_xscale("symlog", linthresh=1)
+    # A tick at every level voted over (0, 1, 2, 4, ... 1000), labelled as the plain number.
+    ax.set_xticks(levels, [f"{v:g}" for v in levels])
+    ax.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.set_xlabel("augmented views voted over (0 = original only)")
     ax.set_ylabel("accuracy (%)")
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(*percent_range([v for c in curves for v in [*c["y"], *c.get("hi", [])]]))
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return to_data_uri(fig)
 
 
-def votes_histogram(votes: Sequence[int], title: str) -> str:
-    """Histogram of the votes behind each test input's top answer."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    if votes:
-        top = max(votes)
-        bins = range(0, top + 2) if top <= 60 else 40
-        ax.hist(votes, bins=bins, color="#4c72b0", edgecolor="white")
-    ax.set_xlabel("votes for the top answer (augmented views agreeing)")
-    ax.set_ylabel("test inputs")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
+def votes_histograms(distributions: Mapping[str, Sequence[int]], title: str) -> str:
+    """One histogram per named distribution of counts per test input, side by side on the same
+    x range (e.g. views pooled, and votes for the chosen answer)."""
+    n = max(1, len(distributions))
+    fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.0), squeeze=False, sharex=True)
+    top = max((max(v) for v in distributions.values() if len(v)), default=1)
+    bins = [b - 0.5 for b in range(0, top + 2)] if top <= 60 else 40
+    for ax, (label, values) in zip(axes[0], distributions.items(), strict=True):
+        if len(values):
+            ax.hist(values, bins=bins, color="#4c72b0", edgecolor="white")
+        ax.set_xlabel(label, fontsize=9)
+        ax.set_ylabel("test inputs")
+        ax.set_xlim(left=-0.5)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
     return to_data_uri(fig)
 
 
@@ -105,6 +138,9 @@ def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None
                 for j in range(len(ys))
             ]
             ax.plot([p[0] for p in pts], smooth, lw=1.4, color="C3")
+        if limits := flat_range([p[1] for p in pts]):
+            ax.set_ylim(*limits)  # constant: say so rather than magnify rounding
+            ax.text(0.5, 0.5, f"constant {pts[0][1]:g}", transform=ax.transAxes, ha="center")
         ax.set_title(k, fontsize=9)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
@@ -113,8 +149,19 @@ def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None
     return to_data_uri(fig)
 
 
+MIN_BENCH_POINTS = 3  # with fewer batch sizes the table says it all; a line would only mislead
+
+
 def bench_figure(rows: Sequence[Mapping[str, Any]], device: str, title: str) -> str | None:
-    """Throughput, latency and peak memory against batch size, one line per dtype."""
+    """Throughput, latency and peak memory against batch size, one line per dtype, every axis
+    from 0 (so that a 3 % difference looks like one). None when no dtype has MIN_BENCH_POINTS
+    batch sizes: the report then shows the table only."""
+    sizes: dict[str, set] = {}
+    for r in rows:
+        if r.get("throughput") is not None:
+            sizes.setdefault(str(r.get("dtype", "")), set()).add(r["batch_size"])
+    if max((len(v) for v in sizes.values()), default=0) < MIN_BENCH_POINTS:
+        return None
     panels = [
         ("throughput", "throughput (examples/s)"),
         ("latency_ms", "latency per batch (ms)"),
@@ -134,6 +181,7 @@ def bench_figure(rows: Sequence[Mapping[str, Any]], device: str, title: str) -> 
             )
             ax.plot([p[0] for p in pts], [p[1] for p in pts], marker="o", label=dt or None)
         ax.set_xscale("log", base=2)
+        ax.set_ylim(bottom=0)
         ax.set_xlabel("batch size")
         ax.set_ylabel(lab, fontsize=8)
         ax.grid(alpha=0.3)

@@ -55,6 +55,9 @@ class ExperimentInputs:
     sweep_csv: str | None = None
     bench_json: str | None = None
     compare_json: str | None = None  # `trm score compare` (ARC with paper and single mode)
+    # issue 11 analyses: analysis_trajectory (trajectory.csv), analysis_ids_<mode> (compare
+    # JSON), analysis_ensemble (folder of `trm analyse ensemble`); see trm.report.analyses
+    analyses: dict[str, str] = field(default_factory=dict)
 
 
 def experiments_from_spec(spec: Mapping[str, Any]) -> list[ExperimentInputs]:
@@ -116,11 +119,13 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 @dataclass
 class Estimate:
-    """A value with its 95 % interval, as the scorer wrote them."""
+    """A value with its 95 % interval, as the scorer wrote them (and, for accuracies, the
+    interval's method: "bootstrap" or "wilson", trm.eval.schema.CI_METHODS)."""
 
     value: float
     ci_low: float
     ci_high: float
+    method: str | None = None
 
 
 def headline_keys(kind: str) -> tuple[str, ...]:
@@ -130,20 +135,56 @@ def headline_keys(kind: str) -> tuple[str, ...]:
     return (S.grid_exact_key(kind.capitalize()),)
 
 
-def _estimate(data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str) -> Estimate:
+def _estimate(
+    data: Mapping[str, Any],
+    key: str,
+    path: str | os.PathLike,
+    writer: str,
+    with_method: bool = False,
+) -> Estimate:
     lo_key, hi_key = S.ci_keys(key)
+    method = None
+    if with_method:
+        method = str(require(data, S.ci_method_key(key), path, writer))
+        if method not in S.CI_METHODS:
+            raise ReportInputError(
+                f"{path}: '{S.ci_method_key(key)}' is {method!r}, not one of {sorted(S.CI_METHODS)}"
+            )
     return Estimate(
         value=float(require(data, key, path, writer)),
         ci_low=float(require(data, lo_key, path, writer)),
         ci_high=float(require(data, hi_key, path, writer)),
+        method=method,
     )
 
 
-def read_headline(path: str | os.PathLike, kind: str) -> dict[str, Estimate]:
-    """The headline metrics of one scores/<mode>/metrics.json, with their intervals."""
+def count_keys(kind: str) -> dict[str, str]:
+    """The counts behind an accuracy: {declared key: unit shown} (tasks and test inputs for ARC)."""
+    if kind == "arc":
+        return {S.ARC_N_TASKS: "tasks", S.ARC_N_TEST_INPUTS: "test inputs"}
+    return {S.GRID_N_EXAMPLES: "test puzzles"}
+
+
+@dataclass
+class Headline:
+    """The headline accuracies of one metrics.json and the counts they are over."""
+
+    estimates: dict[str, Estimate]
+    counts: dict[str, int]  # unit ("tasks", "test inputs", "test puzzles") -> n
+
+
+def read_headline(path: str | os.PathLike, kind: str) -> Headline:
+    """The headline metrics of one scores/<mode>/metrics.json, with intervals, method and n."""
     data = _read_object(must_exist(path, "trm score"), "metrics")
     writer = f"trm score {kind}"
-    return {key: _estimate(data, key, path, writer) for key in headline_keys(kind)}
+    return Headline(
+        estimates={
+            key: _estimate(data, key, path, writer, with_method=True) for key in headline_keys(kind)
+        },
+        counts={
+            unit: int(require(data, key, path, writer)) for key, unit in count_keys(kind).items()
+        },
+    )
 
 
 def read_compare(path: str | os.PathLike) -> dict[str, Any]:
@@ -159,13 +200,50 @@ def read_compare(path: str | os.PathLike) -> dict[str, Any]:
     return out
 
 
-def read_votes(path: str | os.PathLike) -> list[int]:
-    """Votes pooled for each test input (ARC per_example.jsonl)."""
-    votes = []
-    for i, row in enumerate(read_jsonl(must_exist(path, "trm score arc")), 1):
-        v = require(row, S.ARC_PER_EXAMPLE_VOTES, f"{path}: line {i}", "trm score arc")
-        votes.append(int(v))
-    return votes
+def per_input_file(metrics_path: str | os.PathLike) -> str:
+    """`trm score arc`'s per-input table beside metrics.json."""
+    return str(Path(metrics_path).parent / "per_input.csv")
+
+
+# The per_input.csv columns the votes figure shows, each under its true name.
+VOTE_COLUMNS: dict[str, str] = {
+    S.PER_INPUT_N_VOTES: "views pooled per test input",
+    S.PER_INPUT_TOP_VOTES: "votes for the chosen answer (agreement)",
+}
+
+
+def read_votes(path: str | os.PathLike) -> dict[str, list[int]]:
+    """Per test input (ARC per_input.csv): views pooled (n_votes) and the votes the chosen
+    answer received (top_votes)."""
+    with open(must_exist(path, "trm score arc"), newline="") as f:
+        reader = csv.DictReader(f)
+        cols = reader.fieldnames or []
+        rows = list(reader)
+    for col in VOTE_COLUMNS:
+        if col not in cols:
+            raise ReportInputError(f"{path}: missing column '{col}' (written by trm score arc)")
+    try:
+        return {col: [int(r[col]) for r in rows] for col in VOTE_COLUMNS}
+    except (TypeError, ValueError) as e:
+        raise ReportInputError(f"{path}: a vote count is not an integer ({e})") from e
+
+
+TRAIN_CONFIG = "config.yaml"  # the resolved config `trm train` saves in its run folder
+
+
+def read_train_config(train_dir: str | os.PathLike | None) -> dict[str, Any] | None:
+    """The training config as run (model and train sections), or None without a train folder."""
+    if not train_dir:
+        return None
+    import yaml
+
+    path = must_exist(Path(train_dir) / TRAIN_CONFIG, "trm train")
+    data = yaml.safe_load(path.read_text())
+    if not isinstance(data, dict):
+        raise ReportInputError(f"{path}: expected a mapping (written by trm train)")
+    for key in ("model", "train"):
+        require(data, key, path, "trm train")
+    return data
 
 
 # ---- acc_vs_aug.csv -----------------------------------------------------------------------
@@ -179,7 +257,7 @@ def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
         rows = list(reader)
     needed = [S.SWEEP_LEVEL]
     for k in S.SWEEP_KS:
-        needed += [S.sweep_pass(k), *S.ci_keys(S.sweep_pass(k))]
+        needed += [S.sweep_pass(k), *S.ci_keys(S.sweep_pass(k)), S.ci_method_key(S.sweep_pass(k))]
     for col in needed:
         if col not in cols:
             raise ReportInputError(f"{path}: missing column '{col}' (written by trm sweep)")
@@ -195,6 +273,7 @@ def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
                 "y": [float(r[y]) for r in rows],
                 "lo": [float(r[lo]) for r in rows],
                 "hi": [float(r[hi]) for r in rows],
+                "methods": sorted({r[S.ci_method_key(y)] for r in rows}),
             }
         )
     return curves
@@ -240,6 +319,40 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
 
 # ---- the dataset's manifest ---------------------------------------------------------------
 
+# What the dataset builders' counts mean (trm/data: arc.py, sudoku.py, maze.py). A count with no
+# entry here is shown under its own name.
+COUNT_EXPLANATIONS: dict[str, str] = {
+    "tasks": "tasks read (ARC tasks; for Sudoku and Maze one per puzzle)",
+    "tasks_per_subset": "ARC tasks read from each subset",
+    "identifiers": "puzzle identifiers (ARC: one per augmented puzzle, plus <blank>)",
+    "csv_rows": "rows read from the source CSV",
+    "augmentation_draws_words": (
+        "random words the augmentation stream drew (equal across rebuilds with the same seed)"
+    ),
+    "tasks_short_of_num_aug": "tasks with fewer distinct augmentations than num_aug",
+    "train": "training split",
+    "test": "test split",
+    "puzzles": "puzzles",
+    "examples": "examples (input/output pairs)",
+    "groups": "groups (a puzzle and its augmentations)",
+    "after_min_rating": "puzzles left after the difficulty filter",
+}
+
+
+def count_rows(counts: Mapping[str, Any], prefix: str = "") -> list[dict[str, Any]]:
+    """Nested counts as table rows {name, value, meaning}: a dict value becomes one row per key
+    (named `outer › inner`), never a Python dict printed in a cell."""
+    rows: list[dict[str, Any]] = []
+    for key, value in counts.items():
+        name = f"{prefix} › {key}" if prefix else str(key)
+        meaning = COUNT_EXPLANATIONS.get(str(key), "")
+        if isinstance(value, Mapping):
+            rows.append({"name": name, "value": None, "meaning": meaning})
+            rows += count_rows(value, name)
+        else:
+            rows.append({"name": name, "value": value, "meaning": meaning})
+    return rows
+
 
 def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
     manifest_path = Path(data_dir) / "manifest.json"
@@ -265,7 +378,7 @@ def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
         "path": str(manifest_path),
         "command": m.get("command"),
         "params": m.get("params", {}),
-        "counts": {k: v for k, v in counts.items() if k not in shortfalls},
+        "counts": count_rows({k: v for k, v in counts.items() if k not in shortfalls}),
         "shortfalls": shortfalls,
         "inputs": m.get("inputs", []),
         "n_files": len(outputs),

@@ -1,5 +1,7 @@
-"""Render reports/report.html: per experiment, scores beside the paper's figures, the sweep,
-training curves, benchmarks, the dataset manifest, caveats, and the provenance behind each.
+"""Render reports/report.html: per experiment, what it ran (from its config), scores with their
+counts and intervals (beside the paper's figures only for the paper's benchmark at its settings),
+the sweep, votes, training curves, benchmarks, the dataset manifest, caveats, and the provenance
+chain behind them, listed once per experiment and linked from each table and figure.
 
 Everything is read through trm.report.inputs from the files the workflow wrote; nothing is
 computed here beyond formatting (intervals and the paper-minus-single difference come from
@@ -15,17 +17,23 @@ from typing import Any
 
 import yaml
 
+from trm.eval import schema as S
 from trm.provenance import lineage, now_iso
 from trm.report import figures
+from trm.report.analyses import analyses_section
+from trm.report.describe import describe, paper_comparison
 from trm.report.inputs import (
+    VOTE_COLUMNS,
     ExperimentInputs,
     headline_keys,
     manifest_summary,
+    per_input_file,
     read_bench,
     read_compare,
     read_headline,
     read_jsonl,
     read_sweep,
+    read_train_config,
     read_votes,
 )
 from trm.utils import atomic_file
@@ -92,20 +100,49 @@ def chain(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[dict
     return out
 
 
+class Provenance:
+    """One experiment's provenance: the chain behind all its outputs, listed once, and for
+    each table or figure the links into that list."""
+
+    def __init__(self, bundle: Mapping[str, Any] | None, exp_name: str) -> None:
+        self.bundle = bundle
+        self.exp_name = exp_name
+        self.records: list[dict[str, Any]] = []
+        self._anchor: dict[str, str] = {}
+
+    def links(self, targets: Sequence[str]) -> list[dict[str, str]]:
+        """[{id, anchor}] of the records behind `targets`, adding new ones to the list."""
+        out = []
+        for rec in chain(self.bundle, targets):
+            if rec["id"] not in self._anchor:
+                self._anchor[rec["id"]] = f"rec-{self.exp_name}-{len(self.records) + 1}"
+                self.records.append(rec | {"anchor": self._anchor[rec["id"]]})
+            out.append({"id": rec["id"], "anchor": self._anchor[rec["id"]]})
+        return out
+
+
+def n_text(counts: Mapping[str, int]) -> str:
+    """ "n = 4 tasks, 4 test inputs": the units an accuracy is over."""
+    return "n = " + ", ".join(f"{n} {unit}" for unit, n in counts.items())
+
+
 def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
-    """Headline metrics per mode with the scorer's intervals, and `trm score compare`'s
-    paper-minus-single difference (when the experiment has both modes)."""
+    """Headline metrics per mode with the scorer's intervals (and their method) and the counts
+    they are over, `trm score compare`'s paper-minus-single difference (when the experiment has
+    both modes), and the paper's figure only for a run of the paper's benchmark at its settings."""
     kind = exp.settings.get("kind", "arc")
-    metrics = {mode: read_headline(p, kind) for mode, p in exp.metrics.items()}
+    headlines = {mode: read_headline(p, kind) for mode, p in exp.metrics.items()}
     compare = read_compare(exp.compare_json) if exp.compare_json else None
     rows = []
     for key in headline_keys(kind):
         row: dict[str, Any] = {"metric": key, "modes": {}}
-        for mode, m in metrics.items():
-            est = m[key]
+        for mode, h in headlines.items():
+            est = h.estimates[key]
             row["modes"][mode] = {
                 "value": pct(est.value),
                 "ci": interval((est.ci_low, est.ci_high)),
+                "method": S.CI_METHODS[est.method or "bootstrap"],
+                "n": n_text(h.counts),
                 "raw": est.value,
             }
         diff = compare["diffs"].get(key) if compare else None
@@ -125,16 +162,19 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
                 for d in compare["diffs"].values()
             ],
         }
-    bench_name = exp.settings.get("benchmark")
+    comparison = paper_comparison(exp.settings)
     return {
-        "modes": list(metrics),
+        "modes": list(headlines),
         "rows": rows,
         "paired": paired,
-        "paper": PAPER_FIGURES.get(bench_name or "", None),
+        "paper": PAPER_FIGURES.get(comparison.benchmark or ""),
+        "not_comparable": comparison.reasons,
     }
 
 
-def caveats_for(exp: ExperimentInputs, votes: list[int], bench_device: str | None) -> list[str]:
+def caveats_for(
+    exp: ExperimentInputs, votes: Mapping[str, list[int]], bench_device: str | None
+) -> list[str]:
     s = exp.settings
     out = []
     if s.get("smoke"):
@@ -144,12 +184,15 @@ def caveats_for(exp: ExperimentInputs, votes: list[int], bench_device: str | Non
         )
     if s.get("kind") == "arc":
         num_aug = int(s.get("num_aug") or 0)
-        if num_aug < 1000 or (votes and max(votes) < 1000):
-            top = max(votes) if votes else 0
+        pooled = votes.get(S.PER_INPUT_N_VOTES, [])
+        agree = votes.get(S.PER_INPUT_TOP_VOTES, [])
+        if num_aug < 1000 or (pooled and max(pooled) < 1000):
             out.append(
                 f"Effective votes below 1000: the paper votes over 1000 augmented views per test "
-                f"input; this run prepared {num_aug} augmentations and the most votes any answer "
-                f"received is {top}. pass@K with fewer views is expected to be lower."
+                f"input; this run prepared {num_aug} augmentations per puzzle and pooled at most "
+                f"{max(pooled, default=0)} views per test input, and no chosen answer received "
+                f"more than {max(agree, default=0)} votes. pass@K with fewer views is expected "
+                f"to be lower."
             )
     if s.get("benchmark") == "ARC-AGI-2":
         out.append(
@@ -164,23 +207,44 @@ def caveats_for(exp: ExperimentInputs, votes: list[int], bench_device: str | Non
     return out
 
 
+def votes_table(votes: Mapping[str, list[int]]) -> dict[str, Any]:
+    """The votes figure's numbers as a table: per count, how many test inputs had it."""
+    values = sorted({v for vs in votes.values() for v in vs})
+    return {
+        "labels": [VOTE_COLUMNS[c] for c in votes],
+        "columns": list(votes),
+        "rows": [{"value": v, "counts": [vs.count(v) for vs in votes.values()]} for v in values],
+    }
+
+
+def caption(captions: Mapping[str, str], key: str, kind: str) -> str:
+    """The caption for the experiment's kind (`key_arc` / `key_grid`), else the shared one."""
+    return captions.get(f"{key}_{'arc' if kind == 'arc' else 'grid'}") or captions.get(key, "")
+
+
 def experiment_section(
     exp: ExperimentInputs, bundle: Mapping[str, Any] | None, captions: Mapping[str, str]
 ) -> dict[str, Any]:
-    sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings}
+    kind = exp.settings.get("kind", "arc")
+    prov = Provenance(bundle, exp.name)
+    sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings, "kind": kind}
+    sec["facts"] = describe(exp.settings, read_train_config(exp.train_dir))
     sec["summary"] = summary_table(exp)
+    sec["summary_caption"] = caption(captions, "summary", kind)
     compare = [exp.compare_json] if exp.compare_json else []
-    sec["summary_chain"] = chain(
-        bundle, list(exp.metrics.values()) + list(exp.per_example.values()) + compare
+    sec["summary_sources"] = prov.links(
+        list(exp.metrics.values()) + list(exp.per_example.values()) + compare
     )
 
-    votes: list[int] = []
-    if exp.settings.get("kind", "arc") == "arc" and exp.per_example:
-        votes = read_votes(exp.per_example.get("paper") or next(iter(exp.per_example.values())))
+    votes: dict[str, list[int]] = {}
+    if kind == "arc" and exp.metrics:
+        scores = exp.metrics.get("paper") or next(iter(exp.metrics.values()))
+        votes = read_votes(per_input_file(scores))
     figs: list[dict[str, Any]] = []
     if exp.sweep_csv:
         curves = read_sweep(exp.sweep_csv)
         if curves:
+            methods = sorted({m for c in curves for m in c["methods"]})
             figs.append(
                 {
                     "id": "acc_vs_aug",
@@ -188,18 +252,24 @@ def experiment_section(
                     "uri": figures.accuracy_vs_augmentations(
                         curves, f"{exp.name}: accuracy vs augmentations"
                     ),
-                    "caption": captions.get("acc_vs_aug", ""),
-                    "chain": chain(bundle, [exp.sweep_csv]),
+                    "caption": captions.get("acc_vs_aug", "")
+                    + " Band: "
+                    + " or ".join(S.CI_METHODS[m] for m in methods)
+                    + " over tasks.",
+                    "sources": prov.links([exp.sweep_csv]),
                 }
             )
     if votes:
         figs.append(
             {
                 "id": "votes",
-                "title": "Effective votes per test input",
-                "uri": figures.votes_histogram(votes, f"{exp.name}: votes for the top answer"),
+                "title": "Views pooled and votes for the chosen answer, per test input",
+                "uri": figures.votes_histograms(
+                    {VOTE_COLUMNS[c]: v for c, v in votes.items()}, f"{exp.name}: votes"
+                ),
                 "caption": captions.get("votes", ""),
-                "chain": chain(bundle, list(exp.per_example.values())),
+                "table": votes_table(votes),
+                "sources": prov.links(list(exp.metrics.values())),
             }
         )
     if exp.train_dir:
@@ -213,12 +283,13 @@ def experiment_section(
                         "title": "Training curves",
                         "uri": uri,
                         "caption": captions.get("training", ""),
-                        "chain": chain(bundle, [exp.train_dir]),
+                        "sources": prov.links([exp.train_dir]),
                     }
                 )
     sec["figures"] = figs
 
     bench_device = None
+    sec["bench"] = None  # experiments without `bench:` (the template is strict about keys)
     if exp.bench_json:
         rows_b, bench_device = read_bench(exp.bench_json)
         sec["bench"] = {
@@ -226,26 +297,26 @@ def experiment_section(
             "rows": rows_b,
             "uri": figures.bench_figure(rows_b, bench_device, f"{exp.name}: inference benchmark"),
             "caption": captions.get("bench", ""),
-            "chain": chain(bundle, [exp.bench_json]),
+            "sources": prov.links([exp.bench_json]),
         }
     sec["manifest"] = manifest_summary(exp.data_dir)
-    sec["manifest_chain"] = chain(bundle, [exp.data_dir])
+    sec["manifest_sources"] = prov.links([exp.data_dir])
     sec["caveats"] = caveats_for(exp, votes, bench_device)
+    sec["provenance"] = prov.records
+    sec["analyses"] = analyses_section(exp, prov.links)
     return sec
 
 
 def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Code versions, packages, devices and hosts the records were made with."""
+    """Code versions (each once, with the jobs that ran on it), packages, devices and hosts."""
     if not bundle or not bundle.get("records"):
         return {}
     recs = bundle["records"]
-    commits = sorted(
-        {
-            f"{r['git'].get('commit')}{' (dirty)' if r['git'].get('dirty') else ''}"
-            for r in recs
-            if r.get("git")
-        }
-    )
+    versions: dict[tuple[str, bool], list[str]] = {}
+    for r in recs:
+        git = r.get("git") or {}
+        key = (git.get("commit") or "", bool(git.get("dirty")))
+        versions.setdefault(key, []).append(r.get("id", r["rule"]))
     devices = sorted({f"{r['rule']}: {r.get('environment', {}).get('device')}" for r in recs})
     hosts = sorted({r.get("host", "?") for r in recs})
     slurm = sorted(
@@ -257,7 +328,10 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     )
     env = recs[-1].get("environment", {})
     return {
-        "commits": commits,
+        "code_versions": [
+            {"commit": commit, "dirty": dirty, "jobs": jobs}
+            for (commit, dirty), jobs in versions.items()
+        ],
         "packages": recs[-1].get("packages", {}),
         "python": env.get("python"),
         "torch": env.get("torch"),
@@ -275,8 +349,11 @@ def render_html(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
 ) -> str:
     import jinja2
+
+    from trm.report.grids import grid_sections
 
     template_dir = Path(template_dir)
     captions_path = template_dir / CAPTIONS_NAME
@@ -292,6 +369,7 @@ def render_html(
         title=title,
         created=now_iso(),
         experiments=sections,
+        grids=grid_sections(grids, bundle),
         environment=environment_summary(bundle),
         paper_figures=PAPER_FIGURES,
         citation=PAPER_CITATION,
@@ -305,8 +383,9 @@ def write_report(
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),
 ) -> None:
     """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title)
+    html = render_html(experiments, bundle, template_dir, title, grids)
     with atomic_file(out_html) as f:
         f.write(html)

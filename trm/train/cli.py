@@ -50,7 +50,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write into --out even if it holds files that are not a trm training run",
     )
-    p.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    p.add_argument("--no-progress", action="store_true", help="no progress output")
     p.add_argument("overrides", nargs="*", metavar="OVERRIDE", help="Hydra override, key=value")
     p.set_defaults(func=run_train)
 

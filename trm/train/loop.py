@@ -472,9 +472,9 @@ class Trainer:
         self.stop.install()
         bar = None
         if main and self.progress:
-            from tqdm import tqdm
+            from trm.progress import progress as progress_bar
 
-            bar = tqdm(
+            bar = progress_bar(
                 total=self.total_steps,
                 initial=self.step,
                 desc="train",

@@ -15,6 +15,8 @@ cmd = trm(
     "predict", "--checkpoint", ckpt, "--data", smk.input.data, "--out", smk.output.predictions
 )
 cmd += to_flags("predict", smk.params.predict) + ["--threads", smk.threads]
+cmd += to_flags("analyses", smk.params.analyses)
+cmd += ["--trajectory"] if smk.params.analyses.get("trajectory") else []
 limit_threads(smk.threads)
 meta = str(Path(smk.output.predictions).with_suffix(".meta.json"))
 run_snakemake_job(smk, list(map(str, cmd)), extra_outputs=[meta])

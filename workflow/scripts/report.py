@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import _job  # noqa: E402,F401 (puts the checkout's trm/ first on the path)
 
 from trm.report.build import build_report
+from trm.report.grids import GridInputs
 from trm.report.inputs import ExperimentInputs, per_example_file
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
@@ -32,9 +33,20 @@ for name, settings in smk.params.experiments.items():
             sweep_csv=get("sweep") and str(get("sweep")),
             bench_json=get("bench") and str(get("bench")),
             compare_json=get("compare") and str(get("compare")),
+            analyses={
+                k.split("::", 1)[1]: str(v)
+                for k, v in inp.items()
+                if k.startswith(f"{name}::analysis_")
+            },
         )
     )
     records += [str(p) for p in get("records")]
+
+grids = [
+    GridInputs(name=g, grid_json=str(inp[f"grid::{g}"]), experiments=dict(variants))
+    for g, variants in smk.params.grids.items()
+]
+records += [str(p) for g in smk.params.grids for p in inp[f"grid::{g}::records"]]
 
 template_dir = str(smk.input.template[0]).rsplit("/", 1)[0]
 build_report(
@@ -44,6 +56,7 @@ build_report(
     smk.output.bundle,
     template_dir,
     smk.params.title,
+    grids=grids,
     own_record={
         "path": smk.output.prov,
         "rule": smk.rule,

@@ -1,7 +1,8 @@
 """score: `trm score <kind>` in paper (voting) or single mode.
 
 Writes metrics.json with the keys declared in trm/eval/schema.py (intervals as <key>_ci_low /
-<key>_ci_high), which the report reads as they are.
+<key>_ci_high, their method as <key>_ci_method, and the counts n_tasks / n_test_inputs or
+n_examples), which the report reads as they are.
 """
 
 import sys

@@ -1,4 +1,5 @@
-"""sweep: `trm sweep`, accuracy against the number of augmented views, from saved predictions."""
+"""sweep: `trm sweep`, accuracy against the number of augmented views, from saved predictions
+(acc_vs_aug.csv: pass@K with <K>_ci_low / _ci_high / _ci_method per level)."""
 
 import sys
 from pathlib import Path

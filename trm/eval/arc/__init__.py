@@ -20,6 +20,7 @@ from trm.eval.arc.processed import (
     ProcessedPredictions,
     answer_grid,
     process_arrays,
+    process_pooled,
     process_predictions,
 )
 from trm.eval.arc.reference import reference_vote_loop
@@ -53,6 +54,7 @@ __all__ = [
     "per_example_records",
     "per_input_table",
     "process_arrays",
+    "process_pooled",
     "process_predictions",
     "random_aug_ranks",
     "reference_vote_loop",

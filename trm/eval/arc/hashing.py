@@ -143,7 +143,7 @@ def hash_blocks(
     cells against weights laid out in its frame. Without `canonical`, rows are hashed as they
     are (tid 0 weights, colours unchanged).
     """
-    from tqdm import tqdm
+    from trm.progress import progress as progress_bar
 
     n = len(tokens)
     g3 = np.asarray(tokens).reshape(n, GRID, GRID)  # plain ndarray view of a memmap: cheap indexing
@@ -164,7 +164,7 @@ def hash_blocks(
     gs = group[order]
     starts = np.flatnonzero(np.r_[True, gs[1:] != gs[:-1]]) if n else np.zeros(0, np.int64)
     ends = np.r_[starts[1:], n]
-    for s, e in tqdm(
+    for s, e in progress_bar(
         list(zip(starts, ends, strict=True)),
         desc=desc,
         unit="shape",

@@ -86,6 +86,41 @@ def process_predictions(
     return processed
 
 
+def process_pooled(
+    data_dir: str | os.PathLike,
+    pred_paths: str | os.PathLike | list[str | os.PathLike],
+    progress: bool = True,
+) -> ProcessedPredictions:
+    """`process_predictions` of one file, or of several pooled into one vote (checkpoint
+    ensembles): rows are concatenated in the order given, as the reference evaluator accumulates
+    predictions across evaluations when it is not reset between them."""
+    paths = [pred_paths] if isinstance(pred_paths, (str, os.PathLike)) else list(pred_paths)
+    if not paths:
+        raise UserError("no predictions file given")
+    parts = [process_predictions(data_dir, p, progress=progress) for p in paths]
+    if len(parts) == 1:
+        return parts[0]
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([np.asarray(getattr(p, name)) for p in parts])
+
+    return ProcessedPredictions(
+        test_set=parts[0].test_set,
+        **{
+            name: cat(name)
+            for name in (
+                "puzzle_identifiers",
+                "pred_tokens",
+                "input_index",
+                "pred_shape",
+                "pred_keys",
+                "q",
+                "aug_rank",
+            )
+        },
+    )
+
+
 def process_arrays(
     ts: ArcTestSet,
     pids: np.ndarray,

@@ -42,9 +42,17 @@ class VoteResult:
 
 
 def vote(
-    pp: ProcessedPredictions, rows: np.ndarray | None = None, pass_ks: Sequence[int] = PASS_KS
+    pp: ProcessedPredictions,
+    rows: np.ndarray | None = None,
+    pass_ks: Sequence[int] = PASS_KS,
+    hash_only: bool = False,
 ) -> VoteResult:
-    """Vote over the prediction rows `rows` (a boolean mask or indices; all rows by default)."""
+    """Vote over the prediction rows `rows` (a boolean mask or indices; all rows by default).
+
+    `hash_only`: the rows carry only (shape, first key) of their answers, no tokens (per-step
+    trajectories): the correct answer is found by shape and that 64-bit key, not confirmed cell
+    by cell, and `top_rows` point at rows whose tokens may not exist.
+    """
     ts = pp.test_set
     n_inputs = len(ts.input_task)
     sel = np.arange(len(pp.input_index)) if rows is None else np.asarray(rows)
@@ -92,7 +100,7 @@ def vote(
         if k == 0:
             top_votes[g_input[at_k]] = counts[at_k]
     top_rows, top_votes = top_rows[alias], top_votes[alias]
-    label_rank = _label_ranks(pp, rep_row, g_input, rank)
+    label_rank = _label_ranks(pp, rep_row, g_input, rank, hash_only)
 
     ks = np.asarray(pass_ks, dtype=np.int64)
     passed = (label_rank[:, None] >= 0) & (label_rank[:, None] < ks[None, :])
@@ -122,7 +130,11 @@ def vote(
 
 
 def _label_ranks(
-    pp: ProcessedPredictions, rep_row: np.ndarray, g_input: np.ndarray, rank: np.ndarray
+    pp: ProcessedPredictions,
+    rep_row: np.ndarray,
+    g_input: np.ndarray,
+    rank: np.ndarray,
+    hash_only: bool = False,
 ) -> np.ndarray:
     """Rank of each test input's correct answer among its pool's candidates, -1 when absent.
 
@@ -137,9 +149,10 @@ def _label_ranks(
         pool = int(ts.input_alias[j])
         groups = by_input[bounds[pool] : bounds[pool + 1]]
         shape, k1, k2 = grid_keys(label)
-        hit = groups[(shapes[groups] == shape) & (keys[groups, 0] == k1) & (keys[groups, 1] == k2)]
+        same = (shapes[groups] == shape) & (keys[groups, 0] == k1)
+        hit = groups[same if hash_only else same & (keys[groups, 1] == k2)]
         for g in hit.tolist():
-            if np.array_equal(answer_grid(pp, int(rep_row[g])), label):
+            if hash_only or np.array_equal(answer_grid(pp, int(rep_row[g])), label):
                 label_rank[j] = rank[g]
     return label_rank
 

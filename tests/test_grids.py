@@ -1,0 +1,332 @@
+"""Ablation grids: expansion of `variants:` into experiments, the paired grid table
+(`trm score compare-runs`), its report table, and the DAG a grid plans (dry runs)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
+
+from trm.errors import UserError
+from trm.eval import compare_runs as C
+from trm.eval.stats import paired_bootstrap_diff
+from trm.grids import GridConfigError, describe_override, expand_grids
+
+GRID_CONFIGS = sorted(
+    p.stem for p in (ROOT / "config/experiments").glob("*.yaml") if "variants:" in p.read_text()
+)
+
+
+def _grid_config(**variants) -> dict:
+    base = {
+        "benchmark": "Sudoku-Extreme",
+        "dataset": {"name": "d", "kind": "sudoku", "source": "generate", "size": 4},
+        "model": {"preset": "sudoku_tiny", "hidden_size": 64},
+        "train": {"preset": "sudoku_smoke", "ema": True},
+        "predict": {"batch_size": 8},
+        "score": {"n_boot": 200},
+        "variants": variants,
+        "paper": {"base": 87.4},
+    }
+    return {"run": ["g", "other"], "experiments": {"g": base, "other": {"x": 1}}}
+
+
+# ---- expansion ----------------------------------------------------------------------------------
+
+
+def test_variants_become_experiments_deep_merged_and_run_is_expanded():
+    cfg = _grid_config(
+        base={}, no_ema={"train": {"ema": False}}, wide={"model": {"hidden_size": 128}}
+    )
+    grids = expand_grids(cfg)
+    assert cfg["run"] == ["g.base", "g.no_ema", "g.wide", "other"]
+    exps = cfg["experiments"]
+    assert "g" not in exps and exps["other"] == {"x": 1}
+    # deep merge: the override's key replaces one key, the section's other keys stay
+    assert exps["g.no_ema"]["train"] == {"preset": "sudoku_smoke", "ema": False}
+    assert exps["g.wide"]["model"] == {"preset": "sudoku_tiny", "hidden_size": 128}
+    assert exps["g.base"]["train"]["ema"] is True
+    assert all("variants" not in e and "paper" not in e for e in exps.values())
+    g = grids["g"]
+    assert g.base == "base" and g.variants == ["base", "no_ema", "wide"]
+    assert g.changes == {
+        "base": "(base settings)",
+        "no_ema": "train.ema=false",
+        "wide": "model.hidden_size=128",
+    }
+    assert g.paper == {"base": 87.4}
+    assert g.train_of == {}  # every variant changes training
+
+
+def test_evaluation_only_variant_shares_the_training_run():
+    cfg = _grid_config(base={}, big_batch={"predict": {"batch_size": 64}}, other={"gpus": 1})
+    grids = expand_grids(cfg)
+    assert grids["g"].train_of == {"g.big_batch": "g.base"}
+
+
+def test_explicit_base_is_listed_first():
+    cfg = _grid_config(a={"train": {"ema": False}}, base={})
+    cfg["experiments"]["g"]["base"] = "base"
+    g = expand_grids(cfg)["g"]
+    assert g.variants == ["base", "a"] and cfg["run"][:2] == ["g.base", "g.a"]
+
+
+def test_bad_grid_settings_are_named():
+    cfg = _grid_config(base={})
+    cfg["experiments"]["g"]["paper"] = {"bsae": 1.0}
+    with pytest.raises(GridConfigError, match=r"experiments\.g\.paper: \['bsae'\]"):
+        expand_grids(cfg)
+    cfg = _grid_config(base={})
+    cfg["experiments"]["g.base"] = {"x": 1}
+    with pytest.raises(GridConfigError, match="g.base"):
+        expand_grids(cfg)
+
+
+def test_describe_override_flattens_sections():
+    assert describe_override({"model": {"preset": "hrm", "mlp_t": False}}) == (
+        "model.preset=hrm, model.mlp_t=false"
+    )
+
+
+# ---- trm score compare-runs ---------------------------------------------------------------------
+
+
+def _score_dir(root: Path, name: str, exact: np.ndarray) -> Path:
+    d = root / name
+    d.mkdir(parents=True)
+    rows = "".join(f"{i},{int(e)},{4 * int(e)},4\n" for i, e in enumerate(exact))
+    (d / "per_example.csv").write_text("row,exact,cells_right,cells_scored\n" + rows)
+    return d
+
+
+def test_compare_runs_pairs_every_variant_with_the_base(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.random(300) < 0.8
+    worse = base & (rng.random(300) < 0.7)  # a subset of the base's right answers
+    same = base.copy()
+    dirs = {
+        "base": _score_dir(tmp_path, "base", base),
+        "worse": _score_dir(tmp_path, "worse", worse),
+        "same": _score_dir(tmp_path, "same", same),
+    }
+    out = tmp_path / "grid.json"
+    res = C.compare_runs(
+        "sudoku",
+        dirs,
+        out,
+        grid="g",
+        changes={"worse": "train.ema=false"},
+        paper={"base": 87.4},
+        n_boot=500,
+    )
+    assert json.loads(out.read_text()) == res
+    assert res[C.GRID_METRIC] == "Sudoku/exact_accuracy" and res[C.GRID_BASE] == "base"
+    rows = {r[C.ROW_VARIANT]: r for r in res[C.GRID_ROWS]}
+    assert [r[C.ROW_VARIANT] for r in res[C.GRID_ROWS]] == ["base", "worse", "same"]
+    assert rows["worse"][C.ROW_ACCURACY] == pytest.approx(worse.mean())
+    assert rows["worse"][C.ROW_N] == 300
+    assert rows["worse"][C.ROW_CHANGES] == "train.ema=false"
+    assert rows["base"][C.ROW_PAPER] == 87.4 and rows["worse"][C.ROW_PAPER] is None
+    expected = paired_bootstrap_diff(worse.astype(float), base.astype(float), n_boot=500)
+    assert rows["worse"][C.ROW_DIFF] == pytest.approx(worse.mean() - base.mean())
+    assert rows["worse"]["diff_vs_base_ci_low"] == pytest.approx(expected["ci_low"])
+    assert rows["worse"]["diff_vs_base_ci_high"] < 0  # clearly worse, paired
+    # identical answers: a zero difference with a zero-width paired interval
+    assert rows["same"][C.ROW_DIFF] == 0.0
+    assert rows["same"]["diff_vs_base_ci_low"] == rows["same"]["diff_vs_base_ci_high"] == 0.0
+    lo, hi = rows["base"]["accuracy_ci_low"], rows["base"]["accuracy_ci_high"]
+    assert lo < base.mean() < hi
+
+
+def test_compare_runs_refuses_different_test_sets(tmp_path):
+    dirs = {
+        "a": _score_dir(tmp_path, "a", np.ones(10, bool)),
+        "b": _score_dir(tmp_path, "b", np.ones(12, bool)),
+    }
+    with pytest.raises(UserError, match="different test sets"):
+        C.compare_runs("sudoku", dirs, tmp_path / "g.json", n_boot=200)
+    assert not (tmp_path / "g.json").exists()
+
+
+def test_compare_runs_cli(tmp_path):
+    from trm.cli import main
+
+    a = _score_dir(tmp_path, "a", np.array([1, 1, 0, 1], bool))
+    b = _score_dir(tmp_path, "b", np.array([1, 0, 0, 1], bool))
+    out = tmp_path / "grid.json"
+    rc = main(
+        ["score", "compare-runs", "--kind", "maze", "--run", f"a={a}", "--run", f"b={b}"]
+        + ["--paper", "b=74.5", "--out", str(out), "--n-boot", "200"]
+    )
+    assert rc == 0
+    res = json.loads(out.read_text())
+    assert res[C.GRID_METRIC] == "Maze/exact_accuracy"
+    assert res[C.GRID_ROWS][1][C.ROW_DIFF] == pytest.approx(-0.25)
+    assert res[C.GRID_ROWS][1][C.ROW_PAPER] == 74.5
+
+
+# ---- the report's table -------------------------------------------------------------------------
+
+
+def _fake_grid_json(path: Path) -> None:
+    def row(v, acc, diff, paper, changes):
+        return {
+            "variant": v,
+            "changes": changes,
+            "accuracy": acc,
+            "accuracy_ci_low": acc - 0.05,
+            "accuracy_ci_high": acc + 0.05,
+            "n": 200,
+            "paper_percent": paper,
+            "diff_vs_base": diff,
+            "diff_vs_base_ci_low": diff - 0.03,
+            "diff_vs_base_ci_high": diff + 0.03,
+            "diff_vs_base_p_value": 0.01,
+        }
+
+    path.write_text(
+        json.dumps(
+            {
+                "grid": "abl",
+                "metric": "Sudoku/exact_accuracy",
+                "unit": "test example",
+                "base": "trm-mlp",
+                "n_boot": 1000,
+                "variants": [
+                    row("trm-mlp", 0.9, 0.0, 87.4, "(base settings)"),
+                    row("hrm", 0.412, -0.488, 55.0, "model.preset=sudoku_tiny_hrm"),
+                ],
+            }
+        )
+    )
+
+
+def test_grid_table_renders(tmp_path):
+    from trm.report.grids import GridInputs
+    from trm.report.render import render_html
+
+    _fake_grid_json(tmp_path / "grid.json")
+    grid = GridInputs("abl", str(tmp_path / "grid.json"), {"trm-mlp": "abl.trm-mlp"})
+    html = render_html([], None, ROOT / "reports/templates", grids=[grid])
+    assert 'id="grid-abl"' in html
+    table = html.split('class="grid-table"', 1)[1].split("</table>", 1)[0]
+    assert '<th class="paper">paper</th>' in table
+    assert "difference vs trm-mlp (paired)" in table
+    for cell in ("41.2 %", "[36.2, 46.2]", "55.0 %", "-48.8 pt", "[-51.8, -45.8] pt"):
+        assert cell in table, cell
+    assert "model.preset=sudoku_tiny_hrm" in table and "87.4 %" in table
+
+
+def test_grid_table_missing_key_is_named(tmp_path):
+    from trm.report.grids import read_grid
+    from trm.report.inputs import ReportInputError
+
+    _fake_grid_json(tmp_path / "grid.json")
+    data = json.loads((tmp_path / "grid.json").read_text())
+    del data["variants"][1]["diff_vs_base_ci_low"]
+    (tmp_path / "grid.json").write_text(json.dumps(data))
+    with pytest.raises(ReportInputError, match="diff_vs_base_ci_low"):
+        read_grid(tmp_path / "grid.json")
+
+
+# ---- the DAG of a grid (dry runs) ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wf(tmp_path_factory) -> Path:
+    return copy_workflow(tmp_path_factory.mktemp("wf") / "repo")
+
+
+def _dry_run(wf: Path, *configs: str, target: str = "report") -> dict[str, int]:
+    args = ["-n", "--cores", "2", target, "--configfile", *configs]
+    proc = snakemake(wf, *args)
+    assert proc.returncode == 0, tail(proc)
+    return planned_jobs(proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize("name", GRID_CONFIGS)
+def test_grid_config_plans_one_chain_per_variant_and_one_dataset(wf, name):
+    if "arc" in name and not (ROOT.parent / "shared" / "arc-kaggle-combined").exists():
+        pytest.skip("../shared/arc-kaggle-combined is absent (CI always has it)")
+    cfg = yaml.safe_load((ROOT / f"config/experiments/{name}.yaml").read_text())
+    grids = expand_grids(cfg)
+    exps = [cfg["experiments"][e] for g in grids.values() for e in g.experiments.values()]
+    jobs = _dry_run(wf, f"config/experiments/{name}.yaml")
+    shared = sum(len(g.train_of) for g in grids.values())
+    assert jobs.get("train", 0) == sum("train" in e for e in exps) - shared
+    assert jobs.get("fetch_checkpoint", 0) == len(
+        {e["checkpoint"]["name"] for e in exps if "checkpoint" in e}
+    )
+    assert jobs["predict"] == len(exps)
+    assert jobs["score"] == sum(len(e.get("score", {}).get("modes", ["paper"])) for e in exps)
+    assert jobs["score_grid"] == len(grids) and jobs["report"] == 1
+    n_datasets = len({e["dataset"]["name"] for e in exps})
+    assert sum(v for k, v in jobs.items() if k.startswith("prepare_")) == n_datasets
+
+
+def test_evaluation_only_variant_plans_no_training(wf):
+    smoke = yaml.safe_load((ROOT / "config/experiments/ablations-smoke.yaml").read_text())
+    smoke["experiments"]["ablations-smoke"]["variants"]["big-batch"] = {
+        "predict": {"batch_size": 512}
+    }
+    (wf / "config/grid-evalonly.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
+    jobs = _dry_run(wf, "config/grid-evalonly.yaml")
+    assert jobs["train"] == 4 and jobs["predict"] == 5 and jobs["score"] == 5
+
+
+def test_bad_variant_override_stops_before_any_job(wf):
+    smoke = yaml.safe_load((ROOT / "config/experiments/ablations-smoke.yaml").read_text())
+    smoke["experiments"]["ablations-smoke"]["variants"]["hrm"] = {"predict": {"bach_size": 8}}
+    (wf / "config/grid-typo.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
+    proc = snakemake(wf, "-n", "--cores", "1", "report", "--configfile", "config/grid-typo.yaml")
+    assert proc.returncode != 0 and "bach_size" in tail(proc), tail(proc)
+    assert "Job stats" not in proc.stdout + proc.stderr
+
+
+def test_changing_one_variant_reruns_that_variant_only(tmp_path):
+    """Every job of the grid marked complete, then one variant's override changes: only its
+    chain reruns. `--touch` on missing outputs records each job's params without creating
+    files; the files are then created empty and touched again into DAG order."""
+    wf = copy_workflow(tmp_path / "repo")
+    cfg = "config/experiments/ablations-smoke.yaml"
+    plan = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", cfg)
+    assert plan.returncode == 0, tail(plan)
+    proc = snakemake(wf, "--cores", "2", "report", "--touch", "--configfile", cfg)
+    assert proc.returncode == 0, tail(proc)
+    for path in _planned_outputs(plan.stdout + plan.stderr, "output:", "benchmark:"):
+        target = wf / path
+        if (
+            target.suffix
+        ):  # files; the directory() outputs (data/<name>, runs/<exp>/train) have none
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.touch()
+        else:
+            target.mkdir(parents=True, exist_ok=True)
+    proc = snakemake(wf, "--cores", "2", "report", "--touch", "--configfile", cfg)
+    assert proc.returncode == 0, tail(proc)
+    assert _dry_run(wf, cfg) == {}, "a touched workflow should have nothing to do"
+    smoke = yaml.safe_load((ROOT / cfg).read_text())
+    smoke["experiments"]["ablations-smoke"]["variants"]["no-ema"] = {
+        "train": {"ema": False, "lr": 1.0e-3}
+    }
+    (wf / "config/grid-edit.yaml").write_text(yaml.safe_dump(smoke, sort_keys=False))
+    edited = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", "config/grid-edit.yaml")
+    assert edited.returncode == 0, tail(edited)
+    jobs = planned_jobs(edited.stdout + edited.stderr)
+    assert jobs == {"train": 1, "predict": 1, "score": 1, "score_grid": 1, "report": 1}
+    outputs = _planned_outputs(edited.stdout + edited.stderr)
+    assert "runs/ablations-smoke.no-ema/train" in outputs
+    assert not [p for p in outputs if "trm-mlp" in p or "single-z" in p or ".hrm/" in p]
+
+
+def _planned_outputs(output: str, *fields: str) -> list[str]:
+    """The output paths of every job a dry run lists."""
+    paths = []
+    for line in output.splitlines():
+        if line.strip().startswith(fields or ("output:",)):
+            paths += [p.strip() for p in line.split(":", 1)[1].split(",") if p.strip()]
+    return paths

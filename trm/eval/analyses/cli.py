@@ -1,0 +1,110 @@
+"""`trm analyse trajectory|compare`: argument parsing only (work in trm.eval.analyses)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    top = subparsers.add_parser(
+        "analyse",
+        help="analyses of predictions: per-step trajectories and halting, variant comparisons",
+    )
+    kinds = top.add_subparsers(dest="analyse_kind", metavar="KIND", required=True)
+
+    traj = kinds.add_parser(
+        "trajectory",
+        help="ARC pass@1/2 at every ACT step (paper and single mode) and the halting analysis",
+        description="Reads a predictions file written by `trm predict --trajectory`; writes "
+        "OUT/trajectory.csv (mode, step, pass@K with 95%% intervals, share halted) and "
+        "OUT/halting.json (first step with q_halt > 0, accuracy had evaluation halted there, "
+        "ACT steps saved).",
+    )
+    traj.add_argument("--data", required=True, help="prepared ARC dataset folder")
+    traj.add_argument("--predictions", required=True, help="predictions.npz with per-step fields")
+    traj.add_argument("--out", required=True, help="output folder")
+    traj.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    traj.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    traj.set_defaults(func=_trajectory)
+
+    cmp_ = kinds.add_parser(
+        "compare",
+        help="variants against a baseline (puzzle-ID ablation, checkpoint ensemble): paired "
+        "bootstrap over tasks",
+        description="Each NAME=DIR is an output folder of `trm score arc` on the same dataset.",
+    )
+    cmp_.add_argument("--baseline", required=True, metavar="NAME=DIR")
+    cmp_.add_argument("--variant", required=True, action="append", metavar="NAME=DIR")
+    cmp_.add_argument("--out", required=True, help="JSON file to write")
+    cmp_.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    cmp_.set_defaults(func=_compare)
+
+    ens = kinds.add_parser(
+        "ensemble",
+        help="ARC checkpoint ensemble: the last K step_N of a run, each predicted, voted pooled",
+        description="Writes OUT/step_<N>/{predictions.npz,scores/<mode>/}, "
+        "OUT/pooled/scores/<mode>/ and OUT/compare_<mode>.json (pooled and every checkpoint "
+        "against the last one, paired over tasks).",
+    )
+    ens.add_argument("--checkpoint", required=True, help="training run folder with step_N files")
+    ens.add_argument("--data", required=True, help="prepared ARC dataset folder")
+    ens.add_argument("--out", required=True, help="output folder")
+    ens.add_argument("--last", type=int, default=2, help="how many of the last step_N (default 2)")
+    ens.add_argument("--batch-size", type=int, default=256)
+    ens.add_argument("--device", default="auto")
+    ens.add_argument("--threads", type=int, help="CPU threads for torch")
+    ens.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    ens.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    ens.set_defaults(func=_ensemble)
+
+
+def _trajectory(args: argparse.Namespace) -> int:
+    from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
+    from trm.eval.scoring import check_n_boot
+
+    check_n_boot(args.n_boot)
+    rows, summary = analyse_trajectory(args.data, args.predictions, args.n_boot, args.seed)
+    write_trajectory(rows, summary, args.out)
+    for r in rows:
+        print(
+            f"{r['mode']:>6} step {r['step']:>3}: pass@1 {r['pass@1']:.4f}  pass@2 {r['pass@2']:.4f}"
+        )
+    print(json.dumps({k: v for k, v in summary.items() if "_ci_" not in k}))
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from trm.eval.analyses.compare import compare_variants, parse_named
+
+    (baseline,) = parse_named([args.baseline], "--baseline")
+    variants = parse_named(args.variant, "--variant")
+    out = compare_variants(baseline, variants, args.out, n_boot=args.n_boot, seed=args.seed)
+    for name, entry in out["variants"].items():
+        print(f"{name}: " + "  ".join(f"{k} {v:.4f}" for k, v in entry.items() if "_ci_" not in k))
+    return 0
+
+
+def _ensemble(args: argparse.Namespace) -> int:
+    from trm.eval.analyses.ensemble import run_ensemble
+    from trm.eval.scoring import check_n_boot
+
+    check_n_boot(args.n_boot)
+    out = run_ensemble(
+        args.checkpoint,
+        args.data,
+        args.out,
+        args.last,
+        n_boot=args.n_boot,
+        seed=args.seed,
+        batch_size=args.batch_size,
+        device=args.device,
+        threads=args.threads,
+    )
+    for mode, cmp in out.items():
+        for name, entry in cmp["variants"].items():
+            print(f"{mode} {name}: pass@1 {entry['pass@1']:.4f}  pass@2 {entry['pass@2']:.4f}")
+    return 0

@@ -1,0 +1,86 @@
+"""Checkpoint-ensemble voting: the last k step_N weights of one run, each predicted once, voted
+pooled (as the reference evaluator does when it is not reset between evaluations) and compared
+with the last checkpoint alone.
+
+Layout of `out`: step_<N>/predictions.npz and step_<N>/scores/<mode>/ per checkpoint,
+pooled/scores/<mode>/ and compare_<mode>.json (keys: trm.eval.analyses.keys, baseline = the
+last checkpoint, variants = every other checkpoint and `pooled`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from trm.errors import UserError
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+
+
+def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
+    """The `last` highest step numbers of the step_N files in a run folder, ascending."""
+    from trm.model.checkpoint import step_number
+
+    if last < 1:
+        raise UserError(f"--last must be at least 1, got {last}")
+    folder = Path(checkpoint)
+    if not folder.is_dir():
+        raise UserError(f"checkpoint ensemble needs a run folder of step_N files, got {folder}")
+    steps = sorted({n for p in folder.glob("step_*") if (n := step_number(p)) is not None})
+    if len(steps) < last:
+        raise UserError(
+            f"{folder} has {len(steps)} step_N file(s) {steps}, the ensemble asks for the last "
+            f"{last}: train with train.checkpoint_every and keep_step_weights so they are kept"
+        )
+    return steps[-last:]
+
+
+def run_ensemble(
+    checkpoint: str | os.PathLike,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    last: int,
+    modes: tuple[str, ...] = ("paper", "single"),
+    n_boot: int = DEFAULT_N_BOOT,
+    seed: int = DEFAULT_SEED,
+    progress: bool = False,
+    **predict_kw: Any,
+) -> dict[str, Any]:
+    """Predict each selected checkpoint, score each and the pool; returns {mode: compare dict}."""
+    from trm.eval.analyses.compare import compare_variants
+    from trm.eval.predict import run_predict
+    from trm.eval.scoring import score_arc
+    from trm.utils import atomic_dir
+
+    steps = select_steps(checkpoint, last)
+    result: dict[str, Any] = {}
+    with atomic_dir(Path(out)) as tmp:
+        preds = []
+        for step in steps:
+            path = tmp / f"step_{step}" / "predictions.npz"
+            path.parent.mkdir(parents=True)
+            run_predict(checkpoint, data_dir, path, step=step, progress=progress, **predict_kw)
+            preds.append(path)
+        for mode in modes:
+            for step, path in zip(steps, preds, strict=True):
+                score_arc(
+                    data_dir,
+                    path,
+                    tmp / f"step_{step}" / "scores" / mode,
+                    mode,
+                    n_boot,
+                    seed,
+                    progress,
+                )
+            score_arc(
+                data_dir, preds, tmp / "pooled" / "scores" / mode, mode, n_boot, seed, progress
+            )
+            result[mode] = compare_variants(
+                (f"step_{steps[-1]}", tmp / f"step_{steps[-1]}" / "scores" / mode),
+                [(f"step_{s}", tmp / f"step_{s}" / "scores" / mode) for s in steps[:-1]]
+                + [("pooled", tmp / "pooled" / "scores" / mode)],
+                tmp / f"compare_{mode}.json",
+                n_boot=n_boot,
+                seed=seed,
+            )
+    return result

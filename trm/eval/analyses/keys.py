@@ -1,0 +1,67 @@
+"""Declared keys of the analyses' output files (issue 11); writers and the report use these.
+
+Interval layout as in trm.eval.schema: a value `K` has `K_ci_low` and `K_ci_high`.
+"""
+
+from __future__ import annotations
+
+from trm.eval.schema import SWEEP_KS, ci_keys, per_input_pass
+
+__all__ = ["SWEEP_KS", "ci_keys", "per_input_pass"]
+
+# ---- trajectory.csv of `trm analyse trajectory`: one row per (mode, ACT step) -------------------
+TRAJ_MODE = "mode"
+TRAJ_STEP = "step"  # 1-based ACT step
+TRAJ_HALTED = "halted_fraction"  # share of rows whose q_halt logit is > 0 at this step
+# then per K in SWEEP_KS: pass@K, pass@K_ci_low, pass@K_ci_high (per_input_pass(k))
+
+
+def trajectory_columns() -> list[str]:
+    cols = [TRAJ_MODE, TRAJ_STEP]
+    for k in SWEEP_KS:
+        cols += [per_input_pass(k), *ci_keys(per_input_pass(k))]
+    return [*cols, TRAJ_HALTED]
+
+
+# ---- halting.json of `trm analyse trajectory` --------------------------------------------------
+HALT_STEPS = "act_steps"  # ACT steps run per example
+HALT_N_ROWS = "n_rows"
+HALT_NEVER = "n_rows_never_halting"  # rows whose q_halt never says halt (they run all steps)
+HALT_MEAN_STEP = "mean_halt_step"  # mean first step with q_halt > 0 (act_steps when never)
+HALT_SAVED = "act_steps_saved_fraction"  # 1 - mean_halt_step / act_steps
+HALT_HISTOGRAM = "halt_step_histogram"  # {"k": rows first halting at step k}
+
+
+def halt_pass_key(mode: str, k: int) -> str:
+    """pass@K in `mode` if every example had stopped at its first halting step."""
+    return f"{mode}/halted/pass@{k}"
+
+
+def last_pass_key(mode: str, k: int) -> str:
+    """pass@K in `mode` at the last ACT step (equals `trm score arc`'s)."""
+    return f"{mode}/last/pass@{k}"
+
+
+def halt_diff_key(mode: str, k: int) -> str:
+    """halted minus last-step pass@K, paired over tasks (with an interval and p-value)."""
+    return f"{mode}/halted_minus_last/pass@{k}"
+
+
+# ---- ids.json of `trm analyse compare`: variants against a baseline ----------------------------
+CMP_BASE = "baseline"
+CMP_N_TASKS = "n_tasks"
+CMP_N_BOOT = "n_boot"
+CMP_VARIANTS = "variants"  # {name: {pass@K, pass@K_ci.., diff/pass@K, diff/pass@K_ci.., _p_value}}
+
+
+def cmp_pass_key(k: int) -> str:
+    return f"pass@{k}"
+
+
+def cmp_diff_key(k: int) -> str:
+    """variant minus baseline pass@K, mean over tasks of the per-task difference."""
+    return f"minus_baseline/pass@{k}"
+
+
+def cmp_p_key(k: int) -> str:
+    return f"{cmp_diff_key(k)}_p_value"

@@ -1,0 +1,185 @@
+"""The report's analysis sections (issue 11): per-step trajectory and halting, puzzle-ID
+ablation, checkpoint ensemble. Reads the analyses' files through their declared keys
+(trm.eval.analyses.keys) and fails loudly on a missing key; computes no statistics."""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trm.eval.analyses import keys as K
+from trm.eval.scoring import MODES
+from trm.report.figures import plt, to_data_uri
+from trm.report.inputs import ExperimentInputs, _read_object, must_exist, require
+
+Chain = Callable[[Sequence[str]], list[dict[str, Any]]]
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def _ci(lo: float, hi: float, signed: bool = False) -> str:
+    f = "{:+.1f}" if signed else "{:.1f}"
+    return f"[{f.format(100 * lo)}, {f.format(100 * hi)}]" + (" pt" if signed else "")
+
+
+def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """trajectory.csv of `trm analyse trajectory`: rows with float values, declared columns."""
+    path = must_exist(path, "trm analyse trajectory")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(K.trajectory_columns()) - set(reader.fieldnames or [])
+        if missing:
+            from trm.report.inputs import ReportInputError
+
+            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
+        rows = []
+        for r in reader:
+            row: dict[str, Any] = {c: float(r[c]) for c in K.trajectory_columns()[1:]}
+            row[K.TRAJ_MODE] = r[K.TRAJ_MODE]
+            row[K.TRAJ_STEP] = int(row[K.TRAJ_STEP])
+            rows.append(row)
+    return rows
+
+
+def trajectory_figure(rows: Sequence[Mapping[str, Any]], title: str) -> str:
+    """pass@1 and pass@2 against the ACT step, per mode, with 95 % bands."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for mode in MODES:
+        sel = [r for r in rows if r[K.TRAJ_MODE] == mode]
+        if not sel:
+            continue
+        x = [r[K.TRAJ_STEP] for r in sel]
+        for k, style in zip(K.SWEEP_KS, ("-", "--"), strict=True):
+            key = K.per_input_pass(k)
+            lo, hi = K.ci_keys(key)
+            (line,) = ax.plot(
+                x, [100 * r[key] for r in sel], style, marker="o", label=f"{mode} pass@{k}"
+            )
+            ax.fill_between(
+                x,
+                [100 * r[lo] for r in sel],
+                [100 * r[hi] for r in sel],
+                alpha=0.15,
+                color=line.get_color(),
+            )
+    ax.set_xlabel("ACT step")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(bottom=0)
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return to_data_uri(fig)
+
+
+def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[str, Any]:
+    rows = read_trajectory(path)
+    folder = Path(path).parent
+    halting_path = folder / "halting.json"
+    h = _read_object(must_exist(halting_path, "trm analyse trajectory"), "halting summary")
+
+    def get(key: str) -> Any:
+        return require(h, key, halting_path, "trm analyse trajectory")
+
+    halting = {
+        "steps": get(K.HALT_STEPS),
+        "mean_step": f"{get(K.HALT_MEAN_STEP):.2f}",
+        "saved": _pct(get(K.HALT_SAVED)),
+        "never": get(K.HALT_NEVER),
+        "n_rows": get(K.HALT_N_ROWS),
+        "rows": [],
+    }
+    for mode in MODES:
+        if not any(r[K.TRAJ_MODE] == mode for r in rows):
+            continue
+        for k in K.SWEEP_KS:
+            dkey = K.halt_diff_key(mode, k)
+            halting["rows"].append(
+                {
+                    "label": f"{mode} pass@{k}",
+                    "last": _pct(get(K.last_pass_key(mode, k))),
+                    "halted": _pct(get(K.halt_pass_key(mode, k))),
+                    "diff": f"{100 * get(dkey):+.1f} pt",
+                    "ci": _ci(*(get(c) for c in K.ci_keys(dkey)), signed=True),
+                }
+            )
+    table = [
+        {
+            "mode": r[K.TRAJ_MODE],
+            "step": r[K.TRAJ_STEP],
+            "cells": [
+                (_pct(r[K.per_input_pass(k)]), _ci(*(r[c] for c in K.ci_keys(K.per_input_pass(k)))))
+                for k in K.SWEEP_KS
+            ],
+            "halted": _pct(r[K.TRAJ_HALTED]),
+        }
+        for r in rows
+    ]
+    return {
+        "uri": trajectory_figure(rows, f"{exp.name}: accuracy vs ACT step"),
+        "table": table,
+        "halting": halting,
+        "chain": chain([str(folder)]),
+    }
+
+
+def _comparison(path: str, writer: str) -> dict[str, Any]:
+    """A compare JSON (`trm analyse compare`) as table rows: pass@K and minus-baseline."""
+    data = _read_object(must_exist(path, writer), "comparison")
+    variants = require(data, K.CMP_VARIANTS, path, writer)
+    rows = []
+    for name, entry in variants.items():
+        cells = []
+        for k in K.SWEEP_KS:
+            p, d = K.cmp_pass_key(k), K.cmp_diff_key(k)
+            cells.append(
+                {
+                    "value": _pct(require(entry, p, path, writer)),
+                    "ci": _ci(*(require(entry, c, path, writer) for c in K.ci_keys(p))),
+                    "diff": f"{100 * require(entry, d, path, writer):+.1f} pt",
+                    "diff_ci": _ci(
+                        *(require(entry, c, path, writer) for c in K.ci_keys(d)), signed=True
+                    ),
+                    "p": f"{require(entry, K.cmp_p_key(k), path, writer):.3f}",
+                }
+            )
+        rows.append({"name": name, "cells": cells})
+    return {
+        "baseline": require(data, K.CMP_BASE, path, writer),
+        "n_tasks": require(data, K.CMP_N_TASKS, path, writer),
+        "rows": rows,
+    }
+
+
+def analyses_section(exp: ExperimentInputs, chain: Chain) -> dict[str, Any]:
+    """Context of reports/templates/analyses.html.j2 for one experiment ({} without analyses)."""
+    a = exp.analyses
+    out: dict[str, Any] = {}
+    if "analysis_trajectory" in a:
+        out["trajectory"] = _trajectory_section(exp, a["analysis_trajectory"], chain)
+    ids = [(m, a[f"analysis_ids_{m}"]) for m in MODES if f"analysis_ids_{m}" in a]
+    if ids:
+        out["ids"] = {
+            "modes": [dict(_comparison(p, "trm analyse compare"), mode=m) for m, p in ids],
+            "chain": chain([p for _, p in ids]),
+        }
+    if "analysis_ensemble" in a:
+        folder = Path(a["analysis_ensemble"])
+        found = [(m, folder / f"compare_{m}.json") for m in MODES]
+        out["ensemble"] = {
+            "modes": [
+                dict(_comparison(str(p), "trm analyse ensemble"), mode=m)
+                for m, p in found
+                if p.exists()
+            ],
+            "chain": chain([str(folder)]),
+        }
+        if not out["ensemble"]["modes"]:
+            from trm.report.inputs import ReportInputError
+
+            raise ReportInputError(f"{folder}: no compare_<mode>.json (trm analyse ensemble)")
+    return out

@@ -1,0 +1,164 @@
+"""What an experiment is, said from the configuration it ran with (never from a hand-typed label).
+
+`paper_comparison` decides whether a run is the paper's benchmark at the paper's settings (only
+then does the report put the paper's figure beside it); `describe` writes the factual part of an
+experiment's description (dataset, size, model, training steps) from the experiment's config and
+the resolved training config the train job saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+# The paper's runs, as this workflow's configs express them (config/experiments/*.yaml): the
+# dataset fields that must match and the model/train presets of the paper's settings.
+PAPER_RUNS: dict[str, dict[str, Any]] = {
+    "ARC-AGI-1": {
+        "dataset": {"kind": "arc", "test_set": "evaluation", "num_aug": 1000},
+        "model": "arc_paper",
+        "train": "arc_paper",
+    },
+    "ARC-AGI-2": {
+        "dataset": {"kind": "arc", "test_set": "evaluation2", "num_aug": 1000},
+        "model": "arc_paper",
+        "train": "arc_paper",
+    },
+    "Sudoku-Extreme": {
+        "dataset": {
+            "kind": "sudoku",
+            "source": "hf:sapientinc/sudoku-extreme",
+            "subsample": 1000,
+            "num_aug": 1000,
+        },
+        "model": "sudoku_mlp",  # the paper's 87.4 % is the MLP variant
+        "train": "sudoku_maze",
+    },
+    "Maze-Hard": {
+        "dataset": {"kind": "maze", "source": "hf:sapientinc/maze-30x30-hard-1k"},
+        "model": "maze_paper",
+        "train": "sudoku_maze",
+    },
+}
+# Dataset fields that shrink a benchmark to a subset: present means not the full benchmark.
+SUBSET_FIELDS = ("max_tasks", "tasks", "test_subsample")
+# Checkpoints published by the paper's authors (trained at the paper's settings).
+PUBLISHED_CHECKPOINTS = ("arcprize/trm_arc_prize_verification",)
+ARC_SOURCES = ("files", "reference-repo")  # the Kaggle ARC files, as the reference reads them
+
+
+@dataclass
+class PaperComparison:
+    """`benchmark` is set only when the run is the paper's benchmark at the paper's settings;
+    otherwise `reasons` says why its numbers are not comparable with the paper's."""
+
+    benchmark: str | None
+    reasons: list[str] = field(default_factory=list)
+
+
+def _overrides(section: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {k: v for k, v in (section or {}).items() if k != "preset"}
+
+
+def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
+    """Whether the experiment (its config: dataset, model, train or checkpoint) is a run of the
+    paper's benchmark at the paper's settings."""
+    claimed = settings.get("benchmark")
+    spec = PAPER_RUNS.get(str(claimed))
+    reasons: list[str] = []
+    if settings.get("smoke"):
+        reasons.append("it is a smoke run (a pipeline test)")
+    ds = settings.get("dataset")
+    if spec is None:
+        reasons.append(f"the paper reports no figure for benchmark {claimed!r}")
+    elif not ds:
+        reasons.append("its dataset configuration is unknown")
+    else:
+        for key, want in spec["dataset"].items():
+            if key not in ds:
+                reasons.append(f"dataset.{key} is not set (the paper's: {want!r})")
+            elif ds[key] != want:
+                reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {want!r}")
+        if spec["dataset"]["kind"] == "arc" and ds.get("source") not in ARC_SOURCES:
+            reasons.append(f"dataset.source is {ds.get('source')!r}, not the benchmark's files")
+        for key in SUBSET_FIELDS:
+            if key in ds:
+                reasons.append(f"dataset.{key} = {ds[key]!r} keeps a subset")
+        ckpt = settings.get("checkpoint")
+        if ckpt:
+            if ckpt.get("repo_id") not in PUBLISHED_CHECKPOINTS:
+                reasons.append("its checkpoint is not one the paper's authors published")
+        else:
+            for part in ("model", "train"):
+                cfg = settings.get(part) or {}
+                if cfg.get("preset") != spec[part]:
+                    reasons.append(
+                        f"{part} preset is {cfg.get('preset')!r}, the paper's {spec[part]!r}"
+                    )
+                extra = _overrides(cfg)
+                if extra:
+                    changed = ", ".join(f"{part}.{k}={v}" for k, v in extra.items())
+                    reasons.append(f"{changed} changes the paper's settings")
+    return PaperComparison(benchmark=None if reasons else str(claimed), reasons=reasons)
+
+
+def _dataset_text(ds: Mapping[str, Any]) -> str:
+    kind, source = ds.get("kind"), str(ds.get("source", ""))
+    aug = ds.get("num_aug", 0)
+    aug_text = (
+        f"{aug} augmentation{'s' if aug != 1 else ''} per puzzle" if aug else "no augmentation"
+    )
+    if kind == "arc":
+        where = {"files": "the ARC Kaggle files"}.get(source, source)
+        subsets = ", ".join(ds.get("subsets", [])) or "default subsets"
+        limit = f", at most {ds['max_tasks']} tasks per subset" if "max_tasks" in ds else ""
+        test = f"; test set {ds['test_set']}" if "test_set" in ds else ""
+        return f"ARC from {where} ({subsets}{test}{limit}), {aug_text}"
+    name = {"sudoku": "Sudoku", "maze": "maze"}.get(str(kind), str(kind))
+    if source == "generate":
+        size = ds.get("size")
+        shape = f"{size}x{size} " if size else ""
+        counts = f"{ds.get('num', '?')} train"
+        if "num_test" in ds:
+            counts += f", {ds['num_test']} test"
+        return f"generated {shape}{name} puzzles ({counts}), {aug_text}"
+    sub = f", {ds['subsample']} training puzzles" if "subsample" in ds else ""
+    return f"{name} from {source}{sub}, {aug_text}"
+
+
+def _model_text(settings: Mapping[str, Any], resolved: Mapping[str, Any] | None) -> str:
+    m = (resolved or {}).get("model")
+    if not m:
+        preset = (settings.get("model") or {}).get("preset")
+        return f"model preset {preset}" if preset else "the checkpoint's model"
+    block = "MLP-t" if m.get("mlp_t") else "attention"
+    return (
+        f"TRM with hidden size {m.get('hidden_size')}, {m.get('L_layers')} {block} layer(s), "
+        f"{m.get('H_cycles')}x{m.get('L_cycles')} recursion cycles, up to "
+        f"{m.get('halt_max_steps')} halting steps"
+    )
+
+
+def _train_text(settings: Mapping[str, Any], resolved: Mapping[str, Any] | None) -> str:
+    ckpt = settings.get("checkpoint")
+    if ckpt:
+        src = ckpt.get("repo_id") or ckpt.get("path")
+        return f"weights from checkpoint {src}" + (f" ({ckpt['file']})" if "file" in ckpt else "")
+    t = (resolved or {}).get("train")
+    if not t:
+        preset = (settings.get("train") or {}).get("preset")
+        return f"train preset {preset}"
+    return f"trained {t.get('max_steps')} steps at global batch size {t.get('global_batch_size')}"
+
+
+def describe(settings: Mapping[str, Any], resolved: Mapping[str, Any] | None = None) -> str:
+    """Dataset, model and training as run: from the experiment config and, when the experiment
+    trained, the resolved training config (runs/<exp>/train/config.yaml)."""
+    ds = settings.get("dataset")
+    parts = [_dataset_text(ds)] if ds else []
+    parts += [_model_text(settings, resolved), _train_text(settings, resolved)]
+    gpus = settings.get("gpus") or 0
+    if settings.get("train") or not settings.get("checkpoint"):
+        parts.append(f"{gpus} GPU(s) reserved for training")
+    return "; ".join(parts) + "."
