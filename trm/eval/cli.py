@@ -261,13 +261,14 @@ def _guard_out(
     args: argparse.Namespace,
     kind: str,
     recognise: Callable[[Path], bool],
-    inputs: Iterable[str],
+    inputs: Iterable[str | list[str]],
 ) -> None:
     """Refuse an --out that is an input, or an existing file/folder trm did not write."""
     from trm.outputs import check_output_path
 
+    paths = [p for i in inputs for p in (i if isinstance(i, list) else [i])]  # nargs="+" lists
     check_output_path(
-        args.out, kind=kind, recognise=recognise, inputs=inputs, overwrite=args.overwrite
+        args.out, kind=kind, recognise=recognise, inputs=paths, overwrite=args.overwrite
     )
 
 
