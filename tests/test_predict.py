@@ -322,7 +322,8 @@ def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
     out.unlink()
     # a model shape that does not fit the checkpoint: names keys and shapes
     with pytest.raises(
-        ValueError, match=r"lm_head.weight: checkpoint \(12, 64\) vs model \(12, 32\)"
+        ValueError,
+        match=r"(?s)step_20: shape mismatch.*lm_head.weight: checkpoint \(12, 64\) vs model \(12, 32\)",
     ):
         run_predict(
             setup["run"],
@@ -439,3 +440,76 @@ def test_a_puzzle_with_several_test_examples_gets_its_identifier_on_every_row(
     np.testing.assert_array_equal(rows[:3], [pids[0]] * 3)
     np.testing.assert_array_equal(rows[3:], pids[3:])
     load_predictions(out, data)
+
+
+def _preempted_run(setup: dict, out: Path) -> None:
+    """Stop a predict run right after its first shard is written."""
+
+    class Preempted(Exception):
+        pass
+
+    def stop(start: int, end: int) -> None:
+        raise Preempted
+
+    with pytest.raises(Preempted):
+        run_predict(
+            setup["run"],
+            setup["data"],
+            out,
+            batch_size=8,
+            shard_batches=2,
+            device="cpu",
+            progress=False,
+            threads=1,
+            on_shard_written=stop,
+        )
+
+
+@pytest.mark.parametrize("damage", ["truncated", "not_a_zip"])
+def test_corrupted_shard_on_resume_is_discarded_and_recomputed_with_a_warning(
+    setup: dict, tmp_path: Path, damage: str
+) -> None:
+    out = tmp_path / "p.npz"
+    _preempted_run(setup, out)
+    shard = next(shards_dir_for(out).glob("rows_*.npz"))
+    data = shard.read_bytes()
+    shard.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"garbage" * 10)
+    with pytest.warns(UserWarning, match=f"discarding corrupted prediction shard .*{shard.name}"):
+        meta = run_predict(
+            setup["run"],
+            setup["data"],
+            out,
+            batch_size=8,
+            shard_batches=2,
+            device="cpu",
+            progress=False,
+            threads=1,
+        )
+    assert meta["computed_examples"] == N_TEST  # the damaged shard was computed again
+    a, b = _arrays(setup["ref"]), _arrays(out)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_predict_replaces_only_its_own_output(setup: dict, tmp_path: Path) -> None:
+    from trm.errors import OutputRefusedError
+
+    kw = dict(batch_size=8, device="cpu", progress=False, threads=1, max_examples=8)
+    out = tmp_path / "p.npz"
+    out.write_bytes(b"my notes")
+    with pytest.raises(OutputRefusedError, match=r"p.npz is a file that is not a predictions"):
+        run_predict(setup["run"], setup["data"], out, **kw)
+    assert out.read_bytes() == b"my notes"
+    run_predict(setup["run"], setup["data"], out, overwrite=True, **kw)
+    run_predict(setup["run"], setup["data"], out, **kw)  # its own earlier output: replaced
+    assert len(_arrays(out)["preds"]) == 8
+    # an unrelated folder where the shards would go is refused too
+    other = tmp_path / "q.npz"
+    shards_dir_for(other).mkdir()
+    (shards_dir_for(other) / "keep.txt").write_text("x")
+    with pytest.raises(OutputRefusedError, match="q.npz.shards is a folder"):
+        run_predict(setup["run"], setup["data"], other, **kw)
+    # an output inside the dataset or equal to the checkpoint is refused even with --overwrite
+    for bad in (setup["data"] / "p.npz", setup["run"] / "step_20"):
+        with pytest.raises(OutputRefusedError, match="would destroy the input"):
+            run_predict(setup["run"], setup["data"], bad, overwrite=True, **kw)

@@ -531,3 +531,187 @@ def test_missing_shared_data_skips_locally_and_fails_when_required(tmp_path, req
         cwd=tmp_path, capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert r.returncode == rc and outcome in r.stdout, r.stdout + r.stderr
+
+
+# --- outputs of predict's consumers, checkpoints and silent wrong answers -----------------------
+
+
+def _bench_score():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "bench_score", REPO / "benchmarks" / "bench_score.py"
+    )
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture
+def arc_predictions(tmp_path) -> tuple[Path, Path, dict]:
+    """A small synthetic ARC dataset, its correct predictions file and the raw arrays."""
+    data = tmp_path / "data"
+    bench = _bench_score()
+    bench.build_synthetic_dataset(data, 3, [0, 2, 3], [1, 2, 1], seed=5, max_side=5)
+    bench.synthesize_predictions(data, data / "p.npz", seed=0)
+    pred = tmp_path / "p.npz"
+    shutil.move(data / "p.npz", pred)
+    with np.load(pred) as z:
+        raw = {k: z[k] for k in z.files}
+    return data, pred, raw
+
+
+def _score_arc(data: Path, pred: Path, out: Path, *extra: str) -> int:
+    return trm_main(
+        ["score", "arc", "--data", str(data), "--predictions", str(pred), "--out", str(out)]
+        + ["--n-boot", "100", "--quiet", *extra]
+    )
+
+
+def test_score_arc_refuses_identifiers_permuted_against_inputs(arc_predictions, tmp_path, capsys):
+    data, pred, raw = arc_predictions
+    assert _score_arc(data, pred, tmp_path / "ok") == 0
+    capsys.readouterr()
+    rng = np.random.default_rng(0)
+    order = rng.permutation(len(raw["puzzle_identifiers"]))
+    while (raw["puzzle_identifiers"][order] == raw["puzzle_identifiers"]).all():
+        order = rng.permutation(len(order))
+    np.savez(pred, **{**raw, "puzzle_identifiers": raw["puzzle_identifiers"][order]})
+    assert _score_arc(data, pred, tmp_path / "bad") == 2
+    line = _one_error_line(capsys.readouterr().err, "score")
+    assert f"{pred}: field inputs does not match puzzle_identifiers" in line and "first row" in line
+    assert not (tmp_path / "bad").exists()
+
+
+@pytest.mark.parametrize(
+    "field, value, needle",
+    [
+        (
+            "q_halt_logits",
+            np.nan,
+            "field q_halt_logits is not finite (nan) at 1 row(s), first row 4",
+        ),
+        ("preds", 12, "field preds holds token 12 outside the vocabulary 0..11, first row 4"),
+        ("preds", -1, "field preds holds token -1 outside the vocabulary 0..11, first row 4"),
+    ],
+)
+def test_score_arc_refuses_nan_halt_logits_and_tokens_outside_the_vocabulary(
+    arc_predictions, tmp_path, capsys, field, value, needle
+):
+    data, pred, raw = arc_predictions
+    arr = raw[field].copy()
+    arr[4] = value if field == "q_halt_logits" else arr[4]
+    if field == "preds":
+        arr[4, 7] = value
+    np.savez(pred, **{**raw, field: arr})
+    assert _score_arc(data, pred, tmp_path / "out") == 2
+    assert needle in _one_error_line(capsys.readouterr().err, "score")
+
+
+def test_score_replaces_only_its_own_output_folder(arc_predictions, tmp_path, capsys):
+    data, pred, _ = arc_predictions
+    out = tmp_path / "scores"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert _score_arc(data, pred, out) == 2
+    assert "is a folder that is not a score folder" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert _score_arc(data, pred, out, "--overwrite") == 0
+    assert _score_arc(data, pred, out) == 0  # its own earlier output is replaced
+    assert (out / "metrics.json").is_file() and not (out / "notes.txt").exists()
+    assert _score_arc(data, pred, data, "--overwrite") == 2  # the dataset itself
+    assert "would destroy the input" in capsys.readouterr().err
+
+
+def test_fetch_checkpoint_replaces_only_its_own_output_folder(tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "step_1").write_bytes(b"weights")
+
+    def fetch(out: Path, *extra: str) -> int:
+        return trm_main(["fetch-checkpoint", "--path", str(src), "--out", str(out), *extra])
+
+    out = tmp_path / "ckpt"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert fetch(out) == 2
+    assert "is a folder that is not a checkpoint folder" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine"
+    assert fetch(out, "--overwrite") == 0
+    assert fetch(out) == 0  # its own earlier fetch is replaced
+    assert (out / "step_1").read_bytes() == b"weights"
+    for bad in (src, src / "inner"):
+        assert fetch(bad, "--overwrite") == 2
+        assert "would destroy the input" in capsys.readouterr().err
+    assert sorted(p.name for p in src.iterdir()) == ["step_1"]
+
+
+def test_bench_refuses_to_replace_a_file_it_did_not_write(tmp_path, capsys):
+    from trm.bench.cli import is_bench_json
+
+    out = tmp_path / "bench.json"
+    out.write_text('{"notes": 1}')
+    rc = trm_main(["bench", "--arch", "tiny", "--device", "cpu", "--out", str(out)])
+    assert rc == 2 and "is a file that is not a bench.json" in capsys.readouterr().err
+    assert out.read_text() == '{"notes": 1}'
+    out.write_text(json.dumps({"device": {}, "settings": {}, "results": []}))
+    assert is_bench_json(out) and not is_bench_json(tmp_path / "nothing.json")
+
+
+def test_report_default_templates_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
+    import argparse
+
+    from trm.report import cli as report_cli
+
+    monkeypatch.chdir(tmp_path)
+    parser = argparse.ArgumentParser()
+    report_cli.register(parser.add_subparsers())
+    args = parser.parse_args(["report", "--spec", "s.json"])
+    assert (Path(args.templates) / "report.html.j2").is_file()
+    assert Path(args.templates) == REPO / "reports" / "templates"
+
+
+def test_report_refuses_to_replace_a_page_it_did_not_write(tmp_path, capsys):
+    (tmp_path / "spec.json").write_text(json.dumps({"experiments": [], "records": []}))
+    page = tmp_path / "index.html"
+    page.write_text("<html>my own page</html>")
+    rc = trm_main(
+        ["report", "--spec", str(tmp_path / "spec.json"), "--out", str(page)]
+        + ["--bundle", str(tmp_path / "p.json")]
+    )
+    assert rc == 2 and "is a file that is not a report page" in capsys.readouterr().err
+    assert page.read_text() == "<html>my own page</html>"
+    rc = trm_main(
+        ["report", "--spec", str(tmp_path / "spec.json"), "--out", str(tmp_path / "spec.json")]
+        + ["--bundle", str(tmp_path / "p.json"), "--overwrite"]
+    )
+    assert rc == 2 and "would destroy the input" in capsys.readouterr().err
+
+
+def test_random_bytes_checkpoint_is_one_line_without_weights_only_advice(tmp_path, capsys):
+    from trm.errors import UserError as _UserError
+    from trm.model.checkpoint import read_state_dict
+
+    bad = tmp_path / "step_1"
+    bad.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(_UserError) as err:
+        read_state_dict(bad)
+    msg = str(err.value)
+    assert str(bad) in msg and "\n" not in msg and "weights_only" not in msg
+    assert "not a torch save file" in msg
+
+
+def test_score_compare_replaces_only_its_own_json(arc_predictions, tmp_path, capsys):
+    data, pred, _ = arc_predictions
+    for mode in ("paper", "single"):
+        assert _score_arc(data, pred, tmp_path / mode, "--mode", mode) == 0
+    out = tmp_path / "compare.json"
+    out.write_text('{"mine": true}')
+    cmd = ["score", "compare", "--paper", str(tmp_path / "paper")]
+    cmd += ["--single", str(tmp_path / "single"), "--n-boot", "100", "--out", str(out)]
+    assert trm_main(cmd) == 2
+    assert "is a file that is not a mode comparison JSON" in capsys.readouterr().err
+    assert out.read_text() == '{"mine": true}'
+    assert trm_main([*cmd, "--overwrite"]) == 0
+    assert trm_main(cmd) == 0  # its own earlier comparison is replaced
+    assert json.loads(out.read_text())["n_tasks"] == 3

@@ -127,6 +127,53 @@ def test_parse_levels():
             parse_levels(bad)
 
 
-def test_sweep_module_has_no_model_dependency():
-    src = (Path(__file__).resolve().parents[1] / "trm" / "eval" / "sweep.py").read_text()
-    assert "import torch" not in src and "trm.model" not in src
+@pytest.fixture
+def sweep_inputs(tmp_path) -> tuple:
+    bench = load_bench()
+    bench.build_synthetic_dataset(tmp_path, 3, [0, 2, 3], [1, 2, 1], seed=5, max_side=5)
+    bench.synthesize_predictions(tmp_path, tmp_path / "p.npz", seed=0)
+    return tmp_path, tmp_path / "p.npz"
+
+
+def test_sweep_runs_no_model(sweep_inputs, monkeypatch, tmp_path_factory):
+    """The sweep re-votes stored predictions: building or running any model is an error here."""
+    import torch
+
+    import trm.eval.predict
+    import trm.infer
+    import trm.model.build
+    from trm.cli import main
+
+    def no_inference(*args, **kwargs):
+        raise AssertionError("trm sweep ran the model")
+
+    monkeypatch.setattr(torch.nn.Module, "__init__", no_inference)
+    monkeypatch.setattr(torch.nn.Module, "__call__", no_inference)
+    monkeypatch.setattr(trm.infer, "predict", no_inference)
+    monkeypatch.setattr(trm.model.build, "build_model_for_dataset", no_inference)
+    monkeypatch.setattr(trm.eval.predict, "run_predict", no_inference)
+    data, preds = sweep_inputs
+    out = tmp_path_factory.mktemp("sweep_out") / "sweep.csv"
+    args = ["sweep", "--data", str(data), "--predictions", str(preds), "--out", str(out)]
+    assert main([*args, "--levels", "0,1,2", "--n-boot", "100", "--quiet"]) == 0
+    with open(out) as f:
+        assert [r["level"] for r in csv.DictReader(f)] == ["0", "1", "2"]
+
+
+def test_sweep_replaces_only_its_own_csv(sweep_inputs, tmp_path_factory, capsys):
+    from trm.cli import main
+
+    data, preds = sweep_inputs
+    out = tmp_path_factory.mktemp("sweep_out") / "sweep.csv"
+    base = ["sweep", "--data", str(data), "--predictions", str(preds), "--levels", "0,1"]
+    base += ["--n-boot", "100", "--quiet", "--out"]
+    out.write_text("a,b\n1,2\n")
+    assert main([*base, str(out)]) == 2
+    assert "is a file that is not a sweep CSV" in capsys.readouterr().err
+    assert out.read_text() == "a,b\n1,2\n"
+    assert main([*base, str(out), "--overwrite"]) == 0
+    assert main([*base, str(out)]) == 0  # its own earlier CSV is replaced
+    before = preds.read_bytes()
+    assert main([*base, str(preds), "--overwrite"]) == 2  # the input itself: always refused
+    assert "would destroy the input" in capsys.readouterr().err
+    assert preds.read_bytes() == before

@@ -107,9 +107,10 @@ def test_vectorised_equals_oracle_on_synthetic_data(tmp_path, seed, q_levels):
     )
     raw = dict(np.load(tmp_path / "p.npz"))
     rng = np.random.default_rng(seed)
-    # corrupt some rows: random tokens (end-of-grid markers and pads inside, tokens > 11)
+    # corrupt some rows: random tokens of the vocabulary (end-of-grid markers and pads inside;
+    # tokens > 11 no model can output are refused by the scorer, see test_reliability.py)
     bad = rng.choice(len(raw["preds"]), size=len(raw["preds"]) // 5, replace=False)
-    raw["preds"][bad[: len(bad) // 2]] = rng.integers(0, 14, size=(len(bad) // 2, 900))
+    raw["preds"][bad[: len(bad) // 2]] = rng.integers(0, 12, size=(len(bad) // 2, 900))
     raw["preds"][bad[len(bad) // 2 :], 0] = 1  # 0x0 crops
     np.savez(tmp_path / "p.npz", **raw)
     pp = V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False)
@@ -119,7 +120,13 @@ def test_vectorised_equals_oracle_on_synthetic_data(tmp_path, seed, q_levels):
     assert_same_as_oracle(pp, raw, V.level_rows(pp, 4))
 
 
-def test_rows_whose_input_matches_no_test_input_are_ignored(tmp_path):
+def test_rows_whose_input_matches_no_test_input_are_ignored_by_voting_but_refused_by_scorer(
+    tmp_path,
+):
+    from trm.eval.arc.processed import process_arrays
+    from trm.eval.arc.testset import load_arc_test_set
+    from trm.eval.predictions import dataset_row_identifiers
+
     bench = load_bench()
     bench.build_synthetic_dataset(tmp_path, 3, 4, [1, 2, 1], seed=5, max_side=5)
     bench.synthesize_predictions(tmp_path, tmp_path / "p.npz", seed=0)
@@ -127,9 +134,16 @@ def test_rows_whose_input_matches_no_test_input_are_ignored(tmp_path):
     raw["inputs"][3, :] = 0
     raw["inputs"][3, 0] = 2  # a 1x1 grid no test input has
     np.savez(tmp_path / "p.npz", **raw)
-    pp = V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False)
+    # voting itself ignores such a row, as the reference does
+    ts = load_arc_test_set(tmp_path, dataset_row_identifiers(tmp_path))
+    pp = process_arrays(
+        ts, raw["puzzle_identifiers"], raw["inputs"], raw["preds"], raw["q_halt_logits"]
+    )
     assert pp.input_index[3] == -1 and (np.delete(pp.input_index, 3) >= 0).all()
     assert_same_as_oracle(pp, raw)
+    # but a predictions file holding one is not trm predict's output for this dataset
+    with pytest.raises(UserError, match=r"field inputs does not match .* first row 3"):
+        V.process_predictions(tmp_path, tmp_path / "p.npz", progress=False)
 
 
 def test_crop_sizes_match_reference_crop():

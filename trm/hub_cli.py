@@ -3,13 +3,28 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from trm.hub import DEFAULT_REPO_ID, fetch_checkpoint
+from trm.hub import CHECKSUMS_FILE, DEFAULT_REPO_ID, fetch_checkpoint
+from trm.outputs import check_output_path
+
+
+def is_fetched_checkpoint(folder: Path) -> bool:
+    """recognise(): a folder an earlier `trm fetch-checkpoint` wrote (it holds checksums.json)."""
+    return folder.is_dir() and (folder / CHECKSUMS_FILE).is_file()
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
     source = args.path or args.repo_id
     include = args.include or None
+    local = Path(source).expanduser()
+    check_output_path(
+        args.out,
+        kind="checkpoint folder",
+        recognise=is_fetched_checkpoint,
+        inputs=[local] if local.exists() else [],
+        overwrite=args.overwrite,
+    )
     record = fetch_checkpoint(
         source,
         args.out,
@@ -51,6 +66,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         metavar="REL=HEX|HEX|FILE",
         help="fail unless a file has this sha256 (REL=HEX, a bare HEX for the weights file, or a checksums.json)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it is not a folder written by `trm fetch-checkpoint`",
     )
     p.add_argument("--cache-dir", help="Hub cache folder (default: HF_HUB_CACHE)")
     p.add_argument(

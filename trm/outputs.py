@@ -68,7 +68,7 @@ def check_output_path(
         return
     if out_path.is_dir() and not out_path.is_symlink() and not any(out_path.iterdir()):
         return  # an empty folder holds nothing to lose
-    if overwrite or (out_path.is_dir() and recognise(out_path)):
+    if overwrite or recognise(out_path):  # recognise() sees files too (predictions, CSV, HTML)
         return
     what = "a folder" if out_path.is_dir() else "a file"
     raise OutputRefusedError(

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
 
-from trm.bench.schema import DEVICE, RESULTS, Device, Latency, Result
+from trm.bench.schema import DEVICE, REQUIRED_TOP, RESULTS, Device, Latency, Result
 
 
 def _int_list(text: str) -> list[int]:
@@ -16,9 +18,27 @@ def _int_list(text: str) -> list[int]:
         ) from None
 
 
+def is_bench_json(path: Path) -> bool:
+    """recognise(): a bench.json an earlier `trm bench` wrote (device, settings and results)."""
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and all(k in record for k in REQUIRED_TOP)
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from trm.bench.measure import run_bench
     from trm.model.build import parse_overrides
+    from trm.outputs import check_output_path
+
+    check_output_path(
+        args.out,
+        kind="bench.json",
+        recognise=is_bench_json,
+        inputs=[p for p in (args.checkpoint, args.data) if p],
+        overwrite=args.overwrite,
+    )
 
     record = run_bench(
         checkpoint=args.checkpoint,
@@ -112,5 +132,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--threads", type=int, help="CPU threads for torch")
     p.add_argument("--out", required=True, help="bench.json to write")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it is not a bench.json written by `trm bench`",
+    )
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_bench)

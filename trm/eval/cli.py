@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from trm.eval import schema as S
 from trm.eval.scoring import MODES
@@ -82,6 +84,11 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--puzzle-id-seed", type=int, default=0, help="seed of --puzzle-ids random (default 0)"
     )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if it is not a predictions file written by `trm predict`",
+    )
     p.set_defaults(func=_cmd_predict)
 
 
@@ -109,6 +116,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         num_steps=args.halt_max_steps,
         puzzle_ids=args.puzzle_ids,
         puzzle_id_seed=args.puzzle_id_seed,
+        overwrite=args.overwrite,
     )
     if record:
         print(
@@ -163,6 +171,11 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--out", required=True, help="JSON file to write")
     cmp_.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
     cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    cmp_.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if trm did not write it",
+    )
     cmp_.set_defaults(func=_compare)
 
     runs = kinds.add_parser(
@@ -214,6 +227,11 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
     sweep.add_argument("--seed", type=int, default=DEFAULT_SEED)
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
+    sweep.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if trm did not write it",
+    )
     sweep.set_defaults(func=_sweep)
 
 
@@ -232,10 +250,55 @@ def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
     )
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if trm did not write it",
+    )
+
+
+def _guard_out(
+    args: argparse.Namespace,
+    kind: str,
+    recognise: Callable[[Path], bool],
+    inputs: Iterable[str | list[str]],
+) -> None:
+    """Refuse an --out that is an input, or an existing file/folder trm did not write."""
+    from trm.outputs import check_output_path
+
+    paths = [p for i in inputs for p in (i if isinstance(i, list) else [i])]  # nargs="+" lists
+    check_output_path(
+        args.out, kind=kind, recognise=recognise, inputs=paths, overwrite=args.overwrite
+    )
+
+
+def _is_score_folder(path: Path) -> bool:
+    return path.is_dir() and (path / "metrics.json").is_file()
+
+
+def _first_line(path: Path) -> str:
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.readline()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _is_sweep_csv(path: Path) -> bool:
+    return path.is_file() and _first_line(path).startswith(S.SWEEP_LEVEL + ",")
+
+
+def _is_compare_json(path: Path) -> bool:
+    try:
+        return path.is_file() and S.COMPARE_N_TASKS in json.loads(path.read_text())
+    except (OSError, ValueError, TypeError):
+        return False
 
 
 def _score_arc(args: argparse.Namespace) -> int:
     from trm.eval.scoring import score_arc
+
+    _guard_out(args, "score folder", _is_score_folder, [args.data, args.predictions])
 
     metrics = score_arc(
         args.data,
@@ -253,6 +316,8 @@ def _score_arc(args: argparse.Namespace) -> int:
 def _score_grid(args: argparse.Namespace) -> int:
     from trm.eval.scoring import score_grid
 
+    _guard_out(args, "score folder", _is_score_folder, [args.data, args.predictions])
+
     metrics = score_grid(
         args.data, args.predictions, args.out, args.task_name, n_boot=args.n_boot, seed=args.seed
     )
@@ -262,6 +327,8 @@ def _score_grid(args: argparse.Namespace) -> int:
 
 def _compare(args: argparse.Namespace) -> int:
     from trm.eval.scoring import compare_modes
+
+    _guard_out(args, "mode comparison JSON", _is_compare_json, [args.paper, args.single])
 
     out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
     print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
@@ -301,6 +368,8 @@ def _sweep(args: argparse.Namespace) -> int:
     from trm.errors import UserError
     from trm.eval.scoring import check_n_boot
     from trm.eval.sweep import parse_levels, run_sweep, write_sweep_csv
+
+    _guard_out(args, "sweep CSV", _is_sweep_csv, [args.data, args.predictions])
 
     levels = parse_levels(args.levels)
     if args.draws < 0:

@@ -10,7 +10,7 @@ import numpy as np
 
 from trm.data.format import load_split, read_metadata
 from trm.errors import UserError
-from trm.eval.predictions import read_predictions
+from trm.eval.predictions import check_prediction_values, read_predictions
 
 
 @dataclass
@@ -38,6 +38,7 @@ def grid_accuracy(
     pred_path = Path(pred_path)
     data = read_predictions(pred_path)
     preds, inputs = data.preds, data.inputs
+    check_prediction_values(data, meta.vocab_size)
     if preds.shape != labels.shape:
         raise UserError(
             f"{pred_path}: preds have shape {preds.shape}, but dataset {data_dir}/test has labels {labels.shape} "

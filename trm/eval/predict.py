@@ -16,6 +16,8 @@ import os
 import re
 import shutil
 import time
+import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,6 +111,40 @@ def _load_shard(
     return preds, q, steps
 
 
+def _shard_is_complete(path: Path, rows: int, seq_len: int, step_count: int = 0) -> bool:
+    """True when a resumable shard exists and reads back whole; a corrupted one (killed disk,
+    truncated copy) is removed with a warning so that it is recomputed instead of crashing."""
+    if not path.exists():
+        return False
+    try:
+        _load_shard(path, rows, seq_len, step_count)
+        return True
+    except (zipfile.BadZipFile, OSError, ValueError, KeyError, EOFError, UserError) as e:
+        warnings.warn(
+            f"discarding corrupted prediction shard {path} ({type(e).__name__}: {e}); "
+            "recomputing it",
+            stacklevel=2,
+        )
+        path.unlink(missing_ok=True)
+        return False
+
+
+def is_predictions_output(path: Path) -> bool:
+    """recognise(): a predictions file that `trm predict` wrote (its meta JSON names it)."""
+    if is_shards_folder(shards_dir_for(path)):
+        return True  # stopped between writing the file and its meta JSON
+    meta = meta_path_for(path)
+    try:
+        return path.is_file() and read_json(meta, "predict meta").get("predictions") is not None
+    except (UserError, OSError, ValueError, AttributeError):
+        return False
+
+
+def is_shards_folder(path: Path) -> bool:
+    """recognise(): an interrupted `trm predict`'s shard folder (it holds the shard plan)."""
+    return (path / PLAN_FILE).is_file()
+
+
 def predict_batch(
     model: Any,
     inputs: np.ndarray,
@@ -168,6 +204,7 @@ def run_predict(
     num_steps: int | None = None,
     puzzle_ids: str = "true",
     puzzle_id_seed: int = 0,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Predict every test example of `data_dir` with `checkpoint`; write `out` and its meta JSON.
 
@@ -199,6 +236,19 @@ def run_predict(
     check_mode(puzzle_ids)
     out = Path(out)
     data_dir = Path(data_dir)
+    from trm.outputs import check_output_path
+
+    for path, kind, recognise in (
+        (out, "predictions file", is_predictions_output),
+        (shards_dir_for(out), "predict shards folder", is_shards_folder),
+    ):
+        check_output_path(
+            path,
+            kind=kind,
+            recognise=recognise,
+            inputs=[data_dir, checkpoint],
+            overwrite=overwrite,
+        )
     rank, world, local_rank = _dist_info()
     device = resolve_device(device)
     if device == "cuda" and world > 1:
@@ -292,7 +342,13 @@ def run_predict(
 
             ranges = shard_ranges(n, rows_per_shard)
             mine = ranges[rank::world]
-            todo = [(s, e) for s, e in mine if not (shards_dir / shard_name(s, e)).exists()]
+            todo = [
+                (s, e)
+                for s, e in mine
+                if not _shard_is_complete(
+                    shards_dir / shard_name(s, e), e - s, meta.seq_len, steps if trajectory else 0
+                )
+            ]
             todo_rows = sum(e - s for s, e in todo)
             from trm.progress import progress as progress_bar
 

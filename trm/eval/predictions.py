@@ -254,6 +254,32 @@ def check_covers_dataset(
         raise UserError(f"{pred_path}: puzzle_identifiers do not match dataset {data_dir}: {what}")
 
 
+def check_prediction_values(pred: Predictions, vocab_size: int, chunk: int = 65536) -> None:
+    """Values a model can produce: finite q_halt_logits and preds inside the dataset's
+    vocabulary (0..vocab_size-1). Anything else is a corrupted or foreign file, named here rather
+    than scored silently."""
+    q = np.asarray(pred.q_halt_logits)
+    bad_q = np.flatnonzero(~np.isfinite(q))
+    if bad_q.size:
+        r = int(bad_q[0])
+        raise UserError(
+            f"{pred.path}: field q_halt_logits is not finite ({q[r]}) at {bad_q.size} row(s), "
+            f"first row {r}"
+        )
+    n = len(pred)
+    for s in range(0, n, chunk):  # chunked: preds may be a memory-mapped [N, 900] array
+        block = np.asarray(pred.preds[s : s + chunk])
+        bad = np.flatnonzero(((block < 0) | (block >= vocab_size)).any(axis=1))
+        if bad.size:
+            r = s + int(bad[0])
+            row = np.asarray(pred.preds[r])
+            value = int(row[(row < 0) | (row >= vocab_size)][0])
+            raise UserError(
+                f"{pred.path}: field preds holds token {value} outside the vocabulary "
+                f"0..{vocab_size - 1}, first row {r}"
+            )
+
+
 def load_predictions(
     path: str | os.PathLike, data_dir: str | os.PathLike, allow_prefix: bool = False
 ) -> Predictions:

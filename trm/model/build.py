@@ -282,7 +282,7 @@ def build_model_for_dataset(
     )
     cfg["forward_dtype"] = resolve_forward_dtype(dtype, device, cfg.get("forward_dtype"))
     model = build_model(cfg)
-    load_weights(model, state, strict=True, resize_puzzle_emb=resize_puzzle_emb)
+    load_weights(model, state, strict=True, resize_puzzle_emb=resize_puzzle_emb, source=weights)
     model = model.to(device).eval()
     return model, {
         "weights": str(weights),
@@ -321,7 +321,7 @@ def build_model_for_checkpoint(
     cfg = model_config(saved, seq_len, vocab, rows, preset=preset, overrides=overrides)
     cfg["forward_dtype"] = resolve_forward_dtype(dtype, device, cfg.get("forward_dtype"))
     model = build_model(cfg)
-    load_weights(model, state, strict=True)
+    load_weights(model, state, strict=True, source=weights)
     return model.to(device).eval(), {
         "weights": str(weights),
         "config": cfg,

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,18 @@ class CheckpointNotFoundError(UserError, FileNotFoundError):
 _WRAPPER_KEYS = ("state_dict", "model", "model_state_dict")
 
 
+def _load_failure_reason(exc: Exception) -> str:
+    """One short cause for a failed safe torch.load, without torch's advice to retry with
+    weights_only=False (that would run code from the file: never suggest it)."""
+    text = str(exc)
+    if isinstance(exc, pickle.UnpicklingError):
+        if "GLOBAL" in text:
+            return "it names Python code to run, not only tensors; nothing in it was run"
+        return "not a torch save file of tensors: corrupted, truncated or another format"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first or type(exc).__name__
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The state dict in a reference `step_N` file (or a checkpoint dict that nests one).
 
@@ -77,9 +91,13 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not path.is_file():
         raise CheckpointNotFoundError(f"checkpoint not found: {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's pickle-protocol note is noise for a user
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - report any unreadable file the same way
-        raise CheckpointError(f"{path}: not a readable torch state dict ({exc})") from exc
+        raise CheckpointError(
+            f"{path}: not a readable torch state dict ({_load_failure_reason(exc)})"
+        ) from exc
     # unwrap {"state_dict": {...}}, {"model": {...}} and nestings of them
     while isinstance(obj, dict) and not all(isinstance(v, torch.Tensor) for v in obj.values()):
         inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
@@ -204,6 +222,7 @@ def load_weights(
     state_dict_or_path: dict[str, torch.Tensor] | str | os.PathLike,
     strict: bool = True,
     resize_puzzle_emb: bool = False,
+    source: str | os.PathLike | None = None,
 ) -> LoadReport:
     """Load reference or own weights into `model` (a `trm.model.TRM`).
 
@@ -212,12 +231,13 @@ def load_weights(
     embedding table with another number of rows is such a mismatch unless
     `resize_puzzle_emb=True`: then, as the reference does when fine-tuning on other puzzles,
     every row is replaced by the mean of the checkpoint's rows; this is logged and reported.
+    `source`: the file a passed-in state dict came from, named in errors and the report.
     """
     if isinstance(state_dict_or_path, (str, os.PathLike)):
         source = str(state_dict_or_path)
         state_dict = read_state_dict(state_dict_or_path)
     else:
-        source = "<state_dict>"
+        source = str(source) if source is not None else "<state_dict>"
         state_dict = state_dict_or_path
     keys = list(state_dict.keys())
     prefix = _detect_prefix(keys)

@@ -27,7 +27,12 @@ from trm.eval.arc.hashing import (
     sigmoid64,
 )
 from trm.eval.arc.testset import ArcTestSet, load_arc_test_set
-from trm.eval.predictions import check_covers_dataset, dataset_row_identifiers, read_predictions
+from trm.eval.predictions import (
+    check_covers_dataset,
+    check_prediction_values,
+    dataset_row_identifiers,
+    read_predictions,
+)
 
 
 @dataclass
@@ -54,6 +59,7 @@ def process_predictions(
     preds = read_predictions(pred_path)
     if preds.inputs.shape[1] != SEQ:
         raise UserError(f"{pred_path}: ARC rows have {SEQ} tokens, got {preds.inputs.shape[1]}")
+    check_prediction_values(preds, meta.vocab_size)
     pids = np.asarray(preds.puzzle_identifiers).astype(np.int64)
     arrays = [preds.inputs, preds.preds, preds.q_halt_logits]
     keep = pids != meta.blank_identifier_id
@@ -66,7 +72,18 @@ def process_predictions(
         loading = pool.submit(load_arc_test_set, data_dir, expected_ids)
         pred_sizes = crop_sizes(arrays[1])
         ts = loading.result()
-    return process_arrays(ts, pids, *arrays, progress=progress, pred_sizes=pred_sizes)
+    processed = process_arrays(ts, pids, *arrays, progress=progress, pred_sizes=pred_sizes)
+    # every row's input must be its puzzle's (augmented) test input: a file whose identifiers
+    # are permuted against its inputs (another dataset build) would otherwise vote nothing
+    unmatched = np.flatnonzero(processed.input_index < 0)
+    if unmatched.size:
+        row = int(np.flatnonzero(keep)[unmatched[0]])
+        raise UserError(
+            f"{pred_path}: field inputs does not match puzzle_identifiers at {unmatched.size} "
+            f"row(s), first row {row} (identifier {int(pids[unmatched[0]])}): predictions from "
+            f"another build of {data_dir}?"
+        )
+    return processed
 
 
 def process_pooled(
