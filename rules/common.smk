@@ -147,11 +147,15 @@ def _local_exec():
         return True
 
 
-# The `gpu` resource train/predict/bench declare: on a local run without `--resources gpu=N`,
-# the GPUs actually present (0 on a CPU-only machine: a job's claim is then capped to 0 and it
-# runs on the CPU). Cluster executors request GPUs per job, so nothing is set for them.
+# The `gpu` resource train/predict/bench declare: on a run without `--resources gpu=N`, the GPUs
+# actually present, so no more GPU jobs run at once than there are GPUs. Where none is visible
+# (a CPU-only laptop, or a cluster's login node submitting through the Slurm executor, which
+# requests GPUs per job) no limit is set: capping the claims to 0 would strip the GPU requests
+# of cluster jobs, and on a CPU-only machine the jobs run on the CPU anyway.
 if "gpu" not in workflow.global_resources and _local_exec():
-    workflow.register_resource("gpu", _visible_gpus())
+    _gpus = _visible_gpus()
+    if _gpus > 0:
+        workflow.register_resource("gpu", _gpus)
 
 
 def exp_cfg(exp):

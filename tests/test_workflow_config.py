@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -225,7 +226,7 @@ def test_malformed_config_yaml_names_file_and_line(tmp_path):
 
 def test_local_run_counts_gpus_and_gpu_jobs_still_run(wf, monkeypatch):
     """No `gpu=8` on a CPU-only machine: the count is detected (here from CUDA_VISIBLE_DEVICES);
-    a GPU claim is capped to it (the job still runs), and --resources gpu=N overrides it."""
+    with none visible no limit is claimed (the job runs), and --resources gpu=N overrides it."""
     cfg = _with_config(wf, "gpu1", lambda c: c["experiments"]["arc-smoke"].update(gpus=1))
     target = "runs/arc-smoke/predictions.npz"
 
@@ -238,7 +239,9 @@ def test_local_run_counts_gpus_and_gpu_jobs_still_run(wf, monkeypatch):
 
     assert "gpu=8" not in (ROOT / "profiles/default/config.yaml").read_text()
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert predict_gpu() == "0"  # CPU-only: the claim is capped, the job runs
+    proc = snakemake(wf, "-n", "--cores", "1", target, "--configfile", cfg)
+    assert proc.returncode == 0, tail(proc)  # CPU-only: no GPU limit is claimed, the job runs
+    assert not re.search(r"Provided resources:[^\n]*gpu=", tail(proc, 20000))
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     assert predict_gpu() == "1"  # GPUs present: the GPU job gets its GPU
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")

@@ -128,6 +128,12 @@ def test_model_change_reruns_training_and_downstream_not_data(run_dir):
         "score_compare": 1,
         "sweep": 1,
         "bench": 1,
+        # the analyses test-ci runs on arc-ci (rules/analyses.smk), all downstream of training
+        "analyse_trajectory": 1,
+        "predict_ids": 3,
+        "score_ids": 6,
+        "compare_ids": 2,
+        "ensemble": 1,
         "report": 1,
     }
 
@@ -144,6 +150,12 @@ def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
         "score_compare": 1,
         "sweep": 1,
         "bench": 1,
+        # the analyses test-ci runs on arc-ci (rules/analyses.smk), all downstream of training
+        "analyse_trajectory": 1,
+        "predict_ids": 3,
+        "score_ids": 6,
+        "compare_ids": 2,
+        "ensemble": 1,
         "report": 1,
     }
 

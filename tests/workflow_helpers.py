@@ -75,6 +75,12 @@ EXPECTED_CI_JOBS = {
     "score_compare": 1,
     "sweep": 1,
     "bench": 2,
+    # the analyses of arc-ci (rules/analyses.smk)
+    "analyse_trajectory": 1,
+    "predict_ids": 3,
+    "score_ids": 6,
+    "compare_ids": 2,
+    "ensemble": 1,
     "report": 1,
 }
 _RUNS: dict[str, Path] = {}
