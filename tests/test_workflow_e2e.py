@@ -10,7 +10,15 @@ from pathlib import Path
 
 import pytest
 import yaml
-from workflow_helpers import CI_CONFIG, EXPECTED_CI_JOBS, ci_run, planned_jobs, snakemake, tail
+from workflow_helpers import (
+    ARC_CI_ANALYSES_JOBS,
+    CI_CONFIG,
+    EXPECTED_CI_JOBS,
+    ci_run,
+    planned_jobs,
+    snakemake,
+    tail,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -128,12 +136,7 @@ def test_model_change_reruns_training_and_downstream_not_data(run_dir):
         "score_compare": 1,
         "sweep": 1,
         "bench": 1,
-        # the analyses test-ci runs on arc-ci (rules/analyses.smk), all downstream of training
-        "analyse_trajectory": 1,
-        "predict_ids": 3,
-        "score_ids": 6,
-        "compare_ids": 2,
-        "ensemble": 1,
+        **ARC_CI_ANALYSES_JOBS,
         "report": 1,
     }
 
@@ -150,12 +153,7 @@ def test_num_aug_change_reruns_everything_downstream_of_that_dataset(run_dir):
         "score_compare": 1,
         "sweep": 1,
         "bench": 1,
-        # the analyses test-ci runs on arc-ci (rules/analyses.smk), all downstream of training
-        "analyse_trajectory": 1,
-        "predict_ids": 3,
-        "score_ids": 6,
-        "compare_ids": 2,
-        "ensemble": 1,
+        **ARC_CI_ANALYSES_JOBS,
         "report": 1,
     }
 
