@@ -310,16 +310,34 @@ def _start_slow_build(out: Path) -> subprocess.Popen:
     # 9x9 generation runs for minutes: long enough to be stopped mid-build.
     cmd = [sys.executable, "-m", "trm.cli", "prepare", "sudoku", "--source", "generate",
            "--size", "9", "--num", "200000", "--no-progress", "--out", str(out)]  # fmt: skip
+    # SIGINT as from a terminal's Ctrl-C: a shell starts background jobs (CI runners, `cmd &`)
+    # with SIGINT ignored, and Python keeps an inherited SIG_IGN, so reset it for the child.
     proc = subprocess.Popen(
-        cmd, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    deadline = time.time() + 120
-    while time.time() < deadline and not _leftovers(out.parent):
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
-    assert _leftovers(out.parent), "the build never created its temporary folder"
-    time.sleep(0.5)  # well inside the build
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline and not _leftovers(out.parent):
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.05)
+        assert _leftovers(out.parent), "the build never created its temporary folder"
+        time.sleep(0.5)  # well inside the build
+    except BaseException:
+        _reap(proc)
+        raise
     return proc
+
+
+def _reap(proc: subprocess.Popen) -> None:
+    """Kill a build a failed test leaves running (200,000 puzzles would take a core for long)."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
 
 
 @pytest.mark.parametrize(
@@ -331,8 +349,11 @@ def test_sigterm_or_sigint_removes_the_temporary_and_exits_without_traceback(
 ):
     out = tmp_path / "ds"
     proc = _start_slow_build(out)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=120)
+    try:
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        _reap(proc)
     assert proc.returncode == rc, err
     assert message in err and "Traceback" not in err
     assert not out.exists() and _leftovers(tmp_path) == []
@@ -342,7 +363,7 @@ def test_next_run_removes_temporaries_of_a_killed_build(tmp_path):
     out = tmp_path / "ds"
     proc = _start_slow_build(out)
     proc.kill()  # SIGKILL: no handler runs, the temporary stays behind
-    proc.wait(timeout=60)
+    proc.communicate(timeout=60)
     stale = _leftovers(tmp_path)
     assert stale and str(proc.pid) in stale[0]
     # temporaries that are not this output's, or whose writer is alive, are left alone
