@@ -448,3 +448,49 @@ def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
     assert [r["step"] for r in resumed] == [1, 2, 3, 4]
     for a, b in zip(full, resumed, strict=True):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs: an llm command replaces only its own earlier output
+
+
+def test_llm_commands_refuse_to_replace_what_they_did_not_write(tiny, toy, tmp_path, capsys):
+    trm_main = main
+    prep = ["llm", "prepare", "--model", str(tiny), "--input-prefix", toy, "--out"]
+    mine = tmp_path / "data"
+    assert trm_main([*prep, str(mine)]) == 0
+    before = (mine / "manifest.json").read_bytes()
+    assert trm_main([*prep, str(mine)]) == 0  # its own earlier output: rebuilt
+    assert (mine / "manifest.json").read_bytes() == before
+
+    users = tmp_path / "notes"
+    users.mkdir()
+    (users / "draft.txt").write_text("mine")
+    assert trm_main([*prep, str(users)]) == 2
+    assert "not a prepared LLM dataset written by trm" in capsys.readouterr().err
+    assert (users / "draft.txt").read_text() == "mine"
+
+    # an output inside an input (the tiny model's folder) is refused even with --overwrite
+    assert trm_main([*prep, str(tiny / "data"), "--overwrite"]) == 2
+    assert "is inside the input" in capsys.readouterr().err
+
+    # a file the user wrote where predictions would go, and a summary trm did not write
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text("keep\n")
+    pred = ["llm", "predict", "--model", str(tiny), "--data", str(mine), "--out", str(preds)]
+    assert trm_main(pred) == 2
+    assert "not a file of LLM predictions" in capsys.readouterr().err
+    assert preds.read_text() == "keep\n"
+    other = tmp_path / "other.jsonl"
+    (tmp_path / "other.summary.json").write_text("{}")
+    pred[-1] = str(other)
+    assert trm_main(pred) == 2
+    assert "other.summary.json" in capsys.readouterr().err and not other.exists()
+
+    # a Hugging Face model folder that make-tiny-model did not write is never replaced
+    users_model = tmp_path / "llama"
+    users_model.mkdir()
+    (users_model / "config.json").write_text('{"model_type": "llama"}')
+    assert trm_main(["llm", "make-tiny-model", "--out", str(users_model)]) == 2
+    assert (users_model / "config.json").exists() and len(list(users_model.iterdir())) == 1
+    capsys.readouterr()

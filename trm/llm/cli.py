@@ -8,6 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 
+from trm.llm import outputs as O
+
+OVERWRITE_HELP = "replace --out even when it is not this command's own earlier output"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     llm = subparsers.add_parser("llm", help="LLM baseline: (Q)LoRA fine-tune a causal LM on ARC")
@@ -28,6 +32,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-len", type=int, default=8192, help="context length in tokens")
     p.add_argument("--overlong", default="drop_demos", choices=["drop_demos", "skip"])
     p.add_argument("--out", required=True)
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.set_defaults(func=_prepare)
 
     t = sub.add_parser("train", help="LoRA/QLoRA fine-tuning, loss on answer tokens only")
@@ -66,6 +71,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--dtype", default="auto")
     q.add_argument("--load-in-4bit", action="store_true")
     q.add_argument("--max-new-tokens", type=int, default=None, help="default: from the data")
+    q.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     q.set_defaults(func=_predict)
 
     s = sub.add_parser("score", help="TRM's ARC scorer: submission.json, pass@1/2 with CIs")
@@ -75,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--n-boot", type=int, default=10_000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--cost", nargs="*", default=[], help="train/predict summary JSON files")
+    s.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     s.set_defaults(func=_score)
 
     c = sub.add_parser("compare", help="TRM minus LLM pass@1/2 over the same tasks (paired)")
@@ -83,6 +90,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--out", required=True, help="JSON file")
     c.add_argument("--n-boot", type=int, default=10_000)
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     c.set_defaults(func=_compare)
 
     m = sub.add_parser("make-tiny-model", help="a random tiny Llama + char tokenizer (tests)")
@@ -92,6 +100,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     m.add_argument("--heads", type=int, default=4)
     m.add_argument("--max-positions", type=int, default=4096)
     m.add_argument("--seed", type=int, default=0)
+    m.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     m.set_defaults(func=_make_tiny)
 
 
@@ -100,6 +109,12 @@ def _prepare(args: argparse.Namespace) -> int:
     from trm.llm.prepare import PrepareConfig, prepare
 
     require_llm_extra()
+    inputs: list[str | None] = [O.local_path(args.model)]
+    if args.input_prefix:
+        from trm.data.arc_sources import kaggle_paths
+
+        inputs += [str(f) for sub in args.subsets for f in kaggle_paths(args.input_prefix, sub)]
+    O.guard(args.out, "prepared LLM dataset", O.is_llm_dataset, inputs, args.overwrite)
     cfg = PrepareConfig(
         model=args.model,
         revision=args.revision,
@@ -131,6 +146,9 @@ def _train(args: argparse.Namespace) -> int:
     from trm.llm.train import DEFAULT_TARGETS, LoraTrainConfig, train
 
     require_llm_extra()
+    # no --overwrite: a run of our own is resumed (--resume) or refused by train() itself
+    inputs = [args.data, O.local_path(args.model)]
+    O.guard(args.out, "fine-tuning run", O.is_llm_run, inputs, overwrite=False)
     cfg = LoraTrainConfig(
         model=args.model,
         revision=args.revision,
@@ -161,6 +179,16 @@ def _predict(args: argparse.Namespace) -> int:
     from trm.llm.predict import PredictConfig, predict
 
     require_llm_extra()
+    inputs = [args.data, O.local_path(args.model), O.local_path(args.adapter)]
+    O.guard(args.out, "file of LLM predictions", O.is_llm_predictions, inputs, args.overwrite)
+    summary = O.predictions_summary_path(args.out)
+    if summary.exists() and not args.overwrite and not O.is_predictions_summary(summary):
+        from trm.errors import OutputRefusedError
+
+        raise OutputRefusedError(
+            f"{summary} (the summary `trm llm predict` writes beside --out) exists and is not "
+            "written by trm llm predict: refusing to replace it (pass --overwrite)"
+        )
     cfg = PredictConfig(
         model=args.model,
         revision=args.revision,
@@ -178,6 +206,8 @@ def _predict(args: argparse.Namespace) -> int:
 def _score(args: argparse.Namespace) -> int:
     from trm.llm.score import score
 
+    inputs = [args.data, args.predictions, *args.cost]
+    O.guard(args.out, "score folder of trm llm score", O.is_llm_score, inputs, args.overwrite)
     m = score(
         args.data,
         args.predictions,
@@ -198,6 +228,9 @@ def _compare(args: argparse.Namespace) -> int:
     from trm.llm import schema as L
     from trm.llm.compare import compare_trm_llm
 
+    O.guard(
+        args.out, "TRM-vs-LLM comparison", O.is_llm_compare, [args.trm, args.llm], args.overwrite
+    )
     r = compare_trm_llm(args.trm, args.llm, args.out, n_boot=args.n_boot, seed=args.seed)
     for k in L.PASS_KS:
         key = L.compare_diff_key(k)
@@ -214,6 +247,7 @@ def _make_tiny(args: argparse.Namespace) -> int:
     from trm.llm.tiny import make_tiny_model
 
     require_llm_extra()
+    O.guard(args.out, "tiny test model", O.is_tiny_model, [], args.overwrite)
     out = make_tiny_model(
         args.out,
         hidden_size=args.hidden_size,

@@ -4,10 +4,12 @@ model (nothing can be downloaded there). Random init, seeded."""
 
 from __future__ import annotations
 
+import json
 import os
 import string
 from pathlib import Path
 
+from trm.llm.outputs import TINY_MODEL_MARKER
 from trm.utils import atomic_dir
 
 SPECIAL = ["<pad>", "<s>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -76,6 +78,9 @@ def make_tiny_model(
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)  # safetensors
         tok.save_pretrained(tmp)
+        # the marker that lets a later make-tiny-model replace this folder (and nothing else)
+        marker = {"written_by": "trm llm make-tiny-model", "seed": seed}
+        (tmp / TINY_MODEL_MARKER).write_text(json.dumps(marker) + "\n")
     return Path(out)
 
 
