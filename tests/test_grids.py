@@ -137,7 +137,11 @@ def test_compare_runs_pairs_every_variant_with_the_base(tmp_path):
     assert rows["worse"]["diff_vs_base_ci_high"] < 0  # clearly worse, paired
     # identical answers: a zero difference with a zero-width paired interval
     assert rows["same"][C.ROW_DIFF] == 0.0
-    assert rows["same"]["diff_vs_base_ci_low"] == rows["same"]["diff_vs_base_ci_high"] == 0.0
+    # an identical variant: no unit changed, so the paired bootstrap would say [0, 0]; the
+    # interval is Wilson-MOVER's, about +-1.3 pt for 0 changes in 300 units
+    assert rows["same"]["diff_vs_base_ci_method"] == "wilson-mover"
+    assert -0.02 < rows["same"]["diff_vs_base_ci_low"] == -rows["same"]["diff_vs_base_ci_high"] < 0
+    assert rows["worse"]["diff_vs_base_ci_method"] == "bootstrap"
     lo, hi = rows["base"]["accuracy_ci_low"], rows["base"]["accuracy_ci_high"]
     assert lo < base.mean() < hi
 

@@ -40,6 +40,8 @@ def _llm_metrics(path: Path, **override) -> Path:
         "ARC/pass@1_ci_high": 0.75,
         "ARC/pass@2_ci_low": 0.0,
         "ARC/pass@2_ci_high": 1.0,
+        "ARC/pass@1_ci_method": "wilson",
+        "ARC/pass@2_ci_method": "wilson",
         L.N_TASKS: 4,
         L.N_TEST_INPUTS: 5,
         L.N_PREDICTIONS: 10,

@@ -132,10 +132,12 @@ def arc_experiment(tmp_path, monkeypatch):
             "paper_minus_single/pass@1": 0.25,
             "paper_minus_single/pass@1_ci_low": 0.05,
             "paper_minus_single/pass@1_ci_high": 0.45,
+            "paper_minus_single/pass@1_ci_method": "wilson-mover",
             "paper_minus_single/pass@1_p_value": 0.02,
             "paper_minus_single/pass@2": 0.35,
             "paper_minus_single/pass@2_ci_low": 0.15,
             "paper_minus_single/pass@2_ci_high": 0.55,
+            "paper_minus_single/pass@2_ci_method": "wilson-mover",
             "paper_minus_single/pass@2_p_value": 0.004,
         },
     )
@@ -302,6 +304,7 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     assert "no chosen answer received more than 3 votes" in html
     # paper - single: the figure of `trm score compare`, with its paired interval
     assert "+35.0 pt" in html and "[+15.0, +55.0] pt" in html and "20 tasks" in html
+    assert "[+15.0, +55.0] pt (Wilson intervals of gains and losses, combined (MOVER))" in html
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
     assert "aug_shortfall = 3" in html

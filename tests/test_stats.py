@@ -103,3 +103,36 @@ def test_proportion_ci_uses_wilson_where_the_bootstrap_degenerates():
     assert method == "bootstrap" and lo < big.mean() < hi
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         proportion_ci([0.5, 2.0])
+
+
+def test_paired_diff_ci_is_never_degenerate_on_few_or_identical_units():
+    from trm.eval.stats import CI_METHOD_MOVER, paired_diff_ci
+
+    # both runs fail all 4 tasks: the bootstrap says [0, 0]; no change on 4 tasks cannot rule
+    # out a difference of about half the tasks (Wilson 0 of 4 has upper bound 49 %)
+    d = paired_diff_ci([0, 0, 0, 0], [0, 0, 0, 0])
+    assert d["ci_method"] == CI_METHOD_MOVER and d["diff"] == 0 and d["p_value"] == 1.0
+    assert d["ci_low"] == pytest.approx(-0.4899, abs=1e-3)
+    assert d["ci_high"] == pytest.approx(0.4899, abs=1e-3)
+    # the same when both solve the same 2 of 4 tasks (identical, not constant)
+    same = paired_diff_ci([1, 1, 0, 0], [1, 1, 0, 0])
+    assert same["ci_low"] < -0.4 and same["ci_high"] > 0.4
+    # 2 of 4 tasks gained, none lost: the interval leans positive but still includes 0 (n = 4)
+    g = paired_diff_ci([1, 1, 0, 0], [0, 0, 0, 0])
+    assert g["diff"] == 0.5 and g["ci_low"] < 0 < 0.5 < g["ci_high"] <= 1
+    assert g["p_value"] == 0.5  # exact sign test: 2 gains, 0 losses
+    m = paired_diff_ci([0, 0, 0, 0], [1, 1, 0, 0])  # the runs swapped: the mirror image
+    assert (m["ci_low"], m["ci_high"]) == pytest.approx((-g["ci_high"], -g["ci_low"]))
+    # 2 gains and 2 losses on 4 tasks: no net change, and a wide interval
+    mixed = paired_diff_ci([0, 0, 1, 1], [1, 1, 0, 0])
+    assert mixed["diff"] == 0 and mixed["ci_low"] < -0.6 and mixed["ci_high"] > 0.6
+    # 120 tasks with no change: the interval shrinks with n (0 of 120 changed: about +-3 pt)
+    big = paired_diff_ci(np.zeros(120), np.zeros(120))
+    assert big["ci_method"] == CI_METHOD_MOVER and 0.02 < big["ci_high"] < 0.04
+    # enough units that disagree: the paired bootstrap, as before
+    rng = np.random.default_rng(0)
+    a, b = rng.random(60) < 0.6, rng.random(60) < 0.4
+    boot = paired_diff_ci(a, b, n_boot=2000)
+    assert boot["ci_method"] == "bootstrap" and boot["ci_low"] < boot["diff"] < boot["ci_high"]
+    with pytest.raises(ValueError, match="differ in length"):
+        paired_diff_ci([1, 0], [1])

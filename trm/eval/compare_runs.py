@@ -19,7 +19,7 @@ import numpy as np
 from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.scoring import check_n_boot, task_pass_rates
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, bootstrap_ci, paired_bootstrap_diff
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_diff_ci, proportion_ci
 from trm.utils import write_json
 
 # ---- grid.json: declared keys (writer: compare_runs; reader: trm.report.grids) --------------
@@ -102,8 +102,8 @@ def compare_runs(
                 f"{score_dirs[v]} and {score_dirs[base]} score different test sets "
                 f"({len(ids)} vs {len(base_ids)} units): variants must share the dataset"
             )
-        lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
-        d = paired_bootstrap_diff(values, base_values, n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(values, n_boot=n_boot, seed=seed)
+        d = paired_diff_ci(values, base_values, n_boot=n_boot, seed=seed)
         paper_value = (paper or {}).get(v)
         row = {
             ROW_VARIANT: v,
@@ -115,7 +115,9 @@ def compare_runs(
             ROW_DIFF_P: d["p_value"],
         }
         row.update(zip(S.ci_keys(ROW_ACCURACY), (lo, hi), strict=True))
+        row[S.ci_method_key(ROW_ACCURACY)] = method
         row.update(zip(S.ci_keys(ROW_DIFF), (d["ci_low"], d["ci_high"]), strict=True))
+        row[S.ci_method_key(ROW_DIFF)] = d["ci_method"]
         rows.append(row)
     result = {
         GRID_NAME: grid,

@@ -5,7 +5,9 @@ One interval layout everywhere: a value `K` has its 95 % interval in `K_ci_low` 
 `K_ci_high` (flat keys in JSON, columns in CSV). Accuracies (proportions over tasks or examples)
 also state how the interval was made in `K_ci_method`: "bootstrap" (percentile bootstrap over
 units) or "wilson" (Wilson score interval, used where the bootstrap degenerates: every unit
-passed or every unit failed, or fewer than trm.eval.stats.SMALL_N units).
+passed or every unit failed, or fewer than trm.eval.stats.SMALL_N units). Paired differences
+state theirs too: "bootstrap" (paired percentile bootstrap) or "wilson-mover" (where the paired
+bootstrap degenerates or has too few units; trm.eval.stats.paired_diff_ci).
 """
 
 from __future__ import annotations
@@ -20,13 +22,19 @@ def ci_keys(key: str) -> tuple[str, str]:
 
 
 def ci_method_key(key: str) -> str:
-    """Key naming the method of `key`'s interval ("bootstrap" or "wilson")."""
+    """Key naming the method of `key`'s interval (a key of CI_METHODS)."""
     return f"{key}_ci_method"
 
 
 CI_METHODS: dict[str, str] = {  # the values of ci_method_key, as the report names them
     "bootstrap": "percentile bootstrap",
     "wilson": "Wilson score interval",
+    "wilson-mover": "Wilson intervals of gains and losses, combined (MOVER)",
+}
+CI_METHOD_SHORT: dict[str, str] = {  # the same, where a table cell names it beside the interval
+    "bootstrap": "bootstrap",
+    "wilson": "Wilson",
+    "wilson-mover": "Wilson-MOVER",
 }
 
 

@@ -168,15 +168,17 @@ def paired_pass_diffs(
     p_key: Callable[[int], str],
     n_boot: int = DEFAULT_N_BOOT,
     seed: int = DEFAULT_SEED,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Per K in SWEEP_KS, a minus b over the tasks of `a` (task_pass_rates of the same tasks),
-    paired bootstrap over tasks: {diff_key(K): mean, its ci_keys: interval, p_key(K): p}."""
-    from trm.eval.stats import paired_bootstrap_diff
+    trm.eval.stats.paired_diff_ci over tasks: {diff_key(K): mean, its ci_keys: interval, its
+    ci_method_key: the interval's method, p_key(K): p}."""
+    from trm.eval.stats import paired_diff_ci
 
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     for k in S.SWEEP_KS:
-        d = paired_bootstrap_diff([a[t][k] for t in a], [b[t][k] for t in a], n_boot, seed=seed)
+        d = paired_diff_ci([a[t][k] for t in a], [b[t][k] for t in a], n_boot, seed=seed)
         out[diff_key(k)] = d["diff"]
         out.update(zip(S.ci_keys(diff_key(k)), (d["ci_low"], d["ci_high"]), strict=True))
+        out[S.ci_method_key(diff_key(k))] = d["ci_method"]
         out[p_key(k)] = d["p_value"]
     return out

@@ -9,6 +9,8 @@ counts are drawn per unit instead, in chunks.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 DEFAULT_N_BOOT = 10_000
@@ -157,3 +159,74 @@ def proportion_ci(
         return lo, hi, CI_METHOD_WILSON
     lo, hi = bootstrap_ci(v, n_boot=n_boot, alpha=alpha, seed=seed)
     return lo, hi, CI_METHOD_BOOTSTRAP
+
+
+# ---------------------------------------------------------------------------------------------
+# Paired differences: the bootstrap where it works, a score-based interval where it cannot
+
+CI_METHOD_MOVER = "wilson-mover"  # Wilson intervals of gains and losses, combined (MOVER)
+
+
+def _sign_test_p(gains: int, losses: int) -> float:
+    """Two-sided exact sign test: units that got better vs worse (ties carry no sign)."""
+    from math import comb
+
+    m = gains + losses
+    if m == 0:
+        return 1.0
+    tail = sum(comb(m, i) for i in range(min(gains, losses) + 1)) / 2**m
+    return min(1.0, 2 * tail)
+
+
+def paired_diff_ci(
+    a: np.ndarray | list,
+    b: np.ndarray | list,
+    n_boot: int = DEFAULT_N_BOOT,
+    alpha: float = 0.05,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, Any]:
+    """mean(a) - mean(b) over the same units (values in [0, 1], e.g. per-task pass rates).
+
+    The paired percentile bootstrap when it can be trusted; otherwise (fewer than SMALL_N
+    units, or every unit's difference the same, where the bootstrap interval has zero width:
+    4 tasks that both runs fail give [0, 0]) the MOVER combination of Wilson intervals: the
+    difference is gains minus losses, p_g - p_l with gain_i = max(a_i - b_i, 0) and loss_i =
+    max(b_i - a_i, 0), and each side's Wilson interval is recovered into the difference's
+    (Zou & Donner's method of variance estimates recovery, with the sample correlation of
+    gains and losses). No change on 4 tasks gives about [-49, +49] points, not [0, 0]. The
+    p-value is then the exact two-sided sign test over units that changed. Returns diff,
+    ci_low, ci_high, ci_method ("bootstrap" or "wilson-mover"), p_value, n_units, n_boot.
+    """
+    x = _as_units(a, "a")
+    y = _as_units(b, "b")
+    if x.shape != y.shape:
+        raise ValueError(f"paired samples differ in length: {x.shape[0]} vs {y.shape[0]} units")
+    if np.any((x < 0) | (x > 1) | (y < 0) | (y > 1)):
+        raise ValueError("values must lie in [0, 1] (one pass rate per unit)")
+    d = x - y
+    if len(d) >= SMALL_N and not np.all(d == d[0]):
+        return paired_bootstrap_diff(x, y, n_boot, alpha, seed) | {"ci_method": CI_METHOD_BOOTSTRAP}
+    n = len(d)
+    gain, loss = np.maximum(d, 0), np.maximum(-d, 0)
+    p_g, p_l = float(gain.mean()), float(loss.mean())
+    lo_g, hi_g = wilson_interval(float(gain.sum()), n, alpha)
+    lo_l, hi_l = wilson_interval(float(loss.sum()), n, alpha)
+    r = 0.0
+    if gain.std() > 0 and loss.std() > 0:
+        r = float(np.corrcoef(gain, loss)[0, 1])
+    diff = p_g - p_l
+    down = np.sqrt(
+        max(0.0, (p_g - lo_g) ** 2 + (hi_l - p_l) ** 2 - 2 * r * (p_g - lo_g) * (hi_l - p_l))
+    )
+    up = np.sqrt(
+        max(0.0, (hi_g - p_g) ** 2 + (p_l - lo_l) ** 2 - 2 * r * (hi_g - p_g) * (p_l - lo_l))
+    )
+    return {
+        "diff": diff,
+        "ci_low": max(-1.0, diff - float(down)),
+        "ci_high": min(1.0, diff + float(up)),
+        "ci_method": CI_METHOD_MOVER,
+        "p_value": _sign_test_p(int(np.sum(d > 0)), int(np.sum(d < 0))),
+        "n_units": n,
+        "n_boot": n_boot,
+    }

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from trm.eval.analyses import keys as K
+from trm.eval.schema import CI_METHOD_SHORT
 from trm.eval.scoring import MODES
 from trm.report.figures import plt, to_data_uri
 from trm.report.inputs import ExperimentInputs, _read_object, must_exist, require
@@ -22,9 +23,11 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
 
 
-def _ci(lo: float, hi: float, signed: bool = False) -> str:
+def _ci(lo: float, hi: float, signed: bool = False, method: str | None = None) -> str:
+    """[lo, hi] in percent (points when signed), with the interval's method when known."""
     f = "{:+.1f}" if signed else "{:.1f}"
-    return f"[{f.format(100 * lo)}, {f.format(100 * hi)}]" + (" pt" if signed else "")
+    text = f"[{f.format(100 * lo)}, {f.format(100 * hi)}]" + (" pt" if signed else "")
+    return f"{text} {CI_METHOD_SHORT.get(method, method)}" if method else text
 
 
 def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -39,7 +42,10 @@ def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
             raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
         rows = []
         for r in reader:
-            row: dict[str, Any] = {c: float(r[c]) for c in K.trajectory_columns()[1:]}
+            row: dict[str, Any] = {
+                c: r[c] if c.endswith("_ci_method") else float(r[c])
+                for c in K.trajectory_columns()[1:]
+            }
             row[K.TRAJ_MODE] = r[K.TRAJ_MODE]
             row[K.TRAJ_STEP] = int(row[K.TRAJ_STEP])
             rows.append(row)
@@ -104,7 +110,11 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
                     "last": _pct(get(K.last_pass_key(mode, k))),
                     "halted": _pct(get(K.halt_pass_key(mode, k))),
                     "diff": f"{100 * get(dkey):+.1f} pt",
-                    "ci": _ci(*(get(c) for c in K.ci_keys(dkey)), signed=True),
+                    "ci": _ci(
+                        *(get(c) for c in K.ci_keys(dkey)),
+                        signed=True,
+                        method=get(K.ci_method_key(dkey)),
+                    ),
                 }
             )
     table = [
@@ -112,7 +122,13 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
             "mode": r[K.TRAJ_MODE],
             "step": r[K.TRAJ_STEP],
             "cells": [
-                (_pct(r[K.per_input_pass(k)]), _ci(*(r[c] for c in K.ci_keys(K.per_input_pass(k)))))
+                (
+                    _pct(r[K.per_input_pass(k)]),
+                    _ci(
+                        *(r[c] for c in K.ci_keys(K.per_input_pass(k))),
+                        method=r[K.ci_method_key(K.per_input_pass(k))],
+                    ),
+                )
                 for k in K.SWEEP_KS
             ],
             "halted": _pct(r[K.TRAJ_HALTED]),
@@ -139,10 +155,15 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
             cells.append(
                 {
                     "value": _pct(require(entry, p, path, writer)),
-                    "ci": _ci(*(require(entry, c, path, writer) for c in K.ci_keys(p))),
+                    "ci": _ci(
+                        *(require(entry, c, path, writer) for c in K.ci_keys(p)),
+                        method=require(entry, K.ci_method_key(p), path, writer),
+                    ),
                     "diff": f"{100 * require(entry, d, path, writer):+.1f} pt",
                     "diff_ci": _ci(
-                        *(require(entry, c, path, writer) for c in K.ci_keys(d)), signed=True
+                        *(require(entry, c, path, writer) for c in K.ci_keys(d)),
+                        signed=True,
+                        method=require(entry, K.ci_method_key(d), path, writer),
                     ),
                     "p": f"{require(entry, K.cmp_p_key(k), path, writer):.3f}",
                 }

@@ -119,8 +119,8 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
 
 @dataclass
 class Estimate:
-    """A value with its 95 % interval, as the scorer wrote them (and, for accuracies, the
-    interval's method: "bootstrap" or "wilson", trm.eval.schema.CI_METHODS)."""
+    """A value with its 95 % interval, as the scorer wrote them (and the interval's method, a
+    key of trm.eval.schema.CI_METHODS, where the file states it)."""
 
     value: float
     ci_low: float
@@ -194,7 +194,7 @@ def read_compare(path: str | os.PathLike) -> dict[str, Any]:
     out: dict[str, Any] = {"n_tasks": int(require(data, S.COMPARE_N_TASKS, path, writer))}
     out["diffs"] = {}
     for k in S.SWEEP_KS:
-        est = _estimate(data, S.compare_diff_key(k), path, writer)
+        est = _estimate(data, S.compare_diff_key(k), path, writer, with_method=True)
         p = float(require(data, S.compare_p_key(k), path, writer))
         out["diffs"][S.arc_pass_key(k)] = {"estimate": est, "p_value": p, "label": f"pass@{k}"}
     return out

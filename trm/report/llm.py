@@ -44,8 +44,13 @@ def _object(path: str | os.PathLike, writer: str) -> dict[str, Any]:
 
 def _with_interval(
     data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str
-) -> tuple[float, float, float]:
-    return tuple(float(require(data, k, path, writer)) for k in (key, *S.ci_keys(key)))
+) -> tuple[float, float, float, str]:
+    """(value, ci_low, ci_high, the interval's method as the report names it)."""
+    value, lo, hi = (float(require(data, k, path, writer)) for k in (key, *S.ci_keys(key)))
+    method = str(require(data, S.ci_method_key(key), path, writer))
+    if method not in S.CI_METHOD_SHORT:
+        raise ReportInputError(f"{path}: '{S.ci_method_key(key)}' is {method!r}: unknown method")
+    return value, lo, hi, S.CI_METHOD_SHORT[method]
 
 
 def read_llm_metrics(path: str | os.PathLike) -> dict[str, Any]:
@@ -75,12 +80,15 @@ def read_llm_compare(path: str | os.PathLike) -> dict[str, Any]:
 # ---- formatting ---------------------------------------------------------------------------
 
 
-def _pct(value: float, lo: float, hi: float) -> dict[str, str]:
-    return {"value": f"{100 * value:.1f} %", "ci": f"[{100 * lo:.1f}, {100 * hi:.1f}]"}
+def _pct(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
+    return {"value": f"{100 * value:.1f} %", "ci": f"[{100 * lo:.1f}, {100 * hi:.1f}] {method}"}
 
 
-def _signed(value: float, lo: float, hi: float) -> dict[str, str]:
-    return {"value": f"{100 * value:+.1f} pt", "ci": f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt"}
+def _signed(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
+    return {
+        "value": f"{100 * value:+.1f} pt",
+        "ci": f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt {method}",
+    }
 
 
 def _count(n: Any) -> str:

@@ -41,6 +41,12 @@ from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
 CAPTIONS_NAME = "captions.yaml"
+# How the report names interval methods where a table abbreviates them (trm.eval.stats).
+CI_METHODS_NOTE = (
+    "bootstrap: percentile bootstrap over tasks; Wilson: Wilson score interval, used below "
+    "30 tasks or where every task has the same value; Wilson-MOVER: for a paired difference, "
+    "the Wilson intervals of gains and losses combined, used likewise"
+)
 
 # The paper's reported figures (pass@2 for ARC, exact accuracy otherwise), in percent.
 PAPER_FIGURES: dict[str, dict[str, Any]] = {
@@ -158,6 +164,7 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
                     "label": d["label"],
                     "value": signed_pt(d["estimate"].value),
                     "ci": signed_interval(d["estimate"].ci_low, d["estimate"].ci_high),
+                    "method": S.CI_METHODS[d["estimate"].method or "bootstrap"],
                     "p_value": f"{d['p_value']:.3g}",
                 }
                 for d in compare["diffs"].values()
@@ -377,6 +384,7 @@ def render_html(
         citation=PAPER_CITATION,
         captions=captions or {},
         llm_sections=llm_sections(llm, bundle),
+        ci_methods_note=CI_METHODS_NOTE,
     )
 
 

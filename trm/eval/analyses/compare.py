@@ -14,7 +14,7 @@ from typing import Any
 from trm.errors import UserError
 from trm.eval.analyses import keys as K
 from trm.eval.scoring import check_n_boot, task_pass_rates
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, bootstrap_ci, paired_bootstrap_diff
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_diff_ci, proportion_ci
 from trm.utils import write_json
 
 
@@ -60,13 +60,14 @@ def compare_variants(
             values = [rates[t][k] for t in tasks]
             key = K.cmp_pass_key(k)
             entry[key] = sum(values) / len(values)
-            entry.update(
-                zip(K.ci_keys(key), bootstrap_ci(values, n_boot=n_boot, seed=seed), strict=True)
-            )
-            d = paired_bootstrap_diff(values, [base[t][k] for t in tasks], n_boot=n_boot, seed=seed)
+            lo, hi, method = proportion_ci(values, n_boot=n_boot, seed=seed)
+            entry.update(zip(K.ci_keys(key), (lo, hi), strict=True))
+            entry[K.ci_method_key(key)] = method
+            d = paired_diff_ci(values, [base[t][k] for t in tasks], n_boot=n_boot, seed=seed)
             dkey = K.cmp_diff_key(k)
             entry[dkey] = d["diff"]
             entry.update(zip(K.ci_keys(dkey), (d["ci_low"], d["ci_high"]), strict=True))
+            entry[K.ci_method_key(dkey)] = d["ci_method"]
             entry[K.cmp_p_key(k)] = d["p_value"]
         entries[name] = entry
     result[K.CMP_VARIANTS] = entries

@@ -1,25 +1,26 @@
 """Declared keys of the analyses' output files (issue 11); writers and the report use these.
 
-Interval layout as in trm.eval.schema: a value `K` has `K_ci_low` and `K_ci_high`.
+Interval layout as in trm.eval.schema: a value `K` has `K_ci_low`, `K_ci_high` and the
+interval's method in `K_ci_method`.
 """
 
 from __future__ import annotations
 
-from trm.eval.schema import SWEEP_KS, ci_keys, per_input_pass
+from trm.eval.schema import SWEEP_KS, ci_keys, ci_method_key, per_input_pass
 
-__all__ = ["SWEEP_KS", "ci_keys", "per_input_pass"]
+__all__ = ["SWEEP_KS", "ci_keys", "ci_method_key", "per_input_pass"]
 
 # ---- trajectory.csv of `trm analyse trajectory`: one row per (mode, ACT step) -------------------
 TRAJ_MODE = "mode"
 TRAJ_STEP = "step"  # 1-based ACT step
 TRAJ_HALTED = "halted_fraction"  # share of rows whose q_halt logit is > 0 at this step
-# then per K in SWEEP_KS: pass@K, pass@K_ci_low, pass@K_ci_high (per_input_pass(k))
+# then per K in SWEEP_KS: pass@K, pass@K_ci_low, pass@K_ci_high, pass@K_ci_method
 
 
 def trajectory_columns() -> list[str]:
     cols = [TRAJ_MODE, TRAJ_STEP]
     for k in SWEEP_KS:
-        cols += [per_input_pass(k), *ci_keys(per_input_pass(k))]
+        cols += [per_input_pass(k), *ci_keys(per_input_pass(k)), ci_method_key(per_input_pass(k))]
     return [*cols, TRAJ_HALTED]
 
 

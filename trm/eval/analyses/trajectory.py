@@ -26,7 +26,7 @@ from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import VoteResult, mode_rows, vote
 from trm.eval.predictions import STEP_FIELDS, read_predictions
 from trm.eval.scoring import MODES
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, bootstrap_ci, paired_bootstrap_diff
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_diff_ci, proportion_ci
 
 
 @dataclasses.dataclass
@@ -89,13 +89,14 @@ def first_halt_step(q_logits: np.ndarray) -> np.ndarray:
     return np.where(says_halt.any(axis=1), first, q_logits.shape[1])
 
 
-def _pass_with_ci(res: VoteResult, n_boot: int, seed: int) -> dict[str, float]:
-    out: dict[str, float] = {}
+def _pass_with_ci(res: VoteResult, n_boot: int, seed: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for i, k in enumerate(res.pass_ks):
         key = K.per_input_pass(k)
         out[key] = float(res.metrics[f"ARC/pass@{k}"])
-        lo, hi = bootstrap_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
         out.update(zip(K.ci_keys(key), (lo, hi), strict=True))
+        out[K.ci_method_key(key)] = method
     return out
 
 
@@ -138,12 +139,13 @@ def analyse_trajectory(
         for i, k in enumerate(halted.pass_ks):
             summary[K.halt_pass_key(mode, k)] = float(halted.metrics[f"ARC/pass@{k}"])
             summary[K.last_pass_key(mode, k)] = float(last[mode].metrics[f"ARC/pass@{k}"])
-            d = paired_bootstrap_diff(
+            d = paired_diff_ci(
                 halted.task_pass[:, i], last[mode].task_pass[:, i], n_boot=n_boot, seed=seed
             )
             key = K.halt_diff_key(mode, k)
             summary[key] = d["diff"]
             summary.update(zip(K.ci_keys(key), (d["ci_low"], d["ci_high"]), strict=True))
+            summary[K.ci_method_key(key)] = d["ci_method"]
             summary[f"{key}_p_value"] = d["p_value"]
     return rows, summary
 
