@@ -190,18 +190,29 @@ def _edited_copy(src: Path, dst: Path, field: str, value: int) -> Path:
 
 
 @pytest.mark.parametrize(
-    ("field", "value", "named"), [("seq_len", 400, "seq_len"), ("vocab_size", 13, "vocab_size")]
+    ("field", "value", "named"),
+    [
+        ("seq_len", 400, "seq_len"),
+        ("vocab_size", 13, "vocab_size"),
+        ("hidden_size", 64, "hidden_size"),
+    ],
 )
 def test_a_checkpoint_that_does_not_fit_is_a_one_line_error(
     setup, tmp_path, capsys, field: str, value: int, named: str
 ) -> None:
-    data = _edited_copy(setup["B"], tmp_path / "B", field, value)
+    extra = []
+    if field == "hidden_size":  # the dataset fits; the model settings given do not
+        data = setup["B"]
+        extra = ["--arch-override", f"hidden_size={value}"]
+    else:
+        data = _edited_copy(setup["B"], tmp_path / "B", field, value)
     out = tmp_path / "out"
     argv = ["adapt", "--checkpoint", str(setup["run"]), "--source-data", str(setup["A"])]
-    assert trm_main([*argv, "--data", str(data), "--out", str(out), *ADAPT]) == 2
+    assert trm_main([*argv, "--data", str(data), "--out", str(out), *ADAPT, *extra]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "dataset.json" in err and named in err and str(setup["run"]) in err
+    assert named in err and str(setup["run"]) in err
+    assert ("dataset.json" in err) == (field != "hidden_size")
     assert not out.exists() and not list(tmp_path.glob(".out*"))  # no partial output
 
 

@@ -198,6 +198,19 @@ def _check_shapes(
         )
 
 
+def _check_hidden_size(weights: Path, state: dict[str, torch.Tensor], cfg: dict[str, Any]) -> None:
+    """Model settings (all_config.yaml, --arch, --arch-override) whose width is not the weights'."""
+    width = next(
+        (int(v.shape[1]) for k, v in state.items() if k.endswith("embed_tokens.embedding_weight")),
+        None,
+    )
+    if width is not None and int(cfg.get("hidden_size", width)) != width:
+        raise InputError(
+            f"{weights}: embed_tokens has hidden size {width} but the model settings "
+            f"(all_config.yaml, --arch, --arch-override) give hidden_size {cfg['hidden_size']}"
+        )
+
+
 def _all_config(
     cfg: dict[str, Any], saved: dict[str, Any] | None, loss_type: str, data: Path, source: Path
 ) -> dict[str, Any]:
@@ -306,6 +319,7 @@ def adapt(
         overrides=overrides,
     )
     cfg["forward_dtype"] = resolve_forward_dtype("auto", device, cfg.get("forward_dtype"))
+    _check_hidden_size(weights, state, cfg)
     loss_type = str(
         (_checkpoint_settings(weights).get("arch") or {}).get("loss", {}).get("loss_type")
         or "stablemax_cross_entropy"
