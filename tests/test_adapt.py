@@ -142,42 +142,96 @@ def test_only_new_rows_are_fitted_and_their_loss_falls(setup) -> None:
     assert unfitted[S.KEY_LOSS_AFTER] == unfitted[S.KEY_LOSS_BEFORE] == summary[S.KEY_LOSS_BEFORE]
 
 
-def test_adapted_checkpoint_predicts_and_compares_with_the_blank_baseline(setup) -> None:
+@pytest.fixture(scope="module")
+def compared(setup) -> dict[str, Path]:
+    """The adapted checkpoint and its blank-id baseline predicted, scored and compared."""
     base, data = setup["base"], setup["B"]
-
-    def predict(ckpt: Path, name: str, *extra: str) -> dict[str, np.ndarray]:
-        out = base / f"{name}.npz"
+    folder = base / "analysis"  # the workflow's layout: model/, compare_<mode>.json
+    shutil.copytree(setup["adapted"], folder / "model")
+    for name, ckpt, ids in (
+        ("fitted", setup["adapted"], "true"),
+        ("blank", setup["adapted"], "blank"),
+        ("unfitted_blank", setup["expanded"], "blank"),
+    ):
+        out = folder / name / "predictions.npz"
         argv = ["predict", "--checkpoint", str(ckpt), "--data", str(data), "--out", str(out)]
-        assert trm_main([*argv, "--device", "cpu", "--threads", "1", "--no-progress", *extra]) == 0
-        with np.load(out) as z:
-            return {k: z[k] for k in z.files}
+        argv += ["--device", "cpu", "--threads", "1", "--no-progress", "--puzzle-ids", ids]
+        assert trm_main(argv) == 0
+    for name in ("fitted", "blank"):
+        for mode in ("paper", "single"):
+            argv = ["score", "arc", "--data", str(data), "--mode", mode, "--n-boot", "200"]
+            argv += ["--predictions", str(folder / name / "predictions.npz"), "--quiet"]
+            assert trm_main([*argv, "--out", str(folder / name / "scores" / mode)]) == 0
+    for mode in ("paper", "single"):
+        argv = ["analyse", "compare", "--baseline", f"blank={folder / 'blank' / 'scores' / mode}"]
+        argv += ["--variant", f"fitted={folder / 'fitted' / 'scores' / mode}", "--n-boot", "200"]
+        assert trm_main([*argv, "--out", str(folder / f"compare_{mode}.json")]) == 0
+    return {"folder": folder}
 
-    fitted = predict(setup["adapted"], "fitted")
-    blank = predict(setup["adapted"], "blank", "--puzzle-ids", "blank")
+
+def _predictions(path: Path) -> dict[str, np.ndarray]:
+    with np.load(path) as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_adapted_checkpoint_predicts_and_compares_with_the_blank_baseline(compared) -> None:
+    folder = compared["folder"]
+    fitted = _predictions(folder / "fitted" / "predictions.npz")
+    blank = _predictions(folder / "blank" / "predictions.npz")
+    unfitted_blank = _predictions(folder / "unfitted_blank" / "predictions.npz")
     # the blank row and every weight are the source's: fitting cannot change blank-id answers
-    unfitted_blank = predict(setup["expanded"], "unfitted_blank", "--puzzle-ids", "blank")
     for key in ("preds", "q_halt_logits"):
         np.testing.assert_array_equal(blank[key], unfitted_blank[key])
     assert len(fitted["preds"]) == 3 * 3  # the held-out tasks' test inputs, every augmentation
     assert not np.array_equal(fitted["q_halt_logits"], blank["q_halt_logits"])
 
-    for name in ("fitted", "blank"):
-        argv = ["score", "arc", "--data", str(data), "--predictions", str(base / f"{name}.npz")]
-        assert (
-            trm_main([*argv, "--out", str(base / f"score_{name}"), "--n-boot", "200", "--quiet"])
-            == 0
-        )
-    out = base / "compare.json"
-    argv = ["analyse", "compare", "--baseline", f"blank={base / 'score_blank'}"]
-    argv += ["--variant", f"fitted={base / 'score_fitted'}", "--out", str(out), "--n-boot", "200"]
-    assert trm_main(argv) == 0
-    result = json.loads(out.read_text())
-    assert result[K.CMP_N_TASKS] == 3
+    result = json.loads((folder / "compare_paper.json").read_text())
+    assert result[K.CMP_N_TASKS] == 3 and result[K.CMP_BASE] == "blank"
     entry = result[K.CMP_VARIANTS]["fitted"]
     diff = K.cmp_diff_key(2)
     low, high = (entry[k] for k in K.ci_keys(diff))
     assert low <= entry[diff] <= high
-    assert -1.0 <= entry[diff] <= 1.0
+    blank_rate = result[K.CMP_VARIANTS]["blank"][K.cmp_pass_key(2)]
+    assert entry[diff] == pytest.approx(entry[K.cmp_pass_key(2)] - blank_rate)
+
+
+def test_report_shows_the_adaptation(setup, compared) -> None:
+    from trm.report.inputs import ExperimentInputs, ReportInputError
+    from trm.report.render import render_html
+
+    folder = compared["folder"]
+    scores = {m: setup["base"] / "analysis" / "fitted" / "scores" / m for m in ("paper", "single")}
+    exp = ExperimentInputs(
+        name="adapt",
+        settings={
+            "kind": "arc",
+            "benchmark": "ARC-AGI-1",
+            "num_aug": 2,
+            "description": "adapt test",
+            "smoke": True,
+            "gpus": 0,
+        },
+        data_dir=str(setup["B"]),
+        metrics={m: str(scores[m] / "metrics.json") for m in scores},
+        per_example={m: str(scores[m] / "per_example.jsonl") for m in scores},
+        analyses={f"analysis_adapt_{m}": str(folder / f"compare_{m}.json") for m in scores},
+    )
+    templates = Path(__file__).resolve().parents[1] / "reports" / "templates"
+    html = render_html([exp], None, templates)
+    summary = json.loads((folder / "model" / S.SUMMARY_FILE).read_text())
+    assert "Test-time embedding fitting for unseen tasks" in html
+    assert f"for {summary[S.KEY_STEPS]} steps" in html
+    assert f"{summary[S.KEY_LOSS_BEFORE]:.4f} before, {summary[S.KEY_LOSS_AFTER]:.4f} after" in html
+    assert html.count('class="adapt-table"') == 2  # paper and single mode
+    # the summary without a declared key is named
+    bad = dict(summary)
+    del bad[S.KEY_STEPS]
+    (folder / "model" / S.SUMMARY_FILE).write_text(json.dumps(bad))
+    try:
+        with pytest.raises(ReportInputError, match="adapt.json: missing key 'steps'"):
+            render_html([exp], None, templates)
+    finally:
+        (folder / "model" / S.SUMMARY_FILE).write_text(json.dumps(summary))
 
 
 def _edited_copy(src: Path, dst: Path, field: str, value: int) -> Path:
