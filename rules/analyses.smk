@@ -201,7 +201,9 @@ rule adapt:
         logs("adapt", "{exp}"),
     benchmark:
         bench_record("adapt", "{exp}")
-    threads: 2
+    # One thread: a tiny model's many small ops ran 2.3x faster than on two on a shared 2-core
+    # machine (20 steps: 59 s vs 138 s wall); override with --set-threads adapt=N.
+    threads: 1
     resources:
         mem_mb=res("adapt", "mem_mb", 4000),
         runtime=res("adapt", "runtime", 60),
