@@ -172,6 +172,14 @@ def _checkpoint_settings(weights: Path) -> dict[str, Any]:
     return raw if isinstance(raw, dict) else {}
 
 
+def _loss_type(settings: dict[str, Any]) -> str:
+    """The loss the checkpoint was trained with (all_config.yaml arch.loss), else the reference's."""
+    arch = settings.get("arch")
+    loss = arch.get("loss") if isinstance(arch, dict) else None
+    name = loss.get("loss_type") if isinstance(loss, dict) else None
+    return str(name or "stablemax_cross_entropy")
+
+
 def _check_shapes(
     weights: Path,
     state: dict[str, torch.Tensor],
@@ -320,10 +328,7 @@ def adapt(
     )
     cfg["forward_dtype"] = resolve_forward_dtype("auto", device, cfg.get("forward_dtype"))
     _check_hidden_size(weights, state, cfg)
-    loss_type = str(
-        (_checkpoint_settings(weights).get("arch") or {}).get("loss", {}).get("loss_type")
-        or "stablemax_cross_entropy"
-    )
+    loss_type = _loss_type(_checkpoint_settings(weights))
 
     # The fresh model's table is the reference initialisation of the new rows.
     torch.manual_seed(config.seed)
@@ -401,12 +406,20 @@ def adapt(
             S.KEY_EXACT_AFTER: exact_after,
             "train_loss_first": train_losses[0] if train_losses else None,
             "train_loss_last": train_losses[-1] if train_losses else None,
-            S.KEY_DEVICE: device if device != "cpu" else f"cpu ({torch.get_num_threads()} threads)",
+            S.KEY_DEVICE: _device_name(device),
             S.KEY_WALL_S: round(time.perf_counter() - wall0, 3),
             S.KEY_CPU_S: round(time.process_time() - cpu0, 3),
         }
         write_json(tmp / S.SUMMARY_FILE, summary)
     return summary
+
+
+def _device_name(device: str) -> str:
+    """'cpu (N threads)' or the GPU's name, for the summary and the report."""
+    if device.startswith("cuda"):
+        return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
+    n = torch.get_num_threads()
+    return f"{device} ({n} thread{'s' if n != 1 else ''})"
 
 
 def _check_only_fitted_rows_changed(
