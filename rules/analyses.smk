@@ -4,6 +4,9 @@
 #   puzzle_ids: [blank, ..]  one extra predict per replaced-identifier variant, scored in every
 #                            mode and compared with the true identifiers (paired over tasks)
 #   ensemble: {last: K}      the last K step_N of the training run, voted pooled
+#   adapt: {dataset: .., ..} test-time embedding fitting (trm adapt): the checkpoint adapted to a
+#                            dataset of held-out tasks from the same source, predicted with the
+#                            fitted embeddings and with blank identifiers, compared over tasks
 
 
 rule analyse_trajectory:
@@ -134,3 +137,153 @@ rule ensemble:
         "../envs/trm.yaml"
     script:
         "../workflow/scripts/analyses.py"
+
+
+# ---- test-time embedding fitting (analyses.adapt) ------------------------------------------------
+
+
+def adapt_cfg(exp):
+    return analyses_cfg(exp).get("adapt", {})
+
+
+def _adapt_dataset(exp):
+    """The held-out dataset: the experiment's dataset section with adapt.dataset's keys over it."""
+    ds = dict(exp_cfg(exp)["dataset"])
+    ds.update(adapt_cfg(exp)["dataset"])
+    return ds
+
+
+def _adapt_task_files(wildcards):
+    """Generated task files come from the experiment's own generate_arc_tasks job."""
+    ds = exp_cfg(wildcards.exp)["dataset"]
+    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}
+
+
+rule adapt_data:
+    input:
+        unpack(_adapt_task_files),
+    output:
+        data=directory("runs/{exp}/analyses/adapt/data"),
+        prov="runs/{exp}/analyses/adapt/data.provenance.json",
+    params:
+        dataset=lambda wc: _adapt_dataset(wc.exp),
+    log:
+        logs("adapt_data", "{exp}"),
+    benchmark:
+        bench_record("adapt_data", "{exp}")
+    threads: 2
+    resources:
+        mem_mb=res("adapt_data", "mem_mb", 4000),
+        runtime=res("adapt_data", "runtime", 60),
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/prepare.py"
+
+
+rule adapt:
+    input:
+        source=lambda wc: data_dir(wc.exp),
+        source_prov=lambda wc: record_of(data_dir(wc.exp)),
+        data="runs/{exp}/analyses/adapt/data",
+        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
+        ckpt=lambda wc: checkpoint_dir(wc.exp),
+        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+    output:
+        model=directory("runs/{exp}/analyses/adapt/model"),
+        prov="runs/{exp}/analyses/adapt/model.provenance.json",
+    params:
+        adapt=lambda wc: {k: v for k, v in adapt_cfg(wc.exp).items() if k != "dataset"},
+        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
+        device=lambda wc: exp_cfg(wc.exp)["predict"].get("device"),
+    log:
+        logs("adapt", "{exp}"),
+    benchmark:
+        bench_record("adapt", "{exp}")
+    # One thread: a tiny model's many small ops ran 2.3x faster than on two on a shared 2-core
+    # machine (20 steps: 59 s vs 138 s wall); override with --set-threads adapt=N.
+    threads: 1
+    resources:
+        mem_mb=res("adapt", "mem_mb", 4000),
+        runtime=res("adapt", "runtime", 60),
+        gpu=res("adapt", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/adapt.py"
+
+
+rule predict_adapt:
+    input:
+        data="runs/{exp}/analyses/adapt/data",
+        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
+        ckpt="runs/{exp}/analyses/adapt/model",
+        ckpt_prov="runs/{exp}/analyses/adapt/model.provenance.json",
+    output:
+        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
+        prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
+    wildcard_constraints:
+        fit="fitted|blank",
+    params:
+        predict=lambda wc: exp_cfg(wc.exp)["predict"],
+    log:
+        logs("predict_adapt", "{exp}-{fit}"),
+    benchmark:
+        bench_record("predict_adapt", "{exp}-{fit}")
+    threads: 2
+    resources:
+        mem_mb=res("predict", "mem_mb", 4000),
+        runtime=res("predict", "runtime", 30),
+        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/adapt.py"
+
+
+use rule score as score_adapt with:
+    input:
+        data="runs/{exp}/analyses/adapt/data",
+        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
+        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
+        predictions_prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
+    output:
+        metrics="runs/{exp}/analyses/adapt/{fit}/scores/{mode}/metrics.json",
+        prov="runs/{exp}/analyses/adapt/{fit}/scores/{mode}.provenance.json",
+    wildcard_constraints:
+        mode="paper|single",
+        fit="fitted|blank",
+    log:
+        logs("score_adapt", "{exp}-{fit}-{mode}"),
+    benchmark:
+        bench_record("score_adapt", "{exp}-{fit}-{mode}")
+
+
+rule compare_adapt:
+    input:
+        baseline="runs/{exp}/analyses/adapt/blank/scores/{mode}/metrics.json",
+        baseline_prov="runs/{exp}/analyses/adapt/blank/scores/{mode}.provenance.json",
+        variant="runs/{exp}/analyses/adapt/fitted/scores/{mode}/metrics.json",
+        variant_prov="runs/{exp}/analyses/adapt/fitted/scores/{mode}.provenance.json",
+        model="runs/{exp}/analyses/adapt/model",
+    output:
+        compare="runs/{exp}/analyses/adapt/compare_{mode}.json",
+        prov="runs/{exp}/analyses/adapt/compare_{mode}.provenance.json",
+    wildcard_constraints:
+        mode="paper|single",
+    params:
+        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
+    log:
+        logs("compare_adapt", "{exp}-{mode}"),
+    benchmark:
+        bench_record("compare_adapt", "{exp}-{mode}")
+    threads: 1
+    resources:
+        mem_mb=res("compare_adapt", "mem_mb", 1000),
+        runtime=res("compare_adapt", "runtime", 10),
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/adapt.py"

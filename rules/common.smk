@@ -242,6 +242,9 @@ def analysis_targets(exp):
             out[f"analysis_ids_{mode}"] = f"runs/{exp}/analyses/ids/compare_{mode}.json"
     if a.get("ensemble"):
         out["analysis_ensemble"] = f"runs/{exp}/analyses/ensemble"
+    if a.get("adapt"):  # the report reads adapt.json beside the comparisons (model/)
+        for mode in score_modes(exp):
+            out[f"analysis_adapt_{mode}"] = f"runs/{exp}/analyses/adapt/compare_{mode}.json"
     return out
 
 
@@ -250,6 +253,12 @@ def analysis_records(exp):
     for ids in id_variants(exp):
         recs.append(record_of(f"runs/{exp}/analyses/ids/{ids}/predictions.npz"))
         recs += [record_of(f"runs/{exp}/analyses/ids/{ids}/scores/{m}") for m in score_modes(exp)]
+    if analyses_cfg(exp).get("adapt"):
+        folder = f"runs/{exp}/analyses/adapt"
+        recs += [record_of(f"{folder}/data"), record_of(f"{folder}/model")]
+        for fit in ("fitted", "blank"):
+            recs.append(record_of(f"{folder}/{fit}/predictions.npz"))
+            recs += [record_of(f"{folder}/{fit}/scores/{m}") for m in score_modes(exp)]
     return recs
 
 

@@ -66,6 +66,9 @@ COMMANDS: dict[str, list[list[str]]] = {
         LLM_PREDICT,  # rule llm_predict passes the experiment's predict section
     ],
     "analyses": [["predict", "--checkpoint", "c", "--data", "d", "--out", "o"]],
+    "analyses.adapt": [
+        ["adapt", "--checkpoint", "c", "--source-data", "s", "--data", "d", "--out", "o"]
+    ],
     "score": [
         ["score", "arc", "--data", "d", "--predictions", "p", "--out", "o"],
         ["llm", "score", "--data", "d", "--predictions", "p", "--out", "o"],

@@ -18,6 +18,7 @@ from trm.errors import USER_ERROR_EXIT, UserError, environment_error_message
 COMMANDS: tuple[str, ...] = (
     "trm.data.cli",  # prepare arc|sudoku|maze
     "trm.train.cli",  # train
+    "trm.train.adapt_cli",  # adapt
     "trm.hub_cli",  # fetch-checkpoint
     "trm.eval.cli",  # predict, score arc|sudoku|maze|compare, sweep
     "trm.bench.cli",  # bench

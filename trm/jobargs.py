@@ -104,6 +104,16 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "puzzle_ids": UsedByRule("one predict_ids job per entry: the {ids} wildcard, --puzzle-ids"),
         "puzzle_id_seed": Flag("--puzzle-id-seed"),
         "ensemble": UsedByRule("rule ensemble: trm analyse ensemble --last <ensemble.last>"),
+        "adapt": UsedByRule("rules adapt_data, adapt, predict_adapt: section analyses.adapt"),
+    },
+    "analyses.adapt": {  # trm adapt (rules/analyses.smk)
+        "dataset": UsedByRule("rule adapt_data: these keys over the experiment's dataset section"),
+        "steps": Flag("--steps"),
+        "lr": Flag("--lr"),
+        "weight_decay": Flag("--weight-decay"),
+        "batch_size": Flag("--batch-size"),
+        "seed": Flag("--seed"),
+        "eval_examples": Flag("--eval-examples"),
     },
     "bench": {
         "batch_sizes": Flag("--batch-sizes", join=","),

@@ -1,5 +1,5 @@
 """The report's analysis sections (issue 11): per-step trajectory and halting, puzzle-ID
-ablation, checkpoint ensemble. Reads the analyses' files through their declared keys
+ablation, checkpoint ensemble, test-time embedding fitting (trm adapt). Reads the analyses' files through their declared keys
 (trm.eval.analyses.keys) and fails loudly on a missing key; computes no statistics."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from trm.eval.schema import CI_METHOD_SHORT
 from trm.eval.scoring import MODES
 from trm.report.figures import plt, to_data_uri
 from trm.report.inputs import ExperimentInputs, _read_object, must_exist, require
+from trm.train import adapt_schema as AS
 
 Chain = Callable[[Sequence[str]], list[dict[str, Any]]]
 
@@ -176,6 +177,34 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
     }
 
 
+def _adapt_section(compares: Sequence[tuple[str, str]], chain: Chain) -> dict[str, Any]:
+    """`trm adapt` (model/adapt.json beside the comparisons) and fitted vs blank-id accuracy."""
+    model = Path(compares[0][1]).parent / "model"
+    path = must_exist(model / AS.SUMMARY_FILE, "trm adapt")
+    s = _read_object(path, "adapt summary")
+
+    def get(key: str) -> Any:
+        return require(s, key, path, "trm adapt")
+
+    return {
+        "steps": get(AS.KEY_STEPS),
+        "rows_fitted": get(AS.KEY_ROWS_FITTED),
+        "rows_total": get(AS.KEY_ROWS_TOTAL),
+        "rows_copied": get(AS.KEY_ROWS_COPIED),
+        "fit_examples": get(AS.KEY_FIT_EXAMPLES),
+        "eval_examples": get(AS.KEY_EVAL_EXAMPLES),
+        "loss_before": f"{get(AS.KEY_LOSS_BEFORE):.4f}",
+        "loss_after": f"{get(AS.KEY_LOSS_AFTER):.4f}",
+        "exact_before": _pct(get(AS.KEY_EXACT_BEFORE)),
+        "exact_after": _pct(get(AS.KEY_EXACT_AFTER)),
+        "wall_s": f"{get(AS.KEY_WALL_S):.1f}",
+        "cpu_s": f"{get(AS.KEY_CPU_S):.1f}",
+        "device": get(AS.KEY_DEVICE),
+        "modes": [dict(_comparison(p, "trm analyse compare"), mode=m) for m, p in compares],
+        "chain": chain([str(model), *(p for _, p in compares)]),
+    }
+
+
 def analyses_section(exp: ExperimentInputs, chain: Chain) -> dict[str, Any]:
     """Context of reports/templates/analyses.html.j2 for one experiment ({} without analyses)."""
     a = exp.analyses
@@ -203,4 +232,7 @@ def analyses_section(exp: ExperimentInputs, chain: Chain) -> dict[str, Any]:
             from trm.report.inputs import ReportInputError
 
             raise ReportInputError(f"{folder}: no compare_<mode>.json (trm analyse ensemble)")
+    adapt = [(m, a[f"analysis_adapt_{m}"]) for m in MODES if f"analysis_adapt_{m}" in a]
+    if adapt:
+        out["adapt"] = _adapt_section(adapt, chain)
     return out
