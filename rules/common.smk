@@ -444,3 +444,23 @@ def grid_scores(grid):
 def grids_in_run():
     """Grids with every variant in `run` (the report shows one table per grid)."""
     return [g for g, grid in GRIDS.items() if set(grid.experiments.values()) <= set(RUN)]
+
+
+# ---- test-time embedding fitting (analyses.adapt; rules/analyses.smk) -------------------------
+
+
+def adapt_cfg(exp):
+    return analyses_cfg(exp).get("adapt", {})
+
+
+def _adapt_dataset(exp):
+    """The held-out dataset: the experiment's dataset section with adapt.dataset's keys over it."""
+    ds = dict(exp_cfg(exp)["dataset"])
+    ds.update(adapt_cfg(exp)["dataset"])
+    return ds
+
+
+def _adapt_task_files(wildcards):
+    """Generated task files come from the experiment's own generate_arc_tasks job."""
+    ds = exp_cfg(wildcards.exp)["dataset"]
+    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}
