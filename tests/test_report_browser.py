@@ -34,8 +34,11 @@ window.addEventListener('load', () => {
   // What a reader sees: the votes tables and summary rows as rendered text.
   const votes = Array.from(document.querySelectorAll('table.votes-table')).map(t => Array.from(t.rows).slice(1).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
   const summary = Array.from(document.querySelectorAll('table.summary-table')).map(t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
+  const rowsOf = t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim()));
+  const analyses = {};
+  ['trajectory-table', 'halting-table', 'ids-table', 'ensemble-table', 'adapt-table'].forEach(c => { analyses[c] = Array.from(document.querySelectorAll('table.' + c)).map(rowsOf); });
   const out = document.createElement('pre'); out.id = '__probe';
-  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, text: document.body.innerText});
+  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, analyses: analyses, text: document.body.innerText});
   document.body.appendChild(out);
 });
 </script>"""
@@ -138,6 +141,39 @@ def _check_what_the_page_says(run_dir: Path, page: dict) -> None:
             assert hi > lo, row  # 0 of n is not [0.0, 0.0]
             assert "Wilson score interval" in row[2] or "percentile bootstrap" in row[2]
             assert row[3].startswith("n = ")
+    _check_analyses(run_dir, page)
+
+
+INTERVAL = re.compile(r"\[([+-]?[\d.]+), ([+-]?[\d.]+)\]( pt)? (bootstrap|Wilson-MOVER|Wilson)$")
+
+
+def _check_analyses(run_dir: Path, page: dict) -> None:
+    """arc-ci's analyses (test-ci: trajectory, puzzle-ID ablation, ensemble) as a reader sees
+    them: every table there, one trajectory row per mode and ACT step, every interval
+    non-degenerate and naming its method, the same numbers as the files."""
+    tables = page["analyses"]
+    text = page["text"]
+    assert "Accuracy over ACT steps and halting" in text
+    assert "Puzzle-identifier ablation" in text and "Checkpoint ensemble" in text
+    (traj,) = tables["trajectory-table"]
+    with open(run_dir / "runs/arc-ci/analyses/trajectory/trajectory.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [(r[0], r[1]) for r in traj[1:]] == [(r["mode"], r["step"]) for r in rows]
+    for shown, row in zip(traj[1:], rows, strict=True):
+        assert shown[2] == f"{100 * float(row['pass@1']):.1f} %"
+    cells = [
+        c for t in tables["trajectory-table"] + tables["halting-table"] for r in t[1:] for c in r
+    ]
+    for key in ("ids-table", "ensemble-table"):
+        assert tables[key], f"no {key} on the page"
+        for t in tables[key]:
+            cells += [c for r in t[1:] for c in r]  # row 0: the header (captions are not rows)
+    intervals = [m for c in cells if (m := INTERVAL.search(c))]
+    assert len(intervals) >= 2 * len(rows)
+    for m in intervals:
+        assert float(m.group(2)) > float(m.group(1)), m.group(0)  # never [x, x]
+    ids_rows = {r[0] for t in tables["ids-table"] for r in t[1:]}
+    assert {"blank", "random", "mean"} <= ids_rows
 
 
 def test_grid_table_opens_in_chromium(chromium, tmp_path):
