@@ -496,8 +496,8 @@ def _step_hasher(
     """For an ARC dataset: (first row, step tokens [S, B, seq_len], step q [S, B]) -> the
     per-step fields of those rows, hashed exactly as scoring hashes answers
     (trm.eval.arc.hashing; the canvas is the dataset's: seq_len = N*N, 900 for 30x30)."""
-    from trm.eval.arc.hashing import canvas_side, hash_blocks
     from trm.data.format import read_metadata
+    from trm.eval.arc.hashing import canvas_side, hash_blocks
     from trm.eval.arc.testset import load_arc_test_set
     from trm.eval.predictions import dataset_row_identifiers
 
