@@ -205,3 +205,14 @@ def test_predictions_of_another_canvas_are_a_clear_error(built, tmp_path: Path, 
     err = capsys.readouterr().err
     assert "p30.npz" in err and "field inputs" in err and "6x6 canvas" in err, err
     assert not (tmp_path / "s").exists()
+
+
+def test_the_report_says_a_small_canvas_is_outside_the_reference_layout() -> None:
+    from trm.report.describe import describe, paper_comparison
+
+    ds = {"name": "g", "kind": "arc", "source": "generated", "num_aug": 8, "canvas": 6}
+    text = describe({"dataset": ds, "train": {"preset": "cpu_smoke"}})
+    assert "6x6 canvas (outside the reference's 30x30 layout)" in text, text
+    assert "canvas" not in describe({"dataset": {**ds, "canvas": 30}})
+    paper = {"benchmark": "ARC-AGI-1", "dataset": {"kind": "arc", "canvas": 6}}
+    assert any("dataset.canvas = 6" in r for r in paper_comparison(paper).reasons)
