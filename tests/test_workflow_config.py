@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 import yaml
 from shared_data import SHARED, shared_missing
-from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
+from workflow_helpers import (
+    EXPECTED_DEFAULT_JOBS,
+    ROOT,
+    copy_workflow,
+    planned_jobs,
+    snakemake,
+    tail,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,17 +45,7 @@ def test_default_config_plans_every_stage(wf):
     proc = snakemake(wf, "-n", "--cores", "2", "report")
     assert proc.returncode == 0, tail(proc)
     jobs = planned_jobs(proc.stdout + proc.stderr)
-    assert jobs == {
-        "prepare_arc": 1,
-        "prepare_sudoku": 1,
-        "train": 2,
-        "predict": 2,
-        "score": 3,
-        "score_compare": 1,
-        "sweep": 1,
-        "bench": 2,
-        "report": 1,
-    }
+    assert jobs == EXPECTED_DEFAULT_JOBS
 
 
 def test_unknown_key_is_named(wf):
