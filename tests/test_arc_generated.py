@@ -247,6 +247,7 @@ def test_tiny_trm_learns_generated_tasks_above_chance(tmp_path: Path) -> None:
         trm_main(
             ["prepare", "arc", "--no-progress", "--input-prefix", prefix, "--subsets", "training"]
             + ["evaluation", "--test-set", "evaluation", "--num-aug", "1", "--out", str(data)]
+            + ["--canvas", "4"]  # 16-token rows: the model is built for the dataset's seq_len
         )
         == 0
     )
@@ -283,6 +284,7 @@ def test_tiny_trm_learns_generated_tasks_above_chance(tmp_path: Path) -> None:
     )
     preds = np.load(preds_file)["preds"]
     labels = np.load(data / "test" / "all__labels.npy")
+    assert preds.shape == labels.shape and labels.shape[1] == 16
     cells = labels > 0  # 0 = padding, not scored
     accuracy = float((preds[cells] == labels[cells]).mean())
     majority = float(np.bincount(labels[cells]).max() / cells.sum())

@@ -86,6 +86,23 @@ EXPECTED_CI_JOBS = {
     **ARC_CI_ANALYSES_JOBS,
     "report": 1,
 }
+# The default run (config/config.yaml: arc-generated with its cheap analyses, sudoku-smoke).
+EXPECTED_DEFAULT_JOBS = {
+    "generate_arc_tasks": 1,
+    "prepare_arc": 1,
+    "prepare_sudoku": 1,
+    "train": 2,
+    "predict": 2,
+    "score": 3,
+    "score_compare": 1,
+    "sweep": 1,
+    "bench": 2,
+    "analyse_trajectory": 1,
+    "predict_ids": 3,  # puzzle_ids: blank, random, mean
+    "score_ids": 6,
+    "compare_ids": 2,
+    "report": 1,
+}
 _RUNS: dict[str, Path] = {}
 
 

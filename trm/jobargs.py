@@ -55,6 +55,7 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "tasks": Flag("--tasks"),
         "num_aug": Flag("--num-aug"),
         "seed": Flag("--seed"),
+        "canvas": Flag("--canvas"),  # ARC: NxN canvas (30 = the reference layout)
         "size": Flag("--size"),
         "num": Flag("--num"),
         "subsample": Flag("--subsample"),

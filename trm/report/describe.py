@@ -82,6 +82,8 @@ def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
                 reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {want!r}")
         if spec["dataset"]["kind"] == "arc" and ds.get("source") not in ARC_SOURCES:
             reasons.append(f"dataset.source is {ds.get('source')!r}, not the benchmark's files")
+        if spec["dataset"]["kind"] == "arc" and ds.get("canvas", 30) != 30:
+            reasons.append(f"dataset.canvas = {ds['canvas']} is outside the reference layout")
         for key in SUBSET_FIELDS:
             if key in ds:
                 reasons.append(f"dataset.{key} = {ds[key]!r} keeps a subset")
@@ -110,11 +112,19 @@ def _dataset_text(ds: Mapping[str, Any]) -> str:
         f"{aug} augmentation{'s' if aug != 1 else ''} per puzzle" if aug else "no augmentation"
     )
     if kind == "arc":
-        where = {"files": "the ARC Kaggle files"}.get(source, source)
+        where = {"files": "the ARC Kaggle files", "generated": "generated tasks"}.get(
+            source, source
+        )
         subsets = ", ".join(ds.get("subsets", [])) or "default subsets"
         limit = f", at most {ds['max_tasks']} tasks per subset" if "max_tasks" in ds else ""
         test = f"; test set {ds['test_set']}" if "test_set" in ds else ""
-        return f"ARC from {where} ({subsets}{test}{limit}), {aug_text}"
+        canvas = int(ds.get("canvas", 30))
+        layout = (
+            f", on a {canvas}x{canvas} canvas (outside the reference's 30x30 layout)"
+            if canvas != 30
+            else ""
+        )
+        return f"ARC from {where} ({subsets}{test}{limit}), {aug_text}{layout}"
     name = {"sudoku": "Sudoku", "maze": "maze"}.get(str(kind), str(kind))
     if source == "generate":
         size = ds.get("size")

@@ -6,11 +6,17 @@ transform costs nothing per cell: rows are grouped by (transform, height, width)
 hashes its cells against the weights moved into its augmented frame. Undoing the colour
 permutation is one table look-up per cell. Two different grids of one shape share both hashes
 with probability below 2^-120; callers confirm the correct answer's match cell by cell.
+
+Rows are square token canvases: 30x30 in the reference layout, N x N for a dataset prepared with
+`--canvas N`; the side is read from the row length (the dataset's seq_len). A grid's hashes
+weigh its own cells only (the weight grid is sliced to the grid's shape), so they do not depend
+on the canvas the grid was decoded from.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -20,8 +26,8 @@ from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
 if TYPE_CHECKING:
     from trm.eval.arc.testset import ArcTestSet
 
-GRID = 30  # ARC grids are padded into 30x30
-SEQ = GRID * GRID
+GRID = 30  # the largest ARC grid, and the reference canvas (30x30)
+SEQ = GRID * GRID  # the reference layout's row length
 _TRANSPOSING = (1, 3, 6, 7)  # dihedral ids that swap height and width
 _MAX_CELLS = 1 << 22  # cells hashed per block (bounds temporary memory)
 _CROP_CHUNK = 1024  # rows per crop block (small enough to stay in cache)
@@ -30,20 +36,35 @@ _CROP_CHUNK = 1024  # rows per crop block (small enough to stay in cache)
 _W = np.random.default_rng(20251008).integers(
     0, 2**64 - 1, size=(2, GRID, GRID), dtype=np.uint64, endpoint=True
 )
+
+
+def canvas_side(seq_len: int, where: str = "ARC rows") -> int:
+    """The canvas side N of rows of `seq_len` = N*N tokens (30 in the reference layout)."""
+    side = math.isqrt(int(seq_len))
+    if side * side != seq_len or not 1 <= side <= GRID:
+        raise ValueError(
+            f"{where}: {seq_len} tokens per row is not an N x N ARC canvas with N <= {GRID}"
+        )
+    return side
+
+
 # ----------------------------------------------------------------------------------------------
 # Single-grid helpers with the reference's semantics (used for test puzzles and the oracle)
 
 
 def crop_tokens(tokens: np.ndarray) -> np.ndarray:
-    """Largest top-left rectangle of colour tokens (2..11) in a 30x30 token grid, as colours 0..9.
+    """Largest top-left rectangle of colour tokens (2..11) in an N x N token canvas (30x30 in
+    the reference layout), as colours 0..9.
 
     Row by row the usable width shrinks to the first non-colour token; the kept rectangle is the
     first one of maximal area (0x0 when the first cell is not a colour).
     """
-    g = np.asarray(tokens).reshape(GRID, GRID)
+    flat = np.asarray(tokens).reshape(-1)
+    side = canvas_side(flat.size)
+    g = flat.reshape(side, side)
     best_area, best = 0, (0, 0)
-    width = GRID
-    for r in range(1, GRID + 1):
+    width = side
+    for r in range(1, side + 1):
         for c in range(1, width + 1):
             x = g[r - 1, c - 1]
             if x < 2 or x > 11:
@@ -107,17 +128,18 @@ def grid_keys(grid: np.ndarray) -> tuple[int, int, int]:
 
 
 def crop_sizes(tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Height and width of `crop_tokens` for every row of `tokens` [n, 900] at once."""
+    """Height and width of `crop_tokens` for every row of `tokens` [n, N*N] at once."""
     n = len(tokens)
+    side = canvas_side(tokens.shape[1])
     height = np.empty(n, dtype=np.int64)
     width = np.empty(n, dtype=np.int64)
-    steps = np.arange(1, GRID + 1)
+    steps = np.arange(1, side + 1)
     for s in range(0, n, _CROP_CHUNK):
-        g = np.asarray(tokens[s : s + _CROP_CHUNK]).reshape(-1, GRID, GRID)
+        g = np.asarray(tokens[s : s + _CROP_CHUNK]).reshape(-1, side, side)
         unsigned = np.dtype(f"u{g.dtype.itemsize}")
         valid = np.subtract(g, 2, dtype=g.dtype).view(unsigned) < 10  # tokens 2..11 are colours
         first_bad = np.argmin(valid, axis=2)  # 0 also when the whole row is valid:
-        first_bad[(first_bad == 0) & valid[:, :, 0]] = GRID
+        first_bad[(first_bad == 0) & valid[:, :, 0]] = side
         widths = np.minimum.accumulate(first_bad, axis=1)
         area = widths * steps
         best = np.argmax(area, axis=1)  # the first maximum, as the reference's strict '>'
@@ -146,7 +168,8 @@ def hash_blocks(
     from trm.progress import progress as progress_bar
 
     n = len(tokens)
-    g3 = np.asarray(tokens).reshape(n, GRID, GRID)  # plain ndarray view of a memmap: cheap indexing
+    side = canvas_side(tokens.shape[1])
+    g3 = np.asarray(tokens).reshape(n, side, side)  # plain ndarray view of a memmap: cheap indexing
     h, w = crop_sizes(tokens) if sizes is None else sizes
     tids = ts.id_tid[pids] if canonical else np.zeros(n, dtype=np.int64)
     inverse = np.asarray(DIHEDRAL_INVERSE)[tids]

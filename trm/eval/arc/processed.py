@@ -19,7 +19,7 @@ from trm.data.format import read_metadata
 from trm.errors import UserError
 from trm.eval.arc.hashing import (
     _W,
-    SEQ,
+    canvas_side,
     crop_sizes,
     crop_tokens,
     hash_blocks,
@@ -41,7 +41,7 @@ class ProcessedPredictions:
 
     test_set: ArcTestSet
     puzzle_identifiers: np.ndarray  # [N]
-    pred_tokens: np.ndarray  # [N, 900] (possibly memory-mapped)
+    pred_tokens: np.ndarray  # [N, seq_len]: 900 = 30x30, or the dataset's N x N canvas
     input_index: np.ndarray  # [N] test input of each row, -1 when its input matches none
     pred_shape: np.ndarray  # [N] canonical answer shape code (height * 32 + width)
     pred_keys: np.ndarray  # [N, 2] canonical answer hashes
@@ -57,8 +57,15 @@ def process_predictions(
     meta = read_metadata(data_dir, "test")
     expected_ids = dataset_row_identifiers(data_dir)
     preds = read_predictions(pred_path)
-    if preds.inputs.shape[1] != SEQ:
-        raise UserError(f"{pred_path}: ARC rows have {SEQ} tokens, got {preds.inputs.shape[1]}")
+    try:  # the canvas is the dataset's (30x30 in the reference layout)
+        side = canvas_side(meta.seq_len, f"{data_dir}/test/dataset.json: field seq_len")
+    except ValueError as e:
+        raise UserError(str(e)) from e
+    if preds.inputs.shape[1] != meta.seq_len:
+        raise UserError(
+            f"{pred_path}: field inputs has rows of {preds.inputs.shape[1]} tokens; the dataset "
+            f"{data_dir} has {meta.seq_len} ({side}x{side} canvas): predictions of another dataset?"
+        )
     check_prediction_values(preds, meta.vocab_size)
     pids = np.asarray(preds.puzzle_identifiers).astype(np.int64)
     arrays = [preds.inputs, preds.preds, preds.q_halt_logits]
