@@ -55,8 +55,13 @@ rule llm_prepare:
         exp=LLM_EXPS,
     params:
         model=lambda wc: llm_model(wc.exp),
-        # every dataset setting but the TRM data folder's name (kind is always arc here)
-        dataset=lambda wc: {k: v for k, v in exp_cfg(wc.exp)["dataset"].items() if k != "name"},
+        # every dataset setting but the TRM data folder's name and TRM's token canvas (an LLM
+        # reads grids as text); kind is always arc here
+        dataset=lambda wc: {
+            k: v
+            for k, v in exp_cfg(wc.exp)["dataset"].items()
+            if k not in ("name", "canvas")
+        },
         prepare=lambda wc: llm_cfg(wc.exp).get("prepare", {}),
     log:
         logs("llm_prepare", "{exp}"),
