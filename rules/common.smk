@@ -162,6 +162,21 @@ def exp_cfg(exp):
     return EXPERIMENTS[exp]
 
 
+def train_threads(exp):
+    """Cores a training job claims: 1 when it runs on the CPU with one torch thread (the
+    experiment's train.cpu_threads, else its train preset's), so two small trainings run side
+    by side on a 2-core machine; 2 otherwise (a GPU job's data loading, or more CPU threads)."""
+    train = exp_cfg(exp)["train"]
+    cpu_threads = train.get("cpu_threads")
+    if cpu_threads is None:
+        import yaml
+
+        preset = HYDRA_CONFIG_DIR / "train" / f"{train.get('preset', '')}.yaml"
+        if preset.is_file():
+            cpu_threads = (yaml.safe_load(preset.read_text()) or {}).get("cpu_threads")
+    return 1 if cpu_threads == 1 and not exp_cfg(exp).get("gpus", 0) else 2
+
+
 def dataset_cfg(dataset):
     for name in RUN:
         if EXPERIMENTS[name]["dataset"]["name"] == dataset:

@@ -17,7 +17,7 @@ rule train:
         logs("train", "{exp}"),
     benchmark:
         bench_record("train", "{exp}")
-    threads: 2
+    threads: lambda wc: train_threads(wc.exp)
     resources:
         mem_mb=res("train", "mem_mb", 4000),
         runtime=res("train", "runtime", 60),
