@@ -40,7 +40,7 @@ def slurm_run():
         if os.environ.get("TRM_REQUIRE_SLURM"):
             pytest.fail(f"TRM_REQUIRE_SLURM is set but {why}")
         pytest.skip(f"{why}; .ci/run starts one with ../shared/tools/slurm/start-slurm.sh")
-    return ci_run("slurm", ("--profile", "profiles/slurm-ci"), timeout=900)
+    return ci_run("slurm", ("--profile", "profiles/slurm-ci"), timeout=1500)
 
 
 def _records(workdir):

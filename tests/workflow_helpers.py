@@ -106,7 +106,7 @@ EXPECTED_DEFAULT_JOBS = {
 _RUNS: dict[str, Path] = {}
 
 
-def ci_run(kind: str = "local", profile_args: tuple[str, ...] = (), timeout: float = 900) -> Path:
+def ci_run(kind: str = "local", profile_args: tuple[str, ...] = (), timeout: float = 1500) -> Path:
     """Run the CI test config to the report once per test session (shared by test files)."""
     if kind in _RUNS:
         return _RUNS[kind]
