@@ -84,3 +84,14 @@ def test_bar_can_be_forced(monkeypatch) -> None:
     assert isinstance(progress(range(3), disable=True), tqdm)
     monkeypatch.setenv("TRM_PROGRESS", "plain")
     assert isinstance(progress(range(3)), PlainProgress)
+
+
+def test_postfix_shows_values_not_tqdm_flags() -> None:
+    out, clock = io.StringIO(), FakeClock()
+    bar = PlainProgress(total=10, desc="train", unit="step", file=out, clock=clock)
+    bar.set_postfix(loss=0.938, exact=0.0, refresh=False)  # as trm train calls it
+    clock.t += 1
+    bar.update(10)
+    bar.close()
+    text = out.getvalue()
+    assert "loss=0.938, exact=0.0" in text and "refresh" not in text

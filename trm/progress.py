@@ -111,7 +111,10 @@ class PlainProgress:
             return 0
         return int(n / self.total / self.every_fraction + 1e-9)
 
-    def set_postfix(self, ordered_dict: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def set_postfix(
+        self, ordered_dict: dict[str, Any] | None = None, refresh: bool = True, **kwargs: Any
+    ) -> None:
+        # `refresh` is tqdm's flag, not a value to show (lines are written on update anyway)
         items = {**(ordered_dict or {}), **kwargs}
         self.postfix = ", ".join(f"{k}={v}" for k, v in items.items())
 
