@@ -45,6 +45,7 @@ def _check_config():
     """Cross-field checks the JSON schema cannot express; all problems are reported at once."""
     errors = []
     datasets = {}
+    run_datasets = {EXPERIMENTS[n]["dataset"]["name"]: EXPERIMENTS[n]["dataset"] for n in RUN if n in EXPERIMENTS}
     for name in RUN:
         if name not in EXPERIMENTS:
             errors.append(
@@ -92,12 +93,31 @@ def _check_config():
                     f"experiments.{name}.checkpoint: checkpoint not found: {weights} "
                     f"(path {ckpt['path']!r}, file {ckpt.get('file')!r})"
                 )
+        eval_name = exp.get("predict", {}).get("dataset", ds["name"])
+        eval_ds = run_datasets.get(eval_name, ds)
+        if eval_name not in run_datasets:
+            errors.append(
+                f"experiments.{name}.predict.dataset: no experiment in run prepares dataset "
+                f"{eval_name!r} (run's datasets: {', '.join(sorted(run_datasets))}; 'base' "
+                "applies to a grid variant)"
+            )
+        elif eval_name != ds["name"]:
+            if ds["kind"] != "arc" or eval_ds["kind"] != "arc":
+                errors.append(f"experiments.{name}.predict.dataset: evaluating on another dataset applies to ARC only")
+            for key in ("analyses", "llm"):
+                if key in exp:
+                    errors.append(
+                        f"experiments.{name}.{key}: not available with predict.dataset (it "
+                        f"evaluates on the experiment's own dataset, not {eval_name!r})"
+                    )
         if "sweep" in exp:
-            too_many = [lv for lv in exp["sweep"]["levels"] if lv > ds.get("num_aug", 0)]
+            num_aug = eval_ds.get("num_aug", 0)
+            too_many = [lv for lv in exp["sweep"]["levels"] if lv > num_aug]
             if too_many:
+                where = "dataset.num_aug" if eval_ds is ds else f"num_aug of the evaluated dataset {eval_name!r}"
                 errors.append(
-                    f"experiments.{name}.sweep.levels: {too_many} exceed dataset.num_aug "
-                    f"= {ds.get('num_aug', 0)} (a level counts augmented views)"
+                    f"experiments.{name}.sweep.levels: {too_many} exceed {where} "
+                    f"= {num_aug} (a level counts augmented views)"
                 )
         if ds["kind"] != "arc" and "single" in exp.get("score", {}).get("modes", []):
             errors.append(f"experiments.{name}.score.modes: 'single' mode applies to ARC only")
@@ -234,6 +254,9 @@ def _report_inputs(wildcards):
     for grid in grids_in_run():  # ablation grids: one table each (rules/score.smk score_grid)
         inputs[f"grid::{grid}"] = f"runs/{grid}/grid.json"
         inputs[f"grid::{grid}::records"] = [record_of(f"runs/{grid}/grid.json")]
+        if has_sweep_grid(grid):  # variants x test votes (rules/score.smk sweep_grid)
+            inputs[f"grid::{grid}::sweep"] = f"runs/{grid}/sweep_grid.json"
+            inputs[f"grid::{grid}::records"].append(record_of(f"runs/{grid}/sweep_grid.json"))
     return inputs
 
 
@@ -324,7 +347,22 @@ def llm_trm_partners(exp):
 
 
 def data_dir(exp):
+    """The experiment's own dataset: the one it trains on (or its checkpoint was trained on)."""
     return f"data/{EXPERIMENTS[exp]['dataset']['name']}"
+
+
+def eval_data_dir(exp):
+    """The dataset whose test split predict, score and sweep read: the experiment's own, or
+    `predict.dataset` (e.g. a grid variant trained at num_aug 0 voted over the base's views)."""
+    name = EXPERIMENTS[exp].get("predict", {}).get("dataset")
+    return f"data/{name}" if name else data_dir(exp)
+
+
+def predict_ids_inputs(wildcards):
+    """Predict on another dataset: the training dataset, whose identifiers the test puzzles
+    are mapped to by name (`trm predict --puzzle-ids-from`); nothing otherwise."""
+    own, evaluated = data_dir(wildcards.exp), eval_data_dir(wildcards.exp)
+    return {} if own == evaluated else {"ids_from": own, "ids_from_prov": record_of(own)}
 
 
 def trained_by(exp):
@@ -440,6 +478,8 @@ def experiment_records(exp):
         stages += [f"compare/{t}" for t in llm_trm_partners(exp)]
         return [f"runs/{exp}/llm/{s}.provenance.json" for s in stages]
     recs = [record_of(data_dir(exp)), record_of(checkpoint_dir(exp)), record_of(f"runs/{exp}/predictions.npz")]
+    if eval_data_dir(exp) != data_dir(exp):
+        recs.append(record_of(eval_data_dir(exp)))
     recs += [record_of(f"runs/{exp}/scores/{m}") for m in score_modes(exp)]
     if has_compare(exp):
         recs.append(record_of(f"runs/{exp}/scores/compare.json"))
@@ -459,6 +499,28 @@ def grid_scores(grid):
 def grids_in_run():
     """Grids with every variant in `run` (the report shows one table per grid)."""
     return [g for g, grid in GRIDS.items() if set(grid.experiments.values()) <= set(RUN)]
+
+
+def has_sweep_grid(grid):
+    """A grid whose variants all sweep over the same test split (e.g. training at num_aug 0 and
+    N, both evaluated on the N-augmented test split): it gets a variants x test votes table."""
+    exps = list(GRIDS[grid].experiments.values())
+    return all("sweep" in EXPERIMENTS[e] for e in exps) and len({eval_data_dir(e) for e in exps}) == 1
+
+
+def sweep_grid_base(grid):
+    return EXPERIMENTS[GRIDS[grid].experiments[GRIDS[grid].base]]
+
+
+def sweep_grid_labels(grid):
+    """Each row's training data, as the table labels it."""
+    out = {}
+    for variant, e in GRIDS[grid].experiments.items():
+        ds = EXPERIMENTS[trained_by(e)]["dataset"]
+        fetched = "checkpoint" in EXPERIMENTS[e]
+        source = f"checkpoint {EXPERIMENTS[e]['checkpoint']['name']}, " if fetched else ""
+        out[variant] = f"{source}trained on {ds['name']} (num_aug {ds.get('num_aug', 0)})"
+    return out
 
 
 # ---- test-time embedding fitting (analyses.adapt; rules/analyses.smk) -------------------------

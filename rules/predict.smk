@@ -3,8 +3,10 @@
 
 rule predict:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
+        # predict.dataset: another dataset's test split, identifiers mapped by name from ids_from
+        unpack(predict_ids_inputs),
+        data=lambda wc: eval_data_dir(wc.exp),
+        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
         ckpt=lambda wc: checkpoint_dir(wc.exp),
         ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
     output:

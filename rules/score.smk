@@ -4,8 +4,8 @@
 
 rule score:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
+        data=lambda wc: eval_data_dir(wc.exp),
+        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
         predictions="runs/{exp}/predictions.npz",
         predictions_prov="runs/{exp}/predictions.provenance.json",
     output:
@@ -102,3 +102,38 @@ rule score_grid:
         "../envs/trm.yaml"
     script:
         "../workflow/scripts/score_grid.py"
+
+
+# A grid whose variants all sweep over the same test split (has_sweep_grid; e.g. training at
+# num_aug 0 vs N): variants x test votes, pass@2 with intervals, paired against the base variant.
+
+
+rule sweep_grid:
+    input:
+        data=lambda wc: eval_data_dir(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base]),
+        predictions=lambda wc: [f"runs/{e}/predictions.npz" for e in GRIDS[wc.grid].experiments.values()],
+        records=lambda wc: [f"runs/{e}/predictions.provenance.json" for e in GRIDS[wc.grid].experiments.values()],
+    output:
+        table="runs/{grid}/sweep_grid.json",
+        prov="runs/{grid}/sweep_grid.provenance.json",
+    wildcard_constraints:
+        grid=_grid_name_regex(),
+    params:
+        runs=lambda wc: {v: f"runs/{e}/predictions.npz" for v, e in GRIDS[wc.grid].experiments.items()},
+        base=lambda wc: GRIDS[wc.grid].base,
+        labels=lambda wc: sweep_grid_labels(wc.grid),
+        levels=lambda wc: sweep_grid_base(wc.grid)["sweep"]["levels"],
+        score=lambda wc: {k: v for k, v in sweep_grid_base(wc.grid).get("score", {}).items() if k in ("n_boot", "seed")},
+    log:
+        logs("sweep_grid", "{grid}"),
+    benchmark:
+        bench_record("sweep_grid", "{grid}")
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+        gpu=0,
+    conda:
+        "../envs/trm.yaml"
+    script:
+        "../workflow/scripts/sweep_grid.py"

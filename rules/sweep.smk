@@ -3,8 +3,8 @@
 
 rule sweep:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
+        data=lambda wc: eval_data_dir(wc.exp),
+        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
         predictions="runs/{exp}/predictions.npz",
         predictions_prov="runs/{exp}/predictions.provenance.json",
     output:

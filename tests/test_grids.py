@@ -135,7 +135,6 @@ def test_compare_runs_pairs_every_variant_with_the_base(tmp_path):
     assert rows["worse"][C.ROW_DIFF] == pytest.approx(worse.mean() - base.mean())
     assert rows["worse"]["diff_vs_base_ci_low"] == pytest.approx(expected["ci_low"])
     assert rows["worse"]["diff_vs_base_ci_high"] < 0  # clearly worse, paired
-    # identical answers: a zero difference with a zero-width paired interval
     assert rows["same"][C.ROW_DIFF] == 0.0
     # an identical variant: no unit changed, so the paired bootstrap would say [0, 0]; the
     # interval is Wilson-MOVER's, about +-1.3 pt for 0 changes in 300 units
@@ -184,11 +183,13 @@ def _fake_grid_json(path: Path) -> None:
             "accuracy": acc,
             "accuracy_ci_low": acc - 0.05,
             "accuracy_ci_high": acc + 0.05,
+            "accuracy_ci_method": "bootstrap",
             "n": 200,
             "paper_percent": paper,
             "diff_vs_base": diff,
             "diff_vs_base_ci_low": diff - 0.03,
             "diff_vs_base_ci_high": diff + 0.03,
+            "diff_vs_base_ci_method": "bootstrap",
             "diff_vs_base_p_value": 0.01,
         }
 

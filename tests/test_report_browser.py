@@ -197,4 +197,4 @@ def test_grid_table_opens_in_chromium(chromium, tmp_path):
     table = proc.stdout.split('class="grid-table"', 1)[1].split("</table>", 1)[0]
     assert table.count("<tr>") == 3  # header + 2 variants
     assert '<th class="paper">paper</th>' in table and "55.0 %" in table
-    assert "[-51.8, -45.8] pt" in table
+    assert "[-51.8, -45.8] pt bootstrap" in table and "[85.0, 95.0] bootstrap" in table

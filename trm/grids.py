@@ -16,6 +16,11 @@ anything else is replaced), so a variant is validated exactly like an ordinary e
 its jobs read only its own settings: changing one variant's override reruns that variant only.
 Variants share the dataset (same settings, same name) and, when a variant differs from an
 earlier one only in evaluation settings, that variant's trained checkpoint.
+
+A variant trained on another dataset can be evaluated on the base variant's test split with
+`predict: {dataset: base}` (resolved here to the base's dataset name; `trm predict
+--puzzle-ids-from` maps the test puzzles to the training dataset's identifiers by name), so every
+variant is scored on the same test examples: e.g. training at num_aug 0 against 1000.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ VARIANTS_KEY = "variants"
 PAPER_KEY = "paper"
 BASE_KEY = "base"
 GRID_KEYS = (VARIANTS_KEY, PAPER_KEY, BASE_KEY)
+EVAL_BASE = "base"  # predict.dataset: evaluate on the base variant's dataset
 SEPARATOR = "."  # experiment name of a variant: <grid>.<variant>
 VARIANT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 
@@ -151,6 +157,7 @@ def expand_grids(config: dict[str, Any]) -> dict[str, Grid]:
             paper={k: float(v) for k, v in (exp.get(PAPER_KEY) or {}).items()},
         )
         trainers: list[tuple[str, dict[str, Any]]] = []  # (experiment, its training settings)
+        base_dataset = None
         for variant in grid.variants:
             override = exp[VARIANTS_KEY][variant] or {}
             exp_name = f"{name}{SEPARATOR}{variant}"
@@ -165,6 +172,11 @@ def expand_grids(config: dict[str, Any]) -> dict[str, Grid]:
                 f"{settings.get('description', name)} [variant {variant}: "
                 f"{describe_override(override)}]"
             )
+            dataset_name = (merged.get("dataset") or {}).get("name")
+            base_dataset = dataset_name if variant == grid.base else base_dataset
+            predict = merged.get("predict")
+            if isinstance(predict, dict) and predict.get("dataset") == EVAL_BASE:
+                predict["dataset"] = base_dataset  # the base variant is expanded first
             grid.experiments[variant] = exp_name
             grid.changes[variant] = describe_override(override)
             expanded[exp_name] = merged

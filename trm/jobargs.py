@@ -87,6 +87,9 @@ SECTIONS: dict[str, dict[str, Entry]] = {
         "batch_size": Flag("--batch-size"),
         "device": Flag("--device"),
         "dtype": Flag("--dtype"),
+        # evaluate on data/<dataset>: predict/score/sweep read it; predict adds
+        # --puzzle-ids-from data/<the experiment's own dataset> (rules/common.smk)
+        "dataset": UsedByRule("predict/score/sweep --data data/<dataset>, --puzzle-ids-from"),
     },
     "score": {
         "modes": UsedByRule("one score job per mode: the {mode} wildcard, passed as --mode"),

@@ -85,6 +85,13 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
         "--puzzle-id-seed", type=int, default=0, help="seed of --puzzle-ids random (default 0)"
     )
     p.add_argument(
+        "--puzzle-ids-from",
+        metavar="TRAIN_DATA",
+        help="the dataset the checkpoint was trained on, when --data is another one (e.g. "
+        "trained at num_aug 0, evaluated on augmented views): each test puzzle is fed "
+        "TRAIN_DATA's identifier of the same name, else of its un-augmented task name",
+    )
+    p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace --out even if it is not a predictions file written by `trm predict`",
@@ -116,6 +123,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         num_steps=args.halt_max_steps,
         puzzle_ids=args.puzzle_ids,
         puzzle_id_seed=args.puzzle_id_seed,
+        puzzle_ids_from=args.puzzle_ids_from,
         overwrite=args.overwrite,
     )
     if record:

@@ -204,6 +204,7 @@ def run_predict(
     num_steps: int | None = None,
     puzzle_ids: str = "true",
     puzzle_id_seed: int = 0,
+    puzzle_ids_from: str | os.PathLike | None = None,
     overwrite: bool = False,
 ) -> dict[str, Any]:
     """Predict every test example of `data_dir` with `checkpoint`; write `out` and its meta JSON.
@@ -217,6 +218,9 @@ def run_predict(
     logit (trm.eval.predictions.STEP_FIELDS). `num_steps` runs that many ACT steps instead of
     the model's halt_max_steps (test-time depth). `puzzle_ids` feeds the model other puzzle
     identifiers (trm.eval.analyses.puzzle_ids; the file keeps the dataset's).
+    `puzzle_ids_from`: the dataset the checkpoint was trained on, when it is not `data_dir`;
+    each test puzzle is fed that dataset's identifier of the same name, else of its task's
+    un-augmented name (trm.eval.analyses.name_ids); `puzzle_ids` then applies in its id space.
     """
     import torch
 
@@ -246,7 +250,7 @@ def run_predict(
             path,
             kind=kind,
             recognise=recognise,
-            inputs=[data_dir, checkpoint],
+            inputs=[data_dir, checkpoint, *([puzzle_ids_from] if puzzle_ids_from else [])],
             overwrite=overwrite,
         )
     rank, world, local_rank = _dist_info()
@@ -286,9 +290,13 @@ def run_predict(
             raise UserError(f"{data_dir}/test has no examples")
 
         weights, _ = resolve_checkpoint(checkpoint, step)
+        # The model's shape (embedding rows) is that of the dataset it was trained on.
+        ids_dir = Path(puzzle_ids_from) if puzzle_ids_from else None
+        model_meta = _check_same_shape(data_dir, meta, ids_dir) if ids_dir else meta
         model, info = build_model_for_dataset(
             checkpoint,
-            data_dir,
+            ids_dir or data_dir,
+            split="train" if ids_dir else "test",
             step=step,
             preset=preset,
             overrides=overrides,
@@ -300,8 +308,15 @@ def run_predict(
         steps = int(num_steps or info["config"]["halt_max_steps"])
         if puzzle_ids == "mean":
             use_mean_embedding(model)
-        id_table = replacement_table(puzzle_ids, meta.num_puzzle_identifiers, puzzle_id_seed)
-        model_ids = id_table[np.asarray(puzzle_ids_data[:n], dtype=np.int64)]
+        id_table = replacement_table(puzzle_ids, model_meta.num_puzzle_identifiers, puzzle_id_seed)
+        model_ids = np.asarray(puzzle_ids_data[:n], dtype=np.int64)
+        name_mapping = None
+        if ids_dir is not None:
+            from trm.eval.analyses.name_ids import map_by_name
+
+            name_mapping = map_by_name(data_dir, ids_dir, model_ids)
+            model_ids = name_mapping.table[model_ids].astype(np.int64)
+        model_ids = id_table[model_ids]
         step_hasher = (
             _step_hasher(data_dir, np.asarray(puzzle_ids_data[:n])) if trajectory else None
         )
@@ -317,6 +332,7 @@ def run_predict(
             "trajectory": trajectory,
             "puzzle_ids": puzzle_ids,
             "puzzle_id_seed": puzzle_id_seed,
+            "puzzle_ids_from": str(ids_dir.resolve()) if ids_dir else None,
         }
         shards_dir = shards_dir_for(out)
 
@@ -429,6 +445,8 @@ def run_predict(
                     "trajectory": trajectory,
                     "puzzle_ids": puzzle_ids,
                     "puzzle_id_seed": puzzle_id_seed,
+                    "puzzle_ids_from": str(ids_dir) if ids_dir else None,
+                    "puzzle_id_mapping": name_mapping.summary() if name_mapping else None,
                     "arch_source": info["arch_source"],
                     "config": info["config"],
                     "torch": torch.__version__,
@@ -449,6 +467,21 @@ def run_predict(
 
     finally:
         torch.set_num_threads(old_threads)
+
+
+def _check_same_shape(data_dir: Path, meta: Any, ids_dir: Path) -> Any:
+    """The training dataset's metadata, after checking its rows fit the evaluated dataset's."""
+    from trm.data.format import read_metadata
+
+    train_meta = read_metadata(ids_dir, "train")
+    for field in ("seq_len", "vocab_size"):
+        if getattr(train_meta, field) != getattr(meta, field):
+            raise UserError(
+                f"--puzzle-ids-from {ids_dir}: {field} {getattr(train_meta, field)} in "
+                f"train/dataset.json, {getattr(meta, field)} in {data_dir}/test/dataset.json: "
+                "the datasets' rows are not the same format"
+            )
+    return train_meta
 
 
 def _merge(

@@ -1,5 +1,7 @@
 """The report's ablation-grid tables: one table per grid, read from runs/<grid>/grid.json
-through the keys `trm score compare-runs` declares (trm.eval.compare_runs); formatting only."""
+through the keys `trm score compare-runs` declares (trm.eval.compare_runs), and for a grid whose
+variants sweep over one test split the variants x test votes table, from runs/<grid>/
+sweep_grid.json (keys of trm.eval.analyses.sweep_grid); formatting only."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from trm.eval import compare_runs as C
-from trm.eval.schema import ci_keys
+from trm.eval.analyses import sweep_grid as SG
+from trm.eval.schema import CI_METHOD_SHORT, ci_keys, ci_method_key
 from trm.report.inputs import ReportInputError
 from trm.utils import read_json
 
@@ -19,10 +22,12 @@ ROW_KEYS: tuple[str, ...] = (
     C.ROW_CHANGES,
     C.ROW_ACCURACY,
     *ci_keys(C.ROW_ACCURACY),
+    ci_method_key(C.ROW_ACCURACY),
     C.ROW_N,
     C.ROW_PAPER,
     C.ROW_DIFF,
     *ci_keys(C.ROW_DIFF),
+    ci_method_key(C.ROW_DIFF),
     C.ROW_DIFF_P,
 )
 TOP_KEYS: tuple[str, ...] = (C.GRID_NAME, C.GRID_METRIC, C.GRID_UNIT, C.GRID_BASE, C.GRID_ROWS)
@@ -36,6 +41,7 @@ class GridInputs:
     grid_json: str
     experiments: dict[str, str] = field(default_factory=dict)  # variant -> experiment name
     records: list[str] = field(default_factory=list)
+    sweep_json: str | None = None  # variants x test votes (rule sweep_grid), when planned
 
 
 def read_grid(path: str | os.PathLike) -> dict[str, Any]:
@@ -51,8 +57,110 @@ def read_grid(path: str | os.PathLike) -> dict[str, Any]:
     return data
 
 
+SWEEP_TOP_KEYS: tuple[str, ...] = (
+    SG.SG_GRID,
+    SG.SG_METRIC,
+    SG.SG_UNIT,
+    SG.SG_BASE,
+    SG.SG_LEVELS,
+    SG.SG_ROWS,
+)
+SWEEP_CELL_KEYS: tuple[str, ...] = (
+    SG.CELL_LEVEL,
+    SG.CELL_ACCURACY,
+    *ci_keys(SG.CELL_ACCURACY),
+    SG.CELL_CI_METHOD,
+    SG.CELL_N,
+    SG.CELL_MEAN_VOTES,
+    SG.CELL_DIFF,
+    *ci_keys(SG.CELL_DIFF),
+    SG.CELL_DIFF_P,
+    SG.CELL_DIFF_CI_METHOD,
+)
+
+
+def read_sweep_grid(path: str | os.PathLike) -> dict[str, Any]:
+    """sweep_grid.json, failing with the file and key when a declared key is missing."""
+    data = read_json(path, "sweep grid table")
+    for key in SWEEP_TOP_KEYS:
+        if key not in data:
+            raise ReportInputError(f"{path}: missing key {key!r} (written by sweep-grid)")
+    for i, row in enumerate(data[SG.SG_ROWS]):
+        for key in (SG.ROW_NAME, SG.ROW_LABEL, SG.ROW_CELLS):
+            if key not in row:
+                raise ReportInputError(f"{path}: {SG.SG_ROWS}[{i}] lacks key {key!r}")
+        if [c.get(SG.CELL_LEVEL) for c in row[SG.ROW_CELLS]] != data[SG.SG_LEVELS]:
+            raise ReportInputError(
+                f"{path}: {SG.SG_ROWS}[{i}].{SG.ROW_CELLS} do not follow {SG.SG_LEVELS}"
+            )
+        for cell in row[SG.ROW_CELLS]:
+            for key in SWEEP_CELL_KEYS:
+                if key not in cell:
+                    raise ReportInputError(f"{path}: {SG.SG_ROWS}[{i}] cell lacks key {key!r}")
+    return data
+
+
+def sweep_grid_view(path: str | os.PathLike) -> dict[str, Any]:
+    """The template's view of a variants x test votes table: preformatted cells."""
+    data = read_sweep_grid(path)
+    base = data[SG.SG_BASE]
+    rows = []
+    for r in data[SG.SG_ROWS]:
+        cells, diffs = [], []
+        for c in r[SG.ROW_CELLS]:
+            lo, hi = (c[k] for k in ci_keys(SG.CELL_ACCURACY))
+            cells.append(
+                {
+                    "accuracy": _pct(c[SG.CELL_ACCURACY]),
+                    "interval": f"[{100 * lo:.1f}, {100 * hi:.1f}] "
+                    + _method(c[SG.CELL_CI_METHOD]),
+                    "n": c[SG.CELL_N],
+                    "votes": f"{c[SG.CELL_MEAN_VOTES]:.1f}",
+                }
+            )
+            if c[SG.CELL_DIFF] is None:
+                diffs.append(None)
+            else:
+                dlo, dhi = (c[k] for k in ci_keys(SG.CELL_DIFF))
+                diffs.append(
+                    {
+                        "diff": f"{_pts(c[SG.CELL_DIFF])} pt",
+                        "interval": f"[{_pts(dlo)}, {_pts(dhi)}] pt "
+                        + _method(c[SG.CELL_DIFF_CI_METHOD]),
+                        "p_value": f"{c[SG.CELL_DIFF_P]:.3f}",
+                    }
+                )
+        rows.append(
+            {
+                "name": r[SG.ROW_NAME],
+                "label": r[SG.ROW_LABEL],
+                "is_base": r[SG.ROW_NAME] == base,
+                "cells": cells,
+                "diffs": diffs,
+            }
+        )
+    n_units = rows[0]["cells"][0]["n"] if rows and rows[0]["cells"] else 0
+    return {
+        "metric": data[SG.SG_METRIC],
+        "unit": data[SG.SG_UNIT],
+        "base": base,
+        "levels": data[SG.SG_LEVELS],
+        "n": n_units,
+        "rows": rows,
+    }
+
+
 def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
+
+
+def _method(m: str) -> str:
+    """An interval's method as a table cell names it (trm.eval.schema.CI_METHOD_SHORT)."""
+    if m not in CI_METHOD_SHORT:
+        raise ReportInputError(
+            f"unknown interval method {m!r} (expected {sorted(CI_METHOD_SHORT)})"
+        )
+    return CI_METHOD_SHORT[m]
 
 
 def _pts(v: float) -> str:
@@ -76,21 +184,26 @@ def grid_section(grid: GridInputs, bundle: Mapping[str, Any] | None = None) -> d
                 "experiment": grid.experiments.get(r[C.ROW_VARIANT], ""),
                 "changes": r[C.ROW_CHANGES],
                 "accuracy": _pct(r[C.ROW_ACCURACY]),
-                "interval": f"[{100 * lo:.1f}, {100 * hi:.1f}]",
+                "interval": f"[{100 * lo:.1f}, {100 * hi:.1f}] "
+                + _method(r[ci_method_key(C.ROW_ACCURACY)]),
                 "n": r[C.ROW_N],
                 "paper": "–" if r[C.ROW_PAPER] is None else f"{r[C.ROW_PAPER]:.1f} %",
                 "diff": "base" if is_base else f"{_pts(r[C.ROW_DIFF])} pt",
-                "diff_interval": "" if is_base else f"[{_pts(dlo)}, {_pts(dhi)}] pt",
+                "diff_interval": ""
+                if is_base
+                else f"[{_pts(dlo)}, {_pts(dhi)}] pt " + _method(r[ci_method_key(C.ROW_DIFF)]),
                 "p_value": "" if is_base else f"{r[C.ROW_DIFF_P]:.3f}",
             }
         )
+    tables = [str(Path(grid.grid_json))] + ([str(Path(grid.sweep_json))] if grid.sweep_json else [])
     return {
         "name": data[C.GRID_NAME] or grid.name,
         "metric": data[C.GRID_METRIC],
         "unit": data[C.GRID_UNIT],
         "base": base,
         "rows": rows,
-        "provenance": chain(bundle, [str(Path(grid.grid_json))]),
+        "sweep": sweep_grid_view(grid.sweep_json) if grid.sweep_json else None,
+        "provenance": chain(bundle, tables),
     }
 
 

@@ -17,6 +17,8 @@ cmd = trm(
 cmd += to_flags("predict", smk.params.predict) + ["--threads", smk.threads]
 cmd += to_flags("analyses", smk.params.analyses)
 cmd += ["--trajectory"] if smk.params.analyses.get("trajectory") else []
+# predict.dataset: the test puzzles are mapped to the training dataset's identifiers by name
+cmd += ["--puzzle-ids-from", smk.input.ids_from] if "ids_from" in smk.input.keys() else []
 limit_threads(smk.threads)
 meta = str(Path(smk.output.predictions).with_suffix(".meta.json"))
 run_snakemake_job(smk, list(map(str, cmd)), extra_outputs=[meta])

@@ -50,7 +50,12 @@ for name, settings in smk.params.experiments.items():
     )
 
 grids = [
-    GridInputs(name=g, grid_json=str(inp[f"grid::{g}"]), experiments=dict(variants))
+    GridInputs(
+        name=g,
+        grid_json=str(inp[f"grid::{g}"]),
+        experiments=dict(variants),
+        sweep_json=inp.get(f"grid::{g}::sweep") and str(inp[f"grid::{g}::sweep"]),
+    )
     for g, variants in smk.params.grids.items()
 ]
 records += [str(p) for g in smk.params.grids for p in inp[f"grid::{g}::records"]]

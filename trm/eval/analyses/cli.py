@@ -1,4 +1,5 @@
-"""`trm analyse trajectory|compare`: argument parsing only (work in trm.eval.analyses)."""
+"""`trm analyse trajectory|compare|ensemble|sweep-grid`: argument parsing only (work in
+trm.eval.analyses)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ens.add_argument("--seed", type=int, default=DEFAULT_SEED)
     ens.set_defaults(func=_ensemble)
 
+    sg = kinds.add_parser(
+        "sweep-grid",
+        help="ARC: several runs (e.g. trained at num_aug 0 and 1000) x test-time votes, pass@2 "
+        "with intervals and paired differences against the base run",
+        description="Each NAME=PREDICTIONS is a predictions file on the test split of --data "
+        "(the same test examples for every run). Writes OUT (JSON): per run and level K (the "
+        "original view plus the first K augmented views of each task) pass@2 over tasks with its "
+        "95%% interval, and the run minus --base at the same K (paired bootstrap over tasks).",
+    )
+    sg.add_argument("--data", required=True, help="prepared ARC dataset folder (its test split)")
+    sg.add_argument("--run", required=True, action="append", metavar="NAME=PREDICTIONS")
+    sg.add_argument("--label", action="append", metavar="NAME=TEXT", help="what a run is")
+    sg.add_argument("--levels", required=True, help="comma-separated K, e.g. 0,1,4,16")
+    sg.add_argument("--base", help="the run the others are compared with (default: the first)")
+    sg.add_argument("--grid", default="", help="the grid's name (shown in the report)")
+    sg.add_argument("--out", required=True, help="JSON file to write")
+    sg.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
+    sg.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    sg.set_defaults(func=_sweep_grid)
+
 
 def _trajectory(args: argparse.Namespace) -> int:
     from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
@@ -107,4 +128,34 @@ def _ensemble(args: argparse.Namespace) -> int:
     for mode, cmp in out.items():
         for name, entry in cmp["variants"].items():
             print(f"{mode} {name}: pass@1 {entry['pass@1']:.4f}  pass@2 {entry['pass@2']:.4f}")
+    return 0
+
+
+def _sweep_grid(args: argparse.Namespace) -> int:
+    from trm.errors import UserError
+    from trm.eval.analyses import sweep_grid as SG
+    from trm.eval.compare_runs import parse_pairs
+    from trm.eval.sweep import parse_levels
+
+    runs = parse_pairs(args.run, "--run")
+    labels = parse_pairs(args.label, "--label")
+    unknown = sorted(set(labels) - set(runs))
+    if unknown:
+        raise UserError(f"--label names runs that are not given with --run: {unknown}")
+    out = SG.sweep_grid(
+        args.data,
+        runs,
+        parse_levels(args.levels),
+        args.out,
+        grid=args.grid,
+        base=args.base,
+        labels=labels,
+        n_boot=args.n_boot,
+        seed=args.seed,
+    )
+    for row in out[SG.SG_ROWS]:
+        cells = "  ".join(
+            f"K={c[SG.CELL_LEVEL]}: {100 * c[SG.CELL_ACCURACY]:.1f} %" for c in row[SG.ROW_CELLS]
+        )
+        print(f"{row[SG.ROW_NAME]} ({out[SG.SG_METRIC]}): {cells}")
     return 0
