@@ -310,6 +310,13 @@ def llm_cfg(exp):
     return EXPERIMENTS[exp]["llm"]
 
 
+def llm_task_files(wildcards):
+    """llm_prepare reads the generated task files of a `source: generated` dataset (the same
+    generate_arc_tasks job the TRM's prepare_arc reads); other sources need no input."""
+    ds = exp_cfg(wildcards.exp)["dataset"]
+    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}
+
+
 def llm_model_input(exp):
     """The tiny model folder a job depends on (a job input), or nothing for a Hub id."""
     return [f"runs/{exp}/llm/tiny-model"] if llm_cfg(exp)["model"] == "tiny" else []

@@ -293,3 +293,25 @@ def test_numbers_the_docs_quote_about_the_default_config_match_it():
         ):
             assert int(n.replace(",", "")) == facts[name][unit], (name, n, unit)
     assert checked >= 4  # the docs do quote them (arc-smoke tasks, augmentations, both steps)
+
+
+def test_llm_baseline_reads_generated_tasks_like_the_trm(wf):
+    """An LLM experiment on `source: generated` tasks: llm_prepare reads the same
+    generate_arc_tasks output the TRM's prepare_arc reads (one generation job for both)."""
+    llm = yaml.safe_load((ROOT / "config/experiments/llm-smoke.yaml").read_text())
+    main = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    trm = main["experiments"]["arc-generated"]
+    exp = dict(llm["experiments"]["llm-smoke"], dataset=trm["dataset"])
+    cfg = {
+        "run": ["arc-generated", "llm-gen"],
+        "experiments": {"arc-generated": trm, "llm-gen": exp},
+    }
+    (wf / "config" / "llm-gen.yaml").write_text(yaml.safe_dump(cfg))
+    proc = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", "config/llm-gen.yaml")
+    assert proc.returncode == 0, tail(proc)
+    jobs = planned_jobs(proc.stdout + proc.stderr)
+    assert jobs["generate_arc_tasks"] == 1 and jobs["llm_prepare"] == 1
+    assert jobs["prepare_arc"] == 1
+    block = (proc.stdout + proc.stderr).split("rule llm_prepare:", 1)[1].split("\n\n", 1)[0]
+    inputs = next(ln for ln in block.splitlines() if ln.strip().startswith("input:"))
+    assert "data/arc-generated.tasks" in inputs, block
