@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("transformers", reason="the LLM baseline needs the extra: pip install '.[llm]'")
-pytest.importorskip("peft", reason="the LLM baseline needs the extra: pip install '.[llm]'")
+pytest.importorskip(
+    "transformers", reason="the LLM baseline needs the extra: pip install '.[llm-cpu]'"
+)
+pytest.importorskip("peft", reason="the LLM baseline needs the extra: pip install '.[llm-cpu]'")
 
 import torch  # noqa: E402
 
