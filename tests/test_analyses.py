@@ -411,6 +411,7 @@ def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
     last = json.loads((scores["paper"] / "metrics.json").read_text())["ARC/pass@2"]
     assert f"{100 * last:.1f} %" in html
     assert "+0.0 pt" in html  # pooled copies minus the baseline
+    assert '<td class="num">baseline</td>' in html  # the baseline is not compared with itself
     # a file without its declared key is named
     bad = json.loads((tmp_path / "cmp_paper.json").read_text())
     del bad[K.CMP_VARIANTS]

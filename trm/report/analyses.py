@@ -75,6 +75,7 @@ def trajectory_figure(rows: Sequence[Mapping[str, Any]], title: str) -> str:
                 color=line.get_color(),
             )
     ax.set_xlabel("ACT step")
+    ax.set_xticks(sorted({r[K.TRAJ_STEP] for r in rows}))  # steps are whole numbers
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(bottom=0)
     ax.set_title(title)
@@ -148,18 +149,25 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
     """A compare JSON (`trm analyse compare`) as table rows: pass@K and minus-baseline."""
     data = _read_object(must_exist(path, writer), "comparison")
     variants = require(data, K.CMP_VARIANTS, path, writer)
+    baseline = require(data, K.CMP_BASE, path, writer)
     rows = []
     for name, entry in variants.items():
         cells = []
         for k in K.SWEEP_KS:
             p, d = K.cmp_pass_key(k), K.cmp_diff_key(k)
+            cell = {
+                "value": _pct(require(entry, p, path, writer)),
+                "ci": _ci(
+                    *(require(entry, c, path, writer) for c in K.ci_keys(p)),
+                    method=require(entry, K.ci_method_key(p), path, writer),
+                ),
+            }
+            if name == baseline:  # a run minus itself: nothing to estimate
+                cells.append(cell | {"diff": "baseline", "diff_ci": "", "p": ""})
+                continue
             cells.append(
-                {
-                    "value": _pct(require(entry, p, path, writer)),
-                    "ci": _ci(
-                        *(require(entry, c, path, writer) for c in K.ci_keys(p)),
-                        method=require(entry, K.ci_method_key(p), path, writer),
-                    ),
+                cell
+                | {
                     "diff": f"{100 * require(entry, d, path, writer):+.1f} pt",
                     "diff_ci": _ci(
                         *(require(entry, c, path, writer) for c in K.ci_keys(d)),
@@ -171,7 +179,7 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
             )
         rows.append({"name": name, "cells": cells})
     return {
-        "baseline": require(data, K.CMP_BASE, path, writer),
+        "baseline": baseline,
         "n_tasks": require(data, K.CMP_N_TASKS, path, writer),
         "rows": rows,
     }
