@@ -116,15 +116,9 @@ class ExampleReader:
         self.row_ids = np.repeat(self.puzzle_identifiers, counts).astype(np.int32)
 
     def batch(self, rows: np.ndarray) -> dict[str, torch.Tensor]:
-        from trm.train.data import IGNORE_LABEL_ID
+        from trm.train.data import read_rows
 
-        order = np.argsort(rows, kind="stable")  # sorted reads are fast on a memory map
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)
-        inputs = np.asarray(self.inputs[rows[order]])[back].astype(np.int32)
-        labels = np.asarray(self.labels[rows[order]])[back].astype(np.int32)
-        if self.meta.ignore_label_id is not None:
-            labels[labels == self.meta.ignore_label_id] = IGNORE_LABEL_ID
+        inputs, labels = read_rows(self.inputs, self.labels, rows, self.meta.ignore_label_id)
         return {
             "inputs": torch.from_numpy(inputs),
             "labels": torch.from_numpy(labels),

@@ -84,6 +84,22 @@ def _random_state_from_dict(state: dict[str, Any]) -> np.random.RandomState:
     return rs
 
 
+def read_rows(
+    inputs: np.ndarray, labels: np.ndarray, rows: np.ndarray, ignore_label_id: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of a split's (memory-mapped) inputs and labels as int32, in the order of `rows`,
+    with the dataset's ignored label turned into IGNORE_LABEL_ID (what the loss skips)."""
+    # Sorted reads are much faster on a memory map; restore the batch order afterwards.
+    order = np.argsort(rows, kind="stable")
+    back = np.empty_like(order)
+    back[order] = np.arange(order.size)
+    x = np.asarray(inputs[rows[order]])[back].astype(np.int32)
+    y = np.asarray(labels[rows[order]])[back].astype(np.int32)
+    if ignore_label_id is not None:
+        y[y == ignore_label_id] = IGNORE_LABEL_ID
+    return x, y
+
+
 @dataclass
 class TrainBatch:
     """One rank's slice of a global batch (int32 tensors) and the global effective size."""
@@ -289,14 +305,7 @@ class PuzzleBatchSampler:
                 )
 
     def collate(self, rows: np.ndarray, puzzles: np.ndarray) -> dict[str, torch.Tensor]:
-        # Sorted reads are much faster on a memory map; restore the batch order afterwards.
-        order = np.argsort(rows, kind="stable")
-        back = np.empty_like(order)
-        back[order] = np.arange(order.size)
-        inputs = np.asarray(self.inputs[rows[order]])[back].astype(np.int32)
-        labels = np.asarray(self.labels[rows[order]])[back].astype(np.int32)
-        if self.metadata.ignore_label_id is not None:
-            labels[labels == self.metadata.ignore_label_id] = IGNORE_LABEL_ID
+        inputs, labels = read_rows(self.inputs, self.labels, rows, self.metadata.ignore_label_id)
         ids = self.puzzle_identifiers[puzzles].astype(np.int32)
         return {
             "inputs": torch.from_numpy(inputs),
