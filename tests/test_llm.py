@@ -385,6 +385,7 @@ def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(t
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monkeypatch):
     from workflow_helpers import copy_workflow, snakemake, tail
 

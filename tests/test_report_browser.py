@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from workflow_helpers import ci_run
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# Runs a whole workflow (the shared CI run is made by whichever test asks first): 30 min.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(1800)]
 
 # Injected first into a copy of the page: records script errors and console.error calls, then
 # after `load` writes what it saw (and whether each image decoded) into the DOM for --dump-dom.

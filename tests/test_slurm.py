@@ -14,7 +14,8 @@ import subprocess
 import pytest
 from workflow_helpers import EXPECTED_CI_JOBS, ci_run, metric_numbers
 
-pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+# Runs a whole workflow (the shared CI run is made by whichever test asks first): 30 min.
+pytestmark = [pytest.mark.slurm, pytest.mark.slow, pytest.mark.timeout(1800)]
 GPU_RULES = {"train", "predict", "bench"}
 
 

@@ -20,7 +20,8 @@ from workflow_helpers import (
     tail,
 )
 
-pytestmark = pytest.mark.slow
+# Runs a whole workflow (the shared CI run is made by whichever test asks first): 30 min.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
 @pytest.fixture(scope="module")

@@ -42,6 +42,11 @@ class OutputWriteError(UserError, OSError):
         self.errno = errno_value
 
 
+class OutputIncompleteError(UserError):
+    """Writing stopped partway for a reason outside the program (e.g. a worker process was
+    killed); `trm.utils.atomic_dir` re-raises it as an OutputWriteError naming the output."""
+
+
 # errno values that describe the machine, not the program: one line instead of a traceback.
 ENVIRONMENT_ERRNOS: frozenset[int] = frozenset(
     {

@@ -19,6 +19,7 @@ from trm.errors import (
     ENVIRONMENT_ERRNOS,
     InputError,
     InputNotFoundError,
+    OutputIncompleteError,
     OutputWriteError,
     UserError,
 )
@@ -138,6 +139,8 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
         yield tmp
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OutputIncompleteError):
+            raise OutputWriteError(f"cannot write {final}: {e}") from e
         if _is_environment_error(e, during_body=True):
             raise _output_error(final, e) from e  # type: ignore[arg-type]
         raise

@@ -28,8 +28,11 @@ import itertools
 import math
 import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +41,7 @@ import numpy as np
 
 from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
 from trm.data.format import DatasetMetadata, array_path, write_metadata
-from trm.errors import InputError
+from trm.errors import InputError, OutputIncompleteError
 from trm.progress import progress as progress_bar
 from trm.utils import write_json
 
@@ -649,35 +652,93 @@ def render_group(
     return out[0], out[1]
 
 
-# Worker state: set before forking so that workers inherit the plans instead of pickling them.
-_WORKER: dict[str, Any] = {}
+RowFile = tuple[str, int]  # an .npy file's path and the byte offset of its data
 
 
-def _render_job(job: tuple[int, str, int, Any, Any]) -> int:
-    plan_idx, split, row0, pad_r, pad_c = job
-    plan = _WORKER["plans"][plan_idx]
-    pairs = plan.split_pairs(split)
-    canvas = _WORKER["canvas"]
-    inputs, labels = render_group(pairs, plan.tids, plan.maps, pad_r, pad_c, canvas)
+@dataclass(frozen=True)
+class RenderJob:
+    """One task group's rows, self-contained so that any process can render and write it."""
+
+    pairs: list[tuple[np.ndarray, np.ndarray]]
+    tids: np.ndarray
+    maps: np.ndarray
+    pad_r: np.ndarray | None
+    pad_c: np.ndarray | None
+    canvas: int
+    row0: int
+    files: dict[str, RowFile]
+
+
+_OPEN_FDS: dict[str, int] = {}  # this process's write descriptors, by array path
+
+
+def _render_job(job: RenderJob) -> int:
+    inputs, labels = render_group(job.pairs, job.tids, job.maps, job.pad_r, job.pad_c, job.canvas)
     for name, arr in (("inputs", inputs), ("labels", labels)):
-        fd, offset = _WORKER["files"][split][name]
-        os.pwrite(fd, arr, offset + row0 * canvas * canvas)  # arr is C-contiguous: no copy
+        path, offset = job.files[name]
+        if path not in _OPEN_FDS:
+            _OPEN_FDS[path] = os.open(path, os.O_WRONLY)
+        # arr is C-contiguous: written without a copy
+        os.pwrite(_OPEN_FDS[path], arr, offset + job.row0 * job.canvas * job.canvas)
     return len(inputs)
 
 
-def _open_row_arrays(
-    out_dir: Path, split: str, rows: int, seq_len: int
-) -> dict[str, tuple[int, int]]:
-    """Create inputs/labels .npy files of the final size; return (fd, data offset) for each."""
+def _close_fds() -> None:
+    while _OPEN_FDS:
+        os.close(_OPEN_FDS.popitem()[1])
+
+
+def _open_row_arrays(out_dir: Path, split: str, rows: int, seq_len: int) -> dict[str, RowFile]:
+    """Create inputs/labels .npy files of the final size; return (path, data offset) for each."""
     files = {}
     for name in ("inputs", "labels"):
         path = array_path(out_dir, split, name)
         path.parent.mkdir(parents=True, exist_ok=True)
         mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint8, shape=(rows, seq_len))
-        offset = mm.offset
+        files[name] = (str(path), mm.offset)
         del mm
-        files[name] = (os.open(path, os.O_WRONLY), offset)
     return files
+
+
+def _ignore_ctrl_c() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle; it then stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _render_in_pool(jobs: Iterable[RenderJob], workers: int) -> Iterator[int]:
+    """Render jobs in `workers` fresh processes; yields the rows each finished job wrote.
+
+    The workers come from a forkserver (spawn where there is none), never a fork of this
+    process: a fork inherits this process's signal handlers and whatever locks its other
+    threads (torch's pools, progress monitors, a test runner's) held at that instant, and a
+    worker stuck on either never exits. So, as for any multiprocessing code, a *script* that
+    calls this must guard its entry point with `if __name__ == "__main__":` (the `trm` command
+    and the workflow's jobs do). A worker that dies (e.g. the OOM killer) fails the build
+    instead of hanging it, and the pool ends by sentinels, not signals. At most 4 jobs per
+    worker are in flight, so the translation draws stream instead of piling up.
+    """
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload([__name__])  # workers fork from a server that imported us
+    pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_ignore_ctrl_c)
+    pending: set[Future[int]] = set()
+    try:
+        for job in jobs:
+            if len(pending) >= 4 * workers:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                yield from (f.result() for f in done)
+            pending.add(pool.submit(_render_job, job))
+        while pending:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            yield from (f.result() for f in done)
+    except BrokenProcessPool as e:
+        raise OutputIncompleteError(
+            "a process rendering the arrays died (killed by a signal, e.g. out of memory)"
+        ) from e
+    finally:
+        # Ctrl-C or an error: drop the queued jobs; running ones end within one task group.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _jobs(
@@ -686,14 +747,16 @@ def _jobs(
     layout: list[tuple[int, int, int]],
     stream: LegacyStream | None,
     canvas: int,
-) -> Iterator[tuple[int, str, int, Any, Any]]:
+    files: dict[str, RowFile],
+) -> Iterator[RenderJob]:
     for plan_idx, row0, _e in layout:
         plan = plans[plan_idx]
-        if stream is None:
-            yield plan_idx, split, row0, None, None
-        else:
-            pad_r, pad_c = draw_translations(stream, plan, plan.split_pairs(split), canvas)
-            yield plan_idx, split, row0, pad_r.astype(np.int16), pad_c.astype(np.int16)
+        pairs = plan.split_pairs(split)
+        pad_r = pad_c = None
+        if stream is not None:
+            pad_r, pad_c = draw_translations(stream, plan, pairs, canvas)
+            pad_r, pad_c = pad_r.astype(np.int16), pad_c.astype(np.int16)
+        yield RenderJob(pairs, plan.tids, plan.maps, pad_r, pad_c, canvas, row0, files)
 
 
 def write_split(
@@ -719,24 +782,18 @@ def write_split(
         puzzle_indices.extend(row0 + e * np.arange(1, plan.n_puzzles + 1))
         group_indices.append(group_indices[-1] + plan.n_puzzles)
     files = _open_row_arrays(out_dir, split, rows, canvas * canvas)
-    _WORKER.update(plans=plans, files={split: files}, canvas=canvas)
-    try:
-        jobs = _jobs(plans, split, layout, stream, canvas)
-        bar = progress_bar(
-            total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress
-        )
-        if workers > 1 and len(layout) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            with multiprocessing.get_context("fork").Pool(workers) as pool:
-                for n in pool.imap_unordered(_render_job, jobs, chunksize=1):
-                    bar.update(n)
-        else:
+    jobs = _jobs(plans, split, layout, stream, canvas, files)
+    bar = progress_bar(total=rows, desc=f"ARC {split} examples", unit="ex", disable=not progress)
+    if workers > 1 and len(layout) > 1:
+        for n in _render_in_pool(jobs, workers):
+            bar.update(n)
+    else:
+        try:
             for job in jobs:
                 bar.update(_render_job(job))
-        bar.close()
-    finally:
-        for fd, _ in files.values():
-            os.close(fd)
-        _WORKER.clear()
+        finally:
+            _close_fds()
+    bar.close()
     np.save(
         array_path(out_dir, split, "puzzle_identifiers"), np.asarray(identifiers, dtype=np.int32)
     )
@@ -781,7 +838,9 @@ def build_arc_dataset(
     subsets in `test_sets` send their test pairs to the test split. `splits=("test",)` writes
     only the test split, identifiers.json and test_puzzles.json, with the same identifiers as
     the full build. `canvas` < 30 pads grids into N x N instead (outside the reference
-    layout; grids must fit). Callers wrap this in `trm.utils.atomic_dir`.
+    layout; grids must fit). `workers` > 1 renders in fresh processes (a forkserver), so a
+    script that calls this needs the usual `if __name__ == "__main__":` guard. Callers wrap
+    this in `trm.utils.atomic_dir`.
     """
     out_dir = Path(out_dir)
     for s in splits:
