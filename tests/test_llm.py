@@ -497,3 +497,43 @@ def test_llm_commands_refuse_to_replace_what_they_did_not_write(tiny, toy, tmp_p
     assert trm_main(["llm", "make-tiny-model", "--out", str(users_model)]) == 2
     assert (users_model / "config.json").exists() and len(list(users_model.iterdir())) == 1
     capsys.readouterr()
+
+
+def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy, tmp_path, capsys):
+    # an "evaluation2" subset of other tasks beside the toy ones, as in the reference's layout
+    prefix = str(tmp_path / "arc")
+    for subset in ("training", "evaluation"):
+        for part in ("challenges", "solutions"):
+            shutil.copy(f"{toy}_{subset}_{part}.json", f"{prefix}_{subset}_{part}.json")
+    for part in ("challenges", "solutions"):
+        tasks = json.loads(Path(f"{toy}_evaluation_{part}.json").read_text())
+        renamed = {k.replace("toy", "two"): v for k, v in list(tasks.items())[:3]}
+        Path(f"{prefix}_evaluation2_{part}.json").write_text(json.dumps(renamed))
+    base = ["llm", "prepare", "--model", str(tiny), "--input-prefix", prefix]
+    three = [*base, "--subsets", "training", "evaluation", "evaluation2"]
+
+    assert main([*three, "--out", str(tmp_path / "a")]) == 0  # default --test-set2 evaluation2
+    test_tasks = json.loads((tmp_path / "a" / "test_tasks.json").read_text())
+    assert sorted(test_tasks) == [f"toy{i:04d}" for i in range(4)] + [
+        f"two{i:04d}" for i in range(3)
+    ]
+    trained = {r["name"] for r in read_jsonl(tmp_path / "a" / "train.jsonl", "t")}
+    assert not any(name.startswith("two") for name in trained) and len(trained) == 4
+
+    # not among the subsets: no effect, and its files are not needed
+    assert main([*base, "--test-set2", "concept", "--out", str(tmp_path / "b")]) == 0
+    assert len(json.loads((tmp_path / "b" / "test_tasks.json").read_text())) == 4
+
+    # evaluation2 read as a training subset when another second test set is named
+    assert main([*three, "--test-set2", "none", "--out", str(tmp_path / "c")]) == 0
+    trained = {r["name"] for r in read_jsonl(tmp_path / "c" / "train.jsonl", "t")}
+    assert len(json.loads((tmp_path / "c" / "test_tasks.json").read_text())) == 4
+    assert {n for n in trained if n.startswith("two")} == {f"two{i:04d}" for i in range(3)}
+
+    # the same task in both test sets would be scored twice: refused, nothing written
+    capsys.readouterr()
+    dup = [*base, "--subsets", "training", "evaluation", "--test-set2", "training"]
+    assert main([*dup, "--out", str(tmp_path / "d")]) == 2
+    err = capsys.readouterr().err
+    assert "task toy0000 is in both test sets (evaluation, training)" in err, err
+    assert not (tmp_path / "d").exists()

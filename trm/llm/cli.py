@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from trm.data.arc import REFERENCE_SECOND_TEST_SET
 from trm.llm import outputs as O
 
 OVERWRITE_HELP = "replace --out even when it is not this command's own earlier output"
@@ -24,6 +25,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--input-prefix", default=None)
     p.add_argument("--subsets", nargs="+", default=["training", "evaluation"])
     p.add_argument("--test-set", default="evaluation")
+    p.add_argument(
+        "--test-set2",
+        default=REFERENCE_SECOND_TEST_SET,
+        help="a second test subset, as for `trm prepare arc`; counts only when it is among "
+        "--subsets (default: %(default)s)",
+    )
     p.add_argument("--max-tasks", type=int, default=None, help="per subset, in file order")
     p.add_argument("--tasks", default=None, help="comma-separated task ids to keep")
     p.add_argument("--num-aug", type=int, default=0, help="augmented copies per training task")
@@ -120,6 +127,7 @@ def _prepare(args: argparse.Namespace) -> int:
         revision=args.revision,
         subsets=args.subsets,
         test_set=args.test_set,
+        test_set2=args.test_set2,
         source=args.source,
         input_prefix=args.input_prefix,
         max_tasks=args.max_tasks,

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from trm.data.arc import ArcTask
+from trm.data.arc import REFERENCE_SECOND_TEST_SET, ArcTask
 from trm.data.arc_sources import load_subsets
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.errors import InputNotFoundError, UserError
@@ -38,6 +38,10 @@ class PrepareConfig:
     model: str
     subsets: list[str]
     test_set: str
+    # A second subset whose tasks are also test tasks, as `trm prepare arc --test-set2` (the
+    # reference's); it counts only when it is among `subsets`, so the LLM and the TRM built
+    # from the same dataset settings are tested on the same tasks.
+    test_set2: str | None = REFERENCE_SECOND_TEST_SET
     source: str = "files"
     input_prefix: str | None = None
     max_tasks: int | None = None
@@ -199,11 +203,12 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
 
         tokenizer = load_tokenizer(cfg.model, cfg.revision)
     r = Renderer(tokenizer)
-    train_subsets = [s for s in cfg.subsets if s != cfg.test_set]
-    wanted = list(dict.fromkeys([*train_subsets, cfg.test_set]))
+    test_sets = [cfg.test_set] + [s for s in [cfg.test_set2] if s and s in cfg.subsets]
+    train_subsets = [s for s in cfg.subsets if s not in test_sets]
+    wanted = list(dict.fromkeys([*train_subsets, *test_sets]))
     loaded = load_subsets(
         wanted,
-        [cfg.test_set],
+        test_sets,
         source=cfg.source,
         input_prefix=cfg.input_prefix,
         max_tasks=cfg.max_tasks,
@@ -214,7 +219,12 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
     train, test, test_tasks = [], [], {}
     for subset, tasks in loaded.subsets:
         for task in tasks:
-            if subset == cfg.test_set:
+            if subset in test_sets:
+                if task.task_id in test_tasks:
+                    raise UserError(
+                        f"task {task.task_id} is in both test sets ({', '.join(test_sets)}): "
+                        "its answers would be scored twice; drop one with --tasks or --subsets"
+                    )
                 views = draw_augmentations(rng, cfg.test_views)
                 test += _task_records(task, views, r, cfg, splits["test"])
                 test_tasks[task.task_id] = {
