@@ -128,3 +128,38 @@ def test_report_names_the_file_and_the_missing_key(tmp_path, missing):
     metrics.write_text(json.dumps(data))
     with pytest.raises(ReportInputError, match=f"{metrics}: missing key '{missing}'"):
         llm_section(LlmInputs("x", {}, str(metrics)))
+
+
+def test_report_spec_renders_llm_sections_and_names_a_bad_entry(tmp_path, capsys):
+    metrics = _llm_metrics(tmp_path / "llm" / "score" / "metrics.json")
+    cmp = tmp_path / "llm" / "compare" / "arc-trm.json"
+    compare_trm_llm(
+        _per_input(tmp_path / "trm", TRM_ROWS), _per_input(tmp_path / "l", LLM_ROWS), cmp, 200
+    )
+    entry = {
+        "name": "llm-fake",
+        "settings": {"description": "fake LLM run", "benchmark": "ARC-AGI-1", "smoke": True},
+        "metrics_json": str(metrics),
+        "compare_json": {"arc-trm": str(cmp)},
+    }
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"title": "LLM only", "llm": [entry]}))
+    out, bundle = tmp_path / "out" / "r.html", tmp_path / "out" / "p.json"
+    cmd = ["report", "--spec", str(spec), "--out", str(out), "--bundle", str(bundle)]
+    assert main([*cmd, "--templates", str(TEMPLATES)]) == 0
+    assert "(0 experiments, 1 LLM experiments)" in capsys.readouterr().out
+    html = out.read_text()
+    assert 'id="trm-vs-llm"' in html and "LLM experiment llm-fake" in html
+    assert "TRM arc-trm − LLM" in html and "+37.5 pt" in html
+
+    # a misspelt key would silently drop the comparison: refused, naming the entry and key
+    bad = dict(entry, compare=entry["compare_json"])
+    spec.write_text(json.dumps({"llm": [bad]}))
+    out2 = tmp_path / "out2" / "r.html"
+    assert main(["report", "--spec", str(spec), "--out", str(out2), "--bundle", str(bundle)]) == 2
+    err = capsys.readouterr().err
+    assert f"{spec}: llm[0] has unknown key(s) ['compare']" in err, err
+    assert not out2.exists()
+    spec.write_text(json.dumps({"llms": [entry]}))
+    assert main(["report", "--spec", str(spec), "--out", str(out2), "--bundle", str(bundle)]) == 2
+    assert "unknown key(s) ['llms']" in capsys.readouterr().err and not out2.exists()

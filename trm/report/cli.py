@@ -33,13 +33,10 @@ def is_report_bundle(path: Path) -> bool:
 def _cmd_report(args: argparse.Namespace) -> int:
     from trm.outputs import check_output_path
     from trm.report.build import build_report
-    from trm.report.inputs import experiments_from_spec
-    from trm.utils import read_json
+    from trm.report.spec import read_spec
 
-    spec = read_json(args.spec, "report spec")
-    experiments = experiments_from_spec(spec)
-    records = spec.get("records", [])
-    inputs = [args.spec, args.templates, *(r for r in records if isinstance(r, str))]
+    spec = read_spec(args.spec)
+    inputs = [args.spec, args.templates, *spec.records]
     for path, kind, recognise, option in (
         (args.out, "report page", is_report_html, "--out"),
         (args.bundle, "provenance bundle", is_report_bundle, "--bundle"),
@@ -53,15 +50,26 @@ def _cmd_report(args: argparse.Namespace) -> int:
             option=option,
         )
     bundle = build_report(
-        experiments,
-        records,
+        spec.experiments,
+        spec.records,
         args.out,
         args.bundle,
         args.templates,
-        spec.get("title", "TRM reproduction report"),
+        spec.title,
+        grids=spec.grids,
+        llm=spec.llm,
     )
+    sections = [
+        f"{len(items)} {name}"
+        for name, items in (
+            ("experiments", spec.experiments),
+            ("grids", spec.grids),
+            ("LLM experiments", spec.llm),
+        )
+        if items or name == "experiments"
+    ]
     print(
-        f"trm report: wrote {args.out} ({len(experiments)} experiments) and {args.bundle} "
+        f"trm report: wrote {args.out} ({', '.join(sections)}) and {args.bundle} "
         f"({len(bundle['records'])} records)"
     )
     return 0
@@ -72,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--spec",
         required=True,
-        help="JSON: {title, experiments: [...], records: [...]} (see docs/workflow.md)",
+        help="JSON: {title, records, experiments, grids, llm} (see docs/workflow.md)",
     )
     p.add_argument("--out", default="reports/report.html", help="HTML page to write")
     p.add_argument("--bundle", default="reports/provenance.json", help="provenance bundle to write")

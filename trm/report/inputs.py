@@ -60,21 +60,6 @@ class ExperimentInputs:
     analyses: dict[str, str] = field(default_factory=dict)
 
 
-def experiments_from_spec(spec: Mapping[str, Any]) -> list[ExperimentInputs]:
-    """ExperimentInputs from a `trm report --spec` JSON document."""
-    out = []
-    known = set(ExperimentInputs.__dataclass_fields__)
-    for i, e in enumerate(spec.get("experiments", [])):
-        missing = {"name", "data_dir"} - e.keys()
-        if missing:
-            raise UserError(f"report spec: experiments[{i}] lacks {sorted(missing)}")
-        unknown = set(e) - known
-        if unknown:
-            raise UserError(f"report spec: experiments[{i}] has unknown key(s) {sorted(unknown)}")
-        out.append(ExperimentInputs(**e))
-    return out
-
-
 def require(data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str) -> Any:
     """data[key], or an error naming the file, the key and the command that writes it."""
     if key not in data:

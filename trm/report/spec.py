@@ -1,0 +1,77 @@
+"""`trm report --spec spec.json`: the report's inputs from one JSON document instead of Snakemake.
+
+{"title": str, "records": [provenance record paths],
+ "experiments": [ExperimentInputs fields], "grids": [GridInputs fields],
+ "llm": [LlmInputs fields]}
+Each entry's keys are its dataclass's fields: the ones without a default are required, an
+unknown key is an error naming the entry (a typo must not drop a section silently).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from trm.errors import UserError
+from trm.report.grids import GridInputs
+from trm.report.inputs import ExperimentInputs
+from trm.report.llm import LlmInputs
+from trm.utils import read_json
+
+SECTIONS: dict[str, type] = {"experiments": ExperimentInputs, "grids": GridInputs, "llm": LlmInputs}
+TOP_KEYS = ("title", "records", *SECTIONS)
+
+
+@dataclass
+class ReportSpec:
+    title: str = "TRM reproduction report"
+    records: list[str] = field(default_factory=list)
+    experiments: list[ExperimentInputs] = field(default_factory=list)
+    grids: list[GridInputs] = field(default_factory=list)
+    llm: list[LlmInputs] = field(default_factory=list)
+
+
+def _entries(path: str, spec: dict[str, Any], key: str) -> list[Any]:
+    cls = SECTIONS[key]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    required = {
+        n
+        for n, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    }
+    items = spec.get(key, [])
+    if not isinstance(items, list):
+        raise UserError(f"{path}: '{key}' must be a list of objects")
+    out = []
+    for i, e in enumerate(items):
+        where = f"{path}: {key}[{i}]"
+        if not isinstance(e, dict):
+            raise UserError(f"{where} must be an object with keys {sorted(fields)}")
+        if missing := required - e.keys():
+            raise UserError(f"{where} lacks {sorted(missing)}")
+        if unknown := e.keys() - fields.keys():
+            raise UserError(
+                f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(fields)}"
+            )
+        out.append(cls(**e))
+    return out
+
+
+def read_spec(path: str | os.PathLike) -> ReportSpec:
+    """The spec file as dataclasses, or a UserError naming the file, the entry and the key."""
+    path = str(path)
+    spec = read_json(path, "report spec")
+    if not isinstance(spec, dict):
+        raise UserError(f"{path}: expected a JSON object with keys {list(TOP_KEYS)}")
+    if unknown := spec.keys() - set(TOP_KEYS):
+        raise UserError(f"{path}: unknown key(s) {sorted(unknown)}; known: {list(TOP_KEYS)}")
+    records = spec.get("records", [])
+    if not isinstance(records, list) or not all(isinstance(r, str) for r in records):
+        raise UserError(f"{path}: 'records' must be a list of provenance record paths")
+    return ReportSpec(
+        title=str(spec.get("title", ReportSpec.title)),
+        records=records,
+        **{key: _entries(path, spec, key) for key in SECTIONS},
+    )
