@@ -234,7 +234,9 @@ def test_grid_table_missing_key_is_named(tmp_path):
     data = json.loads((tmp_path / "grid.json").read_text())
     del data["variants"][1]["diff_vs_base_ci_low"]
     (tmp_path / "grid.json").write_text(json.dumps(data))
-    with pytest.raises(ReportInputError, match="diff_vs_base_ci_low"):
+    with pytest.raises(
+        ReportInputError, match=r"grid.json: variants\[1\] lacks key 'diff_vs_base_ci_low'"
+    ):
         read_grid(tmp_path / "grid.json")
 
 

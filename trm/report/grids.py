@@ -44,16 +44,21 @@ class GridInputs:
     sweep_json: str | None = None  # variants x test votes (rule sweep_grid), when planned
 
 
+def _check_keys(path: str | os.PathLike, obj: Any, keys: Sequence[str], where: str) -> None:
+    """Every declared key is in `obj`, else an error naming the file, the place and the key."""
+    if not isinstance(obj, dict):
+        raise ReportInputError(f"{path}: {where} is not a JSON object")
+    for key in keys:
+        if key not in obj:
+            raise ReportInputError(f"{path}: {where} lacks key {key!r}")
+
+
 def read_grid(path: str | os.PathLike) -> dict[str, Any]:
     """grid.json, failing with the file and key when a declared key is missing."""
     data = read_json(path, "grid table")
-    for key in TOP_KEYS:
-        if key not in data:
-            raise ReportInputError(f"{path}: missing key {key!r} (written by compare-runs)")
+    _check_keys(path, data, TOP_KEYS, "the grid table (written by compare-runs)")
     for i, row in enumerate(data[C.GRID_ROWS]):
-        for key in ROW_KEYS:
-            if key not in row:
-                raise ReportInputError(f"{path}: {C.GRID_ROWS}[{i}] lacks key {key!r}")
+        _check_keys(path, row, ROW_KEYS, f"{C.GRID_ROWS}[{i}]")
     return data
 
 
@@ -82,21 +87,14 @@ SWEEP_CELL_KEYS: tuple[str, ...] = (
 def read_sweep_grid(path: str | os.PathLike) -> dict[str, Any]:
     """sweep_grid.json, failing with the file and key when a declared key is missing."""
     data = read_json(path, "sweep grid table")
-    for key in SWEEP_TOP_KEYS:
-        if key not in data:
-            raise ReportInputError(f"{path}: missing key {key!r} (written by sweep-grid)")
+    _check_keys(path, data, SWEEP_TOP_KEYS, "the sweep grid table (written by sweep-grid)")
     for i, row in enumerate(data[SG.SG_ROWS]):
-        for key in (SG.ROW_NAME, SG.ROW_LABEL, SG.ROW_CELLS):
-            if key not in row:
-                raise ReportInputError(f"{path}: {SG.SG_ROWS}[{i}] lacks key {key!r}")
+        where = f"{SG.SG_ROWS}[{i}]"
+        _check_keys(path, row, (SG.ROW_NAME, SG.ROW_LABEL, SG.ROW_CELLS), where)
         if [c.get(SG.CELL_LEVEL) for c in row[SG.ROW_CELLS]] != data[SG.SG_LEVELS]:
-            raise ReportInputError(
-                f"{path}: {SG.SG_ROWS}[{i}].{SG.ROW_CELLS} do not follow {SG.SG_LEVELS}"
-            )
-        for cell in row[SG.ROW_CELLS]:
-            for key in SWEEP_CELL_KEYS:
-                if key not in cell:
-                    raise ReportInputError(f"{path}: {SG.SG_ROWS}[{i}] cell lacks key {key!r}")
+            raise ReportInputError(f"{path}: {where}.{SG.ROW_CELLS} do not follow {SG.SG_LEVELS}")
+        for j, cell in enumerate(row[SG.ROW_CELLS]):
+            _check_keys(path, cell, SWEEP_CELL_KEYS, f"{where}.{SG.ROW_CELLS}[{j}]")
     return data
 
 
