@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from trm import cli_options as opt
 from trm.bench.schema import DEVICE, REQUIRED_TOP, RESULTS, Device, Latency, Result
 
 
@@ -109,7 +110,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--compile", action="store_true", help="also measure torch.compile'd recursion")
     p.add_argument("--train-step", action="store_true", help="also measure training steps")
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
+    opt.add_device(p)
     p.add_argument("--warmup", type=int, default=2, help="untimed calls first (default 2)")
     p.add_argument("--repeats", type=int, default=10, help="timed calls (default 10)")
     p.add_argument(
@@ -130,12 +131,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--arch-override", action="append", metavar="KEY=VALUE", help="override a model setting"
     )
-    p.add_argument("--threads", type=int, help="CPU threads for torch")
+    opt.add_threads(p)
     p.add_argument("--out", required=True, help="bench.json to write")
     p.add_argument(
         "--overwrite",
         action="store_true",
         help="replace --out even if it is not a bench.json written by `trm bench`",
     )
-    p.add_argument("--no-progress", action="store_true")
+    opt.add_no_progress(p)
     p.set_defaults(func=_cmd_bench)

@@ -8,9 +8,9 @@ import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from trm import cli_options as opt
 from trm.eval import schema as S
 from trm.eval.scoring import MODES
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,14 +30,11 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
         "every test example of --data, plus <stem>.meta.json. Rerunning after an interruption "
         "resumes from the shards in <out>.shards/. Under torchrun the ranks split the shards.",
     )
-    p.add_argument(
-        "--checkpoint", required=True, help="step_N file, run folder or fetched checkpoint folder"
-    )
-    p.add_argument("--step", type=int, help="which step_N of a folder (default: the highest)")
+    opt.add_checkpoint(p)
     p.add_argument("--data", required=True, help="prepared dataset folder (its test split is used)")
     p.add_argument("--out", required=True, help="predictions .npz to write")
     p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="auto", help="auto|cpu|cuda (default auto)")
+    opt.add_device(p)
     p.add_argument(
         "--dtype",
         default="auto",
@@ -48,23 +45,15 @@ def _register_predict(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--shard-batches", type=int, default=16, help="batches per resumable shard (default 16)"
     )
-    p.add_argument(
-        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
-    )
-    p.add_argument(
-        "--arch-override",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a model setting (repeatable)",
-    )
+    opt.add_model_choice(p)
     p.add_argument(
         "--resize-puzzle-emb",
         action="store_true",
         help="load a checkpoint whose puzzle-embedding table has another number of rows",
     )
     p.add_argument("--compile", action="store_true", help="torch.compile the recursion (GPU runs)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    opt.add_threads(p)
+    opt.add_no_progress(p)
     p.add_argument(
         "--trajectory",
         action="store_true",
@@ -177,8 +166,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
         "--single", required=True, help="output folder of `trm score arc --mode single`"
     )
     cmp_.add_argument("--out", required=True, help="JSON file to write")
-    cmp_.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(cmp_)
     cmp_.add_argument(
         "--overwrite",
         action="store_true",
@@ -208,8 +196,7 @@ def _register_score(subparsers: argparse._SubParsersAction) -> None:
     )
     runs.add_argument("--grid", default="", help="the grid's name (recorded in the output)")
     runs.add_argument("--out", required=True, help="JSON file to write")
-    runs.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    runs.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(runs)
     runs.set_defaults(func=_compare_runs)
 
 
@@ -232,8 +219,7 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument(
         "--draws", type=int, default=0, help="also average over R random choices of K copies"
     )
-    sweep.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    sweep.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(sweep)
     sweep.add_argument("--quiet", action="store_true", help="no progress bars")
     sweep.add_argument(
         "--overwrite",
@@ -253,10 +239,7 @@ def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
         + ("; several (e.g. one per checkpoint) vote pooled" if pooled else ""),
     )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--n-boot", type=int, default=DEFAULT_N_BOOT, help="bootstrap resamples (default 10000)"
-    )
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="bootstrap seed")
+    opt.add_bootstrap(p)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--overwrite",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from trm import cli_options as opt
 from trm.data.arc import REFERENCE_SECOND_TEST_SET
 from trm.llm import outputs as O
 
@@ -62,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--checkpoint-every", type=int, default=0)
     t.add_argument("--load-in-4bit", action="store_true", help="QLoRA (CUDA + bitsandbytes)")
     t.add_argument("--dtype", default="auto")
-    t.add_argument("--device", default="auto")
+    opt.add_device(t)
     t.add_argument("--gradient-checkpointing", action="store_true")
     t.add_argument("--resume", action="store_true")
     t.set_defaults(func=_train)
@@ -74,7 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     q.add_argument("--data", required=True)
     q.add_argument("--out", required=True, help="predictions .jsonl")
     q.add_argument("--batch-size", type=int, default=8)
-    q.add_argument("--device", default="auto")
+    opt.add_device(q)
     q.add_argument("--dtype", default="auto")
     q.add_argument("--load-in-4bit", action="store_true")
     q.add_argument("--max-new-tokens", type=int, default=None, help="default: from the data")
@@ -85,8 +86,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--data", required=True)
     s.add_argument("--predictions", required=True)
     s.add_argument("--out", required=True)
-    s.add_argument("--n-boot", type=int, default=10_000)
-    s.add_argument("--seed", type=int, default=0)
+    opt.add_bootstrap(s)
     s.add_argument("--cost", nargs="*", default=[], help="train/predict summary JSON files")
     s.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     s.set_defaults(func=_score)
@@ -95,8 +95,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     c.add_argument("--trm", required=True, help="a `trm score arc` folder (per_input.csv)")
     c.add_argument("--llm", required=True, help="a `trm llm score` folder (per_input.csv)")
     c.add_argument("--out", required=True, help="JSON file")
-    c.add_argument("--n-boot", type=int, default=10_000)
-    c.add_argument("--seed", type=int, default=0)
+    opt.add_bootstrap(c)
     c.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     c.set_defaults(func=_compare)
 

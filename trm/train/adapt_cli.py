@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from trm import cli_options as opt
 from trm.train.adapt_schema import AdaptConfig
 
 _D = AdaptConfig()
@@ -22,10 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "--checkpoint OUT --data DATA`) and OUT/adapt.json. --steps 0 only expands the table."
         ),
     )
-    p.add_argument(
-        "--checkpoint", required=True, help="step_N file, run folder or fetched checkpoint folder"
-    )
-    p.add_argument("--step", type=int, help="which step_N of a folder (default: the highest)")
+    opt.add_checkpoint(p)
     p.add_argument(
         "--source-data",
         required=True,
@@ -58,18 +56,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=_D.eval_examples,
         help="fitted examples the loss before/after is measured on (default %(default)s)",
     )
-    p.add_argument("--device", default=_D.device, help="auto|cpu|cuda (default auto)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's choice)")
-    p.add_argument(
-        "--arch", help="model preset when the checkpoint has no all_config.yaml (tiny, paper-arc)"
-    )
-    p.add_argument(
-        "--arch-override",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a model setting (repeatable)",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress output")
+    opt.add_device(p, default=_D.device)
+    opt.add_threads(p)
+    opt.add_model_choice(p)
+    opt.add_no_progress(p)
     p.add_argument(
         "--overwrite",
         action="store_true",

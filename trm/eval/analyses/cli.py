@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm import cli_options as opt
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,8 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     traj.add_argument("--data", required=True, help="prepared ARC dataset folder")
     traj.add_argument("--predictions", required=True, help="predictions.npz with per-step fields")
     traj.add_argument("--out", required=True, help="output folder")
-    traj.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    traj.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(traj)
     traj.set_defaults(func=_trajectory)
 
     cmp_ = kinds.add_parser(
@@ -40,8 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     cmp_.add_argument("--baseline", required=True, metavar="NAME=DIR")
     cmp_.add_argument("--variant", required=True, action="append", metavar="NAME=DIR")
     cmp_.add_argument("--out", required=True, help="JSON file to write")
-    cmp_.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    cmp_.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(cmp_)
     cmp_.set_defaults(func=_compare)
 
     ens = kinds.add_parser(
@@ -51,15 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "OUT/pooled/scores/<mode>/ and OUT/compare_<mode>.json (pooled and every checkpoint "
         "against the last one, paired over tasks).",
     )
-    ens.add_argument("--checkpoint", required=True, help="training run folder with step_N files")
+    opt.add_checkpoint(ens, help="training run folder with step_N files", step=False)
     ens.add_argument("--data", required=True, help="prepared ARC dataset folder")
     ens.add_argument("--out", required=True, help="output folder")
     ens.add_argument("--last", type=int, default=2, help="how many of the last step_N (default 2)")
     ens.add_argument("--batch-size", type=int, default=256)
-    ens.add_argument("--device", default="auto")
-    ens.add_argument("--threads", type=int, help="CPU threads for torch")
-    ens.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    ens.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_device(ens)
+    opt.add_threads(ens)
+    opt.add_bootstrap(ens)
     ens.set_defaults(func=_ensemble)
 
     sg = kinds.add_parser(
@@ -78,8 +75,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sg.add_argument("--base", help="the run the others are compared with (default: the first)")
     sg.add_argument("--grid", default="", help="the grid's name (shown in the report)")
     sg.add_argument("--out", required=True, help="JSON file to write")
-    sg.add_argument("--n-boot", type=int, default=DEFAULT_N_BOOT)
-    sg.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    opt.add_bootstrap(sg)
     sg.set_defaults(func=_sweep_grid)
 
 
