@@ -536,14 +536,11 @@ def _step_hasher(
 
     try:
         ts = load_arc_test_set(data_dir, dataset_row_identifiers(data_dir))
+        seq_len = read_metadata(data_dir, "test").seq_len
+        side = canvas_side(seq_len, f"{data_dir}/test/dataset.json: field seq_len")
     except UserError as e:
         raise UserError(f"--trajectory needs an ARC dataset: {e}") from e
     pids = row_ids.astype(np.int64)
-    seq_len = read_metadata(data_dir, "test").seq_len
-    try:
-        side = canvas_side(seq_len, f"{data_dir}/test/dataset.json: field seq_len")
-    except ValueError as e:
-        raise UserError(f"--trajectory needs an ARC dataset: {e}") from e
 
     def hash_steps(start: int, tokens: np.ndarray, q: np.ndarray) -> dict[str, np.ndarray]:
         n_steps, rows, seq = tokens.shape

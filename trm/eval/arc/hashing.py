@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from trm.data.augment import DIHEDRAL_INVERSE, NAME_SEP, dihedral_transform
+from trm.errors import InputError
 
 if TYPE_CHECKING:
     from trm.eval.arc.testset import ArcTestSet
@@ -39,10 +40,12 @@ _W = np.random.default_rng(20251008).integers(
 
 
 def canvas_side(seq_len: int, where: str = "ARC rows") -> int:
-    """The canvas side N of rows of `seq_len` = N*N tokens (30 in the reference layout)."""
+    """The canvas side N of rows of `seq_len` = N*N tokens (30 in the reference layout).
+
+    Raises InputError (a ValueError and a UserError) naming `where` otherwise."""
     side = math.isqrt(int(seq_len))
     if side * side != seq_len or not 1 <= side <= GRID:
-        raise ValueError(
+        raise InputError(
             f"{where}: {seq_len} tokens per row is not an N x N ARC canvas with N <= {GRID}"
         )
     return side

@@ -57,10 +57,8 @@ def process_predictions(
     meta = read_metadata(data_dir, "test")
     expected_ids = dataset_row_identifiers(data_dir)
     preds = read_predictions(pred_path)
-    try:  # the canvas is the dataset's (30x30 in the reference layout)
-        side = canvas_side(meta.seq_len, f"{data_dir}/test/dataset.json: field seq_len")
-    except ValueError as e:
-        raise UserError(str(e)) from e
+    # the canvas is the dataset's (30x30 in the reference layout)
+    side = canvas_side(meta.seq_len, f"{data_dir}/test/dataset.json: field seq_len")
     if preds.inputs.shape[1] != meta.seq_len:
         raise UserError(
             f"{pred_path}: field inputs has rows of {preds.inputs.shape[1]} tokens; the dataset "
