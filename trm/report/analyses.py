@@ -13,6 +13,7 @@ from typing import Any
 from trm.eval.analyses import keys as K
 from trm.eval.schema import CI_METHOD_SHORT
 from trm.eval.scoring import MODES
+from trm.report import fmt
 from trm.report.figures import plt, to_data_uri
 from trm.report.inputs import ExperimentInputs, _read_object, must_exist, require
 from trm.train import adapt_schema as AS
@@ -20,15 +21,9 @@ from trm.train import adapt_schema as AS
 Chain = Callable[[Sequence[str]], list[dict[str, Any]]]
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
 def _ci(lo: float, hi: float, signed: bool = False, method: str | None = None) -> str:
     """[lo, hi] in percent (points when signed), with the interval's method when known."""
-    f = "{:+.1f}" if signed else "{:.1f}"
-    text = f"[{f.format(100 * lo)}, {f.format(100 * hi)}]" + (" pt" if signed else "")
-    return f"{text} {CI_METHOD_SHORT.get(method, method)}" if method else text
+    return fmt.interval(lo, hi, CI_METHOD_SHORT.get(method, method) if method else None, signed)
 
 
 def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -96,7 +91,7 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
     halting = {
         "steps": get(K.HALT_STEPS),
         "mean_step": f"{get(K.HALT_MEAN_STEP):.2f}",
-        "saved": _pct(get(K.HALT_SAVED)),
+        "saved": fmt.pct(get(K.HALT_SAVED)),
         "never": get(K.HALT_NEVER),
         "n_rows": get(K.HALT_N_ROWS),
         "rows": [],
@@ -109,9 +104,9 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
             halting["rows"].append(
                 {
                     "label": f"{mode} pass@{k}",
-                    "last": _pct(get(K.last_pass_key(mode, k))),
-                    "halted": _pct(get(K.halt_pass_key(mode, k))),
-                    "diff": f"{100 * get(dkey):+.1f} pt",
+                    "last": fmt.pct(get(K.last_pass_key(mode, k))),
+                    "halted": fmt.pct(get(K.halt_pass_key(mode, k))),
+                    "diff": fmt.pts(get(dkey)),
                     "ci": _ci(
                         *(get(c) for c in K.ci_keys(dkey)),
                         signed=True,
@@ -125,7 +120,7 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
             "step": r[K.TRAJ_STEP],
             "cells": [
                 (
-                    _pct(r[K.per_input_pass(k)]),
+                    fmt.pct(r[K.per_input_pass(k)]),
                     _ci(
                         *(r[c] for c in K.ci_keys(K.per_input_pass(k))),
                         method=r[K.ci_method_key(K.per_input_pass(k))],
@@ -133,7 +128,7 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
                 )
                 for k in K.SWEEP_KS
             ],
-            "halted": _pct(r[K.TRAJ_HALTED]),
+            "halted": fmt.pct(r[K.TRAJ_HALTED]),
         }
         for r in rows
     ]
@@ -156,7 +151,7 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
         for k in K.SWEEP_KS:
             p, d = K.cmp_pass_key(k), K.cmp_diff_key(k)
             cell = {
-                "value": _pct(require(entry, p, path, writer)),
+                "value": fmt.pct(require(entry, p, path, writer)),
                 "ci": _ci(
                     *(require(entry, c, path, writer) for c in K.ci_keys(p)),
                     method=require(entry, K.ci_method_key(p), path, writer),
@@ -168,7 +163,7 @@ def _comparison(path: str, writer: str) -> dict[str, Any]:
             cells.append(
                 cell
                 | {
-                    "diff": f"{100 * require(entry, d, path, writer):+.1f} pt",
+                    "diff": fmt.pts(require(entry, d, path, writer)),
                     "diff_ci": _ci(
                         *(require(entry, c, path, writer) for c in K.ci_keys(d)),
                         signed=True,
@@ -203,8 +198,8 @@ def _adapt_section(compares: Sequence[tuple[str, str]], chain: Chain) -> dict[st
         "eval_examples": get(AS.KEY_EVAL_EXAMPLES),
         "loss_before": f"{get(AS.KEY_LOSS_BEFORE):.4f}",
         "loss_after": f"{get(AS.KEY_LOSS_AFTER):.4f}",
-        "exact_before": _pct(get(AS.KEY_EXACT_BEFORE)),
-        "exact_after": _pct(get(AS.KEY_EXACT_AFTER)),
+        "exact_before": fmt.pct(get(AS.KEY_EXACT_BEFORE)),
+        "exact_after": fmt.pct(get(AS.KEY_EXACT_AFTER)),
         "wall_s": f"{get(AS.KEY_WALL_S):.1f}",
         "cpu_s": f"{get(AS.KEY_CPU_S):.1f}",
         "device": get(AS.KEY_DEVICE),

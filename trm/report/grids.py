@@ -14,6 +14,7 @@ from typing import Any
 from trm.eval import compare_runs as C
 from trm.eval.analyses import sweep_grid as SG
 from trm.eval.schema import CI_METHOD_SHORT, ci_keys, ci_method_key
+from trm.report import fmt
 from trm.report.inputs import ReportInputError
 from trm.utils import read_json
 
@@ -109,9 +110,8 @@ def sweep_grid_view(path: str | os.PathLike) -> dict[str, Any]:
             lo, hi = (c[k] for k in ci_keys(SG.CELL_ACCURACY))
             cells.append(
                 {
-                    "accuracy": _pct(c[SG.CELL_ACCURACY]),
-                    "interval": f"[{100 * lo:.1f}, {100 * hi:.1f}] "
-                    + _method(c[SG.CELL_CI_METHOD]),
+                    "accuracy": fmt.pct(c[SG.CELL_ACCURACY]),
+                    "interval": fmt.interval(lo, hi, _method(c[SG.CELL_CI_METHOD])),
                     "n": c[SG.CELL_N],
                     "votes": f"{c[SG.CELL_MEAN_VOTES]:.1f}",
                 }
@@ -122,9 +122,10 @@ def sweep_grid_view(path: str | os.PathLike) -> dict[str, Any]:
                 dlo, dhi = (c[k] for k in ci_keys(SG.CELL_DIFF))
                 diffs.append(
                     {
-                        "diff": f"{_pts(c[SG.CELL_DIFF])} pt",
-                        "interval": f"[{_pts(dlo)}, {_pts(dhi)}] pt "
-                        + _method(c[SG.CELL_DIFF_CI_METHOD]),
+                        "diff": fmt.pts(c[SG.CELL_DIFF]),
+                        "interval": fmt.interval(
+                            dlo, dhi, _method(c[SG.CELL_DIFF_CI_METHOD]), signed=True
+                        ),
                         "p_value": f"{c[SG.CELL_DIFF_P]:.3f}",
                     }
                 )
@@ -148,10 +149,6 @@ def sweep_grid_view(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def _pct(v: float) -> str:
-    return f"{100 * v:.1f} %"
-
-
 def _method(m: str) -> str:
     """An interval's method as a table cell names it (trm.eval.schema.CI_METHOD_SHORT)."""
     if m not in CI_METHOD_SHORT:
@@ -159,10 +156,6 @@ def _method(m: str) -> str:
             f"unknown interval method {m!r} (expected {sorted(CI_METHOD_SHORT)})"
         )
     return CI_METHOD_SHORT[m]
-
-
-def _pts(v: float) -> str:
-    return f"{100 * v:+.1f}"
 
 
 def grid_section(grid: GridInputs, bundle: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -181,15 +174,14 @@ def grid_section(grid: GridInputs, bundle: Mapping[str, Any] | None = None) -> d
                 "variant": r[C.ROW_VARIANT],
                 "experiment": grid.experiments.get(r[C.ROW_VARIANT], ""),
                 "changes": r[C.ROW_CHANGES],
-                "accuracy": _pct(r[C.ROW_ACCURACY]),
-                "interval": f"[{100 * lo:.1f}, {100 * hi:.1f}] "
-                + _method(r[ci_method_key(C.ROW_ACCURACY)]),
+                "accuracy": fmt.pct(r[C.ROW_ACCURACY]),
+                "interval": fmt.interval(lo, hi, _method(r[ci_method_key(C.ROW_ACCURACY)])),
                 "n": r[C.ROW_N],
                 "paper": "–" if r[C.ROW_PAPER] is None else f"{r[C.ROW_PAPER]:.1f} %",
-                "diff": "base" if is_base else f"{_pts(r[C.ROW_DIFF])} pt",
+                "diff": "base" if is_base else fmt.pts(r[C.ROW_DIFF]),
                 "diff_interval": ""
                 if is_base
-                else f"[{_pts(dlo)}, {_pts(dhi)}] pt " + _method(r[ci_method_key(C.ROW_DIFF)]),
+                else fmt.interval(dlo, dhi, _method(r[ci_method_key(C.ROW_DIFF)]), signed=True),
                 "p_value": "" if is_base else f"{r[C.ROW_DIFF_P]:.3f}",
             }
         )

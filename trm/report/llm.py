@@ -18,6 +18,7 @@ from typing import Any
 from trm.eval import schema as S
 from trm.llm import schema as L
 from trm.provenance import lineage
+from trm.report import fmt
 from trm.report.inputs import ReportInputError, must_exist, require
 from trm.utils import read_json
 
@@ -81,14 +82,11 @@ def read_llm_compare(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _pct(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
-    return {"value": f"{100 * value:.1f} %", "ci": f"[{100 * lo:.1f}, {100 * hi:.1f}] {method}"}
+    return {"value": fmt.pct(value), "ci": fmt.interval(lo, hi, method)}
 
 
 def _signed(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
-    return {
-        "value": f"{100 * value:+.1f} pt",
-        "ci": f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt {method}",
-    }
+    return {"value": fmt.pts(value), "ci": fmt.interval(lo, hi, method, signed=True)}
 
 
 def _count(n: Any) -> str:

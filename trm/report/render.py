@@ -19,7 +19,7 @@ import yaml
 
 from trm.eval import schema as S
 from trm.provenance import lineage, now_iso
-from trm.report import figures
+from trm.report import figures, fmt
 from trm.report.analyses import analyses_section
 from trm.report.describe import describe, paper_comparison
 from trm.report.inputs import (
@@ -62,22 +62,6 @@ PAPER_CITATION = (
 
 # ---------------------------------------------------------------------------------------------
 # Assembling the page
-
-
-def pct(v: float | None) -> str:
-    return "–" if v is None else f"{100 * v:.1f} %"
-
-
-def interval(ci: tuple[float, float] | None) -> str:
-    return "" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
-
-
-def signed_pt(v: float) -> str:
-    return f"{100 * v:+.1f} pt"
-
-
-def signed_interval(lo: float, hi: float) -> str:
-    return f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt"
 
 
 def chain(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[dict[str, Any]]:
@@ -146,14 +130,14 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
         for mode, h in headlines.items():
             est = h.estimates[key]
             row["modes"][mode] = {
-                "value": pct(est.value),
-                "ci": interval((est.ci_low, est.ci_high)),
+                "value": fmt.pct(est.value),
+                "ci": fmt.interval(est.ci_low, est.ci_high),
                 "method": S.CI_METHODS[est.method or "bootstrap"],
                 "n": n_text(h.counts),
                 "raw": est.value,
             }
         diff = compare["diffs"].get(key) if compare else None
-        row["difference"] = signed_pt(diff["estimate"].value) if diff else "–"
+        row["difference"] = fmt.pts(diff["estimate"].value) if diff else "–"
         rows.append(row)
     paired = None
     if compare:
@@ -162,8 +146,8 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
             "rows": [
                 {
                     "label": d["label"],
-                    "value": signed_pt(d["estimate"].value),
-                    "ci": signed_interval(d["estimate"].ci_low, d["estimate"].ci_high),
+                    "value": fmt.pts(d["estimate"].value),
+                    "ci": fmt.interval(d["estimate"].ci_low, d["estimate"].ci_high, signed=True),
                     "method": S.CI_METHODS[d["estimate"].method or "bootstrap"],
                     "p_value": f"{d['p_value']:.3g}",
                 }
