@@ -144,7 +144,7 @@ rule ensemble:
 
 rule adapt_data:
     input:
-        unpack(_adapt_task_files),
+        unpack(exp_task_files),
     output:
         data=directory("runs/{exp}/analyses/adapt/data"),
         prov="runs/{exp}/analyses/adapt/data.provenance.json",

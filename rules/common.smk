@@ -226,11 +226,21 @@ def _generated_arc_datasets():
     return "|".join(sorted(map(re.escape, names))) if names else "(?!x)x"
 
 
+def generated_task_files(ds):
+    """The generate_arc_tasks output a `source: generated` ARC dataset section reads (as job
+    input `tasks`); other sources need none."""
+    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}
+
+
 def _arc_task_files(wildcards):
-    """prepare_arc reads generated task files when the dataset says so; other sources need none."""
-    if dataset_cfg(wildcards.dataset)["source"] == "generated":
-        return {"tasks": f"data/{wildcards.dataset}.tasks"}
-    return {}
+    """prepare_arc: the dataset's generated task files, if any."""
+    return generated_task_files(dataset_cfg(wildcards.dataset))
+
+
+def exp_task_files(wildcards):
+    """The generated task files of experiment {exp}'s dataset, if any: llm_prepare and adapt_data
+    read the same generate_arc_tasks output the TRM's prepare_arc reads."""
+    return generated_task_files(exp_cfg(wildcards.exp)["dataset"])
 
 
 def _ckpt_cfg(wildcards):
@@ -308,13 +318,6 @@ def _grid_name_regex():
 
 def llm_cfg(exp):
     return EXPERIMENTS[exp]["llm"]
-
-
-def llm_task_files(wildcards):
-    """llm_prepare reads the generated task files of a `source: generated` dataset (the same
-    generate_arc_tasks job the TRM's prepare_arc reads); other sources need no input."""
-    ds = exp_cfg(wildcards.exp)["dataset"]
-    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}
 
 
 def llm_model_input(exp):
@@ -542,9 +545,3 @@ def _adapt_dataset(exp):
     ds = dict(exp_cfg(exp)["dataset"])
     ds.update(adapt_cfg(exp)["dataset"])
     return ds
-
-
-def _adapt_task_files(wildcards):
-    """Generated task files come from the experiment's own generate_arc_tasks job."""
-    ds = exp_cfg(wildcards.exp)["dataset"]
-    return {"tasks": f"data/{ds['name']}.tasks"} if ds["source"] == "generated" else {}

@@ -47,7 +47,7 @@ rule llm_tiny_model:
 
 rule llm_prepare:
     input:
-        unpack(llm_task_files),
+        unpack(exp_task_files),
         model=lambda wc: llm_model_input(wc.exp),
     output:
         data=directory("runs/{exp}/llm/data"),

@@ -18,6 +18,19 @@ def trm(*args: object) -> list[str]:
     return [sys.executable, "-m", "trm.cli", *map(str, args)]
 
 
+def with_generated_source(ds: dict, tasks: str | None) -> dict:
+    """A dataset section as the prepare commands read it: a `source: generated` dataset reads
+    the generate_arc_tasks output (job input `tasks`) as Kaggle files, with its default subsets."""
+    from trm.data.arc_generated import DEFAULT_SUBSETS, PREFIX_NAME
+
+    ds = dict(ds)
+    if ds["source"] == "generated":
+        ds["input_prefix"] = str(Path(tasks) / PREFIX_NAME)
+        ds.setdefault("subsets", list(ds.get("generate", {}).get("tasks", DEFAULT_SUBSETS)))
+        ds.setdefault("test_set", "evaluation")
+    return ds
+
+
 def limit_threads(threads: int) -> None:
     # Jobs share the machine: keep torch/BLAS to the threads Snakemake gave this job.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -4,18 +4,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _job import limit_threads, trm  # noqa: E402
+from _job import limit_threads, trm, with_generated_source  # noqa: E402
 
-from trm.data.arc_generated import DEFAULT_SUBSETS, PREFIX_NAME  # noqa: E402
 from trm.jobargs import to_flags  # noqa: E402
 from trm.provenance import run_snakemake_job  # noqa: E402
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
-ds = dict(smk.params.dataset)
-if ds["source"] == "generated":  # task files written by the generate_arc_tasks rule
-    ds["input_prefix"] = str(Path(smk.input.tasks) / PREFIX_NAME)
-    ds.setdefault("subsets", list(ds.get("generate", {}).get("tasks", DEFAULT_SUBSETS)))
-    ds.setdefault("test_set", "evaluation")
+ds = with_generated_source(smk.params.dataset, smk.input.get("tasks"))
 cmd = trm("prepare", ds["kind"], *to_flags("dataset", ds))
 cmd += ["--out", smk.output.data]
 limit_threads(smk.threads)
