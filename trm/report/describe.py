@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trm.data.arc import REFERENCE_CANVAS
+
 # The paper's runs, as this workflow's configs express them (config/experiments/*.yaml): the
 # dataset fields that must match and the model/train presets of the paper's settings.
 PAPER_RUNS: dict[str, dict[str, Any]] = {
@@ -82,7 +84,10 @@ def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
                 reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {want!r}")
         if spec["dataset"]["kind"] == "arc" and ds.get("source") not in ARC_SOURCES:
             reasons.append(f"dataset.source is {ds.get('source')!r}, not the benchmark's files")
-        if spec["dataset"]["kind"] == "arc" and ds.get("canvas", 30) != 30:
+        if (
+            spec["dataset"]["kind"] == "arc"
+            and ds.get("canvas", REFERENCE_CANVAS) != REFERENCE_CANVAS
+        ):
             reasons.append(f"dataset.canvas = {ds['canvas']} is outside the reference layout")
         for key in SUBSET_FIELDS:
             if key in ds:
@@ -118,10 +123,11 @@ def _dataset_text(ds: Mapping[str, Any]) -> str:
         subsets = ", ".join(ds.get("subsets", [])) or "default subsets"
         limit = f", at most {ds['max_tasks']} tasks per subset" if "max_tasks" in ds else ""
         test = f"; test set {ds['test_set']}" if "test_set" in ds else ""
-        canvas = int(ds.get("canvas", 30))
+        canvas = int(ds.get("canvas", REFERENCE_CANVAS))
         layout = (
-            f", on a {canvas}x{canvas} canvas (outside the reference's 30x30 layout)"
-            if canvas != 30
+            f", on a {canvas}x{canvas} canvas (outside the reference's "
+            f"{REFERENCE_CANVAS}x{REFERENCE_CANVAS} layout)"
+            if canvas != REFERENCE_CANVAS
             else ""
         )
         return f"ARC from {where} ({subsets}{test}{limit}), {aug_text}{layout}"
