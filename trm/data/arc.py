@@ -46,7 +46,6 @@ from trm.progress import progress as progress_bar
 from trm.utils import write_json
 
 ARC_MAX_GRID = 30
-SEQ_LEN = ARC_MAX_GRID * ARC_MAX_GRID
 REFERENCE_CANVAS = ARC_MAX_GRID  # the reference pads every grid into 30x30
 AUGMENT_RETRIES_FACTOR = 5
 # The reference always sends this subset's test pairs to the test split (test_set_name2).

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from trm.eval.arc.testset import ArcTestSet
 
 GRID = 30  # the largest ARC grid, and the reference canvas (30x30)
-SEQ = GRID * GRID  # the reference layout's row length
 _TRANSPOSING = (1, 3, 6, 7)  # dihedral ids that swap height and width
 _MAX_CELLS = 1 << 22  # cells hashed per block (bounds temporary memory)
 _CROP_CHUNK = 1024  # rows per crop block (small enough to stay in cache)
