@@ -52,7 +52,7 @@ def test_score_arc_golden_outputs(tmp_path):
             str(EVAL / "preds.npz"),
             "--out",
             str(out),
-            "--quiet",
+            "--no-progress",
         ]
     )
     assert rc == 0
@@ -85,7 +85,7 @@ def test_score_arc_golden_outputs(tmp_path):
 
 @needs_golden
 def test_single_mode_and_paired_comparison(tmp_path):
-    args = ["--data", str(DATA), "--predictions", str(EVAL / "preds.npz"), "--quiet"]
+    args = ["--data", str(DATA), "--predictions", str(EVAL / "preds.npz"), "--no-progress"]
     assert main(["score", "arc", *args, "--out", str(tmp_path / "paper")]) == 0
     assert main(["score", "arc", *args, "--mode", "single", "--out", str(tmp_path / "single")]) == 0
     single = json.loads((tmp_path / "single" / "metrics.json").read_text())
@@ -136,7 +136,7 @@ def test_sweep_cli_writes_csv(synthetic, tmp_path):
             "2",
             "--n-boot",
             "500",
-            "--quiet",
+            "--no-progress",
         ]
     )
     assert rc == 0
@@ -286,7 +286,7 @@ def test_existing_output_survives_a_failed_run(synthetic, tmp_path, capsys):
                 str(preds),
                 "--out",
                 str(out),
-                "--quiet",
+                "--no-progress",
             ]
         )
         == 0

@@ -34,6 +34,10 @@ class OutputRefusedError(UserError):
     """The output path holds something this command did not write, or overlaps an input."""
 
 
+class OutputBusyError(UserError):
+    """Another process is writing the same output (its lock is held)."""
+
+
 class OutputWriteError(UserError, OSError):
     """Writing an output failed for a reason of the environment (no space, permission, ...)."""
 

@@ -1,9 +1,17 @@
 """May this command write to that output path? One rule for every command that writes outputs.
 
-An existing output is replaced only when the command recognises it as its own earlier output
-(`recognise(path) -> True`, e.g. a dataset folder whose manifest says `trm prepare sudoku`), or
-when the user passed `--overwrite`. An output equal to, inside, or containing one of the
-command's inputs is always refused: replacing it would delete what is being read.
+The command layer (trm.command) applies it to every declared output by construction:
+
+- an output equal to, inside, or containing one of the command's inputs is always refused:
+  replacing it would delete what is being read (`refuse_if_overlapping`);
+- an existing output is replaced only when it carries the marker this same command wrote
+  (`is_marked`: `<folder>/.trm-output.json`, or `.<file>.trm-output.json` beside a file), or
+  when the user passed --overwrite (`check_replaceable`);
+- `output_lock`: a lock file beside the output keeps a second writer out; the lock of a writer
+  that died (same host, process gone) is taken over.
+
+`check_output_path` is the same rule for library callers that recognise their outputs by
+content (kept for in-process use).
 
 Also here: SIGTERM handling for commands that have no checkpointing of their own, so that a
 stopped build removes its temporaries (atomic writers clean up on any exception) and exits
@@ -12,15 +20,17 @@ with 143 and one line instead of leaving `.tmp-*` folders behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
-from collections.abc import Callable, Iterable
+import socket
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from trm.errors import OutputRefusedError, OutputWriteError
+from trm.errors import OutputBusyError, OutputRefusedError, OutputWriteError
 
 
 def _overlap(out: Path, inp: Path) -> str | None:
@@ -75,6 +85,170 @@ def check_output_path(
         f"{option} {out_path} is {what} that is not a {kind} written by trm: refusing to replace "
         "it (choose another path, remove it, or pass --overwrite)"
     )
+
+
+# ---- markers: "this output was written by that command" ------------------------------------------
+
+MARKER_NAME = ".trm-output.json"
+
+
+def marker_path(out: str | os.PathLike, folder: bool | None = None) -> Path:
+    """Where the marker of `out` lives: inside a folder, beside a file."""
+    out = Path(out)
+    if folder is None:
+        folder = out.is_dir() and not out.is_symlink()
+    return out / MARKER_NAME if folder else out.with_name(f".{out.name}{MARKER_NAME}")
+
+
+def write_marker(out: str | os.PathLike, command: str, folder: bool) -> None:
+    """Mark `out` as written by `command` (`trm score arc`)."""
+    from trm import __version__
+
+    path = marker_path(out, folder)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"command": command, "trm_repro": __version__}) + "\n")
+    os.replace(tmp, path)
+
+
+def marked_by(out: str | os.PathLike) -> str | None:
+    """The command named by `out`'s marker, None when it carries none."""
+    try:
+        with open(marker_path(out)) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return None
+    command = data.get("command") if isinstance(data, dict) else None
+    return command if isinstance(command, str) else None
+
+
+def is_marked(out: str | os.PathLike, command: str) -> bool:
+    return marked_by(out) == command
+
+
+def refuse_if_overlapping(
+    out: str | os.PathLike,
+    inp: str | os.PathLike,
+    *,
+    option: str = "--out",
+    what: str | None = None,
+) -> None:
+    """Refuse an output that is, contains or lies inside `inp` (links resolved)."""
+    how = _overlap(Path(out).resolve(), Path(inp).resolve())
+    if how is not None:
+        raise OutputRefusedError(
+            f"{option} {out} {how} {what or f'the input {inp}'}: writing it would destroy "
+            "what the command reads; choose another output path"
+        )
+
+
+def check_replaceable(
+    out: str | os.PathLike, command: str, *, overwrite: bool, option: str = "--out"
+) -> None:
+    """Refuse to replace an existing, non-empty `out` that `command` did not mark as its own,
+    unless `overwrite`."""
+    out_path = Path(out)
+    for ancestor in out_path.absolute().parents:
+        if ancestor.exists():
+            if not ancestor.is_dir():
+                raise OutputWriteError(
+                    f"cannot write {out_path}: {ancestor} is a file, not a folder"
+                )
+            break
+    if not (out_path.exists() or out_path.is_symlink()):
+        return
+    if out_path.is_dir() and not out_path.is_symlink() and not any(out_path.iterdir()):
+        return  # an empty folder holds nothing to lose
+    if overwrite:
+        return
+    owner = marked_by(out_path)
+    if owner == command:
+        return
+    what = "a folder" if out_path.is_dir() else "a file"
+    by = f"written by `{owner}`" if owner else "not written by trm"
+    raise OutputRefusedError(
+        f"{option} {out_path} is {what} {by}, not by `{command}`: refusing to replace it "
+        "(choose another path, remove it, or pass --overwrite)"
+    )
+
+
+# ---- the lock beside an output -------------------------------------------------------------------
+
+
+def lock_path(out: str | os.PathLike) -> Path:
+    out = Path(out)
+    return out.with_name(f".{out.name}.lock")
+
+
+def _lock_owner(path: Path) -> tuple[int, str, str] | None:
+    try:
+        text = path.read_text()
+    except OSError:
+        return None
+    head, _, command = text.strip().partition(" ")
+    pid, _, host = head.partition("@")
+    try:
+        return int(pid), host, command
+    except ValueError:
+        return None
+
+
+@contextlib.contextmanager
+def output_lock(out: str | os.PathLike, command: str) -> Iterator[Path]:
+    """Hold `.<name>.lock` beside `out` while the block runs; a second writer fails at once.
+
+    A lock left by a writer that died on this host is taken over. One on another host (a
+    shared file system) is not: the message names the file to remove if that run is gone.
+    """
+    path = lock_path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{os.getpid()}@{socket.gethostname()} {command}\n"
+    for _attempt in range(3):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            owner = _lock_owner(path)
+            if owner is not None and owner[1] == socket.gethostname() and not _alive(owner[0]):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()  # its writer died: take over
+                continue
+            if owner is None:  # being written this instant, or not ours: look again
+                import time
+
+                time.sleep(0.05)
+                owner = _lock_owner(path)
+                if owner is None:
+                    raise OutputBusyError(
+                        f"{out} is locked by {path}, which is not a trm lock: remove it if no "
+                        "trm command is writing this output"
+                    ) from None
+                continue
+            pid, host, other = owner
+            raise OutputBusyError(
+                f"{out} is being written by another process ({other or 'trm'}, pid {pid} on "
+                f"{host}): wait for it to finish; if that run is gone, remove {path}"
+            ) from None
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        break
+    else:
+        raise OutputBusyError(f"{out}: could not take the lock {path}")
+    try:
+        yield path
+    finally:
+        if path.exists() and _lock_owner(path) is not None and path.read_text() == me:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def manifest_command_is(prefix: str) -> Callable[[Path], bool]:

@@ -4,18 +4,15 @@ the work is done by trm.eval.predict, trm.eval.scoring and trm.eval.sweep."""
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from trm import cli_options as opt
 from trm.eval import schema as S
-from trm.eval.scoring import MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     _register_predict(subparsers)
-    _register_score(subparsers)
     _register_sweep(subparsers)
     from trm.eval.analyses import cli as analyses_cli
 
@@ -123,83 +120,6 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_score(subparsers: argparse._SubParsersAction) -> None:
-    score = subparsers.add_parser(
-        "score",
-        help="score predictions: ARC voting and pass@K, Sudoku/Maze accuracy, mode comparison",
-        description="Score a predictions.npz against a prepared dataset.",
-    )
-    kinds = score.add_subparsers(dest="score_kind", metavar="KIND", required=True)
-
-    arc = kinds.add_parser(
-        "arc",
-        help="ARC: augmentation voting, pass@K, submission.json, per_example.jsonl",
-        description=(
-            "Reference ARC voting. --mode paper lets every augmented copy vote; --mode single "
-            "keeps only the un-augmented copy of each test input (same predictions, same "
-            "learned puzzle embeddings)."
-        ),
-    )
-    _common(arc, pooled=True)
-    arc.add_argument(
-        "--mode", choices=MODES, default="paper", help="which copies vote (default: paper)"
-    )
-    arc.set_defaults(func=_score_arc)
-
-    for kind in ("sudoku", "maze"):
-        p = kinds.add_parser(
-            kind,
-            help=f"{kind.capitalize()}: exact (whole grid) and cell accuracy with 95%% intervals",
-        )
-        _common(p)
-        p.set_defaults(func=_score_grid, task_name=kind.capitalize())
-
-    cmp_ = kinds.add_parser(
-        "compare",
-        help="paired bootstrap of paper minus single mode over tasks",
-        description="Reads per_input.csv from two `trm score arc` outputs of the same predictions.",
-    )
-    cmp_.add_argument(
-        "--paper", required=True, help="output folder of `trm score arc --mode paper`"
-    )
-    cmp_.add_argument(
-        "--single", required=True, help="output folder of `trm score arc --mode single`"
-    )
-    cmp_.add_argument("--out", required=True, help="JSON file to write")
-    opt.add_bootstrap(cmp_)
-    cmp_.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace --out even if trm did not write it",
-    )
-    cmp_.set_defaults(func=_compare)
-
-    runs = kinds.add_parser(
-        "compare-runs",
-        help="an ablation grid: each run's accuracy and its paired difference from the base run",
-        description="Reads the `trm score` outputs (paper mode) of runs on the same test set "
-        "and writes one JSON table: accuracy with 95%% interval and n per run, and the paired "
-        "bootstrap difference from the base run (examples for Sudoku/Maze, tasks for ARC).",
-    )
-    runs.add_argument("--kind", required=True, choices=("arc", "sudoku", "maze"))
-    runs.add_argument(
-        "--run",
-        action="append",
-        required=True,
-        metavar="NAME=SCORE_DIR",
-        help="a run and its score folder; repeat, the first is the base unless --base",
-    )
-    runs.add_argument("--base", help="the run the others are compared with")
-    runs.add_argument("--changes", action="append", metavar="NAME=TEXT", help="what NAME changes")
-    runs.add_argument(
-        "--paper", action="append", metavar="NAME=PERCENT", help="the paper's figure for NAME"
-    )
-    runs.add_argument("--grid", default="", help="the grid's name (recorded in the output)")
-    runs.add_argument("--out", required=True, help="JSON file to write")
-    opt.add_bootstrap(runs)
-    runs.set_defaults(func=_compare_runs)
-
-
 def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser(
         "sweep",
@@ -229,24 +149,6 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=_sweep)
 
 
-def _common(p: argparse.ArgumentParser, pooled: bool = False) -> None:
-    p.add_argument("--data", required=True, help="prepared dataset folder")
-    p.add_argument(
-        "--predictions",
-        required=True,
-        nargs="+" if pooled else None,
-        help="predictions.npz (one row per test example)"
-        + ("; several (e.g. one per checkpoint) vote pooled" if pooled else ""),
-    )
-    p.add_argument("--out", required=True, help="output folder")
-    opt.add_bootstrap(p)
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace --out even if trm did not write it",
-    )
-
 
 def _guard_out(
     args: argparse.Namespace,
@@ -263,9 +165,6 @@ def _guard_out(
     )
 
 
-def _is_score_folder(path: Path) -> bool:
-    return path.is_dir() and (path / "metrics.json").is_file()
-
 
 def _first_line(path: Path) -> str:
     try:
@@ -278,81 +177,6 @@ def _first_line(path: Path) -> str:
 def _is_sweep_csv(path: Path) -> bool:
     return path.is_file() and _first_line(path).startswith(S.SWEEP_LEVEL + ",")
 
-
-def _is_compare_json(path: Path) -> bool:
-    try:
-        return path.is_file() and S.COMPARE_N_TASKS in json.loads(path.read_text())
-    except (OSError, ValueError, TypeError):
-        return False
-
-
-def _score_arc(args: argparse.Namespace) -> int:
-    from trm.eval.scoring import score_arc
-
-    _guard_out(args, "score folder", _is_score_folder, [args.data, args.predictions])
-
-    metrics = score_arc(
-        args.data,
-        args.predictions,
-        args.out,
-        mode=args.mode,
-        n_boot=args.n_boot,
-        seed=args.seed,
-        progress=not args.quiet,
-    )
-    print(json.dumps({S.arc_pass_key(k): metrics[S.arc_pass_key(k)] for k in S.PASS_KS}))
-    return 0
-
-
-def _score_grid(args: argparse.Namespace) -> int:
-    from trm.eval.scoring import score_grid
-
-    _guard_out(args, "score folder", _is_score_folder, [args.data, args.predictions])
-
-    metrics = score_grid(
-        args.data, args.predictions, args.out, args.task_name, n_boot=args.n_boot, seed=args.seed
-    )
-    print(json.dumps({k: v for k, v in metrics.items() if "_ci_" not in k}))
-    return 0
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from trm.eval.scoring import compare_modes
-
-    _guard_out(args, "mode comparison JSON", _is_compare_json, [args.paper, args.single])
-
-    out = compare_modes(args.paper, args.single, args.out, n_boot=args.n_boot, seed=args.seed)
-    print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
-    return 0
-
-
-def _compare_runs(args: argparse.Namespace) -> int:
-    from trm.errors import UserError
-    from trm.eval import compare_runs as C
-
-    paper = {}
-    for name, value in C.parse_pairs(args.paper, "--paper").items():
-        try:
-            paper[name] = float(value)
-        except ValueError:
-            raise UserError(f"--paper {name}={value}: not a number") from None
-    out = C.compare_runs(
-        args.kind,
-        C.parse_pairs(args.run, "--run"),
-        args.out,
-        grid=args.grid,
-        base=args.base,
-        changes=C.parse_pairs(args.changes, "--changes"),
-        paper=paper,
-        n_boot=args.n_boot,
-        seed=args.seed,
-    )
-    for row in out[C.GRID_ROWS]:
-        print(
-            f"{row[C.ROW_VARIANT]:>20}: {100 * row[C.ROW_ACCURACY]:6.2f} % "
-            f"(n {row[C.ROW_N]}), vs base {100 * row[C.ROW_DIFF]:+6.2f} points"
-        )
-    return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:

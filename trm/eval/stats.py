@@ -9,12 +9,30 @@ counts are drawn per unit instead, in chunks.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from trm.settings import SEED, count, setting
+
 DEFAULT_N_BOOT = 10_000
 DEFAULT_SEED = 0
+
+
+@dataclass(kw_only=True)
+class Bootstrap:
+    """The resampling behind every interval and paired difference: one declaration, used by
+    every command that computes intervals (its flags --n-boot and --seed) and by the workflow's
+    `score` and `sweep` sections."""
+
+    n_boot: int = setting(
+        DEFAULT_N_BOOT,
+        check=count(100, 10_000_000),
+        help="bootstrap resamples behind every interval",
+    )
+    seed: int = setting(DEFAULT_SEED, check=SEED, help="seed of the bootstrap resampling")
+
 _MAX_CELLS = 1 << 24  # resampling matrix entries per chunk
 
 

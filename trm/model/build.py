@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
+from trm.presets import MODEL_GROUP, config_dir, preset_names
 
 if TYPE_CHECKING:
     from torch import nn
 
     from trm.data.format import DatasetMetadata
 
-MODEL_GROUP = "model"  # the Hydra config group holding the presets
 # Keys of a model preset that are not part of the reference model config dict.
 NON_MODEL_KEYS = ("loss_type",)
 # Earlier names of presets, still accepted on the command line.
@@ -43,17 +43,6 @@ ARCH_KEY = "arch"
 # --------------------------------------------------------------------------------------------
 # Presets: config/model/<name>.yaml
 # --------------------------------------------------------------------------------------------
-
-
-def config_dir() -> Path:
-    """config/ of the source tree (the package runs from a checkout or an editable install)."""
-    return Path(__file__).resolve().parents[2] / "config"
-
-
-def preset_names(root: str | os.PathLike | None = None) -> list[str]:
-    """The model presets: the names of config/model/*.yaml."""
-    folder = Path(root or config_dir()) / MODEL_GROUP
-    return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
 def _read_group_file(folder: Path, name: str, seen: tuple[str, ...]) -> dict[str, Any]:

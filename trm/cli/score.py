@@ -1,0 +1,164 @@
+"""`trm score arc|sudoku|maze`: metrics of one predictions file against its dataset
+(trm.eval.scoring). Comparisons of score folders are `trm compare`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from trm.command import Command, Group, Overwrite, Progress
+from trm.eval.scoring import MODES
+from trm.eval.stats import Bootstrap
+from trm.kinds import KINDS
+from trm.settings import input_path, output_path, setting
+
+GROUPS = [
+    Group(
+        "score",
+        "score predictions: ARC voting and pass@K, Sudoku/Maze accuracy",
+        "Score a predictions.npz against a prepared dataset; metrics.json holds every figure "
+        "with its 95 % interval, the interval's method and n.",
+    )
+]
+
+
+@dataclass(kw_only=True)
+class ScoreSettings(Bootstrap, Progress, Overwrite):
+    data: Path = input_path("prepared dataset folder (its test split is scored)")
+    predictions: list[Path] = input_path(
+        "predictions.npz of `trm predict` (ARC: several, e.g. one per checkpoint, vote pooled)"
+    )
+    out: Path = output_path("folder for metrics.json and the per-example files", folder=True)
+
+
+@dataclass(kw_only=True)
+class ScoreArcSettings(ScoreSettings):
+    mode: str = setting(
+        "paper",
+        choices=MODES,
+        help="which copies vote: paper = every augmented view, single = the un-augmented view",
+        config=False,
+    )
+
+
+def score_arc(s: ScoreArcSettings) -> int:
+    from trm.eval import schema as S
+    from trm.eval.scoring import score_arc as score
+
+    metrics = score(
+        s.data,
+        s.predictions,
+        s.out,
+        mode=s.mode,
+        n_boot=s.n_boot,
+        seed=s.seed,
+        progress=not s.no_progress,
+    )
+    print(json.dumps({S.arc_pass_key(k): metrics[S.arc_pass_key(k)] for k in S.PASS_KS}))
+    return 0
+
+
+def _score_grid(title: str):  # noqa: ANN202
+    def run(s: ScoreSettings) -> int:
+        from trm.errors import InputError
+        from trm.eval.scoring import score_grid
+
+        if len(s.predictions) != 1:
+            raise InputError(f"--predictions: {title} scores one predictions file")
+        metrics = score_grid(s.data, s.predictions[0], s.out, title, n_boot=s.n_boot, seed=s.seed)
+        print(json.dumps({k: v for k, v in metrics.items() if "_ci_" not in k}))
+        return 0
+
+    return run
+
+
+COMMANDS = [
+    Command(
+        "score arc",
+        ScoreArcSettings,
+        score_arc,
+        help="ARC: augmentation voting, pass@K, submission.json, per_example.jsonl",
+        description="Reference ARC voting. --mode paper lets every augmented copy vote; --mode "
+        "single keeps only the un-augmented copy of each test input (same predictions, same "
+        "learned puzzle embeddings).",
+    ),
+    *(
+        Command(
+            f"score {k.name}",
+            ScoreSettings,
+            _score_grid(k.title),
+            help=f"{k.title}: exact (whole grid) and cell accuracy with 95 % intervals",
+        )
+        for k in KINDS.values()
+        if not k.voted
+    ),
+]
+
+
+# ---- comparisons of score folders (moving to `trm compare`) ---------------------------------------
+
+
+@dataclass(kw_only=True)
+class CompareModesSettings(Bootstrap, Overwrite):
+    paper: Path = input_path("output folder of `trm score arc --mode paper`")
+    single: Path = input_path("output folder of `trm score arc --mode single`")
+    out: Path = output_path("JSON file to write", folder=False)
+
+
+def compare_modes(s: CompareModesSettings) -> int:
+    from trm.eval import schema as S
+    from trm.eval.scoring import compare_modes as compare
+
+    out = compare(s.paper, s.single, s.out, n_boot=s.n_boot, seed=s.seed)
+    print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
+    return 0
+
+
+@dataclass(kw_only=True)
+class CompareRunsSettings(Bootstrap, Overwrite):
+    kind: str = setting(help="puzzle kind of the runs", choices=tuple(KINDS))
+    run: dict[str, Path] = input_path("NAME=SCORE_DIR of each run; the first is the base")
+    base: str | None = setting(None, help="the run the others are compared with")
+    changes: dict[str, str] = setting({}, help="NAME=TEXT: what each variant changes")
+    paper: dict[str, float] = setting({}, help="NAME=PERCENT: the paper's figure")
+    grid: str = setting("", help="the grid's name (recorded in the output)")
+    out: Path = output_path("JSON file to write", folder=False)
+
+
+def compare_runs(s: CompareRunsSettings) -> int:
+    from trm.eval import compare_runs as C
+
+    out = C.compare_runs(
+        s.kind,
+        s.run,
+        s.out,
+        grid=s.grid,
+        base=s.base,
+        changes=s.changes,
+        paper=s.paper,
+        n_boot=s.n_boot,
+        seed=s.seed,
+    )
+    for row in out[C.GRID_ROWS]:
+        print(
+            f"{row[C.ROW_VARIANT]:>20}: {100 * row[C.ROW_ACCURACY]:6.2f} % "
+            f"(n {row[C.ROW_N]}), vs base {100 * row[C.ROW_DIFF]:+6.2f} points"
+        )
+    return 0
+
+
+COMMANDS += [
+    Command(
+        "score compare",
+        CompareModesSettings,
+        compare_modes,
+        help="paired bootstrap of paper minus single mode over tasks",
+    ),
+    Command(
+        "score compare-runs",
+        CompareRunsSettings,
+        compare_runs,
+        help="an ablation grid: each run's accuracy and its paired difference from the base run",
+    ),
+]

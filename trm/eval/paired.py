@@ -1,0 +1,137 @@
+"""A vs B over the same units: THE one comparison of the pipeline, and its one key layout.
+
+Every comparison the pipeline makes (paper vs single mode, grid variants vs the base, puzzle-ID
+ablations, checkpoint ensembles, test-time adaptation, the sweep grid, TRM vs the LLM, halted vs
+last ACT step, one checkpoint vs another) calls `compare` and writes its records with
+`write_comparisons`; the report reads them with `read_comparisons` and renders them with one
+table builder (trm.report.comparisons).
+
+A record (a plain dict, JSON as written):
+
+    metric, unit, n          what is compared ("ARC/pass@2"), per what ("task"), how many units
+    a, b                     the two sides' names; the difference is a minus b
+    a_value, a_ci_low, a_ci_high, a_ci_method     side A's mean and its 95 % interval
+    b_value, b_ci_low, b_ci_high, b_ci_method     side B's
+    diff, diff_ci_low, diff_ci_high, diff_ci_method, p_value   the paired difference
+    n_boot, seed             the resampling behind the intervals
+    context                  what else identifies the row (a sweep level, a grid variant's
+                             change, a mode): free-form, shown as columns
+
+Values are fractions (0.625 = 62.5 %); differences are fractions too (0.125 = +12.5 points).
+Interval methods: trm.eval.stats (bootstrap, wilson, wilson-mover).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict
+from typing import Any
+
+import numpy as np
+
+from trm.errors import InputError
+from trm.eval.stats import Bootstrap, paired_diff_ci, proportion_ci
+from trm.utils import read_json, write_json
+
+FORMAT = "trm-comparisons/1"
+
+# the keys of a record, in the order they are written
+SIDE_KEYS = ("value", "ci_low", "ci_high", "ci_method")
+RECORD_KEYS: tuple[str, ...] = (
+    "metric",
+    "unit",
+    "n",
+    "a",
+    *(f"a_{k}" for k in SIDE_KEYS),
+    "b",
+    *(f"b_{k}" for k in SIDE_KEYS),
+    "diff",
+    "diff_ci_low",
+    "diff_ci_high",
+    "diff_ci_method",
+    "p_value",
+    "n_boot",
+    "seed",
+    "context",
+)
+
+
+def compare(
+    a: Mapping[str, float],
+    b: Mapping[str, float],
+    *,
+    a_name: str,
+    b_name: str,
+    metric: str,
+    unit: str,
+    boot: Bootstrap,
+    context: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """a minus b paired over the units both name (unit id -> score in [0, 1]).
+
+    The two sides must score exactly the same units: a comparison over different test sets is
+    refused, naming a few units only one side has.
+    """
+    if set(a) != set(b):
+        only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+        raise InputError(
+            f"{a_name} and {b_name} score different {unit}s ({len(a)} vs {len(b)}; only in "
+            f"{a_name}: {only_a[:3]}, only in {b_name}: {only_b[:3]}): a paired comparison "
+            "needs the same units"
+        )
+    if not a:
+        raise InputError(f"{a_name} vs {b_name}: no {unit}s to compare")
+    units = list(a)
+    x = np.array([a[u] for u in units], dtype=np.float64)
+    y = np.array([b[u] for u in units], dtype=np.float64)
+    record: dict[str, Any] = {"metric": metric, "unit": unit, "n": len(units)}
+    for side, name, values in (("a", a_name, x), ("b", b_name, y)):
+        lo, hi, method = proportion_ci(values, n_boot=boot.n_boot, seed=boot.seed)
+        record[side] = name
+        record |= dict(
+            zip(
+                (f"{side}_{k}" for k in SIDE_KEYS),
+                (float(values.mean()), lo, hi, method),
+                strict=True,
+            )
+        )
+    d = paired_diff_ci(x, y, n_boot=boot.n_boot, seed=boot.seed)
+    record |= {
+        "diff": d["diff"],
+        "diff_ci_low": d["ci_low"],
+        "diff_ci_high": d["ci_high"],
+        "diff_ci_method": d["ci_method"],
+        "p_value": d["p_value"],
+        **asdict(boot),
+        "context": dict(context or {}),
+    }
+    return {k: record[k] for k in RECORD_KEYS}
+
+
+def write_comparisons(
+    out: str | os.PathLike, records: Sequence[Mapping[str, Any]], **about: Any
+) -> dict[str, Any]:
+    """Write records as one comparisons file (atomically); `about` says what was compared
+    (e.g. title="paper vs single mode", grid="sudoku-ablations")."""
+    doc = {"format": FORMAT, **about, "comparisons": [dict(r) for r in records]}
+    write_json(out, doc)
+    return doc
+
+
+def read_comparisons(path: str | os.PathLike) -> dict[str, Any]:
+    """A comparisons file, checked: every record has every key of the layout (the error names
+    the file, the record and the key)."""
+    doc = read_json(path, "comparisons file")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise InputError(f"{path}: not a comparisons file (format {FORMAT!r} expected)")
+    records = doc.get("comparisons")
+    if not isinstance(records, list):
+        raise InputError(f"{path}: 'comparisons' must be a list")
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise InputError(f"{path}: comparisons[{i}] must be an object")
+        missing = [k for k in RECORD_KEYS if k not in rec]
+        if missing:
+            raise InputError(f"{path}: comparisons[{i}] lacks key {missing[0]!r}")
+    return doc
