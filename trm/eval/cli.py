@@ -149,7 +149,6 @@ def _register_sweep(subparsers: argparse._SubParsersAction) -> None:
     sweep.set_defaults(func=_sweep)
 
 
-
 def _guard_out(
     args: argparse.Namespace,
     kind: str,
@@ -165,7 +164,6 @@ def _guard_out(
     )
 
 
-
 def _first_line(path: Path) -> str:
     try:
         with open(path, encoding="utf-8") as f:
@@ -176,7 +174,6 @@ def _first_line(path: Path) -> str:
 
 def _is_sweep_csv(path: Path) -> bool:
     return path.is_file() and _first_line(path).startswith(S.SWEEP_LEVEL + ",")
-
 
 
 def _sweep(args: argparse.Namespace) -> int:

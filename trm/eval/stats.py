@@ -33,6 +33,7 @@ class Bootstrap:
     )
     seed: int = setting(DEFAULT_SEED, check=SEED, help="seed of the bootstrap resampling")
 
+
 _MAX_CELLS = 1 << 24  # resampling matrix entries per chunk
 
 
