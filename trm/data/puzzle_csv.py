@@ -34,6 +34,9 @@ STREAM_AUGMENT = 3
 STREAM_TEST_SUBSAMPLE = 4
 
 
+Record = tuple[str, str, str, int]  # one CSV row: source, question, answer, rating
+
+
 class PuzzleCsvError(InputError):
     """A malformed puzzle CSV row; the message names the file, line, puzzle source and field."""
 
@@ -281,7 +284,7 @@ def resolve_split_files(
 def load_split_rows(
     spec: SourceSpec,
     work_dir: Path,
-    generate: Callable[[int], list[tuple[str, str, str, int]]],
+    generate: Callable[[int], list[Record]],
     num_train: int | None,
     timeout_s: float = DEFAULT_HF_TIMEOUT_S,
     progress: bool = False,
@@ -317,8 +320,6 @@ def subsample_indices(total: int, size: int | None, rng: np.random.Generator) ->
     (seeded here); None when no subsampling applies."""
     if size is None or size >= total:
         return None
-    if size < 1:
-        raise InputError(f"--subsample must be at least 1, got {size}")
     return rng.choice(total, size=size, replace=False)
 
 
