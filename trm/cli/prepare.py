@@ -44,7 +44,7 @@ def _kind_command(kind: PuzzleKind) -> Command:
     settings = dataclasses.make_dataclass(
         f"Prepare{kind.title}Settings",
         [("out", Path, output_path(OUT_HELP, folder=True))],
-        bases=(builder.load(builder.settings), Progress, Overwrite),
+        bases=(Overwrite, Progress, builder.load(builder.settings)),  # its settings first
         kw_only=True,
     )
 

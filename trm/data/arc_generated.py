@@ -142,15 +142,15 @@ class GeneratorConfig:
         metavar="SUBSET=N",
     )
     families: list[str] = setting(
-        list(FAMILIES), choices=tuple(FAMILIES), help="rule families, cycled over each subset's tasks"
+        list(FAMILIES),
+        choices=tuple(FAMILIES),
+        help="rule families, cycled over each subset's tasks",
     )
     demos: int = setting(3, check=count(1, MAX_PAIRS), help="demonstration pairs per task")
     tests: int = setting(1, check=count(1, MAX_PAIRS), help="test pairs per task")
     min_size: int = setting(3, check=size(1, ARC_MAX_GRID), help="smallest grid side")
     max_size: int = setting(6, check=size(1, ARC_MAX_GRID), help="largest grid side")
-    colours: int = setting(
-        3, check=count(2, 8), help="distinct non-background colours a task uses"
-    )
+    colours: int = setting(3, check=count(2, 8), help="distinct non-background colours a task uses")
     density: float = setting(0.5, check=positive(1.0), help="chance that a cell is coloured")
     seed: int = setting(0, check=SEED, help="seed of every draw")
 
@@ -265,7 +265,13 @@ def config_params(cfg: GeneratorConfig) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else dict(value) if isinstance(value, dict) else value
+    return (
+        list(value)
+        if isinstance(value, tuple)
+        else dict(value)
+        if isinstance(value, dict)
+        else value
+    )
 
 
 def prepare_arc_tasks(

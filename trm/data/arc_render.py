@@ -167,7 +167,6 @@ def _render_in_pool(jobs: Iterable[RenderJob], workers: int) -> Iterator[int]:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-
 def render_rows(jobs: Iterable[RenderJob], workers: int) -> Iterator[int]:
     """Render and write every job, in `workers` fresh processes when more than one, else here;
     yields the rows each finished job wrote."""
