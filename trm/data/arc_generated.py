@@ -261,17 +261,8 @@ def write_task_files(
 
 def config_params(cfg: GeneratorConfig) -> dict[str, Any]:
     """The generator's settings as the manifest records them (only GeneratorConfig's own)."""
-    return {f.name: _plain(getattr(cfg, f.name)) for f in fields(GeneratorConfig)}
-
-
-def _plain(value: Any) -> Any:
-    return (
-        list(value)
-        if isinstance(value, tuple)
-        else dict(value)
-        if isinstance(value, dict)
-        else value
-    )
+    params = {f.name: getattr(cfg, f.name) for f in fields(GeneratorConfig)}
+    return {**params, "tasks": dict(cfg.tasks), "families": list(cfg.families)}
 
 
 def prepare_arc_tasks(

@@ -2,13 +2,15 @@
 
 Both read `train.csv`/`test.csv` rows (a Hub dataset, a local folder, or the rows their
 generator writes), check them, keep a seeded subset, augment the train split and write the
-reference layout in which every example is its own puzzle (trm.data.puzzle_csv). `prepare_grid`
-owns that sequence and the manifest; a `GridKind` (trm.data.sudoku, trm.data.maze) supplies the
-generator, the row checks, the augmentation, the tokens and puzzle_info.json.
+reference layout in which every example is its own puzzle (trm.data.puzzle_csv).
+`GridKind.prepare` owns that sequence and the manifest; each kind (trm.data.sudoku,
+trm.data.maze) subclasses `GridKind` to supply the generator, the row checks, the augmentation,
+the tokens and puzzle_info.json.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,78 +116,82 @@ class GridKind:
         """DIR/puzzle_info.json: the grid and its tokens."""
         raise NotImplementedError
 
+    def prepare(
+        self,
+        s: Any,
+        out: str | os.PathLike,
+        *,
+        command: str,
+        progress: bool = True,
+        check_inputs: Callable[[Iterable[Path]], None] | None = None,
+    ) -> dict[str, Any]:
+        """Build the dataset `s` describes into `out` (atomically); returns the manifest.
+
+        `command` is recorded in the manifest; `check_inputs` is called with the files read
+        (a csv: folder, the downloaded CSVs) before anything is written to `out`.
+        """
+        spec = pc.parse_source(s.source)
+        if spec.kind == "csv" and check_inputs is not None:
+            check_inputs([Path(spec.location)])
+        params: dict[str, Any] = {
+            "source": s.source,
+            "seed": s.seed,
+            "num_aug": s.num_aug,
+            "subsample": s.subsample,
+            "test_subsample": s.test_subsample,
+            **self.params(s),
+        }
+        size, num_test = s.size, s.num_test
+        if spec.kind == "generate":
+            if s.num is None:
+                raise InputError(f"--source generate needs --num (number of training {self.noun})")
+            size = self.default_size if size is None else size
+            num_test = s.num if num_test is None else num_test
+            params.update(size=size, num=s.num, num_test=num_test, **self.generate_params(s, size))
+        elif any(getattr(s, name) is not None for name in self.generate_only):
+            raise InputError(f"{_options(self.generate_only)} apply only to --source generate")
+        with atomic_dir(out) as tmp:
+            rows, inputs = pc.load_split_rows(
+                spec,
+                tmp,
+                lambda n_train: self.generate(s, size, n_train + num_test, progress),
+                s.num,
+                s.hf_timeout,
+                progress,
+            )
+            if check_inputs is not None:
+                check_inputs(inputs.values())
+            counts: dict[str, dict] = {}
+            grid_size = size  # None: taken from the first row; given: every row must match
+            for split in pc.SPLITS:
+                q, a, grid_size = self.parse(s, rows[split], grid_size)
+                split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
+                q, a = self.keep(s, rows[split], q, a, split_counts)
+                q, a = pc.subsample_split(q, a, split, s.subsample, s.test_subsample, s.seed)
+                if len(q) == 0:
+                    raise InputError(
+                        f"{rows[split].path}: no {self.noun} left for the {split} split"
+                    )
+                k = s.num_aug if split == "train" else 0
+                inputs_, labels = self.examples(s, q, a, grid_size, k, progress)
+                split_counts.update(
+                    pc.write_single_example_split(
+                        tmp,
+                        split,
+                        inputs_,
+                        labels,
+                        1 + k,
+                        self.vocab_size(grid_size),
+                        self.metadata(grid_size),
+                    )
+                )
+                counts[split] = split_counts
+            pc.write_identifiers(tmp)
+            write_json(tmp / "puzzle_info.json", self.puzzle_info(s, grid_size))
+            params["grid_size"] = grid_size
+            return write_manifest(tmp, command=command, params=params, inputs=inputs, counts=counts)
+
 
 def _options(names: Iterable[str]) -> str:
     flags = ["--" + n.replace("_", "-") for n in names]
     return flags[0] if len(flags) == 1 else f"{', '.join(flags[:-1])} and {flags[-1]}"
-
-
-def prepare_grid(
-    kind: GridKind,
-    s: Any,
-    out: Path,
-    *,
-    command: str,
-    progress: bool = True,
-    check_inputs: Callable[[Iterable[Path]], None] | None = None,
-) -> dict[str, Any]:
-    """Build the dataset of `kind` that `s` describes into `out` (atomically); returns the
-    manifest. `check_inputs` is called with the files read before anything is written there."""
-    spec = pc.parse_source(s.source)
-    if spec.kind == "csv" and check_inputs is not None:
-        check_inputs([Path(spec.location)])
-    params: dict[str, Any] = {
-        "source": s.source,
-        "seed": s.seed,
-        "num_aug": s.num_aug,
-        "subsample": s.subsample,
-        "test_subsample": s.test_subsample,
-        **kind.params(s),
-    }
-    size, num_test = s.size, s.num_test
-    if spec.kind == "generate":
-        if s.num is None:
-            raise InputError(f"--source generate needs --num (number of training {kind.noun})")
-        size = kind.default_size if size is None else size
-        num_test = s.num if num_test is None else num_test
-        params.update(size=size, num=s.num, num_test=num_test, **kind.generate_params(s, size))
-    elif any(getattr(s, name) is not None for name in kind.generate_only):
-        raise InputError(f"{_options(kind.generate_only)} apply only to --source generate")
-    with atomic_dir(out) as tmp:
-        rows, inputs = pc.load_split_rows(
-            spec,
-            tmp,
-            lambda n_train: kind.generate(s, size, n_train + num_test, progress),
-            s.num,
-            s.hf_timeout,
-            progress,
-        )
-        if check_inputs is not None:
-            check_inputs(inputs.values())
-        counts: dict[str, dict] = {}
-        grid_size = size  # None: taken from the first row; given: every row must match
-        for split in pc.SPLITS:
-            q, a, grid_size = kind.parse(s, rows[split], grid_size)
-            split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
-            q, a = kind.keep(s, rows[split], q, a, split_counts)
-            q, a = pc.subsample_split(q, a, split, s.subsample, s.test_subsample, s.seed)
-            if len(q) == 0:
-                raise InputError(f"{rows[split].path}: no {kind.noun} left for the {split} split")
-            k = s.num_aug if split == "train" else 0
-            inputs_, labels = kind.examples(s, q, a, grid_size, k, progress)
-            split_counts.update(
-                pc.write_single_example_split(
-                    tmp,
-                    split,
-                    inputs_,
-                    labels,
-                    1 + k,
-                    kind.vocab_size(grid_size),
-                    kind.metadata(grid_size),
-                )
-            )
-            counts[split] = split_counts
-        pc.write_identifiers(tmp)
-        write_json(tmp / "puzzle_info.json", kind.puzzle_info(s, grid_size))
-        params["grid_size"] = grid_size
-        return write_manifest(tmp, command=command, params=params, inputs=inputs, counts=counts)

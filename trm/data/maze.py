@@ -14,20 +14,17 @@ that the shortest path is at least `min_path_length` moves long and is the only 
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections import deque
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trm.data import puzzle_csv as pc
 from trm.data.augment import dihedral_transform
-from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings, prepare_grid
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings
 from trm.errors import InputError
 from trm.settings import PROBABILITY, count, setting
 from trm.settings import size as size_range
@@ -416,17 +413,4 @@ class _Maze(GridKind):
 
 
 MAZE = _Maze()
-
-
-def prepare_maze(
-    s: MazeSettings,
-    out: str | os.PathLike,
-    *,
-    command: str,
-    progress: bool = True,
-    check_inputs: Callable[[Iterable[Path]], None] | None = None,
-) -> dict[str, Any]:
-    """Build the Maze dataset `s` describes into `out` (atomically); returns the manifest."""
-    return prepare_grid(
-        MAZE, s, Path(out), command=command, progress=progress, check_inputs=check_inputs
-    )
+prepare_maze = MAZE.prepare  # the build `trm prepare maze` runs (trm.kinds)

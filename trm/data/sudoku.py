@@ -10,18 +10,15 @@ column permutation inside bands/stacks, optional transpose) drawn from a seeded 
 from __future__ import annotations
 
 import math
-import os
 import random
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from trm.data import puzzle_csv as pc
-from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings, prepare_grid
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings
 from trm.errors import InputError
 from trm.settings import count, setting
 
@@ -473,17 +470,4 @@ class _Sudoku(GridKind):
 
 
 SUDOKU = _Sudoku()
-
-
-def prepare_sudoku(
-    s: SudokuSettings,
-    out: str | os.PathLike,
-    *,
-    command: str,
-    progress: bool = True,
-    check_inputs: Callable[[Iterable[Path]], None] | None = None,
-) -> dict[str, Any]:
-    """Build the Sudoku dataset `s` describes into `out` (atomically); returns the manifest."""
-    return prepare_grid(
-        SUDOKU, s, Path(out), command=command, progress=progress, check_inputs=check_inputs
-    )
+prepare_sudoku = SUDOKU.prepare  # the build `trm prepare sudoku` runs (trm.kinds)
