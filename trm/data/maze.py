@@ -178,40 +178,26 @@ def generate_maze_records(
     """`count` distinct mazes as CSV records (source, q, a, rating = shortest path length)."""
     min_len = default_min_path_length(size) if min_path_length is None else min_path_length
     rnd = random.Random(int(pc.rng_for(seed, pc.STREAM_GENERATE).integers(2**62)))
-    seen: set[str] = set()
-    records: list[tuple[str, str, str, int]] = []
-    bar = None
-    if progress:
-        from trm.progress import progress as progress_bar
 
-        bar = progress_bar(
-            total=count, desc=f"generate {size}x{size} mazes", unit=" mazes", mininterval=1.0
-        )
-    duplicates = 0
-    try:
-        while len(records) < count:
-            made = generate_maze(rnd, size, min_len, loop_fraction)
-            if made is None:
-                raise InputError(
-                    f"could not place S and G with a unique shortest path of >= {min_len} moves in "
-                    f"{size}x{size} mazes; lower --min-path-length"
-                )
-            q, a, length = made
-            if q in seen:
-                duplicates += 1
-                if duplicates > 10 * count + 100:
-                    raise InputError(
-                        f"too few distinct {size}x{size} mazes; lower --num or raise --size"
-                    )
-                continue
-            seen.add(q)
-            records.append((f"generated-{size}x{size}", q, a, length))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return records
+    def draw(kept: int) -> pc.Record:
+        made = generate_maze(rnd, size, min_len, loop_fraction)
+        if made is None:
+            raise InputError(
+                f"could not place S and G with a unique shortest path of >= {min_len} moves in "
+                f"{size}x{size} mazes; lower --min-path-length"
+            )
+        q, a, length = made
+        return (f"generated-{size}x{size}", q, a, length)
+
+    return pc.distinct_records(
+        count,
+        draw,
+        desc=f"generate {size}x{size} mazes",
+        unit=" mazes",
+        progress=progress,
+        max_duplicates=10 * count + 100,
+        duplicates_error=f"too few distinct {size}x{size} mazes; lower --num or raise --size",
+    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -119,6 +119,49 @@ def _read_rows(path: Path, progress: bool) -> PuzzleRows:
     return rows
 
 
+def distinct_records(
+    count: int,
+    draw: Callable[[int], Record | None],
+    *,
+    desc: str,
+    unit: str,
+    progress: bool,
+    max_duplicates: int | None = None,
+    duplicates_error: str = "",
+) -> list[Record]:
+    """`count` generated records with distinct questions, in the order drawn.
+
+    `draw(kept)` makes one record (None: rejected; it raises when it must give up); a question
+    seen before is skipped, and more than `max_duplicates` of those is `duplicates_error`.
+    """
+    seen: set[str] = set()
+    records: list[Record] = []
+    duplicates = 0
+    bar = None
+    if progress:
+        from trm.progress import progress as progress_bar
+
+        bar = progress_bar(total=count, desc=desc, unit=unit, mininterval=1.0)
+    try:
+        while len(records) < count:
+            record = draw(len(records))
+            if record is None:
+                continue
+            if record[1] in seen:
+                duplicates += 1
+                if max_duplicates is not None and duplicates > max_duplicates:
+                    raise InputError(duplicates_error)
+                continue
+            seen.add(record[1])
+            records.append(record)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return records
+
+
 def write_puzzle_csv(
     path: str | os.PathLike, records: Sequence[tuple[str, str, str, int | str]]
 ) -> None:

@@ -185,45 +185,31 @@ def grid_to_string(grid: list[int], blank: str = ".") -> str:
 
 def generate_sudoku_records(
     size: int, count: int, seed: int, min_rating: int | None = None, progress: bool = True
-) -> list[tuple[str, str, str, int]]:
+) -> list[pc.Record]:
     """`count` distinct unique-solution puzzles as CSV records (source, q, a, rating)."""
     geometry(size)  # validates the size
     np_rng = pc.rng_for(seed, pc.STREAM_GENERATE)
     rnd = random.Random(int(np_rng.integers(2**62)))
-    seen: set[str] = set()
-    records: list[tuple[str, str, str, int]] = []
     max_attempts = 20 * count + 200
     attempts = 0
-    bar = None
-    if progress:
-        from trm.progress import progress as progress_bar
 
-        bar = progress_bar(
-            total=count, desc=f"generate {size}x{size} sudoku", unit=" puzzles", mininterval=1.0
-        )
-    try:
-        while len(records) < count:
-            if attempts >= max_attempts:
-                raise InputError(
-                    f"generated only {len(records)} of {count} distinct {size}x{size} puzzles"
-                    f"{f' with rating >= {min_rating}' if min_rating is not None else ''} in "
-                    f"{attempts} attempts; lower --num or --min-rating"
-                )
-            attempts += 1
-            puzzle, solution, r = generate_puzzle(rnd, size)
-            if min_rating is not None and r < min_rating:
-                continue
-            q = grid_to_string(puzzle)
-            if q in seen:
-                continue
-            seen.add(q)
-            records.append((f"generated-{size}x{size}", q, grid_to_string(solution), r))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return records
+    def draw(kept: int) -> pc.Record | None:
+        nonlocal attempts
+        if attempts >= max_attempts:
+            raise InputError(
+                f"generated only {kept} of {count} distinct {size}x{size} puzzles"
+                f"{f' with rating >= {min_rating}' if min_rating is not None else ''} in "
+                f"{attempts} attempts; lower --num or --min-rating"
+            )
+        attempts += 1
+        puzzle, solution, r = generate_puzzle(rnd, size)
+        if min_rating is not None and r < min_rating:
+            return None
+        return (f"generated-{size}x{size}", grid_to_string(puzzle), grid_to_string(solution), r)
+
+    return pc.distinct_records(
+        count, draw, desc=f"generate {size}x{size} sudoku", unit=" puzzles", progress=progress
+    )
 
 
 # ---------------------------------------------------------------------------------------------
