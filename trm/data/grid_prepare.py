@@ -32,6 +32,7 @@ SOURCE_HELP = (
 # before augmentation (and generating them takes hours); Sudoku-Extreme's train split is 3.8M.
 MAX_GENERATED = 1_000_000
 MAX_HF_TIMEOUT_S = 7 * 24 * 3600.0
+Grids = tuple[np.ndarray, np.ndarray]  # questions and answers (or inputs and labels), row-aligned
 
 
 @dataclass(kw_only=True)
@@ -99,9 +100,7 @@ class GridKind:
         """The rows a filter keeps (before subsampling), adding its count to `counts`."""
         return q, a
 
-    def examples(
-        self, s: Any, q: np.ndarray, a: np.ndarray, size: int, num_aug: int, progress: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def examples(self, s: Any, grids: Grids, size: int, num_aug: int, progress: bool) -> Grids:
         """Token rows [N*(1+num_aug), cells]: each puzzle followed by its augmentations."""
         raise NotImplementedError
 
@@ -173,7 +172,7 @@ class GridKind:
                         f"{rows[split].path}: no {self.noun} left for the {split} split"
                     )
                 k = s.num_aug if split == "train" else 0
-                inputs_, labels = self.examples(s, q, a, grid_size, k, progress)
+                inputs_, labels = self.examples(s, (q, a), grid_size, k, progress)
                 split_counts.update(
                     pc.write_single_example_split(
                         tmp,

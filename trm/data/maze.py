@@ -24,7 +24,7 @@ import numpy as np
 
 from trm.data import puzzle_csv as pc
 from trm.data.augment import dihedral_transform
-from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, Grids, GridSettings
 from trm.errors import InputError
 from trm.settings import PROBABILITY, count, setting
 from trm.settings import size as size_range
@@ -373,15 +373,9 @@ class _Maze(GridKind):
         return parse_maze_rows(rows, size, not s.no_check_paths)
 
     def examples(
-        self,
-        s: MazeSettings,
-        q: np.ndarray,
-        a: np.ndarray,
-        size: int,
-        num_aug: int,
-        progress: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return augment_maze(q, a, size, num_aug)
+        self, s: MazeSettings, grids: Grids, size: int, num_aug: int, progress: bool
+    ) -> Grids:
+        return augment_maze(*grids, size, num_aug)
 
     def vocab_size(self, size: int) -> int:
         return VOCAB_SIZE

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from trm.data import puzzle_csv as pc
-from trm.data.grid_prepare import SOURCE_HELP, GridKind, GridSettings
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, Grids, GridSettings
 from trm.errors import InputError
 from trm.settings import count, setting
 
@@ -426,16 +426,10 @@ class _Sudoku(GridKind):
         return q[keep], a[keep]
 
     def examples(
-        self,
-        s: SudokuSettings,
-        q: np.ndarray,
-        a: np.ndarray,
-        size: int,
-        num_aug: int,
-        progress: bool,
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, s: SudokuSettings, grids: Grids, size: int, num_aug: int, progress: bool
+    ) -> Grids:
         rng = pc.rng_for(s.seed, pc.STREAM_AUGMENT)
-        q, a = augment_sudoku(rng, q, a, size, num_aug, progress)
+        q, a = augment_sudoku(rng, *grids, size, num_aug, progress)
         return q + 1, a + 1  # digits -> tokens
 
     def vocab_size(self, size: int) -> int:
