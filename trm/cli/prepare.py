@@ -31,10 +31,10 @@ OUT_HELP = "dataset folder, written atomically (an earlier output of this comman
 
 
 def _summary(out: Path, manifest: dict[str, Any]) -> str:
-    counts = manifest["counts"]
+    counts = [(s, manifest["counts"][s]) for s in ("train", "test") if s in manifest["counts"]]
     splits = "; ".join(
         f"{s}: {c['groups']} groups, {c['puzzles']} puzzles, {c['examples']} examples"
-        for s, c in ((s, counts[s]) for s in ("train", "test") if s in counts)
+        for s, c in counts
     )
     return f"wrote {out}: {splits}"
 

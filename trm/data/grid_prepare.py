@@ -69,7 +69,8 @@ class GridSettings:
 
 
 class GridKind:
-    """What one kind of grid dataset adds to `prepare_grid` (subclassed by Sudoku and Maze)."""
+    """One kind of grid dataset: `prepare` is the build both share; a subclass (Sudoku, Maze)
+    supplies what differs by overriding the methods above it."""
 
     name: str  # the dataset kind (trm.kinds)
     noun: str  # what its puzzles are called in messages
