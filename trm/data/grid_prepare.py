@@ -70,7 +70,7 @@ class GridSettings:
 
 class GridKind:
     """One kind of grid dataset: `prepare` is the build both share; a subclass (Sudoku, Maze)
-    supplies what differs by overriding the methods above it."""
+    supplies what differs by overriding its other methods."""
 
     name: str  # the dataset kind (trm.kinds)
     noun: str  # what its puzzles are called in messages
