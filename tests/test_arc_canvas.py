@@ -157,7 +157,10 @@ def test_labels_as_predictions_score_100_percent(
     _perfect_predictions(data, tmp_path / "p.npz")
     out = tmp_path / "score"
     argv = ["score", "arc", "--data", str(data), "--predictions", str(tmp_path / "p.npz")]
-    assert trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--quiet"]) == 0
+    assert (
+        trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--no-progress"])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["ARC/pass@1"] == 1.0 and metrics["ARC/pass@2"] == 1.0
     submission = json.loads((out / "submission.json").read_text())
@@ -201,7 +204,7 @@ def test_a_grids_hash_does_not_depend_on_its_canvas(built, tmp_path: Path) -> No
 def test_predictions_of_another_canvas_are_a_clear_error(built, tmp_path: Path, capsys) -> None:
     _perfect_predictions(built["c30"], tmp_path / "p30.npz")
     argv = ["score", "arc", "--data", str(built["c6"]), "--predictions", str(tmp_path / "p30.npz")]
-    assert trm_main(argv + ["--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert trm_main(argv + ["--out", str(tmp_path / "s"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "p30.npz" in err and "field inputs" in err and "6x6 canvas" in err, err
     assert not (tmp_path / "s").exists()

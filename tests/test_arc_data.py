@@ -15,6 +15,7 @@ from shared_data import SHARED, needs_shared
 from trm.cli import main as trm_main
 from trm.data.arc_sources import REFERENCE_COMMIT, REFERENCE_URL_ENV, fetch_reference_files
 from trm.data.format import FIELDS
+from trm.outputs import MARKER_NAME
 from trm.utils import sha256_file
 
 MINI = SHARED / "golden" / "arc-mini"
@@ -209,7 +210,10 @@ def test_manifest_hashes_and_shortfall(tmp_path):
     assert rc == 0
     m = load_json(out / "manifest.json")
     files = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
-    assert sorted(o["path"] for o in m["outputs"]) == [f for f in files if f != "manifest.json"]
+    # every file but the manifest and the output marker the command adds after it
+    assert sorted(o["path"] for o in m["outputs"]) == [
+        f for f in files if f not in ("manifest.json", MARKER_NAME)
+    ]
     for o in m["outputs"]:
         assert sha256_file(out / o["path"]) == o["sha256"]
         assert (out / o["path"]).stat().st_size == o["size"]

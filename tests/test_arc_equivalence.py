@@ -16,8 +16,10 @@ import numpy as np
 import pytest
 from shared_data import SHARED, needs_shared
 
-from trm.data.arc import LegacyStream, _TaskSymmetry, build_arc_dataset, puzzle_content
+from trm.data.arc_build import build_arc_dataset
 from trm.data.arc_sources import load_subsets
+from trm.data.arc_stream import LegacyStream
+from trm.data.arc_symmetry import TaskSymmetry, puzzle_content
 from trm.data.augment import dihedral_transform
 
 MINI = SHARED / "golden" / "arc-mini"
@@ -160,7 +162,7 @@ def test_matches_reference_semantics(tmp_path, subsets, seed, num_aug):
     loaded = load_subsets(subsets, ["evaluation", "evaluation2"], input_prefix=prefix)
     build_arc_dataset(
         tmp_path, loaded.subsets, test_sets=["evaluation", "evaluation2"], num_aug=num_aug,
-        seed=seed, workers=2, progress=False,
+        seed=seed, canvas=30, workers=2, progress=False,
     )  # fmt: skip
     _assert_same(tmp_path, expected)
 
@@ -181,7 +183,7 @@ def _stress_pairs():
 def test_duplicate_keys_equal_content(case):
     """The closed-form keys coincide exactly when the augmented contents do."""
     pairs = _stress_pairs()[case]
-    sym = _TaskSymmetry(pairs)
+    sym = TaskSymmetry(pairs)
     rs = np.random.RandomState(case)
     tids = rs.randint(0, 8, size=400)
     maps = np.stack([np.concatenate([[0], rs.permutation(np.arange(1, 10))]) for _ in tids]).astype(
@@ -264,8 +266,9 @@ def test_synthetic_edge_cases_match_reference_semantics(tmp_path, num_aug):
         test_sets=["evaluation"],
         num_aug=num_aug,
         seed=3,
+        canvas=30,
         workers=1,
         progress=False,
     )
     _assert_same(out, expected)
-    assert _TaskSymmetry(loaded.subsets[0][1][0].pairs(["train", "test"])).exact
+    assert TaskSymmetry(loaded.subsets[0][1][0].pairs(["train", "test"])).exact

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from trm.cli import main as trm_main
+from trm.cli.prepare import ARC_TASKS
 from trm.data.arc_generated import (
     FAMILIES,
     PREFIX_NAME,
@@ -19,7 +20,7 @@ from trm.data.arc_generated import (
     prepare_arc_tasks,
 )
 from trm.data.arc_sources import load_subsets
-from trm.jobargs import UnmappedSettingError, to_flags
+from trm.settings import UndeclaredSettingError
 from trm.utils import sha256_file
 
 SMALL = GeneratorConfig(tasks={"training": 12, "evaluation": 6}, seed=3)
@@ -185,11 +186,10 @@ def test_config_args_round_trip(tmp_path: Path) -> None:
         "density": 0.7,
         "seed": 9,
     }
-    assert (
-        trm_main(["prepare", "arc-tasks", *to_flags("generate", settings), "--out", str(tmp_path)])
-        == 0
-    )
-    params = json.loads((tmp_path / "manifest.json").read_text())["params"]
+    # what the workflow passes: the dataset.generate section as it stands
+    argv = ARC_TASKS.argv({**settings, "out": tmp_path / "tasks"})
+    assert trm_main(argv) == 0
+    params = json.loads((tmp_path / "tasks" / "manifest.json").read_text())["params"]
     assert params["tasks"] == {"training": 5, "evaluation": 2}
     assert params["families"] == ["colour_map", "gravity"]
     assert (params["demos"], params["max_size"], params["density"], params["seed"]) == (
@@ -198,19 +198,25 @@ def test_config_args_round_trip(tmp_path: Path) -> None:
         0.7,
         9,
     )
-    with pytest.raises(UnmappedSettingError, match=r"generate\.task "):
-        to_flags("generate", {"task": 3})
+    with pytest.raises(UndeclaredSettingError, match=r"declares no setting 'task'"):
+        ARC_TASKS.argv({"task": 3})
 
 
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--tasks", "training=x"], "--tasks: expected SUBSET=N"),
-        (["--tasks", "training=0"], "subset training needs >= 1 task"),
-        (["--min-size", "6", "--max-size", "4"], "--min-size/--max-size"),
-        (["--max-size", "31"], "--min-size/--max-size"),
-        (["--colours", "9"], "--colours"),
-        (["--density", "0"], "--density"),
+        (["--tasks", "training=x"], "--tasks training: expected a whole number, got 'x'"),
+        (["--tasks", "16"], "--tasks: expected NAME=VALUE, got '16'"),
+        (["--tasks", "training=0"], "--tasks: 0 is not a valid count (>= 1 and <= 100,000)"),
+        (["--tasks", "training=1e9"], "--tasks: 1000000000 is not a valid count"),
+        (["--min-size", "6", "--max-size", "4"], "--min-size/--max-size: need min <= max"),
+        (["--max-size", "31"], "--max-size: 31 is not a valid size (>= 1 and <= 30)"),
+        (["--demos", "1000000"], "--demos: 1000000 is not a valid count (>= 1 and <= 100)"),
+        (["--colours", "9"], "--colours: 9 is not a valid count (>= 2 and <= 8)"),
+        (["--density", "0"], "--density: 0.0 is not a valid positive number (> 0 and <= 1)"),
+        (["--density", "nan"], "--density: nan is not a finite number"),
+        (["--seed", "-1"], "--seed: -1 is not a valid seed"),
+        (["--families", "colour_map,nope"], "--families[1]: 'nope' is not one of colour_map"),
     ],
 )
 def test_bad_arguments_fail_cleanly(

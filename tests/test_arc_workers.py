@@ -145,7 +145,9 @@ def test_ctrl_c_stops_workers_and_build_without_a_traceback(tmp_path: Path) -> N
     finally:
         _stop(proc)
     assert proc.returncode == 130, err
-    assert err.strip().splitlines() == ["trm prepare: interrupted; unfinished outputs removed"], err
+    assert err.strip().splitlines() == [
+        "trm prepare arc: interrupted; unfinished outputs removed"
+    ], err
     assert not out.exists()
     assert not out.parent.exists() or os.listdir(out.parent) == []
     assert _wait_group_gone(proc.pid) == []

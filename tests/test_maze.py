@@ -19,6 +19,11 @@ from trm.data.puzzle_csv import PuzzleCsvError
 from trm.utils import sha256_file
 
 
+def build(out: Path, **settings: object) -> dict:
+    """The library build, in-process (the CLI adds only the declaration's checks and guard)."""
+    return mz.prepare_maze(mz.MazeSettings(**settings), out, command="test", progress=False)
+
+
 def bfs_grid(grid: np.ndarray, start: tuple[int, int]) -> np.ndarray:
     """Plain 2-D BFS distances over non-wall cells (-1 unreachable): an oracle independent of
     trm.data.maze.bfs."""
@@ -110,11 +115,29 @@ def test_check_solution_rejects_wrong_paths() -> None:
     assert length == sum(ch == "o" for ch in a) + 1
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--size", "31"], "--size: 31 is not a valid size (>= 4 and <= 30)"),
+        (["--size", "3"], "--size: 3 is not a valid size (>= 4 and <= 30)"),
+        (["--num-aug", "8"], "--num-aug: 8 is not a valid count (>= 0 and <= 7)"),
+        (["--loop-fraction", "1.5"], "--loop-fraction: 1.5 is not a valid probability"),
+        (["--min-path-length", "901"], "--min-path-length: 901 is not a valid count"),
+    ],
+)
+def test_out_of_range_options_are_one_line_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture, option: list[str], message: str
+) -> None:
+    argv = ["prepare", "maze", "--source", "generate", "--num", "2", "--out", str(tmp_path / "x")]
+    assert trm_main([*argv, *option]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"trm prepare maze: error: {message}"), err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_impossible_hardness_fails_clearly() -> None:
     with pytest.raises(ValueError, match="lower --min-path-length"):
         mz.generate_maze_records(6, 2, seed=0, min_path_length=200, progress=False)
-    with pytest.raises(ValueError, match="--size must be in 4..30"):
-        mz.generate_maze_records(31, 2, seed=0, progress=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,7 +316,7 @@ def test_bad_rows_name_file_line_field_and_leave_no_output(
     src = write_csv(tmp_path / "src", [good_row(3), bad_row])
     out = tmp_path / "out" / "ds"
     with pytest.raises(PuzzleCsvError, match=pattern) as info:
-        mz.prepare_maze(out, source=f"csv:{src}", progress=False)
+        build(out, source=f"csv:{src}")
     assert f"{src / 'train.csv'} line 3 (puzzle source 'generated-6x6')" in str(info.value)
     assert not out.exists() and list((tmp_path / "out").iterdir()) == []
     assert (
@@ -310,10 +333,8 @@ def test_unchecked_paths_option_and_bad_num_aug(tmp_path: Path) -> None:
     folder = write_csv(tmp_path / "src", [[src, q, mutate(a, open_cell, "o"), r]])
     out = prepare(tmp_path, "loose", "--source", f"csv:{folder}", "--no-check-paths")
     assert len(load_split(out, "train")["inputs"]) == 8
-    with pytest.raises(ValueError, match="--num-aug must be in 0..7"):
-        mz.prepare_maze(tmp_path / "x", source="generate", num=2, num_aug=8, progress=False)
     with pytest.raises(ValueError, match="apply only to --source generate"):
-        mz.prepare_maze(tmp_path / "x", source=f"csv:{folder}", min_path_length=5, progress=False)
+        build(tmp_path / "x", source=f"csv:{folder}", min_path_length=5)
     with pytest.raises(PuzzleCsvError, match=r"field 'q' has length 36, expected 900"):
-        mz.prepare_maze(tmp_path / "x", source=f"csv:{folder}", size=30, progress=False)
+        build(tmp_path / "x", source=f"csv:{folder}", size=30)
     assert not (tmp_path / "x").exists()

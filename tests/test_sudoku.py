@@ -16,7 +16,13 @@ from trm.cli import main as trm_main
 from trm.data import sudoku as sd
 from trm.data.format import FIELDS, load_split, read_identifiers, read_metadata
 from trm.data.puzzle_csv import PuzzleCsvError
+from trm.outputs import MARKER_NAME
 from trm.utils import sha256_file
+
+
+def build(out: Path, **settings: object) -> dict:
+    """The library build, in-process (the CLI adds only the declaration's checks and guard)."""
+    return sd.prepare_sudoku(sd.SudokuSettings(**settings), out, command="test", progress=False)
 
 
 def all_4x4_grids() -> np.ndarray:
@@ -251,7 +257,8 @@ def test_generate_9x9_with_subsample_and_manifest(tmp_path: Path) -> None:
     assert manifest["counts"]["test"]["examples"] == 2
     listed = {o["path"]: o for o in manifest["outputs"]}
     expected = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()} - {
-        "manifest.json"
+        "manifest.json",
+        MARKER_NAME,  # the output marker, written after the manifest
     }
     assert set(listed) == expected
     for name in FIELDS:
@@ -381,7 +388,7 @@ def test_bad_rows_name_file_line_field_and_leave_no_output(
     src = write_csv(tmp_path / "src", [["p0", PUZZLE, SOLVED, "0"], bad_row])
     out = tmp_path / "out" / "ds"
     with pytest.raises(PuzzleCsvError, match=pattern) as info:
-        sd.prepare_sudoku(out, source=f"csv:{src}", progress=False)
+        build(out, source=f"csv:{src}")
     assert str(src / "train.csv") in str(info.value)
     assert not out.exists() and list((tmp_path / "out").iterdir()) == []
     # through the CLI: exit status 2 and the message, no traceback
@@ -401,7 +408,7 @@ def test_bad_rating_and_mixed_sizes(tmp_path: Path) -> None:
         PuzzleCsvError,
         match=r"line 2 \(puzzle source 'p0'\), field 'rating': 'hard' is not an integer",
     ):
-        sd.prepare_sudoku(tmp_path / "o1", source=f"csv:{src}", min_rating=1, progress=False)
+        build(tmp_path / "o1", source=f"csv:{src}", min_rating=1)
     nine = "." * 81
     src2 = write_csv(
         tmp_path / "src2", [["p0", PUZZLE, SOLVED, "0"]], [["t0", nine, "1" * 81, "0"]]
@@ -409,7 +416,7 @@ def test_bad_rating_and_mixed_sizes(tmp_path: Path) -> None:
     with pytest.raises(
         PuzzleCsvError, match=r"test.csv line 2 .*field 'q' has length 81, expected 16"
     ):
-        sd.prepare_sudoku(tmp_path / "o2", source=f"csv:{src2}", progress=False)
+        build(tmp_path / "o2", source=f"csv:{src2}")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
 
 
@@ -431,18 +438,18 @@ def test_existing_output_survives_a_failed_rebuild(tmp_path: Path) -> None:
 
 def test_bad_options(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="needs --num"):
-        sd.prepare_sudoku(tmp_path / "x", source="generate", progress=False)
+        build(tmp_path / "x", source="generate")
     with pytest.raises(ValueError, match="--source 'zip:foo'"):
-        sd.prepare_sudoku(tmp_path / "x", source="zip:foo", progress=False)
+        build(tmp_path / "x", source="zip:foo")
     with pytest.raises(FileNotFoundError, match="not a folder"):
-        sd.prepare_sudoku(tmp_path / "x", source=f"csv:{tmp_path / 'nope'}", progress=False)
+        build(tmp_path / "x", source=f"csv:{tmp_path / 'nope'}")
     with pytest.raises(ValueError, match="size must be one of"):
-        sd.prepare_sudoku(tmp_path / "x", source="generate", size=5, num=3, progress=False)
+        build(tmp_path / "x", source="generate", size=5, num=3)
     src = write_csv(tmp_path / "src", [["p0", PUZZLE, SOLVED, "0"]])
     with pytest.raises(ValueError, match="apply only to --source generate"):
-        sd.prepare_sudoku(tmp_path / "x", source=f"csv:{src}", num=3, progress=False)
+        build(tmp_path / "x", source=f"csv:{src}", num=3)
     with pytest.raises(PuzzleCsvError, match=r"field 'q' has length 16, expected 81"):
-        sd.prepare_sudoku(tmp_path / "x", source=f"csv:{src}", size=9, progress=False)
+        build(tmp_path / "x", source=f"csv:{src}", size=9)
     assert not (tmp_path / "x").exists()
 
 
@@ -453,7 +460,7 @@ def test_errors_past_the_first_parse_chunk_name_the_right_line(
     good = ["p", PUZZLE, SOLVED, "0"]
     src = write_csv(tmp_path / "src", [good] * 4 + [["p4", PUZZLE, "1234341221434312", "0"]])
     with pytest.raises(PuzzleCsvError, match=r"train.csv line 6 \(puzzle source 'p4'\), field 'a'"):
-        sd.prepare_sudoku(tmp_path / "o", source=f"csv:{src}", progress=False)
+        build(tmp_path / "o", source=f"csv:{src}")
     ok = write_csv(tmp_path / "ok", [good] * 5)
-    sd.prepare_sudoku(tmp_path / "o", source=f"csv:{ok}", progress=False)
+    build(tmp_path / "o", source=f"csv:{ok}")
     assert load_split(tmp_path / "o", "train")["inputs"].shape == (5, 16)

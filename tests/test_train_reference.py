@@ -84,11 +84,12 @@ def one_thread():
 def test_train_20_steps_equals_reference_loop(tmp_path: Path, one_thread: None) -> None:
     """Raw and EMA weights after 20 steps on generated 4x4 Sudoku: identical to the reference."""
     _require(REFERENCE)
-    from trm.data.sudoku import prepare_sudoku
+    from trm.data.sudoku import SudokuSettings, prepare_sudoku
 
     data = tmp_path / "sudoku4"
     # 48 puzzles x (original + 1 augmentation) in 48 groups, one example each
-    prepare_sudoku(data, source="generate", size=4, num=48, num_test=4, num_aug=1, progress=False)
+    settings = SudokuSettings(source="generate", size=4, num=48, num_test=4, num_aug=1)
+    prepare_sudoku(settings, data, command="test", progress=False)
     overrides = [
         "model=tiny",
         "train=cpu_smoke",

@@ -251,21 +251,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def manifest_command_is(prefix: str) -> Callable[[Path], bool]:
-    """recognise(): the folder's manifest.json records a command starting with `prefix`."""
-
-    def recognise(folder: Path) -> bool:
-        try:
-            with open(folder / "manifest.json") as f:
-                manifest = json.load(f)
-        except (OSError, ValueError):
-            return False
-        command = manifest.get("command") if isinstance(manifest, dict) else None
-        return isinstance(command, str) and (command == prefix or command.startswith(prefix + " "))
-
-    return recognise
-
-
 class Terminated(BaseException):
     """SIGTERM arrived: unwinds like Ctrl-C so that every atomic writer removes its temporary."""
 

@@ -20,14 +20,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from trm.data.arc import ARC_MAX_GRID
 from trm.data.manifest import write_manifest
 from trm.errors import UserError
+from trm.settings import SEED, count, positive, setting, size
 from trm.utils import atomic_dir
 
 Grid = np.ndarray
@@ -35,6 +37,8 @@ Rule = Callable[[Grid], Grid]
 
 DEFAULT_SUBSETS = ("training", "evaluation")
 PREFIX_NAME = "generated"  # the files are DIR/generated_<subset>_{challenges,solutions}.json
+MAX_TASKS = 100_000  # per subset: 250x ARC's 400 training tasks, still a few seconds to draw
+MAX_PAIRS = 100  # demonstration or test pairs per task (real ARC tasks have up to ~10)
 
 
 # --------------------------------------------------------------------------------------------
@@ -126,41 +130,36 @@ FAMILIES: dict[str, Callable[[np.random.Generator, np.ndarray], tuple[Rule, dict
 # --------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(kw_only=True)
 class GeneratorConfig:
-    """What `generate_tasks` draws; every field is recorded in the manifest."""
+    """What `generate_tasks` draws (the `dataset.generate` settings of the workflow, the options
+    of `trm prepare arc-tasks`); every field is recorded in the manifest."""
 
-    tasks: dict[str, int] = field(default_factory=lambda: {"training": 32, "evaluation": 16})
-    families: tuple[str, ...] = tuple(FAMILIES)
-    demos: int = 3  # demonstration pairs per task (the "train" list)
-    tests: int = 1  # test pairs per task
-    min_size: int = 3  # grid sides drawn uniformly from [min_size, max_size]
-    max_size: int = 6
-    colours: int = 3  # distinct non-background colours per task
-    density: float = 0.5  # chance that a cell is coloured
-    seed: int = 0
+    tasks: dict[str, int] = setting(
+        {"training": 32, "evaluation": 16},
+        check=count(1, MAX_TASKS),
+        help="tasks per subset, SUBSET=N",
+        metavar="SUBSET=N",
+    )
+    families: list[str] = setting(
+        list(FAMILIES),
+        choices=tuple(FAMILIES),
+        help="rule families, cycled over each subset's tasks",
+    )
+    demos: int = setting(3, check=count(1, MAX_PAIRS), help="demonstration pairs per task")
+    tests: int = setting(1, check=count(1, MAX_PAIRS), help="test pairs per task")
+    min_size: int = setting(3, check=size(1, ARC_MAX_GRID), help="smallest grid side")
+    max_size: int = setting(6, check=size(1, ARC_MAX_GRID), help="largest grid side")
+    colours: int = setting(3, check=count(2, 8), help="distinct non-background colours a task uses")
+    density: float = setting(0.5, check=positive(1.0), help="chance that a cell is coloured")
+    seed: int = setting(0, check=SEED, help="seed of every draw")
 
     def validate(self) -> None:
-        unknown = [f for f in self.families if f not in FAMILIES]
-        if unknown or not self.families:
+        """What the fields' bounds cannot say alone."""
+        if self.min_size > self.max_size:
             raise UserError(
-                f"--families: unknown family {', '.join(unknown) or '(none given)'}; "
-                f"known: {', '.join(FAMILIES)}"
+                f"--min-size/--max-size: need min <= max, got {self.min_size}, {self.max_size}"
             )
-        if not 1 <= self.min_size <= self.max_size <= 30:
-            raise UserError(
-                f"--min-size/--max-size: need 1 <= min <= max <= 30, got "
-                f"{self.min_size}, {self.max_size}"
-            )
-        if not 2 <= self.colours <= 8:
-            raise UserError(f"--colours: need 2..8 colours per task, got {self.colours}")
-        if not 0.0 < self.density <= 1.0:
-            raise UserError(f"--density: need 0 < density <= 1, got {self.density}")
-        if self.demos < 1 or self.tests < 1:
-            raise UserError(f"--demos/--tests: need >= 1, got {self.demos}, {self.tests}")
-        for subset, n in self.tasks.items():
-            if n < 1:
-                raise UserError(f"--tasks: subset {subset} needs >= 1 task, got {n}")
 
 
 def _random_grid(rng: np.random.Generator, cfg: GeneratorConfig, colours: np.ndarray) -> Grid:
@@ -260,6 +259,12 @@ def write_task_files(
     return written
 
 
+def config_params(cfg: GeneratorConfig) -> dict[str, Any]:
+    """The generator's settings as the manifest records them (only GeneratorConfig's own)."""
+    params = {f.name: getattr(cfg, f.name) for f in fields(GeneratorConfig)}
+    return {**params, "tasks": dict(cfg.tasks), "families": list(cfg.families)}
+
+
 def prepare_arc_tasks(
     out_dir: str | os.PathLike, cfg: GeneratorConfig, command: str = "trm prepare arc-tasks"
 ) -> dict[str, Any]:
@@ -279,7 +284,7 @@ def prepare_arc_tasks(
         return write_manifest(
             tmp,
             command=command,
-            params={**asdict(cfg), "families": list(cfg.families), "prefix_name": PREFIX_NAME},
+            params={**config_params(cfg), "prefix_name": PREFIX_NAME},
             inputs=[],
             counts=counts,
             extra={"rules": {s: sub.rules for s, sub in subsets.items()}},

@@ -228,8 +228,6 @@ def select_tasks(
     task_ids: Sequence[str] | None = None,
 ) -> list[tuple[str, list[tuple[str, dict, str, str]]]]:
     """Apply --tasks / --max-tasks (per subset, in file order, before any shuffling)."""
-    if max_tasks is not None and max_tasks < 1:
-        raise InputError(f"--max-tasks must be >= 1, got {max_tasks}")
     wanted = set(task_ids) if task_ids else None
     found: set[str] = set()
     out = []

@@ -13,6 +13,7 @@ NAME_SEP = "|||"
 # tid -> the tid that undoes it (rotations by 90 and 270 degrees undo each other;
 # the flips and the two diagonal reflections are their own inverses).
 DIHEDRAL_INVERSE: tuple[int, ...] = (0, 3, 2, 1, 4, 5, 6, 7)
+TRANSPOSING_TIDS = frozenset({1, 3, 6, 7})  # dihedral ids that swap height and width
 
 
 def dihedral_transform(grid: np.ndarray, tid: int) -> np.ndarray:

@@ -14,19 +14,20 @@ that the shortest path is at least `min_path_length` moves long and is the only 
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections import deque
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from trm.data import puzzle_csv as pc
 from trm.data.augment import dihedral_transform
-from trm.data.manifest import write_manifest
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, Grids, GridSettings
 from trm.errors import InputError
-from trm.outputs import check_output_path, manifest_command_is
-from trm.utils import atomic_dir, write_json
+from trm.settings import PROBABILITY, count, setting
+from trm.settings import size as size_range
 
 CHARSET = "# SGo"
 WALL, OPEN, START, GOAL, PATH = CHARSET
@@ -175,48 +176,28 @@ def generate_maze_records(
     progress: bool = True,
 ) -> list[tuple[str, str, str, int]]:
     """`count` distinct mazes as CSV records (source, q, a, rating = shortest path length)."""
-    if not MIN_SIZE <= size <= MAX_SIZE:
-        raise InputError(f"maze --size must be in {MIN_SIZE}..{MAX_SIZE}, got {size}")
-    if count < 1:
-        raise InputError(f"--num must be at least 1, got {count}")
-    if not 0.0 <= loop_fraction <= 1.0:
-        raise InputError(f"--loop-fraction must be in 0..1, got {loop_fraction}")
     min_len = default_min_path_length(size) if min_path_length is None else min_path_length
     rnd = random.Random(int(pc.rng_for(seed, pc.STREAM_GENERATE).integers(2**62)))
-    seen: set[str] = set()
-    records: list[tuple[str, str, str, int]] = []
-    bar = None
-    if progress:
-        from trm.progress import progress as progress_bar
 
-        bar = progress_bar(
-            total=count, desc=f"generate {size}x{size} mazes", unit=" mazes", mininterval=1.0
-        )
-    duplicates = 0
-    try:
-        while len(records) < count:
-            made = generate_maze(rnd, size, min_len, loop_fraction)
-            if made is None:
-                raise InputError(
-                    f"could not place S and G with a unique shortest path of >= {min_len} moves in "
-                    f"{size}x{size} mazes; lower --min-path-length"
-                )
-            q, a, length = made
-            if q in seen:
-                duplicates += 1
-                if duplicates > 10 * count + 100:
-                    raise InputError(
-                        f"too few distinct {size}x{size} mazes; lower --num or raise --size"
-                    )
-                continue
-            seen.add(q)
-            records.append((f"generated-{size}x{size}", q, a, length))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return records
+    def draw(kept: int) -> pc.Record:
+        made = generate_maze(rnd, size, min_len, loop_fraction)
+        if made is None:
+            raise InputError(
+                f"could not place S and G with a unique shortest path of >= {min_len} moves in "
+                f"{size}x{size} mazes; lower --min-path-length"
+            )
+        q, a, length = made
+        return (f"generated-{size}x{size}", q, a, length)
+
+    return pc.distinct_records(
+        count,
+        draw,
+        desc=f"generate {size}x{size} mazes",
+        unit=" mazes",
+        progress=progress,
+        max_duplicates=10 * count + 100,
+        duplicates_error=f"too few distinct {size}x{size} mazes; lower --num or raise --size",
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -320,8 +301,6 @@ def augment_maze(
     questions: np.ndarray, answers: np.ndarray, size: int, num_aug: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """[N*(1+num_aug), cells]: each maze followed by dihedral transforms 1..num_aug of it."""
-    if not 0 <= num_aug <= 7:
-        raise InputError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
     n = questions.shape[0]
 
     def stack(x: np.ndarray) -> np.ndarray:
@@ -336,96 +315,82 @@ def augment_maze(
 # the build
 
 
-def prepare_maze(
-    out: str | os.PathLike,
-    *,
-    source: str = DEFAULT_HF_SOURCE,
-    size: int | None = None,
-    num: int | None = None,
-    num_test: int | None = None,
-    seed: int = 0,
-    num_aug: int = DEFAULT_NUM_AUG,
-    subsample: int | None = None,
-    test_subsample: int | None = None,
-    min_path_length: int | None = None,
-    loop_fraction: float = DEFAULT_LOOP_FRACTION,
-    check_paths: bool = True,
-    hf_timeout_s: float = pc.DEFAULT_HF_TIMEOUT_S,
-    command: str = "trm prepare maze",
-    progress: bool = True,
-    overwrite: bool = False,
-) -> dict:
-    """Build a Maze dataset into `out` (atomically) and return its manifest."""
-    spec = pc.parse_source(source)
-    check_output_path(
-        out,
-        kind="Maze dataset",
-        recognise=manifest_command_is("trm prepare maze"),
-        inputs=[spec.location] if spec.kind == "csv" else [],
-        overwrite=overwrite,
+@dataclass(kw_only=True)
+class MazeSettings(GridSettings):
+    """What a Maze dataset is built from (the workflow's `dataset` section, kind maze)."""
+
+    source: str = setting(DEFAULT_HF_SOURCE, help=SOURCE_HELP)
+    size: int | None = setting(
+        None,
+        check=size_range(MIN_SIZE, MAX_SIZE),
+        help=f"grid side: generated mazes (default {MAX_SIZE}); for CSV sources, the side every "
+        "row must have",
     )
-    if not 0 <= num_aug <= 7:
-        raise InputError(f"maze --num-aug must be in 0..7 (dihedral transforms), got {num_aug}")
-    params: dict = {
-        "source": source,
-        "seed": seed,
-        "num_aug": num_aug,
-        "subsample": subsample,
-        "test_subsample": test_subsample,
-        "check_paths": check_paths,
-    }
-    if spec.kind == "generate":
-        if num is None:
-            raise InputError("--source generate needs --num (number of training mazes)")
-        size = MAX_SIZE if size is None else size
-        num_test = num if num_test is None else num_test
-        if num_test < 1:
-            raise InputError(f"--num-test must be at least 1, got {num_test}")
-        min_len = default_min_path_length(size) if min_path_length is None else min_path_length
-        params.update(
-            size=size,
-            num=num,
-            num_test=num_test,
-            min_path_length=min_len,
-            loop_fraction=loop_fraction,
-        )
-    elif num is not None or num_test is not None or min_path_length is not None:
-        raise InputError("--num, --num-test and --min-path-length apply only to --source generate")
-    with atomic_dir(out) as tmp:
-        rows, inputs = pc.load_split_rows(
-            spec,
-            tmp,
-            lambda n_train: generate_maze_records(
-                size, n_train + num_test, seed, min_len, loop_fraction, progress
-            ),
-            num,
-            hf_timeout_s,
-            progress,
-        )
-        counts: dict[str, dict] = {}
-        grid_size = size  # None: taken from the first row; given: every row must match
-        for split in pc.SPLITS:
-            q, a, grid_size = parse_maze_rows(rows[split], grid_size, check_paths)
-            split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
-            q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
-            if len(q) == 0:
-                raise InputError(f"{rows[split].path}: no mazes for the {split} split")
-            k = num_aug if split == "train" else 0
-            q, a = augment_maze(q, a, grid_size, k)
-            split_counts.update(pc.write_single_example_split(tmp, split, q, a, 1 + k, VOCAB_SIZE))
-            counts[split] = split_counts
-        pc.write_identifiers(tmp)
-        write_json(
-            tmp / "puzzle_info.json",
-            {
-                "kind": "maze",
-                "grid_size": grid_size,
-                "charset": CHARSET,
-                "tokens": {"pad": 0, **{repr(ch): i + 1 for i, ch in enumerate(CHARSET)}},
-                "vocab_size": VOCAB_SIZE,
-                "augmented_splits": ["train"] if num_aug else [],
-                "dihedral_ids": list(range(num_aug + 1)),
-            },
-        )
-        params["grid_size"] = grid_size
-        return write_manifest(tmp, command=command, params=params, inputs=inputs, counts=counts)
+    num_aug: int = setting(
+        DEFAULT_NUM_AUG,
+        check=count(0, 7),
+        help="dihedral transforms 1..K added per train maze (7: all 8 symmetries, the paper's)",
+    )
+    min_path_length: int | None = setting(
+        None,
+        check=count(0, MAX_SIZE * MAX_SIZE),
+        help="generate: shortest S->G path of at least this many moves (default size*size//8: "
+        "112 for 30x30)",
+    )
+    loop_fraction: float = setting(
+        DEFAULT_LOOP_FRACTION,
+        check=PROBABILITY,
+        help="generate: fraction of inner walls opened to make loops",
+    )
+    no_check_paths: bool = setting(
+        False,
+        help="skip checking that every CSV answer is a shortest path (structure is still checked)",
+        config=False,
+    )
+
+
+def _min_path_length(s: MazeSettings, size: int) -> int:
+    return default_min_path_length(size) if s.min_path_length is None else s.min_path_length
+
+
+class _Maze(GridKind):
+    name, noun, default_size = "maze", "mazes", MAX_SIZE
+    generate_only = ("num", "num_test", "min_path_length")
+
+    def params(self, s: MazeSettings) -> dict[str, Any]:
+        return {"check_paths": not s.no_check_paths}
+
+    def generate_params(self, s: MazeSettings, size: int) -> dict[str, Any]:
+        return {"min_path_length": _min_path_length(s, size), "loop_fraction": s.loop_fraction}
+
+    def generate(self, s: MazeSettings, size: int, n: int, progress: bool) -> list[pc.Record]:
+        min_len = _min_path_length(s, size)
+        return generate_maze_records(size, n, s.seed, min_len, s.loop_fraction, progress)
+
+    def parse(
+        self, s: MazeSettings, rows: pc.PuzzleRows, size: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        return parse_maze_rows(rows, size, not s.no_check_paths)
+
+    def examples(
+        self, s: MazeSettings, grids: Grids, size: int, num_aug: int, progress: bool
+    ) -> Grids:
+        return augment_maze(*grids, size, num_aug)
+
+    def vocab_size(self, size: int) -> int:
+        return VOCAB_SIZE
+
+    def puzzle_info(self, s: MazeSettings, size: int) -> dict[str, Any]:
+        return {
+            "kind": "maze",
+            "grid_size": size,
+            "charset": CHARSET,
+            "tokens": {"pad": 0, **{repr(ch): i + 1 for i, ch in enumerate(CHARSET)}},
+            "vocab_size": VOCAB_SIZE,
+            "augmented_splits": ["train"] if s.num_aug else [],
+            "dihedral_ids": list(range(s.num_aug + 1)),
+        }
+
+
+MAZE = _Maze()
+prepare_maze = MAZE.prepare  # the build `trm prepare maze` runs (trm.kinds)

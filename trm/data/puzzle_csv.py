@@ -34,6 +34,9 @@ STREAM_AUGMENT = 3
 STREAM_TEST_SUBSAMPLE = 4
 
 
+Record = tuple[str, str, str, int]  # one CSV row: source, question, answer, rating
+
+
 class PuzzleCsvError(InputError):
     """A malformed puzzle CSV row; the message names the file, line, puzzle source and field."""
 
@@ -114,6 +117,49 @@ def _read_rows(path: Path, progress: bool) -> PuzzleRows:
             rows.ratings.append(rating)
             rows.lines.append(reader.line_num)
     return rows
+
+
+def distinct_records(
+    count: int,
+    draw: Callable[[int], Record | None],
+    *,
+    desc: str,
+    unit: str,
+    progress: bool,
+    max_duplicates: int | None = None,
+    duplicates_error: str = "",
+) -> list[Record]:
+    """`count` generated records with distinct questions, in the order drawn.
+
+    `draw(kept)` makes one record (None: rejected; it raises when it must give up); a question
+    seen before is skipped, and more than `max_duplicates` of those is `duplicates_error`.
+    """
+    seen: set[str] = set()
+    records: list[Record] = []
+    duplicates = 0
+    bar = None
+    if progress:
+        from trm.progress import progress as progress_bar
+
+        bar = progress_bar(total=count, desc=desc, unit=unit, mininterval=1.0)
+    try:
+        while len(records) < count:
+            record = draw(len(records))
+            if record is None:
+                continue
+            if record[1] in seen:
+                duplicates += 1
+                if max_duplicates is not None and duplicates > max_duplicates:
+                    raise InputError(duplicates_error)
+                continue
+            seen.add(record[1])
+            records.append(record)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return records
 
 
 def write_puzzle_csv(
@@ -281,7 +327,7 @@ def resolve_split_files(
 def load_split_rows(
     spec: SourceSpec,
     work_dir: Path,
-    generate: Callable[[int], list[tuple[str, str, str, int]]],
+    generate: Callable[[int], list[Record]],
     num_train: int | None,
     timeout_s: float = DEFAULT_HF_TIMEOUT_S,
     progress: bool = False,
@@ -317,8 +363,6 @@ def subsample_indices(total: int, size: int | None, rng: np.random.Generator) ->
     (seeded here); None when no subsampling applies."""
     if size is None or size >= total:
         return None
-    if size < 1:
-        raise InputError(f"--subsample must be at least 1, got {size}")
     return rng.choice(total, size=size, replace=False)
 
 

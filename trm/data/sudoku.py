@@ -10,23 +10,24 @@ column permutation inside bands/stacks, optional transpose) drawn from a seeded 
 from __future__ import annotations
 
 import math
-import os
 import random
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 import numpy as np
 
 from trm.data import puzzle_csv as pc
-from trm.data.manifest import write_manifest
+from trm.data.grid_prepare import SOURCE_HELP, GridKind, Grids, GridSettings
 from trm.errors import InputError
-from trm.outputs import check_output_path, manifest_command_is
-from trm.utils import atomic_dir, write_json
+from trm.settings import count, setting
 
 SUPPORTED_SIZES: tuple[int, ...] = (4, 9)
 DEFAULT_HF_SOURCE = "hf:sapientinc/sudoku-extreme"
 _AUG_CHUNK = 256  # puzzles per vectorised augmentation chunk (bounds index-array memory)
 _PARSE_CHUNK = 100_000  # CSV rows converted and validated at a time
+# 10x the paper's 1000 shuffles per puzzle (its 1000 puzzles x 1000 shuffles are 1M rows)
+MAX_NUM_AUG = 10_000
 
 
 def vocab_size_for(size: int) -> int:
@@ -184,47 +185,31 @@ def grid_to_string(grid: list[int], blank: str = ".") -> str:
 
 def generate_sudoku_records(
     size: int, count: int, seed: int, min_rating: int | None = None, progress: bool = True
-) -> list[tuple[str, str, str, int]]:
+) -> list[pc.Record]:
     """`count` distinct unique-solution puzzles as CSV records (source, q, a, rating)."""
-    if count < 1:
-        raise InputError(f"--num must be at least 1, got {count}")
     geometry(size)  # validates the size
     np_rng = pc.rng_for(seed, pc.STREAM_GENERATE)
     rnd = random.Random(int(np_rng.integers(2**62)))
-    seen: set[str] = set()
-    records: list[tuple[str, str, str, int]] = []
     max_attempts = 20 * count + 200
     attempts = 0
-    bar = None
-    if progress:
-        from trm.progress import progress as progress_bar
 
-        bar = progress_bar(
-            total=count, desc=f"generate {size}x{size} sudoku", unit=" puzzles", mininterval=1.0
-        )
-    try:
-        while len(records) < count:
-            if attempts >= max_attempts:
-                raise InputError(
-                    f"generated only {len(records)} of {count} distinct {size}x{size} puzzles"
-                    f"{f' with rating >= {min_rating}' if min_rating is not None else ''} in "
-                    f"{attempts} attempts; lower --num or --min-rating"
-                )
-            attempts += 1
-            puzzle, solution, r = generate_puzzle(rnd, size)
-            if min_rating is not None and r < min_rating:
-                continue
-            q = grid_to_string(puzzle)
-            if q in seen:
-                continue
-            seen.add(q)
-            records.append((f"generated-{size}x{size}", q, grid_to_string(solution), r))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return records
+    def draw(kept: int) -> pc.Record | None:
+        nonlocal attempts
+        if attempts >= max_attempts:
+            raise InputError(
+                f"generated only {kept} of {count} distinct {size}x{size} puzzles"
+                f"{f' with rating >= {min_rating}' if min_rating is not None else ''} in "
+                f"{attempts} attempts; lower --num or --min-rating"
+            )
+        attempts += 1
+        puzzle, solution, r = generate_puzzle(rnd, size)
+        if min_rating is not None and r < min_rating:
+            return None
+        return (f"generated-{size}x{size}", grid_to_string(puzzle), grid_to_string(solution), r)
+
+    return pc.distinct_records(
+        count, draw, desc=f"generate {size}x{size} sudoku", unit=" puzzles", progress=progress
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -388,100 +373,81 @@ def decode_tokens(tokens: np.ndarray) -> np.ndarray:
     return tokens.astype(np.int16) - 1
 
 
-def prepare_sudoku(
-    out: str | os.PathLike,
-    *,
-    source: str = DEFAULT_HF_SOURCE,
-    size: int | None = None,
-    num: int | None = None,
-    num_test: int | None = None,
-    seed: int = 0,
-    num_aug: int = 0,
-    subsample: int | None = None,
-    test_subsample: int | None = None,
-    min_rating: int | None = None,
-    hf_timeout_s: float = pc.DEFAULT_HF_TIMEOUT_S,
-    command: str = "trm prepare sudoku",
-    progress: bool = True,
-    overwrite: bool = False,
-) -> dict:
-    """Build a Sudoku dataset into `out` (atomically) and return its manifest."""
-    spec = pc.parse_source(source)
-    check_output_path(
-        out,
-        kind="Sudoku dataset",
-        recognise=manifest_command_is("trm prepare sudoku"),
-        inputs=[spec.location] if spec.kind == "csv" else [],
-        overwrite=overwrite,
+@dataclass(kw_only=True)
+class SudokuSettings(GridSettings):
+    """What a Sudoku dataset is built from (the workflow's `dataset` section, kind sudoku)."""
+
+    source: str = setting(DEFAULT_HF_SOURCE, help=SOURCE_HELP)
+    size: int | None = setting(
+        None,
+        choices=SUPPORTED_SIZES,
+        help="grid size: generated puzzles (default 9); for CSV sources, the size every row "
+        "must have",
     )
-    if num_aug < 0:
-        raise InputError(f"--num-aug must be >= 0, got {num_aug}")
-    params = {
-        "source": source,
-        "seed": seed,
-        "num_aug": num_aug,
-        "subsample": subsample,
-        "test_subsample": test_subsample,
-        "min_rating": min_rating,
-    }
-    if spec.kind == "generate":
-        if num is None:
-            raise InputError("--source generate needs --num (number of training puzzles)")
-        size = 9 if size is None else size
-        geometry(size)
-        num_test = num if num_test is None else num_test
-        if num_test < 1:
-            raise InputError(f"--num-test must be at least 1, got {num_test}")
-        params.update(size=size, num=num, num_test=num_test)
-    elif num is not None or num_test is not None:
-        raise InputError("--num and --num-test apply only to --source generate")
-    with atomic_dir(out) as tmp:
-        rows, inputs = pc.load_split_rows(
-            spec,
-            tmp,
-            lambda n_train: generate_sudoku_records(
-                size, n_train + num_test, seed, min_rating, progress
-            ),
-            num,
-            hf_timeout_s,
-            progress,
-        )
-        counts: dict[str, dict] = {}
-        grid_size = size  # None: taken from the first row; given: every row must match
-        for split in pc.SPLITS:
-            q, a, grid_size = parse_sudoku_rows(rows[split], grid_size)
-            split_counts: dict[str, int] = {"csv_rows": len(rows[split])}
-            if min_rating is not None:
-                keep = pc.parse_ratings(rows[split]) >= min_rating
-                q, a = q[keep], a[keep]
-                split_counts["after_min_rating"] = int(keep.sum())
-            q, a = pc.subsample_split(q, a, split, subsample, test_subsample, seed)
-            if len(q) == 0:
-                raise InputError(f"{rows[split].path}: no puzzles left for the {split} split")
-            k = num_aug if split == "train" else 0
-            q, a = augment_sudoku(pc.rng_for(seed, pc.STREAM_AUGMENT), q, a, grid_size, k, progress)
-            extra = (
-                None
-                if grid_size == 9
-                else {"grid_size": grid_size, "tokens": "0 pad, 1 blank, 1+d digit d"}
-            )
-            split_counts.update(
-                pc.write_single_example_split(
-                    tmp, split, q + 1, a + 1, 1 + k, vocab_size_for(grid_size), extra
-                )
-            )
-            counts[split] = split_counts
-        pc.write_identifiers(tmp)
-        write_json(
-            tmp / "puzzle_info.json",
-            {
-                "kind": "sudoku",
-                "grid_size": grid_size,
-                "box_size": geometry(grid_size).box,
-                "tokens": {"pad": 0, "blank": 1, "digit d": "1 + d"},
-                "vocab_size": vocab_size_for(grid_size),
-                "augmented_splits": ["train"] if num_aug else [],
-            },
-        )
-        params["grid_size"] = grid_size
-        return write_manifest(tmp, command=command, params=params, inputs=inputs, counts=counts)
+    num_aug: int = setting(
+        0,
+        check=count(0, MAX_NUM_AUG),
+        help="validity-preserving shuffles per train puzzle (the paper: 1000)",
+    )
+    min_rating: int | None = setting(
+        None,
+        check=count(0),
+        help="keep puzzles whose rating (solver dead ends) is at least this, in both splits "
+        "(the reference's min_difficulty)",
+    )
+
+
+class _Sudoku(GridKind):
+    name, noun, default_size = "sudoku", "puzzles", 9
+
+    def params(self, s: SudokuSettings) -> dict[str, Any]:
+        return {"min_rating": s.min_rating}
+
+    def generate(self, s: SudokuSettings, size: int, n: int, progress: bool) -> list[pc.Record]:
+        return generate_sudoku_records(size, n, s.seed, s.min_rating, progress)
+
+    def parse(
+        self, s: SudokuSettings, rows: pc.PuzzleRows, size: int | None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
+        return parse_sudoku_rows(rows, size)
+
+    def keep(
+        self,
+        s: SudokuSettings,
+        rows: pc.PuzzleRows,
+        q: np.ndarray,
+        a: np.ndarray,
+        counts: dict[str, int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if s.min_rating is None:
+            return q, a
+        keep = pc.parse_ratings(rows) >= s.min_rating
+        counts["after_min_rating"] = int(keep.sum())
+        return q[keep], a[keep]
+
+    def examples(
+        self, s: SudokuSettings, grids: Grids, size: int, num_aug: int, progress: bool
+    ) -> Grids:
+        rng = pc.rng_for(s.seed, pc.STREAM_AUGMENT)
+        q, a = augment_sudoku(rng, *grids, size, num_aug, progress)
+        return q + 1, a + 1  # digits -> tokens
+
+    def vocab_size(self, size: int) -> int:
+        return vocab_size_for(size)
+
+    def metadata(self, size: int) -> dict[str, Any] | None:
+        return None if size == 9 else {"grid_size": size, "tokens": "0 pad, 1 blank, 1+d digit d"}
+
+    def puzzle_info(self, s: SudokuSettings, size: int) -> dict[str, Any]:
+        return {
+            "kind": "sudoku",
+            "grid_size": size,
+            "box_size": geometry(size).box,
+            "tokens": {"pad": 0, "blank": 1, "digit d": "1 + d"},
+            "vocab_size": vocab_size_for(size),
+            "augmented_splits": ["train"] if s.num_aug else [],
+        }
+
+
+SUDOKU = _Sudoku()
+prepare_sudoku = SUDOKU.prepare  # the build `trm prepare sudoku` runs (trm.kinds)
