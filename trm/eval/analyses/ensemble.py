@@ -3,26 +3,29 @@ pooled (as the reference evaluator does when it is not reset between evaluations
 with the last checkpoint alone.
 
 Layout of `out`: step_<N>/predictions.npz and step_<N>/scores/<mode>/ per checkpoint,
-pooled/scores/<mode>/ and compare_<mode>.json (keys: trm.eval.analyses.keys, baseline = the
-last checkpoint, variants = every other checkpoint and `pooled`).
+pooled/scores/<mode>/ and compare_<mode>.json (a comparisons file, trm.eval.paired: `pooled`
+and every earlier checkpoint against the last one, paired over tasks; names in
+trm.eval.analyses.keys).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.eval.analyses import keys as K
+
+if TYPE_CHECKING:
+    from trm.cli.analyse import EnsembleSettings
+    from trm.eval.stats import Bootstrap
 
 
 def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     """The `last` highest step numbers of the step_N files in a run folder, ascending."""
     from trm.model.checkpoint import step_number
 
-    if last < 1:
-        raise UserError(f"--last must be at least 1, got {last}")
     folder = Path(checkpoint)
     if not folder.is_dir():
         raise UserError(f"checkpoint ensemble needs a run folder of step_N files, got {folder}")
@@ -35,52 +38,80 @@ def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     return steps[-last:]
 
 
+def compare_with_last(
+    scores: dict[str, Path], last: str, mode: str, boot: Bootstrap
+) -> list[dict[str, Any]]:
+    """Every scored side but `last` against `last` (`scores`: name -> `trm score arc` folder),
+    pass@K over tasks, one comparisons record per side and K."""
+    from trm.eval.paired import compare
+    from trm.eval.schema import SWEEP_KS, arc_pass_key
+    from trm.eval.scoring import task_pass_rates
+
+    rates = {name: task_pass_rates(folder / "per_input.csv") for name, folder in scores.items()}
+    return [
+        compare(
+            {t: r[k] for t, r in rates[name].items()},
+            {t: r[k] for t, r in rates[last].items()},
+            a_name=name,
+            b_name=last,
+            metric=arc_pass_key(k),
+            unit="task",
+            boot=boot,
+            context={K.ENSEMBLE_MODE: mode},
+        )
+        for name in scores
+        if name != last
+        for k in SWEEP_KS
+    ]
+
+
 def run_ensemble(
-    checkpoint: str | os.PathLike,
-    data_dir: str | os.PathLike,
-    out: str | os.PathLike,
-    last: int,
-    modes: tuple[str, ...] = ("paper", "single"),
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    progress: bool = False,
-    **predict_kw: Any,
-) -> dict[str, Any]:
-    """Predict each selected checkpoint, score each and the pool; returns {mode: compare dict}."""
-    from trm.eval.analyses.compare import compare_variants
+    s: EnsembleSettings, boot: Bootstrap, modes: tuple[str, ...] = ("paper", "single")
+) -> dict[str, list[dict[str, Any]]]:
+    """Predict each selected checkpoint, score each and the pool, compare them with the last
+    checkpoint; returns {mode: comparisons records}."""
+    from trm.cli.predict import PredictSettings
+    from trm.eval.paired import write_comparisons
     from trm.eval.predict import run_predict
     from trm.eval.scoring import score_arc
     from trm.utils import atomic_dir
 
-    steps = select_steps(checkpoint, last)
-    result: dict[str, Any] = {}
-    with atomic_dir(Path(out)) as tmp:
+    steps = select_steps(s.checkpoint, s.last)
+    names = [K.ensemble_step(step) for step in steps]
+    progress = not s.no_progress
+    result: dict[str, list[dict[str, Any]]] = {}
+    with atomic_dir(Path(s.out)) as tmp:
         preds = []
-        for step in steps:
-            path = tmp / f"step_{step}" / "predictions.npz"
+        for step, name in zip(steps, names, strict=True):
+            path = tmp / name / "predictions.npz"
             path.parent.mkdir(parents=True)
-            run_predict(checkpoint, data_dir, path, step=step, progress=progress, **predict_kw)
+            run_predict(
+                PredictSettings(
+                    checkpoint=s.checkpoint,
+                    step=step,
+                    data=s.data,
+                    out=path,
+                    batch_size=s.batch_size,
+                    device=s.device,
+                    threads=s.threads,
+                    no_progress=s.no_progress,
+                )
+            )
             preds.append(path)
         for mode in modes:
-            for step, path in zip(steps, preds, strict=True):
-                score_arc(
-                    data_dir,
-                    path,
-                    tmp / f"step_{step}" / "scores" / mode,
-                    mode,
-                    n_boot,
-                    seed,
-                    progress,
-                )
+            scores = {name: tmp / name / "scores" / mode for name in names}
+            scores[K.ENSEMBLE_POOLED] = tmp / K.ENSEMBLE_POOLED / "scores" / mode
+            for name, path in zip(names, preds, strict=True):
+                score_arc(s.data, path, scores[name], mode, boot.n_boot, boot.seed, progress)
             score_arc(
-                data_dir, preds, tmp / "pooled" / "scores" / mode, mode, n_boot, seed, progress
+                s.data, preds, scores[K.ENSEMBLE_POOLED], mode, boot.n_boot, boot.seed, progress
             )
-            result[mode] = compare_variants(
-                (f"step_{steps[-1]}", tmp / f"step_{steps[-1]}" / "scores" / mode),
-                [(f"step_{s}", tmp / f"step_{s}" / "scores" / mode) for s in steps[:-1]]
-                + [("pooled", tmp / "pooled" / "scores" / mode)],
-                tmp / f"compare_{mode}.json",
-                n_boot=n_boot,
-                seed=seed,
+            result[mode] = compare_with_last(scores, names[-1], mode, boot)
+            write_comparisons(
+                tmp / K.ensemble_compare_json(mode),
+                result[mode],
+                title=f"checkpoint ensemble vs the last checkpoint ({mode} mode)",
+                base=names[-1],
+                mode=mode,
             )
     return result

@@ -24,7 +24,12 @@ def trajectory_columns() -> list[str]:
     return [*cols, TRAJ_HALTED]
 
 
-# ---- halting.json of `trm analyse trajectory` --------------------------------------------------
+# ---- the files of `trm analyse trajectory OUT` ------------------------------------------------
+TRAJECTORY_CSV = "trajectory.csv"
+HALTING_JSON = "halting.json"
+HALTED_VS_LAST_JSON = "halted_vs_last.json"  # comparisons file (trm.eval.paired)
+
+# halting.json: the halting figures
 HALT_STEPS = "act_steps"  # ACT steps run per example
 HALT_N_ROWS = "n_rows"
 HALT_NEVER = "n_rows_never_halting"  # rows whose q_halt never says halt (they run all steps)
@@ -32,23 +37,31 @@ HALT_MEAN_STEP = "mean_halt_step"  # mean first step with q_halt > 0 (act_steps 
 HALT_SAVED = "act_steps_saved_fraction"  # 1 - mean_halt_step / act_steps
 HALT_HISTOGRAM = "halt_step_histogram"  # {"k": rows first halting at step k}
 
-
-def halt_pass_key(mode: str, k: int) -> str:
-    """pass@K in `mode` if every example had stopped at its first halting step."""
-    return f"{mode}/halted/pass@{k}"
-
-
-def last_pass_key(mode: str, k: int) -> str:
-    """pass@K in `mode` at the last ACT step (equals `trm score arc`'s)."""
-    return f"{mode}/last/pass@{k}"
+# halted_vs_last.json: one record per mode and K, metric ARC/pass@K over tasks,
+# a = every example at its first halting step, b = every example at the last step
+HALTED = "halted"
+LAST = "last"
+HALT_MODE = "mode"  # the record's context key: paper or single voting
 
 
-def halt_diff_key(mode: str, k: int) -> str:
-    """halted minus last-step pass@K, paired over tasks (with an interval and p-value)."""
-    return f"{mode}/halted_minus_last/pass@{k}"
+# ---- `trm analyse ensemble OUT` ----------------------------------------------------------------
+ENSEMBLE_POOLED = "pooled"  # the side that votes every checkpoint's predictions together
+ENSEMBLE_MODE = "mode"  # the records' context key
 
 
-# ---- ids.json of `trm analyse compare`: variants against a baseline ----------------------------
+def ensemble_step(step: int) -> str:
+    """The name of one checkpoint (its folder under OUT and its side in the comparisons)."""
+    return f"step_{step}"
+
+
+def ensemble_compare_json(mode: str) -> str:
+    """OUT/compare_<mode>.json: comparisons file, pooled and each earlier checkpoint (a) vs
+    the last checkpoint (b), per K, metric ARC/pass@K over tasks."""
+    return f"compare_{mode}.json"
+
+
+# ---- the compare JSON of the former `trm analyse compare` (read by the report until `trm compare
+# runs` replaces it) ---------------------------------------------------------------------------
 CMP_BASE = "baseline"
 CMP_N_TASKS = "n_tasks"
 CMP_N_BOOT = "n_boot"

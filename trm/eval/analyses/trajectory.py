@@ -24,9 +24,11 @@ from trm.eval.analyses import keys as K
 from trm.eval.arc.hashing import sigmoid64
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import VoteResult, mode_rows, vote
+from trm.eval.paired import compare, write_comparisons
 from trm.eval.predictions import STEP_FIELDS, read_predictions
+from trm.eval.schema import arc_pass_key
 from trm.eval.scoring import MODES
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_diff_ci, proportion_ci
+from trm.eval.stats import Bootstrap, proportion_ci
 
 
 @dataclasses.dataclass
@@ -89,25 +91,41 @@ def first_halt_step(q_logits: np.ndarray) -> np.ndarray:
     return np.where(says_halt.any(axis=1), first, q_logits.shape[1])
 
 
-def _pass_with_ci(res: VoteResult, n_boot: int, seed: int) -> dict[str, Any]:
+def _pass_with_ci(res: VoteResult, boot: Bootstrap) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i, k in enumerate(res.pass_ks):
         key = K.per_input_pass(k)
         out[key] = float(res.metrics[f"ARC/pass@{k}"])
-        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=boot.n_boot, seed=boot.seed)
         out.update(zip(K.ci_keys(key), (lo, hi), strict=True))
         out[K.ci_method_key(key)] = method
     return out
 
 
+def _per_task(res: VoteResult, i: int) -> dict[str, float]:
+    """Task name -> the share of its test inputs passed at the i-th K of the vote."""
+    return dict(zip(res.task_names, res.task_pass[:, i].tolist(), strict=True))
+
+
+@dataclasses.dataclass
+class TrajectoryAnalysis:
+    """What `trm analyse trajectory` writes: trajectory.csv rows (pass@K per mode and step),
+    halting.json (the halting figures) and halted_vs_last.json (comparisons records)."""
+
+    rows: list[dict[str, Any]]
+    halting: dict[str, Any]
+    halted_vs_last: list[dict[str, Any]]
+
+
 def analyse_trajectory(
     data_dir: str | os.PathLike,
     pred_path: str | os.PathLike,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
+    boot: Bootstrap,
     progress: bool = False,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(trajectory rows: pass@K per mode and step, halting summary); see trm.eval.analyses.keys."""
+) -> TrajectoryAnalysis:
+    """pass@K per mode and ACT step, the halting figures, and the accuracy had every example
+    halted at its first halting step minus the last step's, paired over tasks (trm.eval.paired);
+    keys: trm.eval.analyses.keys."""
     traj = load_trajectory(data_dir, pred_path, progress=progress)
     says_halt = traj.q_logits > 0
     rows: list[dict[str, Any]] = []
@@ -116,7 +134,7 @@ def analyse_trajectory(
         for step in range(1, traj.steps + 1):
             res = vote_step(traj, step, mode)
             row: dict[str, Any] = {K.TRAJ_MODE: mode, K.TRAJ_STEP: step}
-            row.update(_pass_with_ci(res, n_boot, seed))
+            row.update(_pass_with_ci(res, boot))
             sel = mode_rows(traj.pp, mode)
             row[K.TRAJ_HALTED] = float(
                 says_halt[sel if sel is not None else slice(None), step - 1].mean()
@@ -126,7 +144,7 @@ def analyse_trajectory(
 
     halt_step = first_halt_step(traj.q_logits)
     values, counts = np.unique(halt_step, return_counts=True)
-    summary: dict[str, Any] = {
+    halting: dict[str, Any] = {
         K.HALT_STEPS: traj.steps,
         K.HALT_N_ROWS: int(len(halt_step)),
         K.HALT_NEVER: int((~says_halt.any(axis=1)).sum()),
@@ -134,36 +152,42 @@ def analyse_trajectory(
         K.HALT_SAVED: float(1.0 - halt_step.mean() / traj.steps),
         K.HALT_HISTOGRAM: {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
     }
+    comparisons = []
     for mode in MODES:
         halted = vote_answers(traj, halt_step - 1, mode)
         for i, k in enumerate(halted.pass_ks):
-            summary[K.halt_pass_key(mode, k)] = float(halted.metrics[f"ARC/pass@{k}"])
-            summary[K.last_pass_key(mode, k)] = float(last[mode].metrics[f"ARC/pass@{k}"])
-            d = paired_diff_ci(
-                halted.task_pass[:, i], last[mode].task_pass[:, i], n_boot=n_boot, seed=seed
+            comparisons.append(
+                compare(
+                    _per_task(halted, i),
+                    _per_task(last[mode], i),
+                    a_name=K.HALTED,
+                    b_name=K.LAST,
+                    metric=arc_pass_key(k),
+                    unit="task",
+                    boot=boot,
+                    context={K.HALT_MODE: mode},
+                )
             )
-            key = K.halt_diff_key(mode, k)
-            summary[key] = d["diff"]
-            summary.update(zip(K.ci_keys(key), (d["ci_low"], d["ci_high"]), strict=True))
-            summary[K.ci_method_key(key)] = d["ci_method"]
-            summary[f"{key}_p_value"] = d["p_value"]
-    return rows, summary
+    return TrajectoryAnalysis(rows, halting, comparisons)
 
 
-def write_trajectory(
-    rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: str | os.PathLike
-) -> None:
-    """trajectory.csv and halting.json into `out_dir`, atomically."""
+def write_trajectory(analysis: TrajectoryAnalysis, out_dir: str | os.PathLike) -> None:
+    """trajectory.csv, halting.json and halted_vs_last.json into `out_dir`, atomically."""
     import csv
     import json
 
     from trm.utils import atomic_dir
 
     with atomic_dir(Path(out_dir)) as tmp:
-        with open(tmp / "trajectory.csv", "w", newline="") as f:
+        with open(tmp / K.TRAJECTORY_CSV, "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=K.trajectory_columns(), lineterminator="\n")
             writer.writeheader()
-            writer.writerows(rows)
-        with open(tmp / "halting.json", "w") as f:
-            json.dump(summary, f, indent=1)
+            writer.writerows(analysis.rows)
+        with open(tmp / K.HALTING_JSON, "w") as f:
+            json.dump(analysis.halting, f, indent=1)
             f.write("\n")
+        write_comparisons(
+            tmp / K.HALTED_VS_LAST_JSON,
+            analysis.halted_vs_last,
+            title="halted at the first step with q_halt > 0 vs the last ACT step",
+        )
