@@ -157,7 +157,7 @@ def test_labels_as_predictions_score_100_percent(
     _perfect_predictions(data, tmp_path / "p.npz")
     out = tmp_path / "score"
     argv = ["score", "arc", "--data", str(data), "--predictions", str(tmp_path / "p.npz")]
-    assert trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--quiet"]) == 0
+    assert trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--no-progress"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["ARC/pass@1"] == 1.0 and metrics["ARC/pass@2"] == 1.0
     submission = json.loads((out / "submission.json").read_text())
@@ -184,13 +184,13 @@ def test_a_grids_hash_does_not_depend_on_its_canvas(built, tmp_path: Path) -> No
         np.testing.assert_array_equal(grid, crop_tokens(row6))
         assert grid_keys(grid) == grid_keys(crop_tokens(row6))
     # the per-step hasher of `trm predict --trajectory` hashes as scoring does, on either canvas
-    from trm.eval.predict import _step_hasher
+    from trm.eval.predict.steps import step_hasher
 
     for canvas in ("c30", "c6"):
         data = built[canvas]
         ids = dataset_row_identifiers(data)
         tokens = np.load(data / "test" / "all__labels.npy").astype(np.int32)
-        steps = _step_hasher(data, ids)(0, tokens[None], np.zeros((1, len(ids)), np.float32))
+        steps = step_hasher(data, ids)(0, tokens[None], np.zeros((1, len(ids)), np.float32))
         np.testing.assert_array_equal(steps["step_answer_shape"][:, 0], a.pred_shape)
         np.testing.assert_array_equal(steps["step_answer_hash"][:, 0], a.pred_keys[:, 0])
         ts = load_arc_test_set(data, ids)
@@ -201,7 +201,7 @@ def test_a_grids_hash_does_not_depend_on_its_canvas(built, tmp_path: Path) -> No
 def test_predictions_of_another_canvas_are_a_clear_error(built, tmp_path: Path, capsys) -> None:
     _perfect_predictions(built["c30"], tmp_path / "p30.npz")
     argv = ["score", "arc", "--data", str(built["c6"]), "--predictions", str(tmp_path / "p30.npz")]
-    assert trm_main(argv + ["--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert trm_main(argv + ["--out", str(tmp_path / "s"), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "p30.npz" in err and "field inputs" in err and "6x6 canvas" in err, err
     assert not (tmp_path / "s").exists()

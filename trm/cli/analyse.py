@@ -37,14 +37,16 @@ class TrajectorySettings(Bootstrap, Progress, Overwrite):
 def trajectory(s: TrajectorySettings) -> int:
     from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
 
-    analysis = analyse_trajectory(s.data, s.predictions, _resampling(s), progress=not s.no_progress)
-    write_trajectory(analysis, s.out)
-    for r in analysis.rows:
+    rows, halting, comparisons = analyse_trajectory(
+        s.data, s.predictions, boot=_resampling(s), progress=not s.no_progress
+    )
+    write_trajectory(rows, halting, comparisons, s.out)
+    for r in rows:
         print(
             f"{r['mode']:>6} step {r['step']:>3}: pass@1 {r['pass@1']:.4f}  pass@2 {r['pass@2']:.4f}"
         )
-    print(json.dumps(analysis.halting))
-    for c in analysis.halted_vs_last:
+    print(json.dumps(halting))
+    for c in comparisons:
         print(
             f"{c['context']['mode']:>6} {c['metric']}: halted {c['a_value']:.4f}  "
             f"last {c['b_value']:.4f}  difference {c['diff']:+.4f}"
@@ -65,7 +67,7 @@ class EnsembleSettings(BatchSize, Bootstrap, Device, Threads, Progress, Overwrit
 def ensemble(s: EnsembleSettings) -> int:
     from trm.eval.analyses.ensemble import run_ensemble
 
-    for mode, records in run_ensemble(s, _resampling(s)).items():
+    for mode, records in run_ensemble(s, boot=_resampling(s)).items():
         for c in records:
             print(
                 f"{mode} {c['a']} vs {c['b']} {c['metric']}: {c['a_value']:.4f} vs "

@@ -40,7 +40,7 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
 def sweep(s: SweepSettings) -> int:
     from trm.eval.sweep import run_sweep, write_sweep_csv
 
-    rows = run_sweep(s.data, s.predictions, s.levels, s.draws, s, progress=not s.no_progress)
+    rows = run_sweep(s.data, s.predictions, s.levels, s.draws, boot=s, progress=not s.no_progress)
     write_sweep_csv(rows, s.out)
     for r in rows:
         print(

@@ -26,12 +26,13 @@ from trm.progress import progress as progress_bar
 def sweep_processed(
     pp: ProcessedPredictions,
     levels: Sequence[int],
-    draws: int,
+    draws: int = 0,
+    *,
     boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
     """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes.
-    `boot.seed` also seeds the random draws."""
+    The bootstrap's seed also draws the random copies of `draws`."""
     rng = np.random.default_rng(boot.seed)
     # the same random orders for every level, so that levels of one draw are nested
     orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
@@ -74,12 +75,13 @@ def run_sweep(
     data_dir: str | os.PathLike,
     pred_path: str | os.PathLike,
     levels: Sequence[int],
-    draws: int,
+    draws: int = 0,
+    *,
     boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
     pp = process_predictions(data_dir, pred_path, progress=progress)
-    return sweep_processed(pp, levels, draws, boot, progress=progress)
+    return sweep_processed(pp, levels, draws=draws, boot=boot, progress=progress)
 
 
 def write_sweep_csv(rows: list[dict], path: str | os.PathLike) -> None:

@@ -3,9 +3,8 @@ pooled (as the reference evaluator does when it is not reset between evaluations
 with the last checkpoint alone.
 
 Layout of `out`: step_<N>/predictions.npz and step_<N>/scores/<mode>/ per checkpoint,
-pooled/scores/<mode>/ and compare_<mode>.json (a comparisons file, trm.eval.paired: `pooled`
-and every earlier checkpoint against the last one, paired over tasks; names in
-trm.eval.analyses.keys).
+pooled/scores/<mode>/ and compare_<mode>.json (a comparisons file of trm.eval.paired: every
+other checkpoint and `pooled`, each against the last checkpoint).
 """
 
 from __future__ import annotations
@@ -38,38 +37,34 @@ def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     return steps[-last:]
 
 
-def compare_with_last(
-    scores: dict[str, Path], last: str, mode: str, boot: Bootstrap
-) -> list[dict[str, Any]]:
-    """Every scored side but `last` against `last` (`scores`: name -> `trm score arc` folder),
-    pass@K over tasks, one comparisons record per side and K."""
+def compare_runs(runs: dict[str, Path], base: str, boot: Bootstrap) -> list[dict[str, Any]]:
+    """Each scored run but `base` minus `base` (`runs`: name -> `trm score arc` folder),
+    pass@K over tasks (trm.eval.paired), one record per run and K."""
     from trm.eval.paired import compare
     from trm.eval.schema import SWEEP_KS, arc_pass_key
     from trm.eval.scoring import task_pass_rates
 
-    rates = {name: task_pass_rates(folder / "per_input.csv") for name, folder in scores.items()}
+    rates = {name: task_pass_rates(folder / "per_input.csv") for name, folder in runs.items()}
     return [
         compare(
             {t: r[k] for t, r in rates[name].items()},
-            {t: r[k] for t, r in rates[last].items()},
+            {t: r[k] for t, r in rates[base].items()},
             a_name=name,
-            b_name=last,
+            b_name=base,
             metric=arc_pass_key(k),
             unit="task",
             boot=boot,
-            context={K.ENSEMBLE_MODE: mode},
         )
-        for name in scores
-        if name != last
+        for name in runs
+        if name != base
         for k in SWEEP_KS
     ]
 
 
 def run_ensemble(
-    s: EnsembleSettings, boot: Bootstrap, modes: tuple[str, ...] = ("paper", "single")
+    s: EnsembleSettings, *, boot: Bootstrap, modes: tuple[str, ...] = ("paper", "single")
 ) -> dict[str, list[dict[str, Any]]]:
-    """Predict each selected checkpoint, score each and the pool, compare them with the last
-    checkpoint; returns {mode: comparisons records}."""
+    """Predict each selected checkpoint, score each and the pool; returns {mode: comparisons}."""
     from trm.cli.predict import PredictSettings
     from trm.eval.paired import write_comparisons
     from trm.eval.predict import run_predict
@@ -77,41 +72,39 @@ def run_ensemble(
     from trm.utils import atomic_dir
 
     steps = select_steps(s.checkpoint, s.last)
-    names = [K.ensemble_step(step) for step in steps]
     progress = not s.no_progress
     result: dict[str, list[dict[str, Any]]] = {}
     with atomic_dir(Path(s.out)) as tmp:
         preds = []
-        for step, name in zip(steps, names, strict=True):
-            path = tmp / name / "predictions.npz"
+        for step in steps:
+            path = tmp / f"step_{step}" / "predictions.npz"
             path.parent.mkdir(parents=True)
-            run_predict(
-                PredictSettings(
-                    checkpoint=s.checkpoint,
-                    step=step,
-                    data=s.data,
-                    out=path,
-                    batch_size=s.batch_size,
-                    device=s.device,
-                    threads=s.threads,
-                    no_progress=s.no_progress,
-                )
+            predict = PredictSettings(
+                checkpoint=s.checkpoint,
+                step=step,
+                data=s.data,
+                out=path,
+                batch_size=s.batch_size,
+                device=s.device,
+                threads=s.threads,
+                no_progress=s.no_progress,
             )
+            run_predict(predict)
             preds.append(path)
         for mode in modes:
-            scores = {name: tmp / name / "scores" / mode for name in names}
-            scores[K.ENSEMBLE_POOLED] = tmp / K.ENSEMBLE_POOLED / "scores" / mode
-            for name, path in zip(names, preds, strict=True):
-                score_arc(s.data, path, scores[name], mode, boot.n_boot, boot.seed, progress)
-            score_arc(
-                s.data, preds, scores[K.ENSEMBLE_POOLED], mode, boot.n_boot, boot.seed, progress
-            )
-            result[mode] = compare_with_last(scores, names[-1], mode, boot)
+            for step, path in zip(steps, preds, strict=True):
+                out = tmp / f"step_{step}" / "scores" / mode
+                score_arc(s.data, path, out, mode, boot.n_boot, boot.seed, progress)
+            pooled = tmp / "pooled" / "scores" / mode
+            score_arc(s.data, preds, pooled, mode, boot.n_boot, boot.seed, progress)
+            runs = {f"step_{step}": tmp / f"step_{step}" / "scores" / mode for step in steps}
+            runs["pooled"] = pooled
+            result[mode] = compare_runs(runs, f"step_{steps[-1]}", boot)
             write_comparisons(
-                tmp / K.ensemble_compare_json(mode),
+                tmp / K.ensemble_comparisons(mode),
                 result[mode],
-                title=f"checkpoint ensemble vs the last checkpoint ({mode} mode)",
-                base=names[-1],
-                mode=mode,
+                title=f"checkpoint ensemble, {mode} mode",
+                base=f"step_{steps[-1]}",
+                runs=list(runs),
             )
     return result

@@ -5,8 +5,8 @@ the inverse-augmented answer and the step's q_halt logit. Voting at step k repla
 answers' hashes and confidences by step k's and votes exactly as `trm score arc` does (matching
 the correct answer by its hash instead of cell by cell), so the last step reproduces the normal
 score. Halting: an example's first step with q_halt > 0 (the reference's halting rule); voting
-on those steps' answers gives the accuracy had evaluation halted, and the steps not run are the
-compute halting would save.
+on those steps' answers gives the accuracy had evaluation halted (compared with the last step,
+paired over tasks: trm.eval.paired), and the steps not run are the compute halting would save.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from trm.eval.analyses import keys as K
 from trm.eval.arc.hashing import sigmoid64
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import VoteResult, mode_rows, vote
-from trm.eval.paired import compare, write_comparisons
+from trm.eval.paired import compare
 from trm.eval.predictions import STEP_FIELDS, read_predictions
 from trm.eval.schema import arc_pass_key
 from trm.eval.scoring import MODES
@@ -102,30 +102,15 @@ def _pass_with_ci(res: VoteResult, boot: Bootstrap) -> dict[str, Any]:
     return out
 
 
-def _per_task(res: VoteResult, i: int) -> dict[str, float]:
-    """Task name -> the share of its test inputs passed at the i-th K of the vote."""
-    return dict(zip(res.task_names, res.task_pass[:, i].tolist(), strict=True))
-
-
-@dataclasses.dataclass
-class TrajectoryAnalysis:
-    """What `trm analyse trajectory` writes: trajectory.csv rows (pass@K per mode and step),
-    halting.json (the halting figures) and halted_vs_last.json (comparisons records)."""
-
-    rows: list[dict[str, Any]]
-    halting: dict[str, Any]
-    halted_vs_last: list[dict[str, Any]]
-
-
 def analyse_trajectory(
     data_dir: str | os.PathLike,
     pred_path: str | os.PathLike,
+    *,
     boot: Bootstrap,
     progress: bool = False,
-) -> TrajectoryAnalysis:
-    """pass@K per mode and ACT step, the halting figures, and the accuracy had every example
-    halted at its first halting step minus the last step's, paired over tasks (trm.eval.paired);
-    keys: trm.eval.analyses.keys."""
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """(trajectory rows: pass@K per mode and step, halting summary, halted-vs-last comparisons:
+    per mode and K, a = "halted", b = "last"); keys: trm.eval.analyses.keys, trm.eval.paired."""
     traj = load_trajectory(data_dir, pred_path, progress=progress)
     says_halt = traj.q_logits > 0
     rows: list[dict[str, Any]] = []
@@ -144,7 +129,7 @@ def analyse_trajectory(
 
     halt_step = first_halt_step(traj.q_logits)
     values, counts = np.unique(halt_step, return_counts=True)
-    halting: dict[str, Any] = {
+    summary: dict[str, Any] = {
         K.HALT_STEPS: traj.steps,
         K.HALT_N_ROWS: int(len(halt_step)),
         K.HALT_NEVER: int((~says_halt.any(axis=1)).sum()),
@@ -156,38 +141,43 @@ def analyse_trajectory(
     for mode in MODES:
         halted = vote_answers(traj, halt_step - 1, mode)
         for i, k in enumerate(halted.pass_ks):
+            sides = [
+                dict(zip(r.task_names, r.task_pass[:, i], strict=True))
+                for r in (halted, last[mode])
+            ]
             comparisons.append(
                 compare(
-                    _per_task(halted, i),
-                    _per_task(last[mode], i),
-                    a_name=K.HALTED,
-                    b_name=K.LAST,
+                    *sides,
+                    a_name="halted",
+                    b_name="last",
                     metric=arc_pass_key(k),
                     unit="task",
                     boot=boot,
-                    context={K.HALT_MODE: mode},
+                    context={K.TRAJ_MODE: mode},
                 )
             )
-    return TrajectoryAnalysis(rows, halting, comparisons)
+    return rows, summary, comparisons
 
 
-def write_trajectory(analysis: TrajectoryAnalysis, out_dir: str | os.PathLike) -> None:
+def write_trajectory(
+    rows: list[dict[str, Any]],
+    summary: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    out_dir: str | os.PathLike,
+) -> None:
     """trajectory.csv, halting.json and halted_vs_last.json into `out_dir`, atomically."""
     import csv
     import json
 
+    from trm.eval.paired import write_comparisons
     from trm.utils import atomic_dir
 
     with atomic_dir(Path(out_dir)) as tmp:
-        with open(tmp / K.TRAJECTORY_CSV, "w", newline="") as f:
+        with open(tmp / "trajectory.csv", "w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=K.trajectory_columns(), lineterminator="\n")
             writer.writeheader()
-            writer.writerows(analysis.rows)
-        with open(tmp / K.HALTING_JSON, "w") as f:
-            json.dump(analysis.halting, f, indent=1)
+            writer.writerows(rows)
+        with open(tmp / "halting.json", "w") as f:
+            json.dump(summary, f, indent=1)
             f.write("\n")
-        write_comparisons(
-            tmp / K.HALTED_VS_LAST_JSON,
-            analysis.halted_vs_last,
-            title="halted at the first step with q_halt > 0 vs the last ACT step",
-        )
+        write_comparisons(tmp / K.HALTED_VS_LAST, comparisons, title="halted vs last ACT step")

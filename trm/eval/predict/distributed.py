@@ -55,15 +55,19 @@ class Group:
 
     def from_main(self, fn: Callable[[], Any]) -> Any:
         """Rank 0 computes `fn()` and every rank gets its value; a UserError on rank 0 is
-        raised on every rank (no rank is left waiting)."""
+        raised there and, with its message, on every other rank (no rank is left waiting)."""
+        if self.dist is None:
+            return fn()
         verdict: list[Any] = [None, None]
+        error: UserError | None = None
         if self.ranks.rank == 0:
             try:
                 verdict = [None, fn()]
             except UserError as e:
-                verdict = [str(e), None]
-        if self.dist is not None:
-            self.dist.broadcast_object_list(verdict, src=0)
+                verdict, error = [str(e), None], e
+        self.dist.broadcast_object_list(verdict, src=0)
+        if error is not None:
+            raise error
         if verdict[0]:
             raise UserError(verdict[0])
         return verdict[1]
