@@ -157,7 +157,10 @@ def test_labels_as_predictions_score_100_percent(
     _perfect_predictions(data, tmp_path / "p.npz")
     out = tmp_path / "score"
     argv = ["score", "arc", "--data", str(data), "--predictions", str(tmp_path / "p.npz")]
-    assert trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--no-progress"]) == 0
+    assert (
+        trm_main(argv + ["--out", str(out), "--mode", mode, "--n-boot", "100", "--no-progress"])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["ARC/pass@1"] == 1.0 and metrics["ARC/pass@2"] == 1.0
     submission = json.loads((out / "submission.json").read_text())

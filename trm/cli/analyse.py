@@ -3,6 +3,7 @@ of score folders and of sweeps are `trm compare`."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +22,8 @@ GROUPS = [
 
 
 def _resampling(s: Bootstrap) -> Bootstrap:
-    """The settings' bootstrap alone (what a comparisons record states)."""
-    return Bootstrap(n_boot=s.n_boot, seed=s.seed)
+    """The settings' Bootstrap fields alone (a comparisons record states them, not the rest)."""
+    return Bootstrap(**{f.name: getattr(s, f.name) for f in dataclasses.fields(Bootstrap)})
 
 
 @dataclass(kw_only=True)

@@ -73,23 +73,18 @@ def run_ensemble(
 
     steps = select_steps(s.checkpoint, s.last)
     progress = not s.no_progress
+    # each checkpoint is predicted as `trm predict --step N` with the ensemble's own settings
+    shared = {
+        name: getattr(s, name)
+        for name in ("checkpoint", "data", "batch_size", "device", "threads", "no_progress")
+    }
     result: dict[str, list[dict[str, Any]]] = {}
     with atomic_dir(Path(s.out)) as tmp:
         preds = []
         for step in steps:
             path = tmp / f"step_{step}" / "predictions.npz"
             path.parent.mkdir(parents=True)
-            predict = PredictSettings(
-                checkpoint=s.checkpoint,
-                step=step,
-                data=s.data,
-                out=path,
-                batch_size=s.batch_size,
-                device=s.device,
-                threads=s.threads,
-                no_progress=s.no_progress,
-            )
-            run_predict(predict)
+            run_predict(PredictSettings(**shared, step=step, out=path))
             preds.append(path)
         for mode in modes:
             for step, path in zip(steps, preds, strict=True):
