@@ -556,3 +556,34 @@ def test_choices_are_refused_naming_them(
     assert main([*base, "--out", str(tmp_path / "p.npz"), *argv]) == 2
     err = capsys.readouterr().err
     assert "is not one of" in err and choices in err and err.count("\n") == 1, err
+
+
+def test_the_workflow_predict_and_analyses_sections_are_passed_as_they_stand() -> None:
+    """Field names are the config keys: `predict:` and the `analyses:` keys predict reads become
+    its flags; the keys a rule consumes itself (dataset, the list of id variants, ensemble) are
+    not predict's settings and are left out by `select`."""
+    from trm.cli import build_parser
+    from trm.command import settings_from_namespace
+    from trm.settings import select
+
+    predict = {"batch_size": 64, "device": "cpu", "dtype": "float32", "dataset": "other"}
+    analyses = {
+        "trajectory": True,
+        "halt_max_steps": 4,
+        "puzzle_ids": ["blank", "random"],
+        "puzzle_id_seed": 7,
+        "ensemble": {"last": 2},
+    }
+    values = {**select(PredictSettings, predict), **select(PredictSettings, analyses)}
+    assert set(values) == {
+        "batch_size",
+        "device",
+        "dtype",
+        "trajectory",
+        "halt_max_steps",
+        "puzzle_id_seed",
+    }
+    argv = COMMAND.argv(values) + ["--checkpoint", "c", "--data", "d", "--out", "o.npz"]
+    s = settings_from_namespace(PredictSettings, build_parser().parse_args(argv))
+    assert (s.batch_size, s.device, s.dtype, s.trajectory) == (64, "cpu", "float32", True)
+    assert (s.halt_max_steps, s.puzzle_id_seed, s.puzzle_ids) == (4, 7, "true")

@@ -219,3 +219,19 @@ def test_bad_values_are_one_line_errors(sweep_inputs, tmp_path_factory, capsys, 
     err = capsys.readouterr().err
     assert err.startswith(f"trm sweep: error: {message}") and err.count("\n") == 1, err
     assert not out.exists()
+
+
+def test_the_workflow_sweep_section_is_passed_as_it_stands():
+    """Field names are the config keys: the section becomes the command's flags unchanged."""
+    from trm.cli import build_parser
+    from trm.cli.sweep import COMMANDS, SweepSettings
+    from trm.command import settings_from_namespace
+    from trm.settings import select
+
+    section = {"levels": [0, 1, 4], "draws": 2, "n_boot": 200, "seed": 3}
+    argv = COMMANDS[0].argv(select(SweepSettings, section))
+    assert argv[:1] == ["sweep"] and "--levels" in argv
+    required = ["--data", "d", "--predictions", "p.npz", "--out", "o.csv"]
+    ns = build_parser().parse_args([*argv, *required])
+    s = settings_from_namespace(SweepSettings, ns)
+    assert (s.levels, s.draws, s.n_boot, s.seed) == ([0, 1, 4], 2, 200, 3)
