@@ -42,7 +42,7 @@ def meta_path_for(out: str | os.PathLike) -> Path:
 
 
 @dataclass
-class TestRows:
+class ExampleRows:
     """The example rows of a dataset's test split, of which the first `n` are predicted."""
 
     meta: Any  # the split's DatasetMetadata
@@ -55,7 +55,7 @@ class TestRows:
         return int(self.inputs.shape[0])
 
 
-def load_test_rows(data_dir: Path, max_examples: int | None = None) -> TestRows:
+def load_example_rows(data_dir: Path, max_examples: int | None = None) -> ExampleRows:
     from trm.data.format import load_split, read_metadata
 
     meta = read_metadata(data_dir, "test")
@@ -79,11 +79,11 @@ def load_test_rows(data_dir: Path, max_examples: int | None = None) -> TestRows:
     n = min(n_total, max_examples) if max_examples else n_total
     if n == 0:
         raise UserError(f"{data_dir}/test has no examples")
-    return TestRows(meta, inputs, row_ids, n)
+    return ExampleRows(meta, inputs, row_ids, n)
 
 
 def build_model(
-    s: PredictSettings, rows: TestRows, device: str
+    s: PredictSettings, rows: ExampleRows, device: str
 ) -> tuple[Any, dict[str, Any], ModelIdentifiers]:
     """The model (shaped for the dataset it was trained on) and the identifiers it is fed."""
     from trm.model.build import build_model_for_dataset, parse_overrides
@@ -159,7 +159,7 @@ def run_predict(
     ranks = Ranks.from_env()
     device = ranks.device(s.device)
     with torch_threads(ranks.threads(s.threads, device)):
-        rows = load_test_rows(Path(s.data), s.max_examples)
+        rows = load_example_rows(Path(s.data), s.max_examples)
         model, info, ids = build_model(s, rows, device)
         with process_group(ranks, device) as group:
             return _predict(s, rows, model, info, ids, device, group, on_shard_written)
@@ -167,7 +167,7 @@ def run_predict(
 
 def _predict(
     s: PredictSettings,
-    rows: TestRows,
+    rows: ExampleRows,
     model: Any,
     info: dict[str, Any],
     ids: ModelIdentifiers,
@@ -258,7 +258,7 @@ def _predict(
 
 def meta_record(
     s: PredictSettings,
-    rows: TestRows,
+    rows: ExampleRows,
     info: dict[str, Any],
     ids: ModelIdentifiers,
     device: str,
