@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from trm.cli.predict import PredictSettings
 from trm.eval.predict import run_predict
 from trm.eval.predictions import STEP_FIELDS, read_predictions
 from trm.model.build import build_random_model
@@ -41,16 +42,19 @@ def main() -> None:
                 out = Path(tmp) / f"p{int(traj)}.npz"
                 t0 = time.perf_counter()
                 run_predict(
-                    ckpt,
-                    DATA,
-                    out,
-                    batch_size=36,
-                    max_examples=args.rows,
-                    device=args.device,
-                    preset="tiny",
-                    progress=False,
-                    threads=args.threads,
-                    trajectory=traj,
+                    PredictSettings(
+                        checkpoint=ckpt,
+                        data=DATA,
+                        out=out,
+                        batch_size=36,
+                        max_examples=args.rows,
+                        device=args.device,
+                        arch="tiny",
+                        no_progress=True,
+                        threads=args.threads,
+                        trajectory=traj,
+                        overwrite=True,
+                    )
                 )
                 times[traj].append(time.perf_counter() - t0)
         pred = read_predictions(Path(tmp) / "p1.npz")

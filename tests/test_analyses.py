@@ -13,7 +13,6 @@ import torch
 
 from trm.eval import arc as V
 from trm.eval.analyses import keys as K
-from trm.eval.analyses.puzzle_ids import replacement_table
 from trm.eval.analyses.trajectory import (
     analyse_trajectory,
     first_halt_step,
@@ -22,8 +21,11 @@ from trm.eval.analyses.trajectory import (
     write_trajectory,
 )
 from trm.eval.arc.hashing import hash_blocks
+from trm.eval.paired import read_comparisons
+from trm.eval.predict.identifiers import replacement_table
 from trm.eval.predictions import read_predictions, write_predictions
 from trm.eval.scoring import score_arc
+from trm.eval.stats import Bootstrap
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
@@ -33,6 +35,7 @@ needs_golden = pytest.mark.skipif(
     not EVAL.exists(), reason=f"golden ARC fixtures not found at {GOLDEN}"
 )
 N_BOOT = 200
+BOOT = Bootstrap(n_boot=N_BOOT, seed=0)
 N_ROWS = 24  # test rows a model predicts (900-token attention is slow on a shared CPU)
 
 
@@ -85,11 +88,21 @@ def test_last_step_of_trajectory_equals_the_normal_score(golden_trajectory, tmp_
             k: full.metrics[k] for k in ("ARC/pass@1", "ARC/pass@2")
         }
 
-    rows, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
-    write_trajectory(rows, summary, tmp_path / "traj")
+    rows, summary, comparisons = analyse_trajectory(DATA, golden_trajectory, boot=BOOT)
+    write_trajectory(rows, summary, comparisons, tmp_path / "traj")
     with open(tmp_path / "traj" / "trajectory.csv") as f:
         table = list(csv.DictReader(f))
     assert [r[K.TRAJ_STEP] for r in table] == ["1", "2", "3"] * 2
+    # halting.json holds the halting figures; the halted-vs-last differences are a
+    # comparisons file (trm.eval.paired), one record per mode and K
+    halting = json.loads((tmp_path / "traj" / "halting.json").read_text())
+    assert halting == summary and not any("halted" in key for key in halting)
+    records = read_comparisons(tmp_path / "traj" / K.HALTED_VS_LAST)["comparisons"]
+    assert records == json.loads(json.dumps(comparisons))
+    assert [(r["context"]["mode"], r["metric"], r["a"], r["b"]) for r in records] == [
+        (mode, f"ARC/pass@{k}", "halted", "last") for mode in ("paper", "single") for k in (1, 2)
+    ]
+    last = {(r["context"]["mode"], r["metric"]): r["b_value"] for r in records}
     for mode in ("paper", "single"):
         metrics = score_arc(
             DATA, golden_trajectory, tmp_path / mode, mode=mode, n_boot=N_BOOT, progress=False
@@ -97,14 +110,12 @@ def test_last_step_of_trajectory_equals_the_normal_score(golden_trajectory, tmp_
         row = next(r for r in table if r[K.TRAJ_MODE] == mode and r[K.TRAJ_STEP] == "3")
         for k in (1, 2):
             assert float(row[f"pass@{k}"]) == metrics[f"ARC/pass@{k}"]
-            assert summary[K.last_pass_key(mode, k)] == metrics[f"ARC/pass@{k}"]
+            assert last[mode, f"ARC/pass@{k}"] == pytest.approx(metrics[f"ARC/pass@{k}"])
             lo, hi = (float(row[c]) for c in K.ci_keys(f"pass@{k}"))
             assert lo <= float(row[f"pass@{k}"]) <= hi
     # the golden expectation, for the record
-    assert (
-        summary[K.last_pass_key("paper", 2)]
-        == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
-    )
+    expected = json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
+    assert last["paper", "ARC/pass@2"] == pytest.approx(expected)
 
 
 @needs_golden
@@ -116,7 +127,7 @@ def test_halting_votes_each_row_at_its_first_halting_step(golden_trajectory):
     for i in range(len(q)):
         over = [k + 1 for k in range(q.shape[1]) if q[i, k] > 0]
         assert halt[i] == (over[0] if over else q.shape[1])
-    _, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
+    _, summary, comparisons = analyse_trajectory(DATA, golden_trajectory, boot=BOOT)
     assert summary[K.HALT_MEAN_STEP] == pytest.approx(halt.mean())
     assert summary[K.HALT_SAVED] == pytest.approx(1 - halt.mean() / 3)
     assert sum(summary[K.HALT_HISTOGRAM].values()) == len(q)
@@ -127,9 +138,14 @@ def test_halting_votes_each_row_at_its_first_halting_step(golden_trajectory):
 
     assert vote_answers(traj, never - 1, "paper").metrics == vote_step(traj, 3, "paper").metrics
     res = vote_answers(traj, halt - 1, "paper")
-    assert summary[K.halt_pass_key("paper", 2)] == res.metrics["ARC/pass@2"]
-    d = summary[K.halt_diff_key("paper", 2)]
-    assert d == pytest.approx(res.metrics["ARC/pass@2"] - summary[K.last_pass_key("paper", 2)])
+    (record,) = [
+        c for c in comparisons if c["context"]["mode"] == "paper" and c["metric"] == "ARC/pass@2"
+    ]
+    assert record["a_value"] == pytest.approx(res.metrics["ARC/pass@2"])
+    assert record["b_value"] == pytest.approx(vote_step(traj, 3, "paper").metrics["ARC/pass@2"])
+    assert record["diff"] == pytest.approx(record["a_value"] - record["b_value"])
+    assert record["diff_ci_low"] <= record["diff"] <= record["diff_ci_high"]
+    assert record["n"] == len(res.task_names) and record["n_boot"] == N_BOOT
 
 
 def test_random_ids_are_valid_other_puzzles_and_seeded():
@@ -175,21 +191,23 @@ def arc_model(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _predict(arc_model: dict, out: Path, data: Path = DATA, **kw) -> dict:
+    from trm.cli.predict import PredictSettings
     from trm.eval.predict import run_predict
 
-    run_predict(
-        arc_model["ckpt"],
-        data,
-        out,
+    settings = PredictSettings(
+        checkpoint=arc_model["ckpt"],
+        data=data,
+        out=out,
         batch_size=N_ROWS,
         max_examples=N_ROWS,
         device="cpu",
-        preset="tiny",
-        overrides=arc_model["overrides"],
-        progress=False,
+        arch="tiny",
+        arch_override=arc_model["overrides"],
+        no_progress=True,
         threads=1,
         **kw,
     )
+    run_predict(settings)
     with np.load(out) as z:
         return {k: z[k] for k in z.files}
 
@@ -204,7 +222,7 @@ def test_step_k_of_trajectory_equals_a_predict_with_k_steps(arc_model):
     ts = V.load_arc_test_set(DATA, np.load(DATA / "test" / "all__puzzle_identifiers.npy"))
     seen = set()
     for k in (1, 2, 3):
-        direct = _predict(arc_model, base / f"k{k}.npz", num_steps=k)
+        direct = _predict(arc_model, base / f"k{k}.npz", halt_max_steps=k)
         shape, keys = hash_blocks(direct["preds"], pids, ts, True, False, "")  # as scoring does
         np.testing.assert_array_equal(traj["step_answer_shape"][:, k - 1], shape)
         np.testing.assert_array_equal(traj["step_answer_hash"][:, k - 1], keys[:, 0])
@@ -214,7 +232,7 @@ def test_step_k_of_trajectory_equals_a_predict_with_k_steps(arc_model):
         np.testing.assert_array_equal(traj[name], direct[name])
     assert len(seen) == 3  # the steps differ, so a step mix-up would fail
     # test-time depth: more steps than trained; its first 3 steps are the 3-step trajectory
-    deeper = _predict(arc_model, base / "deep.npz", trajectory=True, num_steps=5)
+    deeper = _predict(arc_model, base / "deep.npz", trajectory=True, halt_max_steps=5)
     assert deeper["step_answer_hash"].shape == (N_ROWS, 5)
     np.testing.assert_array_equal(deeper["step_answer_hash"][:, :3], traj["step_answer_hash"])
     meta = json.loads((base / "deep.meta.json").read_text())
@@ -277,64 +295,13 @@ def test_pooling_two_copies_equals_single_voting_with_doubled_counts(tmp_path):
             str(tmp_path / "pooled"),
             "--n-boot",
             "200",
-            "--quiet",
+            "--no-progress",
         ]
     )
     assert rc == 0
     pooled = json.loads((tmp_path / "pooled" / "metrics.json").read_text())
     assert pooled["ARC/pass@2"] == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
     assert pooled["effective_votes_mean"] == 2 * V.vote(one).n_votes.mean()
-
-
-@needs_golden
-def test_compare_variants_pairs_tasks(tmp_path):
-    from trm.cli import main
-
-    with np.load(EVAL / "preds.npz") as z:
-        raw = {k: z[k] for k in z.files}
-    worse = dict(raw, preds=raw["preds"][np.random.default_rng(0).permutation(len(raw["preds"]))])
-    write_predictions(tmp_path / "worse.npz", **worse)
-    for name, path in (("true", EVAL / "preds.npz"), ("blank", tmp_path / "worse.npz")):
-        score_arc(DATA, path, tmp_path / name, n_boot=N_BOOT, progress=False)
-    rc = main(
-        [
-            "analyse",
-            "compare",
-            "--baseline",
-            f"true={tmp_path / 'true'}",
-            "--variant",
-            f"blank={tmp_path / 'blank'}",
-            "--out",
-            str(tmp_path / "ids.json"),
-            "--n-boot",
-            "200",
-        ]
-    )
-    assert rc == 0
-    out = json.loads((tmp_path / "ids.json").read_text())
-    base, var = out[K.CMP_VARIANTS]["true"], out[K.CMP_VARIANTS]["blank"]
-    exp = json.loads((tmp_path / "blank" / "metrics.json").read_text())
-    assert var[K.cmp_pass_key(2)] == pytest.approx(exp["ARC/pass@2"])
-    assert base[K.cmp_diff_key(2)] == 0.0
-    assert var[K.cmp_diff_key(2)] == pytest.approx(var[K.cmp_pass_key(2)] - base[K.cmp_pass_key(2)])
-    lo, hi = (var[c] for c in K.ci_keys(K.cmp_diff_key(2)))
-    assert lo <= var[K.cmp_diff_key(2)] <= hi
-    assert out[K.CMP_N_TASKS] == 12
-    assert (
-        main(
-            [
-                "analyse",
-                "compare",
-                "--baseline",
-                "nodir",
-                "--variant",
-                "a=b",
-                "--out",
-                str(tmp_path / "x.json"),
-            ]
-        )
-        == 2
-    )
 
 
 def test_per_step_fields_come_together(tmp_path):
@@ -364,62 +331,6 @@ def test_per_step_fields_come_together(tmp_path):
     assert sum(pred.optional[k].itemsize for k in pred.optional) == 14
 
 
-# ---- the report section ------------------------------------------------------------------------
-
-
-@needs_golden
-def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
-    from trm.cli import main
-    from trm.report.inputs import ExperimentInputs, ReportInputError
-    from trm.report.render import render_html
-
-    root = Path(__file__).resolve().parents[1]
-    scores = {}
-    for mode in ("paper", "single"):
-        scores[mode] = tmp_path / "scores" / mode
-        score_arc(DATA, golden_trajectory, scores[mode], mode=mode, n_boot=N_BOOT, progress=False)
-        # a variant that is the same predictions twice, pooled: differences are exactly 0
-        pooled = tmp_path / "pooled" / mode
-        score_arc(DATA, [golden_trajectory] * 2, pooled, mode=mode, n_boot=N_BOOT, progress=False)
-        argv = ["analyse", "compare", "--baseline", f"true={scores[mode]}"]
-        argv += ["--variant", f"pooled={pooled}", "--out", str(tmp_path / f"cmp_{mode}.json")]
-        assert main([*argv, "--n-boot", "200"]) == 0
-    argv = ["analyse", "trajectory", "--data", str(DATA), "--predictions", str(golden_trajectory)]
-    assert main([*argv, "--out", str(tmp_path / "traj"), "--n-boot", "200"]) == 0
-    analyses = {
-        "analysis_trajectory": str(tmp_path / "traj" / "trajectory.csv"),
-        "analysis_ids_paper": str(tmp_path / "cmp_paper.json"),
-        "analysis_ids_single": str(tmp_path / "cmp_single.json"),
-    }
-    exp = ExperimentInputs(
-        name="arcmini",
-        settings={
-            "kind": "arc",
-            "benchmark": "ARC-AGI-1",
-            "num_aug": 8,
-            "description": "golden",
-            "smoke": True,
-            "gpus": 0,
-        },
-        data_dir=str(DATA),
-        metrics={m: str(scores[m] / "metrics.json") for m in scores},
-        per_example={m: str(scores[m] / "per_example.jsonl") for m in scores},
-        analyses=analyses,
-    )
-    html = render_html([exp], None, root / "reports" / "templates")
-    assert "Accuracy over ACT steps and halting" in html and "Puzzle-identifier ablation" in html
-    last = json.loads((scores["paper"] / "metrics.json").read_text())["ARC/pass@2"]
-    assert f"{100 * last:.1f} %" in html
-    assert "+0.0 pt" in html  # pooled copies minus the baseline
-    assert '<td class="num">baseline</td>' in html  # the baseline is not compared with itself
-    # a file without its declared key is named
-    bad = json.loads((tmp_path / "cmp_paper.json").read_text())
-    del bad[K.CMP_VARIANTS]
-    (tmp_path / "cmp_paper.json").write_text(json.dumps(bad))
-    with pytest.raises(ReportInputError, match="cmp_paper.json: missing key 'variants'"):
-        render_html([exp], None, root / "reports" / "templates")
-
-
 def test_ensemble_selects_the_last_k_steps(tmp_path):
     from trm.errors import UserError
     from trm.eval.analyses.ensemble import select_steps
@@ -431,3 +342,102 @@ def test_ensemble_selects_the_last_k_steps(tmp_path):
     assert select_steps(tmp_path, 4) == [5, 10, 20, 100]
     with pytest.raises(UserError, match="has 4 step_N file.*last 5: train with"):
         select_steps(tmp_path, 5)
+
+
+@needs_golden
+def test_analyse_trajectory_command_writes_its_three_files(golden_trajectory, tmp_path):
+    from trm.cli import main
+
+    out = tmp_path / "traj"
+    argv = ["analyse", "trajectory", "--data", str(DATA), "--predictions", str(golden_trajectory)]
+    argv += ["--out", str(out), "--n-boot", str(N_BOOT), "--no-progress"]
+    assert main(argv) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "halted_vs_last.json",
+        "halting.json",
+        "trajectory.csv",
+    ]
+    doc = read_comparisons(out / K.HALTED_VS_LAST)
+    assert {r["n_boot"] for r in doc["comparisons"]} == {N_BOOT}
+    assert main(argv) == 0  # its own earlier output is replaced without --overwrite
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["analyse", "trajectory", "--n-boot", "99"], "--n-boot: 99 is not a valid count"),
+        (["analyse", "trajectory", "--seed", "-1"], "--seed: -1 is not a valid seed"),
+        (["analyse", "ensemble", "--last", "0"], "--last: 0 is not a valid count (>= 1"),
+        (["analyse", "ensemble", "--batch-size", "0"], "--batch-size: 0 is not a valid size"),
+        (["analyse", "ensemble", "--threads", "0"], "--threads: 0 is not a valid count"),
+    ],
+)
+def test_analyse_bad_values_are_one_line_errors(argv, message, tmp_path, capsys):
+    from trm.cli import main
+
+    out = tmp_path / "out"
+    inputs = ["--data", str(tmp_path / "d")]
+    inputs += ["--predictions", str(tmp_path / "p.npz")] if argv[1] == "trajectory" else []
+    inputs += ["--checkpoint", str(tmp_path / "run")] if argv[1] == "ensemble" else []
+    assert main([*argv[:2], *inputs, "--out", str(out), *argv[2:]]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trm {' '.join(argv[:2])}: error: {message}"), err
+    assert err.count("\n") == 1 and not out.exists()
+
+
+def test_ensemble_votes_pooled_and_compares_with_the_last_checkpoint(arc_model, tmp_path):
+    """Two checkpoints of a run: each predicted (as `trm predict --step` would), scored, and
+    compared with the last one in a comparisons file, with the pool."""
+    import yaml
+
+    from trm.cli import main
+
+    state = torch.load(arc_model["ckpt"], weights_only=True)
+    run = tmp_path / "run"
+    run.mkdir()
+    torch.save(state, run / "step_2")
+    earlier = {k: v.clone() for k, v in state.items()}
+    earlier["q_head.weight"] = -earlier["q_head.weight"]  # another halting head: other votes
+    torch.save(earlier, run / "step_1")
+    from trm.model.build import build_random_model
+
+    _, info = build_random_model(
+        "tiny",
+        seq_len=900,
+        vocab_size=12,
+        num_puzzle_identifiers=433,
+        overrides=arc_model["overrides"],
+    )
+    shape = ("batch_size", "seq_len", "vocab_size", "num_puzzle_identifiers", "forward_dtype")
+    arch = {k: v for k, v in info["config"].items() if k not in shape}
+    arch.update(
+        name="recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
+        loss={"name": "losses@ACTLossHead"},
+    )
+    (run / "all_config.yaml").write_text(yaml.safe_dump({"arch": arch}))
+    out = tmp_path / "ensemble"
+    argv = ["analyse", "ensemble", "--checkpoint", str(run), "--data", str(DATA)]
+    argv += ["--out", str(out), "--device", "cpu", "--threads", "1", "--batch-size", "54"]
+    assert main([*argv, "--n-boot", str(N_BOOT), "--no-progress"]) == 0
+
+    # each checkpoint's file is what trm predict --step writes
+    direct = tmp_path / "direct.npz"
+    rc = main(
+        ["predict", "--checkpoint", str(run), "--step", "1", "--data", str(DATA)]
+        + ["--out", str(direct), "--device", "cpu", "--threads", "1", "--batch-size", "54"]
+        + ["--no-progress"]
+    )
+    assert rc == 0
+    assert direct.read_bytes() == (out / "step_1" / "predictions.npz").read_bytes()
+    for mode in ("paper", "single"):
+        doc = read_comparisons(out / K.ensemble_comparisons(mode))
+        assert doc["base"] == "step_2"
+        records = doc["comparisons"]
+        assert [(r["a"], r["b"], r["metric"]) for r in records] == [
+            (a, "step_2", f"ARC/pass@{k}") for a in ("step_1", "pooled") for k in (1, 2)
+        ]
+        for r in records:
+            scored = json.loads((out / r["a"] / "scores" / mode / "metrics.json").read_text())
+            assert r["a_value"] == pytest.approx(scored[r["metric"]])
+            assert r["diff"] == pytest.approx(r["a_value"] - r["b_value"])
+            assert r["n"] == 12 and r["unit"] == "task"

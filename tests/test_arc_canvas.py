@@ -187,13 +187,13 @@ def test_a_grids_hash_does_not_depend_on_its_canvas(built, tmp_path: Path) -> No
         np.testing.assert_array_equal(grid, crop_tokens(row6))
         assert grid_keys(grid) == grid_keys(crop_tokens(row6))
     # the per-step hasher of `trm predict --trajectory` hashes as scoring does, on either canvas
-    from trm.eval.predict import _step_hasher
+    from trm.eval.predict.steps import step_hasher
 
     for canvas in ("c30", "c6"):
         data = built[canvas]
         ids = dataset_row_identifiers(data)
         tokens = np.load(data / "test" / "all__labels.npy").astype(np.int32)
-        steps = _step_hasher(data, ids)(0, tokens[None], np.zeros((1, len(ids)), np.float32))
+        steps = step_hasher(data, ids)(0, tokens[None], np.zeros((1, len(ids)), np.float32))
         np.testing.assert_array_equal(steps["step_answer_shape"][:, 0], a.pred_shape)
         np.testing.assert_array_equal(steps["step_answer_hash"][:, 0], a.pred_keys[:, 0])
         ts = load_arc_test_set(data, ids)

@@ -18,7 +18,7 @@ from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
 from trm.errors import UserError
 from trm.eval.analyses import sweep_grid as SG
-from trm.eval.analyses.name_ids import PuzzleNameMappingError, canonical_name, map_by_name
+from trm.eval.predict.identifiers import PuzzleNameMappingError, canonical_name, map_by_name
 from trm.eval.scoring import score_arc
 from trm.eval.stats import paired_diff_ci
 
@@ -79,21 +79,24 @@ def _checkpoint(folder: Path, num_identifiers: int) -> Path:
 
 
 def _predict(ckpt: Path, data: Path, out: Path, **kw) -> dict[str, np.ndarray]:
+    from trm.cli.predict import PredictSettings
     from trm.eval.predict import run_predict
 
     old = torch.get_num_threads()
     try:
         run_predict(
-            ckpt,
-            data,
-            out,
-            batch_size=N_ROWS,
-            device="cpu",
-            preset="tiny",
-            overrides=OVERRIDES,
-            progress=False,
-            threads=1,
-            **kw,
+            PredictSettings(
+                checkpoint=ckpt,
+                data=data,
+                out=out,
+                batch_size=N_ROWS,
+                device="cpu",
+                arch="tiny",
+                arch_override=OVERRIDES,
+                no_progress=True,
+                threads=1,
+                **kw,
+            )
         )
     finally:
         torch.set_num_threads(old)
@@ -128,7 +131,7 @@ def test_name_mapped_predict_on_the_same_dataset_equals_a_plain_predict(tmp_path
 
 @needs_golden
 def test_0x_model_sees_every_augmented_view_with_its_tasks_embedding(aug0, tmp_path, monkeypatch):
-    import trm.eval.predict as P
+    import trm.eval.predict.batches as P
 
     ckpt = _checkpoint(tmp_path / "ckpt0", len(_names(aug0)))
     fed: list[np.ndarray] = []

@@ -14,6 +14,8 @@ import torch
 import yaml
 from shared_data import SHARED, shared_missing
 
+from trm.cli.predict import COMMAND, PredictSettings
+from trm.command import invoke
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.errors import UserError
 from trm.eval.predict import meta_path_for, run_predict, shards_dir_for
@@ -22,6 +24,13 @@ from trm.eval.predictions import load_predictions
 GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 N_TEST = 40
+
+
+def predict_cpu(checkpoint: Path, data: Path, out: Path, on_shard_written=None, **kw) -> dict:
+    """`trm predict` in-process on the CPU, one thread, no progress bar."""
+    kw = {"device": "cpu", "threads": 1, "no_progress": True, **kw}
+    settings = PredictSettings(checkpoint=checkpoint, data=data, out=out, **kw)
+    return run_predict(settings, on_shard_written=on_shard_written)
 
 
 def _golden() -> dict:
@@ -111,9 +120,7 @@ def setup(one_thread: object, tmp_path_factory: pytest.TempPathFactory) -> dict:
     data = _write_dataset(base / "data", g)
     run = _write_run(base / "run", g)
     ref = base / "ref.npz"
-    run_predict(
-        run, data, ref, batch_size=8, shard_batches=2, device="cpu", progress=False, threads=1
-    )
+    predict_cpu(run, data, ref, batch_size=8, shard_batches=2)
     return {"golden": g, "data": data, "run": run, "ref": ref, "base": base}
 
 
@@ -176,44 +183,35 @@ def test_resume_after_interruption_equals_uninterrupted(setup: dict) -> None:
         raise Preempted(f"killed after rows {start}-{end}")
 
     with pytest.raises(Preempted):
-        run_predict(
+        predict_cpu(
             setup["run"],
             setup["data"],
             out,
             batch_size=8,
             shard_batches=2,
-            device="cpu",
-            progress=False,
-            threads=1,
             on_shard_written=preempt_after_first,
         )
     assert not out.exists()
     shards = sorted(p.name for p in shards_dir_for(out).iterdir())
-    assert shards == ["plan.json", "rows_0000000000-0000000016.npz"]
+    assert shards == [".trm-output.json", "plan.json", "rows_0000000000-0000000016.npz"]
 
     # a rerun with other settings refuses to mix shards
     with pytest.raises(UserError, match="other settings .*batch_size"):
-        run_predict(
+        predict_cpu(
             setup["run"],
             setup["data"],
             out,
             batch_size=4,
             shard_batches=4,
-            device="cpu",
-            progress=False,
-            threads=1,
         )
     assert not out.exists()
 
-    meta = run_predict(
+    meta = predict_cpu(
         setup["run"],
         setup["data"],
         out,
         batch_size=8,
         shard_batches=2,
-        device="cpu",
-        progress=False,
-        threads=1,
     )
     assert meta["resumed_shards"] == 1 and meta["computed_examples"] == N_TEST - 16
     a, b = _arrays(setup["ref"]), _arrays(out)
@@ -306,15 +304,12 @@ def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
         ValueError,
         match=r"10 puzzle-embedding rows but dataset .* has 17 .*same subsets, --num-aug and --seed",
     ):
-        run_predict(setup["run"], other, out, device="cpu", progress=False, threads=1)
+        predict_cpu(setup["run"], other, out)
     # ... loads with --resize-puzzle-emb
-    meta = run_predict(
+    meta = predict_cpu(
         setup["run"],
         other,
         out,
-        device="cpu",
-        progress=False,
-        threads=1,
         resize_puzzle_emb=True,
         max_examples=4,
     )
@@ -325,29 +320,23 @@ def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
         ValueError,
         match=r"(?s)step_20: shape mismatch.*lm_head.weight: checkpoint \(12, 64\) vs model \(12, 32\)",
     ):
-        run_predict(
+        predict_cpu(
             setup["run"],
             setup["data"],
             out,
-            device="cpu",
-            progress=False,
-            threads=1,
-            overrides={"hidden_size": 32, "puzzle_emb_ndim": 32},
+            arch_override={"hidden_size": "32", "puzzle_emb_ndim": "32"},
         )
     # no config beside the weights and no --arch
     bare = tmp_path / "bare"
     bare.mkdir()
     torch.save(g["state_dict"], bare / "step_1")
     with pytest.raises(ValueError, match="no all_config.yaml"):
-        run_predict(bare, setup["data"], out, device="cpu", progress=False, threads=1)
-    meta = run_predict(
+        predict_cpu(bare, setup["data"], out)
+    meta = predict_cpu(
         bare,
         setup["data"],
         out,
-        device="cpu",
-        progress=False,
-        threads=1,
-        preset="tiny_golden",
+        arch="tiny_golden",
         max_examples=6,
     )
     np.testing.assert_array_equal(_arrays(out)["preds"], g["eval_steps"][-1]["preds"].numpy())
@@ -356,11 +345,9 @@ def test_bad_checkpoint_and_data(setup: dict, tmp_path: Path) -> None:
     broken = _write_dataset(tmp_path / "broken", g)
     (broken / "test" / "all__puzzle_identifiers.npy").unlink()
     with pytest.raises(FileNotFoundError, match="all__puzzle_identifiers.npy"):
-        run_predict(setup["run"], broken, out, device="cpu", progress=False, threads=1)
+        predict_cpu(setup["run"], broken, out)
     with pytest.raises(FileNotFoundError, match="dataset metadata not found"):
-        run_predict(
-            setup["run"], tmp_path / "nowhere", out, device="cpu", progress=False, threads=1
-        )
+        predict_cpu(setup["run"], tmp_path / "nowhere", out)
     assert not out.exists() and not shards_dir_for(out).exists()
 
 
@@ -394,16 +381,13 @@ def test_dtype_option_reaches_the_model(setup: dict) -> None:
     from trm.model.build import build_model_for_dataset
 
     out = setup["base"] / "bf16.npz"
-    meta = run_predict(
+    meta = predict_cpu(
         setup["run"],
         setup["data"],
         out,
         batch_size=6,
         max_examples=6,
-        device="cpu",
         dtype="bfloat16",
-        progress=False,
-        threads=1,
     )
     assert meta["dtype"] == "bfloat16" and meta["config"]["forward_dtype"] == "bfloat16"
     model, _ = build_model_for_dataset(setup["run"], setup["data"], device="cpu", dtype="bfloat16")
@@ -434,7 +418,7 @@ def test_a_puzzle_with_several_test_examples_gets_its_identifier_on_every_row(
     np.save(array_path(data, "test", "puzzle_identifiers"), grouped)
     np.save(array_path(data, "test", "puzzle_indices"), indices)
     out = tmp_path / "p.npz"
-    run_predict(setup["run"], data, out, batch_size=8, device="cpu", progress=False, threads=1)
+    predict_cpu(setup["run"], data, out, batch_size=8)
     rows = _arrays(out)["puzzle_identifiers"]
     assert rows.shape == (N_TEST,)
     np.testing.assert_array_equal(rows[:3], [pids[0]] * 3)
@@ -452,15 +436,12 @@ def _preempted_run(setup: dict, out: Path) -> None:
         raise Preempted
 
     with pytest.raises(Preempted):
-        run_predict(
+        predict_cpu(
             setup["run"],
             setup["data"],
             out,
             batch_size=8,
             shard_batches=2,
-            device="cpu",
-            progress=False,
-            threads=1,
             on_shard_written=stop,
         )
 
@@ -475,15 +456,12 @@ def test_corrupted_shard_on_resume_is_discarded_and_recomputed_with_a_warning(
     data = shard.read_bytes()
     shard.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"garbage" * 10)
     with pytest.warns(UserWarning, match=f"discarding corrupted prediction shard .*{shard.name}"):
-        meta = run_predict(
+        meta = predict_cpu(
             setup["run"],
             setup["data"],
             out,
             batch_size=8,
             shard_batches=2,
-            device="cpu",
-            progress=False,
-            threads=1,
         )
     assert meta["computed_examples"] == N_TEST  # the damaged shard was computed again
     a, b = _arrays(setup["ref"]), _arrays(out)
@@ -494,22 +472,118 @@ def test_corrupted_shard_on_resume_is_discarded_and_recomputed_with_a_warning(
 def test_predict_replaces_only_its_own_output(setup: dict, tmp_path: Path) -> None:
     from trm.errors import OutputRefusedError
 
-    kw = dict(batch_size=8, device="cpu", progress=False, threads=1, max_examples=8)
+    def command(out: Path, **kw) -> int:
+        """`trm predict` as the CLI runs it: checks and the output guard, then the run."""
+        kw = {"device": "cpu", "threads": 1, "no_progress": True, "max_examples": 8, **kw}
+        s = PredictSettings(checkpoint=setup["run"], data=setup["data"], out=out, **kw)
+        return invoke(COMMAND, s)
+
     out = tmp_path / "p.npz"
     out.write_bytes(b"my notes")
-    with pytest.raises(OutputRefusedError, match=r"p.npz is a file that is not a predictions"):
-        run_predict(setup["run"], setup["data"], out, **kw)
+    with pytest.raises(OutputRefusedError, match=r"p.npz is a file not written by trm"):
+        command(out)
     assert out.read_bytes() == b"my notes"
-    run_predict(setup["run"], setup["data"], out, overwrite=True, **kw)
-    run_predict(setup["run"], setup["data"], out, **kw)  # its own earlier output: replaced
+    assert command(out, overwrite=True) == 0
+    assert command(out) == 0  # its own earlier output: replaced
     assert len(_arrays(out)["preds"]) == 8
-    # an unrelated folder where the shards would go is refused too
+    # an unrelated folder where the shards would go is refused too, and kept
     other = tmp_path / "q.npz"
     shards_dir_for(other).mkdir()
     (shards_dir_for(other) / "keep.txt").write_text("x")
-    with pytest.raises(OutputRefusedError, match="q.npz.shards is a folder"):
-        run_predict(setup["run"], setup["data"], other, **kw)
+    with pytest.raises(OutputRefusedError, match="q.npz.shards is a folder not written by trm"):
+        command(other)
+    assert (shards_dir_for(other) / "keep.txt").read_text() == "x" and not other.exists()
     # an output inside the dataset or equal to the checkpoint is refused even with --overwrite
     for bad in (setup["data"] / "p.npz", setup["run"] / "step_20"):
-        with pytest.raises(OutputRefusedError, match="would destroy the input"):
-            run_predict(setup["run"], setup["data"], bad, overwrite=True, **kw)
+        with pytest.raises(OutputRefusedError, match="would destroy what the command reads"):
+            command(bad, overwrite=True)
+
+
+def test_a_resumed_shard_folder_is_the_commands_own(setup: dict, tmp_path: Path) -> None:
+    """An interrupted run's shard folder carries the command's marker, so the rerun resumes it
+    without --overwrite (the marker guard, not a recogniser of shard files)."""
+    from trm import outputs
+
+    out = tmp_path / "p.npz"
+    _preempted_run(setup, out)
+    assert outputs.is_marked(shards_dir_for(out), COMMAND.marker)
+    kw = {"device": "cpu", "threads": 1, "no_progress": True, "batch_size": 8, "shard_batches": 2}
+    s = PredictSettings(checkpoint=setup["run"], data=setup["data"], out=out, **kw)
+    assert invoke(COMMAND, s) == 0
+    assert json.loads(meta_path_for(out).read_text())["resumed_shards"] == 1
+    assert outputs.is_marked(out, COMMAND.marker) and not shards_dir_for(out).exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--batch-size", "0"], "--batch-size: 0 is not a valid size (>= 1 and <= 1,048,576)"),
+        (["--max-examples", "0"], "--max-examples: 0 is not a valid count (>= 1)"),
+        (["--halt-max-steps", "0"], "--halt-max-steps: 0 is not a valid count"),
+        (["--shard-batches", "-1"], "--shard-batches: -1 is not a valid count"),
+        (["--puzzle-id-seed", "-1"], "--puzzle-id-seed: -1 is not a valid seed"),
+        (["--threads", "0"], "--threads: 0 is not a valid count"),
+        (["--step", "-2"], "--step: -2 is not a valid count"),
+    ],
+)
+def test_bad_values_are_one_line_errors_before_any_work(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from trm.cli import main
+
+    out = tmp_path / "p.npz"
+    base = ["predict", "--checkpoint", str(tmp_path / "none"), "--data", str(tmp_path / "none")]
+    assert main([*base, "--out", str(out), *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trm predict: error: {message}") and err.count("\n") == 1, err
+    assert not out.exists() and not shards_dir_for(out).exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "choices"),
+    [
+        (["--puzzle-ids", "other"], "true, blank, random, mean"),
+        (["--dtype", "int8"], "auto, float32, bfloat16, float16"),
+        (["--arch", "paper-arc"], "arc_paper"),  # the presets of config/model
+    ],
+)
+def test_choices_are_refused_naming_them(
+    argv: list[str], choices: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from trm.cli import main
+
+    base = ["predict", "--checkpoint", str(tmp_path), "--data", str(tmp_path)]
+    assert main([*base, "--out", str(tmp_path / "p.npz"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert "is not one of" in err and choices in err and err.count("\n") == 1, err
+
+
+def test_the_workflow_predict_and_analyses_sections_are_passed_as_they_stand() -> None:
+    """Field names are the config keys: `predict:` and the `analyses:` keys predict reads become
+    its flags; the keys a rule consumes itself (dataset, the list of id variants, ensemble) are
+    not predict's settings and are left out by `select`."""
+    from trm.cli import build_parser
+    from trm.command import settings_from_namespace
+    from trm.settings import select
+
+    predict = {"batch_size": 64, "device": "cpu", "dtype": "float32", "dataset": "other"}
+    analyses = {
+        "trajectory": True,
+        "halt_max_steps": 4,
+        "puzzle_ids": ["blank", "random"],
+        "puzzle_id_seed": 7,
+        "ensemble": {"last": 2},
+    }
+    values = {**select(PredictSettings, predict), **select(PredictSettings, analyses)}
+    assert set(values) == {
+        "batch_size",
+        "device",
+        "dtype",
+        "trajectory",
+        "halt_max_steps",
+        "puzzle_id_seed",
+    }
+    argv = COMMAND.argv(values) + ["--checkpoint", "c", "--data", "d", "--out", "o.npz"]
+    s = settings_from_namespace(PredictSettings, build_parser().parse_args(argv))
+    assert (s.batch_size, s.device, s.dtype, s.trajectory) == (64, "cpu", "float32", True)
+    assert (s.halt_max_steps, s.puzzle_id_seed, s.puzzle_ids) == (4, 7, "true")

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from trm.errors import UserError
+from trm.cli import main
 from trm.eval import arc as V
-from trm.eval.sweep import parse_levels, sweep_processed, write_sweep_csv
+from trm.eval.stats import Bootstrap
+from trm.eval.sweep import sweep_processed, write_sweep_csv
 
 AUGS = [0, 3, 12, 5, 8, 1, 10]
 
@@ -89,7 +90,9 @@ def test_random_draws_are_per_task_permutations_and_nested(processed):
 
 
 def test_sweep_table_and_csv(processed, tmp_path):
-    rows = sweep_processed(processed, [0, 2, 12], draws=3, seed=0, n_boot=500, progress=False)
+    rows = sweep_processed(
+        processed, [0, 2, 12], 3, boot=Bootstrap(n_boot=500, seed=0), progress=False
+    )
     assert [r["level"] for r in rows] == [0, 2, 12]
     assert rows[-1]["pass@2"] == V.vote(processed).metrics["ARC/pass@2"]
     for r in rows:
@@ -120,13 +123,6 @@ def test_sweep_table_and_csv(processed, tmp_path):
     assert float(table[1]["pass@2"]) == rows[1]["pass@2"]
 
 
-def test_parse_levels():
-    assert parse_levels("0,1,4,16,64,256,576,1000") == [0, 1, 4, 16, 64, 256, 576, 1000]
-    for bad in ("", "1,a", "-1,2", "1,1"):
-        with pytest.raises(UserError, match="--levels"):
-            parse_levels(bad)
-
-
 @pytest.fixture
 def sweep_inputs(tmp_path) -> tuple:
     bench = load_bench()
@@ -139,10 +135,9 @@ def test_sweep_runs_no_model(sweep_inputs, monkeypatch, tmp_path_factory):
     """The sweep re-votes stored predictions: building or running any model is an error here."""
     import torch
 
-    import trm.eval.predict
+    import trm.eval.predict.batches
     import trm.infer
     import trm.model.build
-    from trm.cli import main
 
     def no_inference(*args, **kwargs):
         raise AssertionError("trm sweep ran the model")
@@ -151,29 +146,92 @@ def test_sweep_runs_no_model(sweep_inputs, monkeypatch, tmp_path_factory):
     monkeypatch.setattr(torch.nn.Module, "__call__", no_inference)
     monkeypatch.setattr(trm.infer, "predict", no_inference)
     monkeypatch.setattr(trm.model.build, "build_model_for_dataset", no_inference)
-    monkeypatch.setattr(trm.eval.predict, "run_predict", no_inference)
+    monkeypatch.setattr(trm.eval.predict.batches, "predict_batch", no_inference)
     data, preds = sweep_inputs
     out = tmp_path_factory.mktemp("sweep_out") / "sweep.csv"
     args = ["sweep", "--data", str(data), "--predictions", str(preds), "--out", str(out)]
-    assert main([*args, "--levels", "0,1,2", "--n-boot", "100", "--quiet"]) == 0
+    assert main([*args, "--levels", "0,1,2", "--n-boot", "100", "--no-progress"]) == 0
     with open(out) as f:
         assert [r["level"] for r in csv.DictReader(f)] == ["0", "1", "2"]
 
 
 def test_sweep_replaces_only_its_own_csv(sweep_inputs, tmp_path_factory, capsys):
-    from trm.cli import main
-
     data, preds = sweep_inputs
     out = tmp_path_factory.mktemp("sweep_out") / "sweep.csv"
     base = ["sweep", "--data", str(data), "--predictions", str(preds), "--levels", "0,1"]
-    base += ["--n-boot", "100", "--quiet", "--out"]
+    base += ["--n-boot", "100", "--no-progress", "--out"]
     out.write_text("a,b\n1,2\n")
     assert main([*base, str(out)]) == 2
-    assert "is a file that is not a sweep CSV" in capsys.readouterr().err
+    assert "is a file not written by trm, not by `trm sweep`" in capsys.readouterr().err
     assert out.read_text() == "a,b\n1,2\n"
     assert main([*base, str(out), "--overwrite"]) == 0
     assert main([*base, str(out)]) == 0  # its own earlier CSV is replaced
     before = preds.read_bytes()
     assert main([*base, str(preds), "--overwrite"]) == 2  # the input itself: always refused
-    assert "would destroy the input" in capsys.readouterr().err
+    assert "would destroy what the command reads" in capsys.readouterr().err
     assert preds.read_bytes() == before
+
+
+def test_levels_take_commas_spaces_and_repeats_alike(sweep_inputs, tmp_path_factory):
+    """The contract spelling `--levels 0,1,4` and the list spelling `--levels 0 1 4` (and a
+    repeated flag) give the same table."""
+    data, preds = sweep_inputs
+    base = ["sweep", "--data", str(data), "--predictions", str(preds), "--n-boot", "100"]
+    spellings = {
+        "commas": ["--levels", "0,1,3"],
+        "spaces": ["--levels", "0", "1", "3"],
+        "repeated": ["--levels", "0,1", "--levels", "3"],
+    }
+    tables, folder = {}, tmp_path_factory.mktemp("levels")
+    for name, levels in spellings.items():
+        out = folder / f"{name}.csv"
+        assert main([*base, *levels, "--out", str(out), "--no-progress"]) == 0
+        tables[name] = out.read_bytes()
+    assert tables["commas"] == tables["spaces"] == tables["repeated"]
+    with open(folder / "spaces.csv") as f:
+        assert [r["level"] for r in csv.DictReader(f)] == ["0", "1", "3"]
+
+
+def test_default_levels_are_the_declared_ones():
+    from trm.cli.sweep import SweepSettings
+    from trm.settings import spec_of
+
+    assert spec_of(SweepSettings, "levels").default == [0, 1, 4, 16, 64, 256, 576, 1000]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--levels", "1,a"], "--levels: expected a whole number, got 'a'"),
+        (["--levels", "0", "-1"], "--levels[1]: -1 is not a valid count (>= 0)"),
+        (["--levels", "1,4", "1"], "--levels: 1 given more than once"),
+        (["--levels", ","], "--levels: give at least one level"),
+        (["--draws", "-1"], "--draws: -1 is not a valid count"),
+        (["--n-boot", "50"], "--n-boot: 50 is not a valid count (>= 100"),
+        (["--seed", "-3"], "--seed: -3 is not a valid seed"),
+    ],
+)
+def test_bad_values_are_one_line_errors(sweep_inputs, tmp_path_factory, capsys, argv, message):
+    data, preds = sweep_inputs
+    out = tmp_path_factory.mktemp("bad") / "sweep.csv"
+    base = ["sweep", "--data", str(data), "--predictions", str(preds), "--out", str(out)]
+    assert main([*base, *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"trm sweep: error: {message}") and err.count("\n") == 1, err
+    assert not out.exists()
+
+
+def test_the_workflow_sweep_section_is_passed_as_it_stands():
+    """Field names are the config keys: the section becomes the command's flags unchanged."""
+    from trm.cli import build_parser
+    from trm.cli.sweep import COMMANDS, SweepSettings
+    from trm.command import settings_from_namespace
+    from trm.settings import select
+
+    section = {"levels": [0, 1, 4], "draws": 2, "n_boot": 200, "seed": 3}
+    argv = COMMANDS[0].argv(select(SweepSettings, section))
+    assert argv[:1] == ["sweep"] and "--levels" in argv
+    required = ["--data", "d", "--predictions", "p.npz", "--out", "o.csv"]
+    ns = build_parser().parse_args([*argv, *required])
+    s = settings_from_namespace(SweepSettings, ns)
+    assert (s.levels, s.draws, s.n_boot, s.seed) == ([0, 1, 4], 2, 200, 3)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -195,10 +196,25 @@ def refuse_overlap(
             )
 
 
+def _torchrun_rank() -> int:
+    """This process's rank when started by torchrun (RANK), else 0."""
+    try:
+        return int(os.environ.get("RANK", "0"))
+    except ValueError:
+        return 0
+
+
 @contextlib.contextmanager
 def guarded(command: Command, settings: Any) -> Iterator[None]:
-    """Check, lock and (after success) mark every output of `command`."""
+    """Check, lock and (after success) mark every output of `command`.
+
+    Under torchrun only rank 0 checks, locks and marks: the ranks of one run write the outputs
+    together (trm predict's shards), so the others must not find rank 0's lock in their way.
+    """
     refuse_overlap(command, settings)
+    if _torchrun_rank() > 0:
+        yield
+        return
     overwrite = bool(getattr(settings, "overwrite", False))
     outs = command.outputs(settings)
     for spec, out in outs:

@@ -38,7 +38,6 @@ LEGACY: tuple[str, ...] = (
     "trm.train.cli",
     "trm.train.adapt_cli",
     "trm.hub_cli",
-    "trm.eval.cli",
     "trm.bench.cli",
     "trm.provenance_cli",
     "trm.report.cli",

@@ -15,42 +15,25 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import level_rows, random_aug_ranks, vote
 from trm.eval.schema import SWEEP_KS
-from trm.eval.stats import DEFAULT_N_BOOT, proportion_ci
+from trm.eval.stats import Bootstrap, proportion_ci
 from trm.progress import progress as progress_bar
-
-DEFAULT_LEVELS: tuple[int, ...] = (0, 1, 4, 16, 64, 256, 576, 1000)
-
-
-def parse_levels(text: str) -> list[int]:
-    """'0,1,4' -> [0, 1, 4]; levels are distinct non-negative integers."""
-    try:
-        levels = [int(t) for t in text.split(",") if t.strip()]
-    except ValueError as e:
-        raise UserError(f"--levels must be comma-separated integers, got {text!r}") from e
-    if not levels:
-        raise UserError("--levels is empty")
-    if any(k < 0 for k in levels):
-        raise UserError(f"--levels must be >= 0, got {text!r}")
-    if len(set(levels)) != len(levels):
-        raise UserError(f"--levels repeats a value: {text!r}")
-    return levels
 
 
 def sweep_processed(
     pp: ProcessedPredictions,
-    levels: Sequence[int] = DEFAULT_LEVELS,
+    levels: Sequence[int],
     draws: int = 0,
-    seed: int = 0,
-    n_boot: int = DEFAULT_N_BOOT,
+    *,
+    boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
-    """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes."""
-    rng = np.random.default_rng(seed)
+    """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes.
+    The bootstrap's seed also draws the random copies of `draws`."""
+    rng = np.random.default_rng(boot.seed)
     # the same random orders for every level, so that levels of one draw are nested
     orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
     rows = []
@@ -58,7 +41,7 @@ def sweep_processed(
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
         row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
-            lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+            lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=boot.n_boot, seed=boot.seed)
             row[S.sweep_pass(k)] = res.metrics[S.arc_pass_key(k)]
             row.update(zip(S.ci_keys(S.sweep_pass(k)), (lo, hi), strict=True))
             row[S.ci_method_key(S.sweep_pass(k))] = method
@@ -91,14 +74,14 @@ def sweep_processed(
 def run_sweep(
     data_dir: str | os.PathLike,
     pred_path: str | os.PathLike,
-    levels: Sequence[int] = DEFAULT_LEVELS,
+    levels: Sequence[int],
     draws: int = 0,
-    seed: int = 0,
-    n_boot: int = DEFAULT_N_BOOT,
+    *,
+    boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
     pp = process_predictions(data_dir, pred_path, progress=progress)
-    return sweep_processed(pp, levels, draws=draws, seed=seed, n_boot=n_boot, progress=progress)
+    return sweep_processed(pp, levels, draws=draws, boot=boot, progress=progress)
 
 
 def write_sweep_csv(rows: list[dict], path: str | os.PathLike) -> None:

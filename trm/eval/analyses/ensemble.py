@@ -3,26 +3,28 @@ pooled (as the reference evaluator does when it is not reset between evaluations
 with the last checkpoint alone.
 
 Layout of `out`: step_<N>/predictions.npz and step_<N>/scores/<mode>/ per checkpoint,
-pooled/scores/<mode>/ and compare_<mode>.json (keys: trm.eval.analyses.keys, baseline = the
-last checkpoint, variants = every other checkpoint and `pooled`).
+pooled/scores/<mode>/ and compare_<mode>.json (a comparisons file of trm.eval.paired: every
+other checkpoint and `pooled`, each against the last checkpoint).
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.eval.analyses import keys as K
+
+if TYPE_CHECKING:
+    from trm.cli.analyse import EnsembleSettings
+    from trm.eval.stats import Bootstrap
 
 
 def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     """The `last` highest step numbers of the step_N files in a run folder, ascending."""
     from trm.model.checkpoint import step_number
 
-    if last < 1:
-        raise UserError(f"--last must be at least 1, got {last}")
     folder = Path(checkpoint)
     if not folder.is_dir():
         raise UserError(f"checkpoint ensemble needs a run folder of step_N files, got {folder}")
@@ -35,52 +37,69 @@ def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     return steps[-last:]
 
 
+def compare_runs(runs: dict[str, Path], base: str, boot: Bootstrap) -> list[dict[str, Any]]:
+    """Each scored run but `base` minus `base` (`runs`: name -> `trm score arc` folder),
+    pass@K over tasks (trm.eval.paired), one record per run and K."""
+    from trm.eval.paired import compare
+    from trm.eval.schema import SWEEP_KS, arc_pass_key
+    from trm.eval.scoring import task_pass_rates
+
+    rates = {name: task_pass_rates(folder / "per_input.csv") for name, folder in runs.items()}
+    return [
+        compare(
+            {t: r[k] for t, r in rates[name].items()},
+            {t: r[k] for t, r in rates[base].items()},
+            a_name=name,
+            b_name=base,
+            metric=arc_pass_key(k),
+            unit="task",
+            boot=boot,
+        )
+        for name in runs
+        if name != base
+        for k in SWEEP_KS
+    ]
+
+
 def run_ensemble(
-    checkpoint: str | os.PathLike,
-    data_dir: str | os.PathLike,
-    out: str | os.PathLike,
-    last: int,
-    modes: tuple[str, ...] = ("paper", "single"),
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
-    progress: bool = False,
-    **predict_kw: Any,
-) -> dict[str, Any]:
-    """Predict each selected checkpoint, score each and the pool; returns {mode: compare dict}."""
-    from trm.eval.analyses.compare import compare_variants
+    s: EnsembleSettings, *, boot: Bootstrap, modes: tuple[str, ...] = ("paper", "single")
+) -> dict[str, list[dict[str, Any]]]:
+    """Predict each selected checkpoint, score each and the pool; returns {mode: comparisons}."""
+    from trm.cli.predict import PredictSettings
+    from trm.eval.paired import write_comparisons
     from trm.eval.predict import run_predict
     from trm.eval.scoring import score_arc
     from trm.utils import atomic_dir
 
-    steps = select_steps(checkpoint, last)
-    result: dict[str, Any] = {}
-    with atomic_dir(Path(out)) as tmp:
+    steps = select_steps(s.checkpoint, s.last)
+    progress = not s.no_progress
+    # each checkpoint is predicted as `trm predict --step N` with the ensemble's own settings
+    shared = {
+        name: getattr(s, name)
+        for name in ("checkpoint", "data", "batch_size", "device", "threads", "no_progress")
+    }
+    result: dict[str, list[dict[str, Any]]] = {}
+    with atomic_dir(Path(s.out)) as tmp:
         preds = []
         for step in steps:
             path = tmp / f"step_{step}" / "predictions.npz"
             path.parent.mkdir(parents=True)
-            run_predict(checkpoint, data_dir, path, step=step, progress=progress, **predict_kw)
+            run_predict(PredictSettings(**shared, step=step, out=path))
             preds.append(path)
         for mode in modes:
             for step, path in zip(steps, preds, strict=True):
-                score_arc(
-                    data_dir,
-                    path,
-                    tmp / f"step_{step}" / "scores" / mode,
-                    mode,
-                    n_boot,
-                    seed,
-                    progress,
-                )
-            score_arc(
-                data_dir, preds, tmp / "pooled" / "scores" / mode, mode, n_boot, seed, progress
-            )
-            result[mode] = compare_variants(
-                (f"step_{steps[-1]}", tmp / f"step_{steps[-1]}" / "scores" / mode),
-                [(f"step_{s}", tmp / f"step_{s}" / "scores" / mode) for s in steps[:-1]]
-                + [("pooled", tmp / "pooled" / "scores" / mode)],
-                tmp / f"compare_{mode}.json",
-                n_boot=n_boot,
-                seed=seed,
+                out = tmp / f"step_{step}" / "scores" / mode
+                score_arc(s.data, path, out, mode, boot.n_boot, boot.seed, progress)
+            pooled = tmp / "pooled" / "scores" / mode
+            score_arc(s.data, preds, pooled, mode, boot.n_boot, boot.seed, progress)
+            runs = {f"step_{step}": tmp / f"step_{step}" / "scores" / mode for step in steps}
+            runs["pooled"] = pooled
+            result[mode] = compare_runs(runs, f"step_{steps[-1]}", boot)
+            write_comparisons(
+                tmp / K.ensemble_comparisons(mode),
+                result[mode],
+                title=f"checkpoint ensemble, {mode} mode",
+                base=f"step_{steps[-1]}",
+                runs=list(runs),
             )
     return result
