@@ -178,7 +178,6 @@ def _is_sweep_csv(path: Path) -> bool:
 
 def _sweep(args: argparse.Namespace) -> int:
     from trm.errors import UserError
-    from trm.eval.scoring import check_n_boot
     from trm.eval.sweep import parse_levels, run_sweep, write_sweep_csv
 
     _guard_out(args, "sweep CSV", _is_sweep_csv, [args.data, args.predictions])
@@ -186,14 +185,12 @@ def _sweep(args: argparse.Namespace) -> int:
     levels = parse_levels(args.levels)
     if args.draws < 0:
         raise UserError(f"--draws must be >= 0, got {args.draws}")
-    check_n_boot(args.n_boot)
     rows = run_sweep(
         args.data,
         args.predictions,
         levels,
         draws=args.draws,
-        seed=args.seed,
-        n_boot=args.n_boot,
+        boot=opt.bootstrap(args),
         progress=not args.quiet,
     )
     write_sweep_csv(rows, args.out)

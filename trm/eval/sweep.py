@@ -20,7 +20,7 @@ from trm.eval import schema as S
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import level_rows, random_aug_ranks, vote
 from trm.eval.schema import SWEEP_KS
-from trm.eval.stats import DEFAULT_N_BOOT, proportion_ci
+from trm.eval.stats import Bootstrap, proportion_ci
 from trm.progress import progress as progress_bar
 
 DEFAULT_LEVELS: tuple[int, ...] = (0, 1, 4, 16, 64, 256, 576, 1000)
@@ -45,12 +45,13 @@ def sweep_processed(
     pp: ProcessedPredictions,
     levels: Sequence[int] = DEFAULT_LEVELS,
     draws: int = 0,
-    seed: int = 0,
-    n_boot: int = DEFAULT_N_BOOT,
+    *,
+    boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
-    """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes."""
-    rng = np.random.default_rng(seed)
+    """One row per level: pass@1 and pass@2 with 95% intervals over tasks, effective votes.
+    The bootstrap's seed also draws the random copies of `draws`."""
+    rng = np.random.default_rng(boot.seed)
     # the same random orders for every level, so that levels of one draw are nested
     orders = [random_aug_ranks(pp.test_set, rng) for _ in range(draws)]
     rows = []
@@ -58,7 +59,7 @@ def sweep_processed(
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
         row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
-            lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+            lo, hi, method = proportion_ci(res.task_pass[:, i], boot)
             row[S.sweep_pass(k)] = res.metrics[S.arc_pass_key(k)]
             row.update(zip(S.ci_keys(S.sweep_pass(k)), (lo, hi), strict=True))
             row[S.ci_method_key(S.sweep_pass(k))] = method
@@ -93,12 +94,12 @@ def run_sweep(
     pred_path: str | os.PathLike,
     levels: Sequence[int] = DEFAULT_LEVELS,
     draws: int = 0,
-    seed: int = 0,
-    n_boot: int = DEFAULT_N_BOOT,
+    *,
+    boot: Bootstrap,
     progress: bool = True,
 ) -> list[dict]:
     pp = process_predictions(data_dir, pred_path, progress=progress)
-    return sweep_processed(pp, levels, draws=draws, seed=seed, n_boot=n_boot, progress=progress)
+    return sweep_processed(pp, levels, draws=draws, boot=boot, progress=progress)
 
 
 def write_sweep_csv(rows: list[dict], path: str | os.PathLike) -> None:

@@ -3,8 +3,8 @@ pooled (as the reference evaluator does when it is not reset between evaluations
 with the last checkpoint alone.
 
 Layout of `out`: step_<N>/predictions.npz and step_<N>/scores/<mode>/ per checkpoint,
-pooled/scores/<mode>/ and compare_<mode>.json (keys: trm.eval.analyses.keys, baseline = the
-last checkpoint, variants = every other checkpoint and `pooled`).
+pooled/scores/<mode>/ and compare_<mode>.json (a comparisons file of trm.eval.paired: every
+other checkpoint and `pooled`, each against the last checkpoint).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from trm.errors import UserError
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.eval.stats import Bootstrap
 
 
 def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
@@ -41,13 +41,15 @@ def run_ensemble(
     out: str | os.PathLike,
     last: int,
     modes: tuple[str, ...] = ("paper", "single"),
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
+    *,
+    boot: Bootstrap,
     progress: bool = False,
     **predict_kw: Any,
 ) -> dict[str, Any]:
-    """Predict each selected checkpoint, score each and the pool; returns {mode: compare dict}."""
-    from trm.eval.analyses.compare import compare_variants
+    """Predict each selected checkpoint, score each and the pool; returns {mode: comparisons}."""
+    from trm.eval.analyses.keys import ensemble_comparisons
+    from trm.eval.compare import compare_runs
+    from trm.eval.paired import write_comparisons
     from trm.eval.predict import run_predict
     from trm.eval.scoring import score_arc
     from trm.utils import atomic_dir
@@ -63,24 +65,18 @@ def run_ensemble(
             preds.append(path)
         for mode in modes:
             for step, path in zip(steps, preds, strict=True):
-                score_arc(
-                    data_dir,
-                    path,
-                    tmp / f"step_{step}" / "scores" / mode,
-                    mode,
-                    n_boot,
-                    seed,
-                    progress,
-                )
-            score_arc(
-                data_dir, preds, tmp / "pooled" / "scores" / mode, mode, n_boot, seed, progress
-            )
-            result[mode] = compare_variants(
-                (f"step_{steps[-1]}", tmp / f"step_{steps[-1]}" / "scores" / mode),
-                [(f"step_{s}", tmp / f"step_{s}" / "scores" / mode) for s in steps[:-1]]
-                + [("pooled", tmp / "pooled" / "scores" / mode)],
-                tmp / f"compare_{mode}.json",
-                n_boot=n_boot,
-                seed=seed,
+                out = tmp / f"step_{step}" / "scores" / mode
+                score_arc(data_dir, path, out, mode, boot=boot, progress=progress)
+            pooled = tmp / "pooled" / "scores" / mode
+            score_arc(data_dir, preds, pooled, mode, boot=boot, progress=progress)
+            runs = {f"step_{s}": tmp / f"step_{s}" / "scores" / mode for s in steps}
+            runs["pooled"] = pooled
+            result[mode] = compare_runs(runs, f"step_{steps[-1]}", boot)
+            write_comparisons(
+                tmp / ensemble_comparisons(mode),
+                result[mode],
+                title=f"checkpoint ensemble, {mode} mode",
+                base=f"step_{steps[-1]}",
+                runs=list(runs),
             )
     return result

@@ -1,7 +1,8 @@
 """Declared keys of the analyses' output files (issue 11); writers and the report use these.
 
 Interval layout as in trm.eval.schema: a value `K` has `K_ci_low`, `K_ci_high` and the
-interval's method in `K_ci_method`.
+interval's method in `K_ci_method`. Comparisons (halted vs last step, checkpoints vs the last)
+are comparisons files of trm.eval.paired.
 """
 
 from __future__ import annotations
@@ -33,36 +34,11 @@ HALT_SAVED = "act_steps_saved_fraction"  # 1 - mean_halt_step / act_steps
 HALT_HISTOGRAM = "halt_step_histogram"  # {"k": rows first halting at step k}
 
 
-def halt_pass_key(mode: str, k: int) -> str:
-    """pass@K in `mode` if every example had stopped at its first halting step."""
-    return f"{mode}/halted/pass@{k}"
+# ---- halted_vs_last.json of `trm analyse trajectory`: comparisons (trm.eval.paired) --------------
+HALTED_VS_LAST = "halted_vs_last.json"  # per mode (context) and pass@K: a = "halted", b = "last"
 
 
-def last_pass_key(mode: str, k: int) -> str:
-    """pass@K in `mode` at the last ACT step (equals `trm score arc`'s)."""
-    return f"{mode}/last/pass@{k}"
-
-
-def halt_diff_key(mode: str, k: int) -> str:
-    """halted minus last-step pass@K, paired over tasks (with an interval and p-value)."""
-    return f"{mode}/halted_minus_last/pass@{k}"
-
-
-# ---- ids.json of `trm analyse compare`: variants against a baseline ----------------------------
-CMP_BASE = "baseline"
-CMP_N_TASKS = "n_tasks"
-CMP_N_BOOT = "n_boot"
-CMP_VARIANTS = "variants"  # {name: {pass@K, pass@K_ci.., diff/pass@K, diff/pass@K_ci.., _p_value}}
-
-
-def cmp_pass_key(k: int) -> str:
-    return f"pass@{k}"
-
-
-def cmp_diff_key(k: int) -> str:
-    """variant minus baseline pass@K, mean over tasks of the per-task difference."""
-    return f"minus_baseline/pass@{k}"
-
-
-def cmp_p_key(k: int) -> str:
-    return f"{cmp_diff_key(k)}_p_value"
+# ---- compare_<mode>.json of `trm analyse ensemble`: comparisons (trm.eval.paired) ---------------
+def ensemble_comparisons(mode: str) -> str:
+    """Every checkpoint and the pool against the last checkpoint, in `mode`."""
+    return f"compare_{mode}.json"

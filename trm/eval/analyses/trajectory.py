@@ -5,8 +5,8 @@ the inverse-augmented answer and the step's q_halt logit. Voting at step k repla
 answers' hashes and confidences by step k's and votes exactly as `trm score arc` does (matching
 the correct answer by its hash instead of cell by cell), so the last step reproduces the normal
 score. Halting: an example's first step with q_halt > 0 (the reference's halting rule); voting
-on those steps' answers gives the accuracy had evaluation halted, and the steps not run are the
-compute halting would save.
+on those steps' answers gives the accuracy had evaluation halted (compared with the last step,
+paired over tasks: trm.eval.paired), and the steps not run are the compute halting would save.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from trm.eval.analyses import keys as K
 from trm.eval.arc.hashing import sigmoid64
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import VoteResult, mode_rows, vote
+from trm.eval.paired import compare
 from trm.eval.predictions import STEP_FIELDS, read_predictions
+from trm.eval.schema import arc_pass_key
 from trm.eval.scoring import MODES
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, paired_diff_ci, proportion_ci
+from trm.eval.stats import Bootstrap, proportion_ci
 
 
 @dataclasses.dataclass
@@ -89,12 +91,12 @@ def first_halt_step(q_logits: np.ndarray) -> np.ndarray:
     return np.where(says_halt.any(axis=1), first, q_logits.shape[1])
 
 
-def _pass_with_ci(res: VoteResult, n_boot: int, seed: int) -> dict[str, Any]:
+def _pass_with_ci(res: VoteResult, boot: Bootstrap) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for i, k in enumerate(res.pass_ks):
         key = K.per_input_pass(k)
         out[key] = float(res.metrics[f"ARC/pass@{k}"])
-        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(res.task_pass[:, i], boot)
         out.update(zip(K.ci_keys(key), (lo, hi), strict=True))
         out[K.ci_method_key(key)] = method
     return out
@@ -103,11 +105,12 @@ def _pass_with_ci(res: VoteResult, n_boot: int, seed: int) -> dict[str, Any]:
 def analyse_trajectory(
     data_dir: str | os.PathLike,
     pred_path: str | os.PathLike,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
+    *,
+    boot: Bootstrap,
     progress: bool = False,
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(trajectory rows: pass@K per mode and step, halting summary); see trm.eval.analyses.keys."""
+) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
+    """(trajectory rows: pass@K per mode and step, halting summary, halted-vs-last comparisons:
+    per mode and K, a = "halted", b = "last"); keys: trm.eval.analyses.keys, trm.eval.paired."""
     traj = load_trajectory(data_dir, pred_path, progress=progress)
     says_halt = traj.q_logits > 0
     rows: list[dict[str, Any]] = []
@@ -116,7 +119,7 @@ def analyse_trajectory(
         for step in range(1, traj.steps + 1):
             res = vote_step(traj, step, mode)
             row: dict[str, Any] = {K.TRAJ_MODE: mode, K.TRAJ_STEP: step}
-            row.update(_pass_with_ci(res, n_boot, seed))
+            row.update(_pass_with_ci(res, boot))
             sel = mode_rows(traj.pp, mode)
             row[K.TRAJ_HALTED] = float(
                 says_halt[sel if sel is not None else slice(None), step - 1].mean()
@@ -134,29 +137,39 @@ def analyse_trajectory(
         K.HALT_SAVED: float(1.0 - halt_step.mean() / traj.steps),
         K.HALT_HISTOGRAM: {str(int(v)): int(c) for v, c in zip(values, counts, strict=True)},
     }
+    comparisons = []
     for mode in MODES:
         halted = vote_answers(traj, halt_step - 1, mode)
         for i, k in enumerate(halted.pass_ks):
-            summary[K.halt_pass_key(mode, k)] = float(halted.metrics[f"ARC/pass@{k}"])
-            summary[K.last_pass_key(mode, k)] = float(last[mode].metrics[f"ARC/pass@{k}"])
-            d = paired_diff_ci(
-                halted.task_pass[:, i], last[mode].task_pass[:, i], n_boot=n_boot, seed=seed
+            sides = [
+                dict(zip(r.task_names, r.task_pass[:, i], strict=True))
+                for r in (halted, last[mode])
+            ]
+            comparisons.append(
+                compare(
+                    *sides,
+                    a_name="halted",
+                    b_name="last",
+                    metric=arc_pass_key(k),
+                    unit="task",
+                    boot=boot,
+                    context={K.TRAJ_MODE: mode},
+                )
             )
-            key = K.halt_diff_key(mode, k)
-            summary[key] = d["diff"]
-            summary.update(zip(K.ci_keys(key), (d["ci_low"], d["ci_high"]), strict=True))
-            summary[K.ci_method_key(key)] = d["ci_method"]
-            summary[f"{key}_p_value"] = d["p_value"]
-    return rows, summary
+    return rows, summary, comparisons
 
 
 def write_trajectory(
-    rows: list[dict[str, Any]], summary: dict[str, Any], out_dir: str | os.PathLike
+    rows: list[dict[str, Any]],
+    summary: dict[str, Any],
+    comparisons: list[dict[str, Any]],
+    out_dir: str | os.PathLike,
 ) -> None:
-    """trajectory.csv and halting.json into `out_dir`, atomically."""
+    """trajectory.csv, halting.json and halted_vs_last.json into `out_dir`, atomically."""
     import csv
     import json
 
+    from trm.eval.paired import write_comparisons
     from trm.utils import atomic_dir
 
     with atomic_dir(Path(out_dir)) as tmp:
@@ -167,3 +180,4 @@ def write_trajectory(
         with open(tmp / "halting.json", "w") as f:
             json.dump(summary, f, indent=1)
             f.write("\n")
+        write_comparisons(tmp / K.HALTED_VS_LAST, comparisons, title="halted vs last ACT step")
