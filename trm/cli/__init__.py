@@ -42,7 +42,6 @@ LEGACY: tuple[str, ...] = (
     "trm.eval.cli",
     "trm.bench.cli",
     "trm.provenance_cli",
-    "trm.report.cli",
     "trm.llm.cli",
 )
 
