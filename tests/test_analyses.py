@@ -22,8 +22,10 @@ from trm.eval.analyses.trajectory import (
     write_trajectory,
 )
 from trm.eval.arc.hashing import hash_blocks
+from trm.eval.paired import read_comparisons
 from trm.eval.predictions import read_predictions, write_predictions
 from trm.eval.scoring import score_arc
+from trm.eval.stats import Bootstrap
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
@@ -33,6 +35,7 @@ needs_golden = pytest.mark.skipif(
     not EVAL.exists(), reason=f"golden ARC fixtures not found at {GOLDEN}"
 )
 N_BOOT = 200
+BOOT = Bootstrap(n_boot=N_BOOT)
 N_ROWS = 24  # test rows a model predicts (900-token attention is slow on a shared CPU)
 
 
@@ -85,26 +88,37 @@ def test_last_step_of_trajectory_equals_the_normal_score(golden_trajectory, tmp_
             k: full.metrics[k] for k in ("ARC/pass@1", "ARC/pass@2")
         }
 
-    rows, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
-    write_trajectory(rows, summary, tmp_path / "traj")
+    rows, summary, comparisons = analyse_trajectory(DATA, golden_trajectory, boot=BOOT)
+    write_trajectory(rows, summary, comparisons, tmp_path / "traj")
+    assert read_comparisons(tmp_path / "traj" / K.HALTED_VS_LAST)["comparisons"] == comparisons
     with open(tmp_path / "traj" / "trajectory.csv") as f:
         table = list(csv.DictReader(f))
     assert [r[K.TRAJ_STEP] for r in table] == ["1", "2", "3"] * 2
     for mode in ("paper", "single"):
         metrics = score_arc(
-            DATA, golden_trajectory, tmp_path / mode, mode=mode, n_boot=N_BOOT, progress=False
+            DATA, golden_trajectory, tmp_path / mode, mode=mode, boot=BOOT, progress=False
         )
         row = next(r for r in table if r[K.TRAJ_MODE] == mode and r[K.TRAJ_STEP] == "3")
         for k in (1, 2):
             assert float(row[f"pass@{k}"]) == metrics[f"ARC/pass@{k}"]
-            assert summary[K.last_pass_key(mode, k)] == metrics[f"ARC/pass@{k}"]
+            last = _halted_vs_last(comparisons, mode, k)
+            assert last["b"] == "last" and last["b_value"] == pytest.approx(
+                metrics[f"ARC/pass@{k}"]
+            )
             lo, hi = (float(row[c]) for c in K.ci_keys(f"pass@{k}"))
             assert lo <= float(row[f"pass@{k}"]) <= hi
     # the golden expectation, for the record
-    assert (
-        summary[K.last_pass_key("paper", 2)]
-        == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
+    assert _halted_vs_last(comparisons, "paper", 2)["b_value"] == pytest.approx(
+        json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
     )
+
+
+def _halted_vs_last(comparisons: list[dict], mode: str, k: int) -> dict:
+    """The record of halted vs last step in `mode` for pass@K (halted_vs_last.json)."""
+    (rec,) = [
+        r for r in comparisons if r["context"] == {"mode": mode} and r["metric"] == f"ARC/pass@{k}"
+    ]
+    return rec
 
 
 @needs_golden
@@ -116,7 +130,7 @@ def test_halting_votes_each_row_at_its_first_halting_step(golden_trajectory):
     for i in range(len(q)):
         over = [k + 1 for k in range(q.shape[1]) if q[i, k] > 0]
         assert halt[i] == (over[0] if over else q.shape[1])
-    _, summary = analyse_trajectory(DATA, golden_trajectory, n_boot=N_BOOT)
+    _, summary, comparisons = analyse_trajectory(DATA, golden_trajectory, boot=BOOT)
     assert summary[K.HALT_MEAN_STEP] == pytest.approx(halt.mean())
     assert summary[K.HALT_SAVED] == pytest.approx(1 - halt.mean() / 3)
     assert sum(summary[K.HALT_HISTOGRAM].values()) == len(q)
@@ -127,9 +141,10 @@ def test_halting_votes_each_row_at_its_first_halting_step(golden_trajectory):
 
     assert vote_answers(traj, never - 1, "paper").metrics == vote_step(traj, 3, "paper").metrics
     res = vote_answers(traj, halt - 1, "paper")
-    assert summary[K.halt_pass_key("paper", 2)] == res.metrics["ARC/pass@2"]
-    d = summary[K.halt_diff_key("paper", 2)]
-    assert d == pytest.approx(res.metrics["ARC/pass@2"] - summary[K.last_pass_key("paper", 2)])
+    rec = _halted_vs_last(comparisons, "paper", 2)
+    assert rec["a"] == "halted" and rec["a_value"] == pytest.approx(res.metrics["ARC/pass@2"])
+    assert rec["diff"] == pytest.approx(rec["a_value"] - rec["b_value"])
+    assert rec["diff_ci_low"] <= rec["diff"] <= rec["diff_ci_high"]
 
 
 def test_random_ids_are_valid_other_puzzles_and_seeded():
@@ -277,64 +292,13 @@ def test_pooling_two_copies_equals_single_voting_with_doubled_counts(tmp_path):
             str(tmp_path / "pooled"),
             "--n-boot",
             "200",
-            "--quiet",
+            "--no-progress",
         ]
     )
     assert rc == 0
     pooled = json.loads((tmp_path / "pooled" / "metrics.json").read_text())
     assert pooled["ARC/pass@2"] == json.loads((EVAL / "expected.json").read_text())["ARC/pass@2"]
     assert pooled["effective_votes_mean"] == 2 * V.vote(one).n_votes.mean()
-
-
-@needs_golden
-def test_compare_variants_pairs_tasks(tmp_path):
-    from trm.cli import main
-
-    with np.load(EVAL / "preds.npz") as z:
-        raw = {k: z[k] for k in z.files}
-    worse = dict(raw, preds=raw["preds"][np.random.default_rng(0).permutation(len(raw["preds"]))])
-    write_predictions(tmp_path / "worse.npz", **worse)
-    for name, path in (("true", EVAL / "preds.npz"), ("blank", tmp_path / "worse.npz")):
-        score_arc(DATA, path, tmp_path / name, n_boot=N_BOOT, progress=False)
-    rc = main(
-        [
-            "analyse",
-            "compare",
-            "--baseline",
-            f"true={tmp_path / 'true'}",
-            "--variant",
-            f"blank={tmp_path / 'blank'}",
-            "--out",
-            str(tmp_path / "ids.json"),
-            "--n-boot",
-            "200",
-        ]
-    )
-    assert rc == 0
-    out = json.loads((tmp_path / "ids.json").read_text())
-    base, var = out[K.CMP_VARIANTS]["true"], out[K.CMP_VARIANTS]["blank"]
-    exp = json.loads((tmp_path / "blank" / "metrics.json").read_text())
-    assert var[K.cmp_pass_key(2)] == pytest.approx(exp["ARC/pass@2"])
-    assert base[K.cmp_diff_key(2)] == 0.0
-    assert var[K.cmp_diff_key(2)] == pytest.approx(var[K.cmp_pass_key(2)] - base[K.cmp_pass_key(2)])
-    lo, hi = (var[c] for c in K.ci_keys(K.cmp_diff_key(2)))
-    assert lo <= var[K.cmp_diff_key(2)] <= hi
-    assert out[K.CMP_N_TASKS] == 12
-    assert (
-        main(
-            [
-                "analyse",
-                "compare",
-                "--baseline",
-                "nodir",
-                "--variant",
-                "a=b",
-                "--out",
-                str(tmp_path / "x.json"),
-            ]
-        )
-        == 2
-    )
 
 
 def test_per_step_fields_come_together(tmp_path):
@@ -377,13 +341,12 @@ def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
     scores = {}
     for mode in ("paper", "single"):
         scores[mode] = tmp_path / "scores" / mode
-        score_arc(DATA, golden_trajectory, scores[mode], mode=mode, n_boot=N_BOOT, progress=False)
+        score_arc(DATA, golden_trajectory, scores[mode], mode=mode, boot=BOOT, progress=False)
         # a variant that is the same predictions twice, pooled: differences are exactly 0
         pooled = tmp_path / "pooled" / mode
-        score_arc(DATA, [golden_trajectory] * 2, pooled, mode=mode, n_boot=N_BOOT, progress=False)
-        argv = ["analyse", "compare", "--baseline", f"true={scores[mode]}"]
-        argv += ["--variant", f"pooled={pooled}", "--out", str(tmp_path / f"cmp_{mode}.json")]
-        assert main([*argv, "--n-boot", "200"]) == 0
+        score_arc(DATA, [golden_trajectory] * 2, pooled, mode=mode, boot=BOOT, progress=False)
+        argv = ["compare", "runs", "--run", f"true={scores[mode]}", f"pooled={pooled}"]
+        assert main([*argv, "--out", str(tmp_path / f"cmp_{mode}.json"), "--n-boot", "200"]) == 0
     argv = ["analyse", "trajectory", "--data", str(DATA), "--predictions", str(golden_trajectory)]
     assert main([*argv, "--out", str(tmp_path / "traj"), "--n-boot", "200"]) == 0
     analyses = {
@@ -411,12 +374,20 @@ def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
     last = json.loads((scores["paper"] / "metrics.json").read_text())["ARC/pass@2"]
     assert f"{100 * last:.1f} %" in html
     assert "+0.0 pt" in html  # pooled copies minus the baseline
-    assert '<td class="num">baseline</td>' in html  # the baseline is not compared with itself
-    # a file without its declared key is named
+    ids = html.split('class="ids-table"')[1].split("</table>")[0]
+    assert '<td class="num">baseline</td>' in ids  # the baseline is not compared with itself
+    assert "<td>true</td>" in ids and "<td>pooled</td>" in ids and "paper mode, 12 tasks" in ids
+    # halted vs last step (halted_vs_last.json), one group per mode
+    halting = html.split('class="halting-table"')[1].split("</table>")[0]
+    assert "mode = paper" in halting and "mode = single" in halting
+    assert halting.count("<td>halted</td>") == 2 and halting.count("<td>last</td>") == 2
+    # a file without a key of the layout is named, with the record and the key
     bad = json.loads((tmp_path / "cmp_paper.json").read_text())
-    del bad[K.CMP_VARIANTS]
+    del bad["comparisons"][0]["a_ci_method"]
     (tmp_path / "cmp_paper.json").write_text(json.dumps(bad))
-    with pytest.raises(ReportInputError, match="cmp_paper.json: missing key 'variants'"):
+    with pytest.raises(
+        ReportInputError, match=r"cmp_paper.json: comparisons\[0\] lacks key 'a_ci_method'"
+    ):
         render_html([exp], None, root / "reports" / "templates")
 
 

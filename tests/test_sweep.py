@@ -11,6 +11,7 @@ import pytest
 
 from trm.errors import UserError
 from trm.eval import arc as V
+from trm.eval.stats import Bootstrap
 from trm.eval.sweep import parse_levels, sweep_processed, write_sweep_csv
 
 AUGS = [0, 3, 12, 5, 8, 1, 10]
@@ -89,7 +90,9 @@ def test_random_draws_are_per_task_permutations_and_nested(processed):
 
 
 def test_sweep_table_and_csv(processed, tmp_path):
-    rows = sweep_processed(processed, [0, 2, 12], draws=3, seed=0, n_boot=500, progress=False)
+    rows = sweep_processed(
+        processed, [0, 2, 12], draws=3, boot=Bootstrap(n_boot=500, seed=0), progress=False
+    )
     assert [r["level"] for r in rows] == [0, 2, 12]
     assert rows[-1]["pass@2"] == V.vote(processed).metrics["ARC/pass@2"]
     for r in rows:
