@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trm.command import Command, Group, Overwrite
+from trm.command import Command, Group, Overwrite, Progress
 from trm.eval.stats import Bootstrap
 from trm.settings import count, input_path, output_path, setting
 
@@ -52,7 +52,7 @@ class CompareRunsSettings(CompareSettings):
 
 
 @dataclass(kw_only=True)
-class CompareSweepSettings(CompareSettings):
+class CompareSweepSettings(CompareSettings, Progress):
     data: Path = input_path("prepared ARC dataset folder (its test split is voted)")
     run: dict[str, Path] = input_path(
         "NAME=PREDICTIONS: a predictions file on the test split of --data, per run",
@@ -105,7 +105,8 @@ def compare_sweep(s: CompareSweepSettings) -> int:
     from trm.eval.compare import compare_sweep as run
 
     _check_names(s, label=s.label)
-    return _finish(s, run(s.data, s.run, s.levels, s.base, s), levels=list(s.levels))
+    records = run(s.data, s.run, s.levels, s.base, s, progress=not s.no_progress)
+    return _finish(s, records, levels=list(s.levels))
 
 
 COMMANDS = [

@@ -26,6 +26,7 @@ from trm.kinds import KINDS, PuzzleKind
 from trm.utils import read_json
 
 SWEEP_K = 2  # the sweep compares pass@2, the paper's ARC figure
+VOTED = next(k for k in KINDS.values() if k.voted)  # the kind whose augmented views vote (ARC)
 
 
 @dataclass(frozen=True)
@@ -144,12 +145,15 @@ class _Level:
 
 
 def _sweep_levels(
-    data_dir: str | os.PathLike, predictions: str | os.PathLike, levels: Sequence[int]
+    data_dir: str | os.PathLike,
+    predictions: str | os.PathLike,
+    levels: Sequence[int],
+    progress: bool,
 ) -> list[_Level]:
     from trm.eval.arc.processed import process_predictions
     from trm.eval.arc.voting import level_rows, vote
 
-    pp = process_predictions(data_dir, predictions, progress=False)
+    pp = process_predictions(data_dir, predictions, progress=progress)
     out = []
     for level in levels:
         res = vote(pp, level_rows(pp, level), pass_ks=(SWEEP_K,))
@@ -164,6 +168,7 @@ def compare_sweep(
     levels: Sequence[int],
     base: str | None,
     boot: Bootstrap,
+    progress: bool = False,
 ) -> list[dict[str, Any]]:
     """Per level K and run other than `base`: pass@2 over tasks, the run minus the base at the
     same K, paired over tasks; context {level, a_mean_votes, b_mean_votes} (views pooled per
@@ -171,7 +176,9 @@ def compare_sweep(
     base, others = base_and_others(list(runs), base)
     if len(set(levels)) != len(levels):
         raise InputError(f"--levels repeats a value: {list(levels)}")
-    voted = {name: _sweep_levels(data_dir, runs[name], levels) for name in [base, *others]}
+    voted = {
+        name: _sweep_levels(data_dir, runs[name], levels, progress) for name in [base, *others]
+    }
     records = []
     for i, level in enumerate(levels):
         b = voted[base][i]
@@ -185,7 +192,7 @@ def compare_sweep(
                     a_name=name,
                     b_name=base,
                     metric=S.arc_pass_key(SWEEP_K),
-                    unit=KINDS["arc"].unit,
+                    unit=VOTED.unit,
                     boot=boot,
                     context=context | {"b_mean_votes": b.mean_votes},
                 )
