@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from trm.cli import main as trm_main
-from trm.eval.analyses import keys as K
+from trm.eval.paired import read_comparisons
 from trm.model.checkpoint import read_state_dict
 from trm.train import adapt_schema as S
 from trm.train.adapt import batch_rows, fit_rows, plan_rows
@@ -160,11 +160,17 @@ def compared(setup) -> dict[str, Path]:
     for name in ("fitted", "blank"):
         for mode in ("paper", "single"):
             argv = ["score", "arc", "--data", str(data), "--mode", mode, "--n-boot", "200"]
-            argv += ["--predictions", str(folder / name / "predictions.npz"), "--quiet"]
+            argv += ["--predictions", str(folder / name / "predictions.npz"), "--no-progress"]
             assert trm_main([*argv, "--out", str(folder / name / "scores" / mode)]) == 0
     for mode in ("paper", "single"):
-        argv = ["analyse", "compare", "--baseline", f"blank={folder / 'blank' / 'scores' / mode}"]
-        argv += ["--variant", f"fitted={folder / 'fitted' / 'scores' / mode}", "--n-boot", "200"]
+        argv = ["compare", "runs", "--run", f"fitted={folder / 'fitted' / 'scores' / mode}"]
+        argv += [
+            f"blank={folder / 'blank' / 'scores' / mode}",
+            "--base",
+            "blank",
+            "--n-boot",
+            "200",
+        ]
         assert trm_main([*argv, "--out", str(folder / f"compare_{mode}.json")]) == 0
     return {"folder": folder}
 
@@ -185,14 +191,11 @@ def test_adapted_checkpoint_predicts_and_compares_with_the_blank_baseline(compar
     assert len(fitted["preds"]) == 3 * 3  # the held-out tasks' test inputs, every augmentation
     assert not np.array_equal(fitted["q_halt_logits"], blank["q_halt_logits"])
 
-    result = json.loads((folder / "compare_paper.json").read_text())
-    assert result[K.CMP_N_TASKS] == 3 and result[K.CMP_BASE] == "blank"
-    entry = result[K.CMP_VARIANTS]["fitted"]
-    diff = K.cmp_diff_key(2)
-    low, high = (entry[k] for k in K.ci_keys(diff))
-    assert low <= entry[diff] <= high
-    blank_rate = result[K.CMP_VARIANTS]["blank"][K.cmp_pass_key(2)]
-    assert entry[diff] == pytest.approx(entry[K.cmp_pass_key(2)] - blank_rate)
+    records = read_comparisons(folder / "compare_paper.json")["comparisons"]
+    (rec,) = [r for r in records if r["metric"] == "ARC/pass@2"]
+    assert (rec["a"], rec["b"], rec["n"], rec["unit"]) == ("fitted", "blank", 3, "task")
+    assert rec["diff_ci_low"] <= rec["diff"] <= rec["diff_ci_high"]
+    assert rec["diff"] == pytest.approx(rec["a_value"] - rec["b_value"])
 
 
 def test_report_shows_the_adaptation(setup, compared) -> None:
@@ -223,6 +226,9 @@ def test_report_shows_the_adaptation(setup, compared) -> None:
     assert f"for {summary[S.KEY_STEPS]} steps" in html
     assert f"{summary[S.KEY_LOSS_BEFORE]:.4f} before, {summary[S.KEY_LOSS_AFTER]:.4f} after" in html
     assert html.count('class="adapt-table"') == 2  # paper and single mode
+    table = html.split('class="adapt-table"')[1].split("</table>")[0]
+    assert "paper mode, 3 held-out tasks, baseline blank" in table
+    assert "<td>fitted</td>" in table and '<td class="num">baseline</td>' in table
     # the summary without a declared key is named
     bad = dict(summary)
     del bad[S.KEY_STEPS]

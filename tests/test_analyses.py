@@ -105,7 +105,7 @@ def test_last_step_of_trajectory_equals_the_normal_score(golden_trajectory, tmp_
     last = {(r["context"]["mode"], r["metric"]): r["b_value"] for r in records}
     for mode in ("paper", "single"):
         metrics = score_arc(
-            DATA, golden_trajectory, tmp_path / mode, mode=mode, n_boot=N_BOOT, progress=False
+            DATA, golden_trajectory, tmp_path / mode, mode=mode, boot=BOOT, progress=False
         )
         row = next(r for r in table if r[K.TRAJ_MODE] == mode and r[K.TRAJ_STEP] == "3")
         for k in (1, 2):
@@ -329,6 +329,69 @@ def test_per_step_fields_come_together(tmp_path):
     pred = read_predictions(tmp_path / "p.npz")
     assert pred.optional["step_answer_hash"].dtype == np.uint64  # 14 bytes per example-step:
     assert sum(pred.optional[k].itemsize for k in pred.optional) == 14
+
+
+# ---- the report section ------------------------------------------------------------------------
+
+
+@needs_golden
+def test_report_shows_trajectory_ids_and_ensemble(golden_trajectory, tmp_path):
+    from trm.cli import main
+    from trm.report.inputs import ExperimentInputs, ReportInputError
+    from trm.report.render import render_html
+
+    root = Path(__file__).resolve().parents[1]
+    scores = {}
+    for mode in ("paper", "single"):
+        scores[mode] = tmp_path / "scores" / mode
+        score_arc(DATA, golden_trajectory, scores[mode], mode=mode, boot=BOOT, progress=False)
+        # a variant that is the same predictions twice, pooled: differences are exactly 0
+        pooled = tmp_path / "pooled" / mode
+        score_arc(DATA, [golden_trajectory] * 2, pooled, mode=mode, boot=BOOT, progress=False)
+        argv = ["compare", "runs", "--run", f"true={scores[mode]}", f"pooled={pooled}"]
+        assert main([*argv, "--out", str(tmp_path / f"cmp_{mode}.json"), "--n-boot", "200"]) == 0
+    argv = ["analyse", "trajectory", "--data", str(DATA), "--predictions", str(golden_trajectory)]
+    assert main([*argv, "--out", str(tmp_path / "traj"), "--n-boot", "200"]) == 0
+    analyses = {
+        "analysis_trajectory": str(tmp_path / "traj" / "trajectory.csv"),
+        "analysis_ids_paper": str(tmp_path / "cmp_paper.json"),
+        "analysis_ids_single": str(tmp_path / "cmp_single.json"),
+    }
+    exp = ExperimentInputs(
+        name="arcmini",
+        settings={
+            "kind": "arc",
+            "benchmark": "ARC-AGI-1",
+            "num_aug": 8,
+            "description": "golden",
+            "smoke": True,
+            "gpus": 0,
+        },
+        data_dir=str(DATA),
+        metrics={m: str(scores[m] / "metrics.json") for m in scores},
+        per_example={m: str(scores[m] / "per_example.jsonl") for m in scores},
+        analyses=analyses,
+    )
+    html = render_html([exp], None, root / "reports" / "templates")
+    assert "Accuracy over ACT steps and halting" in html and "Puzzle-identifier ablation" in html
+    last = json.loads((scores["paper"] / "metrics.json").read_text())["ARC/pass@2"]
+    assert f"{100 * last:.1f} %" in html
+    assert "+0.0 pt" in html  # pooled copies minus the baseline
+    ids = html.split('class="ids-table"')[1].split("</table>")[0]
+    assert '<td class="num">baseline</td>' in ids  # the baseline is not compared with itself
+    assert "<td>true</td>" in ids and "<td>pooled</td>" in ids and "paper mode, 12 tasks" in ids
+    # halted vs last step (halted_vs_last.json), one group per mode
+    halting = html.split('class="halting-table"')[1].split("</table>")[0]
+    assert "mode = paper" in halting and "mode = single" in halting
+    assert halting.count("<td>halted</td>") == 2 and halting.count("<td>last</td>") == 2
+    # a file without a key of the layout is named, with the record and the key
+    bad = json.loads((tmp_path / "cmp_paper.json").read_text())
+    del bad["comparisons"][0]["a_ci_method"]
+    (tmp_path / "cmp_paper.json").write_text(json.dumps(bad))
+    with pytest.raises(
+        ReportInputError, match=r"cmp_paper.json: comparisons\[0\] lacks key 'a_ci_method'"
+    ):
+        render_html([exp], None, root / "reports" / "templates")
 
 
 def test_ensemble_selects_the_last_k_steps(tmp_path):

@@ -1,6 +1,6 @@
 """Issue 11 section 4, training-time vs test-time augmentation: a checkpoint evaluated on another
 dataset's test split with identifiers mapped by puzzle name (`trm predict --puzzle-ids-from`),
-the variants x test votes table (`trm analyse sweep-grid`), its report view, and the grid
+the variants x test votes comparison (`trm compare sweep`), its report view, and the grid
 configs' DAG. Each test takes a few seconds (the dry runs ~10-20 s) on 2 shared cores."""
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import torch
 import yaml
 from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
+from trm.cli import main as trm_main
 from trm.errors import UserError
-from trm.eval.analyses import sweep_grid as SG
+from trm.eval.compare import compare_sweep
+from trm.eval.paired import read_comparisons, write_comparisons
 from trm.eval.predict.identifiers import PuzzleNameMappingError, canonical_name, map_by_name
 from trm.eval.scoring import score_arc
-from trm.eval.stats import paired_diff_ci
+from trm.eval.stats import Bootstrap, paired_diff_ci
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 GOLDEN = SHARED / "golden" / "arc-mini"
@@ -191,42 +193,32 @@ def test_a_task_missing_from_the_training_dataset_is_a_clear_error(aug0, tmp_pat
 
 
 @needs_golden
-def test_sweep_grid_cells_are_the_scores_and_rows_are_paired(tmp_path):
+def test_sweep_comparisons_are_the_scores_and_paired_at_equal_votes(tmp_path):
     with np.load(EVAL / "preds.npz") as z:
         good = {k: z[k] for k in z.files}
     worse = dict(good, preds=good["preds"].copy())
     worse["preds"][::2] = 0  # every other view answers nothing: fewer votes for the right answer
     np.savez(tmp_path / "worse.npz", **worse)
     runs = {"aug8": EVAL / "preds.npz", "aug0": tmp_path / "worse.npz"}
-    out = SG.sweep_grid(
-        DATA,
-        runs,
-        [0, 2, 8],
-        tmp_path / "sweep_grid.json",
-        grid="g",
-        labels={"aug8": "trained at num_aug 8", "aug0": "trained at num_aug 0"},
-        n_boot=N_BOOT,
-    )
-    assert json.loads((tmp_path / "sweep_grid.json").read_text()) == out
-    assert out[SG.SG_BASE] == "aug8" and out[SG.SG_LEVELS] == [0, 2, 8]
-    base, other = out[SG.SG_ROWS]
-    assert base[SG.ROW_LABEL] == "trained at num_aug 8"
+    boot = Bootstrap(n_boot=N_BOOT)
+    records = compare_sweep(DATA, runs, [0, 2, 8], None, boot)
+    # one record per level, aug0 (a) against the base aug8 (b) at equal votes
+    assert [(r["context"]["level"], r["a"], r["b"]) for r in records] == [
+        (0, "aug0", "aug8"),
+        (2, "aug0", "aug8"),
+        (8, "aug0", "aug8"),
+    ]
+    assert {(r["metric"], r["unit"], r["n"]) for r in records} == {("ARC/pass@2", "task", 12)}
     # K = 8 (every view) is the paper-mode score, K = 0 the single-mode one
-    for mode, cell in (("paper", -1), ("single", 0)):
-        for name, row in (("aug8", base), ("aug0", other)):
+    for mode, rec in (("paper", records[-1]), ("single", records[0])):
+        for name, side in (("aug8", "b"), ("aug0", "a")):
             metrics = score_arc(
-                DATA,
-                runs[name],
-                tmp_path / f"{name}-{mode}",
-                mode=mode,
-                n_boot=N_BOOT,
-                progress=False,
+                DATA, runs[name], tmp_path / f"{name}-{mode}", mode, boot=boot, progress=False
             )
-            assert row[SG.ROW_CELLS][cell][SG.CELL_ACCURACY] == pytest.approx(metrics["ARC/pass@2"])
-    for c in base[SG.ROW_CELLS]:
-        assert c[SG.CELL_N] == 12 and c[SG.CELL_DIFF] is None
-        assert c["accuracy_ci_low"] <= c[SG.CELL_ACCURACY] <= c["accuracy_ci_high"]
-    assert [c[SG.CELL_MEAN_VOTES] for c in base[SG.ROW_CELLS]] == [1.0, 3.0, 9.0]
+            assert rec[f"{side}_value"] == pytest.approx(metrics["ARC/pass@2"])
+    assert [r["context"]["b_mean_votes"] for r in records] == [1.0, 3.0, 9.0]
+    for r in records:
+        assert r["b_ci_low"] <= r["b_value"] <= r["b_ci_high"]
     # the difference is paired over the same tasks: paired_diff_ci of the task rates
     from trm.eval.arc.processed import process_predictions
     from trm.eval.arc.voting import level_rows, vote
@@ -235,121 +227,111 @@ def test_sweep_grid_cells_are_the_scores_and_rows_are_paired(tmp_path):
     for name, path in runs.items():
         pp = process_predictions(DATA, path, progress=False)
         per_task[name] = vote(pp, level_rows(pp, 8), pass_ks=(2,)).task_pass[:, 0]
-    d = paired_diff_ci(per_task["aug0"], per_task["aug8"], n_boot=N_BOOT)
-    last = other[SG.ROW_CELLS][-1]
-    assert last[SG.CELL_DIFF] == pytest.approx(d["diff"]) and last[SG.CELL_DIFF] < 0
-    assert (last["diff_vs_base_ci_low"], last["diff_vs_base_ci_high"]) == (
+    d = paired_diff_ci(per_task["aug0"], per_task["aug8"], boot)
+    last = records[-1]
+    assert last["diff"] == pytest.approx(d["diff"]) and last["diff"] < 0
+    assert (last["diff_ci_low"], last["diff_ci_high"]) == (
         pytest.approx(d["ci_low"]),
         pytest.approx(d["ci_high"]),
     )
-    assert last[SG.CELL_DIFF_CI_METHOD] == d["ci_method"]
+    assert last["diff_ci_method"] == d["ci_method"]
+    # the command: one comparisons file with the levels and labels
+    out = tmp_path / "sweep.json"
+    argv = ["compare", "sweep", "--data", str(DATA), "--levels", "0,2", "8", "--out", str(out)]
+    argv += ["--run", f"aug8={runs['aug8']}", f"aug0={runs['aug0']}", "--n-boot", str(N_BOOT)]
+    assert trm_main([*argv, "--label", "aug0=trained at num_aug 0"]) == 0
+    doc = read_comparisons(out)
+    assert doc["levels"] == [0, 2, 8] and doc["labels"] == {"aug0": "trained at num_aug 0"}
+    assert doc["comparisons"] == records
 
 
-def _synthetic_sweep_grid(path: Path) -> None:
-    def cell(level, acc, diff=None):
-        return {
-            SG.CELL_LEVEL: level,
-            SG.CELL_ACCURACY: acc,
-            "accuracy_ci_low": acc - 0.1,
-            "accuracy_ci_high": acc + 0.1,
-            SG.CELL_CI_METHOD: "wilson",
-            SG.CELL_N: 12,
-            SG.CELL_MEAN_VOTES: 1.0 + level,
-            SG.CELL_DIFF: diff,
-            "diff_vs_base_ci_low": None if diff is None else diff - 0.05,
-            "diff_vs_base_ci_high": None if diff is None else diff + 0.05,
-            SG.CELL_DIFF_P: None if diff is None else 0.04,
-            SG.CELL_DIFF_CI_METHOD: None if diff is None else "wilson-mover",
-        }
-
-    data = {
-        SG.SG_GRID: "g",
-        SG.SG_METRIC: "ARC/pass@2",
-        SG.SG_UNIT: "task",
-        SG.SG_BASE: "aug8",
-        SG.SG_LEVELS: [0, 8],
-        SG.SG_N_BOOT: 200,
-        SG.SG_ROWS: [
-            {
-                SG.ROW_NAME: "aug8",
-                SG.ROW_LABEL: "trained on d8 (num_aug 8)",
-                SG.ROW_CELLS: [cell(0, 0.25), cell(8, 0.5)],
-            },
-            {
-                SG.ROW_NAME: "aug0",
-                SG.ROW_LABEL: "trained on d0 (num_aug 0)",
-                SG.ROW_CELLS: [cell(0, 0.125, -0.125), cell(8, 0.25, -0.25)],
-            },
-        ],
+def _record(level: int, a: float, b: float, diff: float) -> dict:
+    """A record of `trm compare sweep` (trm.eval.paired) with +-0.1 / +-0.05 intervals."""
+    return {
+        "metric": "ARC/pass@2",
+        "unit": "task",
+        "n": 12,
+        "a": "aug0",
+        "a_value": a,
+        "a_ci_low": a - 0.1,
+        "a_ci_high": a + 0.1,
+        "a_ci_method": "wilson",
+        "b": "aug8",
+        "b_value": b,
+        "b_ci_low": b - 0.1,
+        "b_ci_high": b + 0.1,
+        "b_ci_method": "wilson",
+        "diff": diff,
+        "diff_ci_low": diff - 0.05,
+        "diff_ci_high": diff + 0.05,
+        "diff_ci_method": "wilson-mover",
+        "p_value": 0.04,
+        "n_boot": 200,
+        "seed": 0,
+        "context": {"level": level, "a_mean_votes": 1.0 + level, "b_mean_votes": 1.0 + level},
     }
-    path.write_text(json.dumps(data))
 
 
-def test_report_view_of_the_sweep_grid(tmp_path):
-    from trm.report.grids import sweep_grid_view
+def _synthetic_sweep(path: Path) -> None:
+    labels = {"aug8": "trained on d8 (num_aug 8)", "aug0": "trained on d0 (num_aug 0)"}
+    records = [_record(0, 0.125, 0.25, -0.125), _record(8, 0.25, 0.5, -0.25)]
+    write_comparisons(path, records, title="g", base="aug8", labels=labels, levels=[0, 8])
+
+
+def test_report_view_of_the_sweep_comparisons(tmp_path):
+    from trm.report.comparisons import comparison_table
     from trm.report.inputs import ReportInputError
 
-    _synthetic_sweep_grid(tmp_path / "sg.json")
-    view = sweep_grid_view(tmp_path / "sg.json")
-    assert view["levels"] == [0, 8] and view["base"] == "aug8" and view["n"] == 12
-    base, other = view["rows"]
-    assert base["is_base"] and base["diffs"] == [None, None]
-    assert base["cells"][1] == {
-        "accuracy": "50.0 %",
-        "interval": "[40.0, 60.0] Wilson",
-        "n": 12,
-        "votes": "9.0",
-    }
-    assert other["label"] == "trained on d0 (num_aug 0)"
-    assert other["diffs"][1] == {
+    _synthetic_sweep(tmp_path / "sg.json")
+    view = comparison_table(tmp_path / "sg.json", "trm compare sweep", labels_title="training data")
+    assert view["base"] == "aug8" and view["n"] == 12 and view["metrics"] == ["ARC/pass@2"]
+    assert [c["title"] for c in view["columns"]] == ["training data", "views pooled"]
+    assert [g["label"] for g in view["groups"]] == ["K = 0", "K = 8"]
+    base, other = view["groups"][1]["rows"]
+    assert base["name"] == "aug8" and base["side"] == ["trained on d8 (num_aug 8)", "9.0"]
+    assert base["cells"] == [
+        {
+            "value": "50.0 %",
+            "interval": "[40.0, 60.0] Wilson",
+            "diff": "baseline",
+            "diff_interval": "",
+            "p": "",
+        }
+    ]
+    assert other["side"] == ["trained on d0 (num_aug 0)", "9.0"] and other["n"] == 12
+    assert other["cells"][0] | {"value": "", "interval": ""} == {
+        "value": "",
+        "interval": "",
         "diff": "-25.0 pt",
-        "interval": "[-30.0, -20.0] pt Wilson-MOVER",
-        "p_value": "0.040",
+        "diff_interval": "[-30.0, -20.0] pt Wilson-MOVER",
+        "p": "0.04",
     }
     broken = json.loads((tmp_path / "sg.json").read_text())
-    del broken[SG.SG_ROWS][1][SG.ROW_CELLS][0][SG.CELL_MEAN_VOTES]
+    del broken["comparisons"][1]["context"]
     (tmp_path / "broken.json").write_text(json.dumps(broken))
-    place = re.escape(f"broken.json: {SG.SG_ROWS}[1].{SG.ROW_CELLS}[0] lacks key")
-    with pytest.raises(ReportInputError, match=f"{place} '{SG.CELL_MEAN_VOTES}'"):
-        sweep_grid_view(tmp_path / "broken.json")
+    place = re.escape("broken.json: comparisons[1] lacks key 'context'")
+    with pytest.raises(ReportInputError, match=place):
+        comparison_table(tmp_path / "broken.json", "trm compare sweep")
 
 
 def test_report_renders_the_train_aug_x_test_votes_table(tmp_path):
-    from trm.eval import compare_runs as C
     from trm.report.grids import GridInputs
     from trm.report.render import render_html
 
-    _synthetic_sweep_grid(tmp_path / "sg.json")
-    row = {
-        C.ROW_VARIANT: "aug8",
-        C.ROW_CHANGES: "(base settings)",
-        C.ROW_ACCURACY: 0.5,
-        "accuracy_ci_low": 0.4,
-        "accuracy_ci_high": 0.6,
-        "accuracy_ci_method": "wilson",
-        C.ROW_N: 12,
-        C.ROW_PAPER: None,
-        C.ROW_DIFF: 0.0,
-        "diff_vs_base_ci_low": 0.0,
-        "diff_vs_base_ci_high": 0.0,
-        "diff_vs_base_ci_method": "wilson-mover",
-        C.ROW_DIFF_P: 1.0,
-    }
-    grid = {
-        C.GRID_NAME: "g",
-        C.GRID_METRIC: "ARC/pass@2",
-        C.GRID_UNIT: "task",
-        C.GRID_BASE: "aug8",
-        C.GRID_N_BOOT: 200,
-        C.GRID_ROWS: [row],
-    }
-    (tmp_path / "grid.json").write_text(json.dumps(grid))
+    _synthetic_sweep(tmp_path / "sg.json")
+    grid = dict(_record(0, 0.5, 0.5, 0.0), a="aug0", context={})
+    write_comparisons(tmp_path / "grid.json", [grid], base="aug8", paper={})
     inputs = GridInputs(
-        "g", str(tmp_path / "grid.json"), {"aug8": "g.aug8"}, sweep_json=str(tmp_path / "sg.json")
+        "g",
+        str(tmp_path / "grid.json"),
+        {"aug8": "g.aug8"},
+        sweep_comparisons=str(tmp_path / "sg.json"),
     )
     html = render_html([], {}, str(ROOT / "reports" / "templates"), "t", grids=[inputs])
-    assert "by variant (rows) and test votes (columns)" in html
-    assert "trained on d0 (num_aug 0)" in html and "-25.0 pt" in html and "K = 8" in html
+    assert "by variant and test votes K" in html
+    sweep = html.split('class="grid-table sweep-grid"')[1].split("</table>")[0]
+    assert "trained on d0 (num_aug 0)" in sweep and "-25.0 pt" in sweep and "K = 8" in sweep
+    assert "[-30.0, -20.0] pt Wilson-MOVER" in sweep and "<th>views pooled</th>" in sweep
 
 
 # ---- the grid configs plan the expected jobs ----------------------------------------------------

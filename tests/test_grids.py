@@ -1,5 +1,5 @@
-"""Ablation grids: expansion of `variants:` into experiments, the paired grid table
-(`trm score compare-runs`), its report table, and the DAG a grid plans (dry runs)."""
+"""Ablation grids: expansion of `variants:` into experiments, the paired comparison of the
+variants (`trm compare runs`), its report table, and the DAG a grid plans (dry runs)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import yaml
 from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
 
 from trm.errors import UserError
-from trm.eval import compare_runs as C
-from trm.eval.stats import paired_bootstrap_diff
+from trm.eval.compare import compare_runs
+from trm.eval.paired import read_comparisons, write_comparisons
+from trm.eval.stats import Bootstrap, paired_bootstrap_diff
 from trm.grids import GridConfigError, describe_override, expand_grids
 
 GRID_CONFIGS = sorted(
@@ -92,14 +93,16 @@ def test_describe_override_flattens_sections():
     )
 
 
-# ---- trm score compare-runs ---------------------------------------------------------------------
+# ---- trm compare runs: a grid's variants against its base ----------------------------------------
 
 
-def _score_dir(root: Path, name: str, exact: np.ndarray) -> Path:
+def _score_dir(root: Path, name: str, exact: np.ndarray, title: str = "Sudoku") -> Path:
+    """What `trm score sudoku|maze` writes: metrics.json (its headline key) and per_example.csv."""
     d = root / name
     d.mkdir(parents=True)
     rows = "".join(f"{i},{int(e)},{4 * int(e)},4\n" for i, e in enumerate(exact))
     (d / "per_example.csv").write_text("row,exact,cells_right,cells_scored\n" + rows)
+    (d / "metrics.json").write_text(json.dumps({f"{title}/exact_accuracy": float(exact.mean())}))
     return d
 
 
@@ -113,101 +116,98 @@ def test_compare_runs_pairs_every_variant_with_the_base(tmp_path):
         "worse": _score_dir(tmp_path, "worse", worse),
         "same": _score_dir(tmp_path, "same", same),
     }
-    out = tmp_path / "grid.json"
-    res = C.compare_runs(
-        "sudoku",
-        dirs,
-        out,
-        grid="g",
-        changes={"worse": "train.ema=false"},
-        paper={"base": 87.4},
-        n_boot=500,
-    )
-    assert json.loads(out.read_text()) == res
-    assert res[C.GRID_METRIC] == "Sudoku/exact_accuracy" and res[C.GRID_BASE] == "base"
-    rows = {r[C.ROW_VARIANT]: r for r in res[C.GRID_ROWS]}
-    assert [r[C.ROW_VARIANT] for r in res[C.GRID_ROWS]] == ["base", "worse", "same"]
-    assert rows["worse"][C.ROW_ACCURACY] == pytest.approx(worse.mean())
-    assert rows["worse"][C.ROW_N] == 300
-    assert rows["worse"][C.ROW_CHANGES] == "train.ema=false"
-    assert rows["base"][C.ROW_PAPER] == 87.4 and rows["worse"][C.ROW_PAPER] is None
-    expected = paired_bootstrap_diff(worse.astype(float), base.astype(float), n_boot=500)
-    assert rows["worse"][C.ROW_DIFF] == pytest.approx(worse.mean() - base.mean())
-    assert rows["worse"]["diff_vs_base_ci_low"] == pytest.approx(expected["ci_low"])
-    assert rows["worse"]["diff_vs_base_ci_high"] < 0  # clearly worse, paired
-    assert rows["same"][C.ROW_DIFF] == 0.0
+    boot = Bootstrap(n_boot=500)
+    records = compare_runs(dirs, None, boot)
+    # one record per (variant other than the base, metric), the base on side b
+    assert [(r["a"], r["b"], r["metric"]) for r in records] == [
+        ("worse", "base", "Sudoku/exact_accuracy"),
+        ("same", "base", "Sudoku/exact_accuracy"),
+    ]
+    worse_rec, same_rec = records
+    assert worse_rec["unit"] == "test example" and worse_rec["n"] == 300
+    assert worse_rec["a_value"] == pytest.approx(worse.mean())
+    assert worse_rec["b_value"] == pytest.approx(base.mean())
+    assert worse_rec["b_ci_low"] < base.mean() < worse_rec["b_ci_high"]
+    expected = paired_bootstrap_diff(worse.astype(float), base.astype(float), boot)
+    assert worse_rec["diff"] == pytest.approx(worse.mean() - base.mean())
+    assert worse_rec["diff_ci_low"] == pytest.approx(expected["ci_low"])
+    assert worse_rec["diff_ci_high"] < 0 and worse_rec["diff_ci_method"] == "bootstrap"
     # an identical variant: no unit changed, so the paired bootstrap would say [0, 0]; the
     # interval is Wilson-MOVER's, about +-1.3 pt for 0 changes in 300 units
-    assert rows["same"]["diff_vs_base_ci_method"] == "wilson-mover"
-    assert -0.02 < rows["same"]["diff_vs_base_ci_low"] == -rows["same"]["diff_vs_base_ci_high"] < 0
-    assert rows["worse"]["diff_vs_base_ci_method"] == "bootstrap"
-    lo, hi = rows["base"]["accuracy_ci_low"], rows["base"]["accuracy_ci_high"]
-    assert lo < base.mean() < hi
+    assert same_rec["diff"] == 0.0 and same_rec["diff_ci_method"] == "wilson-mover"
+    assert -0.02 < same_rec["diff_ci_low"] == -same_rec["diff_ci_high"] < 0
 
 
-def test_compare_runs_refuses_different_test_sets(tmp_path):
+def test_compare_runs_refuses_different_test_sets_and_kinds(tmp_path):
     dirs = {
         "a": _score_dir(tmp_path, "a", np.ones(10, bool)),
         "b": _score_dir(tmp_path, "b", np.ones(12, bool)),
     }
-    with pytest.raises(UserError, match="different test sets"):
-        C.compare_runs("sudoku", dirs, tmp_path / "g.json", n_boot=200)
-    assert not (tmp_path / "g.json").exists()
+    with pytest.raises(UserError, match="different test examples"):
+        compare_runs(dirs, None, Bootstrap(n_boot=200))
+    dirs["b"] = _score_dir(tmp_path, "maze", np.ones(10, bool), title="Maze")
+    with pytest.raises(UserError, match="scored Maze, .* Sudoku: not comparable"):
+        compare_runs(dirs, None, Bootstrap(n_boot=200))
+    with pytest.raises(UserError, match="--base 'c' is not one of the runs"):
+        compare_runs(dirs, "c", Bootstrap(n_boot=200))
+    with pytest.raises(UserError, match="at least two runs"):
+        compare_runs({"a": dirs["a"]}, None, Bootstrap(n_boot=200))
 
 
-def test_compare_runs_cli(tmp_path):
+def test_compare_runs_cli_writes_one_comparisons_file(tmp_path, capsys):
     from trm.cli import main
 
-    a = _score_dir(tmp_path, "a", np.array([1, 1, 0, 1], bool))
-    b = _score_dir(tmp_path, "b", np.array([1, 0, 0, 1], bool))
+    a = _score_dir(tmp_path, "a", np.array([1, 1, 0, 1], bool), title="Maze")
+    b = _score_dir(tmp_path, "b", np.array([1, 0, 0, 1], bool), title="Maze")
     out = tmp_path / "grid.json"
-    rc = main(
-        ["score", "compare-runs", "--kind", "maze", "--run", f"a={a}", "--run", f"b={b}"]
-        + ["--paper", "b=74.5", "--out", str(out), "--n-boot", "200"]
-    )
-    assert rc == 0
-    res = json.loads(out.read_text())
-    assert res[C.GRID_METRIC] == "Maze/exact_accuracy"
-    assert res[C.GRID_ROWS][1][C.ROW_DIFF] == pytest.approx(-0.25)
-    assert res[C.GRID_ROWS][1][C.ROW_PAPER] == 74.5
+    argv = ["compare", "runs", "--run", f"a={a}", f"b={b}", "--base", "a", "--title", "g"]
+    argv += ["--paper", "b=74.5", "--label", "b=model.preset=maze_hrm", "--out", str(out)]
+    assert main([*argv, "--n-boot", "200"]) == 0
+    doc = read_comparisons(out)
+    assert (doc["title"], doc["base"], doc["runs"]) == ("g", "a", ["a", "b"])
+    assert doc["paper"] == {"b": 74.5} and doc["labels"] == {"b": "model.preset=maze_hrm"}
+    (rec,) = doc["comparisons"]
+    assert (rec["metric"], rec["a"], rec["b"]) == ("Maze/exact_accuracy", "b", "a")
+    assert rec["diff"] == pytest.approx(-0.25) and rec["n_boot"] == 200
+    assert "b vs a, Maze/exact_accuracy: 50.0 % vs 75.0 %, -25.0 pt" in capsys.readouterr().out
+    # a label or paper figure for a run that is not compared is refused, writing nothing
+    bad = tmp_path / "bad.json"
+    assert main([*argv[:-2], "--paper", "c=1", "--out", str(bad)]) == 2
+    assert "--paper names runs not given with --run: ['c']" in capsys.readouterr().err
+    assert not bad.exists()
 
 
 # ---- the report's table -------------------------------------------------------------------------
 
 
 def _fake_grid_json(path: Path) -> None:
-    def row(v, acc, diff, paper, changes):
-        return {
-            "variant": v,
-            "changes": changes,
-            "accuracy": acc,
-            "accuracy_ci_low": acc - 0.05,
-            "accuracy_ci_high": acc + 0.05,
-            "accuracy_ci_method": "bootstrap",
-            "n": 200,
-            "paper_percent": paper,
-            "diff_vs_base": diff,
-            "diff_vs_base_ci_low": diff - 0.03,
-            "diff_vs_base_ci_high": diff + 0.03,
-            "diff_vs_base_ci_method": "bootstrap",
-            "diff_vs_base_p_value": 0.01,
-        }
-
-    path.write_text(
-        json.dumps(
-            {
-                "grid": "abl",
-                "metric": "Sudoku/exact_accuracy",
-                "unit": "test example",
-                "base": "trm-mlp",
-                "n_boot": 1000,
-                "variants": [
-                    row("trm-mlp", 0.9, 0.0, 87.4, "(base settings)"),
-                    row("hrm", 0.412, -0.488, 55.0, "model.preset=sudoku_tiny_hrm"),
-                ],
-            }
-        )
-    )
+    """A comparisons file as `trm compare runs` writes it for a Sudoku grid of two variants."""
+    rec = {
+        "metric": "Sudoku/exact_accuracy",
+        "unit": "test example",
+        "n": 200,
+        "a": "hrm",
+        "a_value": 0.412,
+        "a_ci_low": 0.362,
+        "a_ci_high": 0.462,
+        "a_ci_method": "bootstrap",
+        "b": "trm-mlp",
+        "b_value": 0.9,
+        "b_ci_low": 0.85,
+        "b_ci_high": 0.95,
+        "b_ci_method": "bootstrap",
+        "diff": -0.488,
+        "diff_ci_low": -0.518,
+        "diff_ci_high": -0.458,
+        "diff_ci_method": "bootstrap",
+        "p_value": 0.01,
+        "n_boot": 1000,
+        "seed": 0,
+        "context": {},
+    }
+    labels = {"trm-mlp": "(base settings)", "hrm": "model.preset=sudoku_tiny_hrm"}
+    paper = {"trm-mlp": 87.4, "hrm": 55.0}
+    write_comparisons(path, [rec], title="abl", base="trm-mlp", labels=labels, paper=paper)
 
 
 def test_grid_table_renders(tmp_path):
@@ -219,25 +219,28 @@ def test_grid_table_renders(tmp_path):
     html = render_html([], None, ROOT / "reports/templates", grids=[grid])
     assert 'id="grid-abl"' in html
     table = html.split('class="grid-table"', 1)[1].split("</table>", 1)[0]
-    assert '<th class="paper">paper</th>' in table
-    assert "difference vs trm-mlp (paired)" in table
-    for cell in ("41.2 %", "[36.2, 46.2]", "55.0 %", "-48.8 pt", "[-51.8, -45.8] pt"):
+    assert table.count("<tr>") == 3  # header, the base, one variant
+    assert '<th class="paper">paper</th>' in table and "minus trm-mlp (paired)" in table
+    for cell in ("41.2 %", "[36.2, 46.2] bootstrap", "55.0 %", "-48.8 pt", "[-51.8, -45.8] pt"):
         assert cell in table, cell
     assert "model.preset=sudoku_tiny_hrm" in table and "87.4 %" in table
+    assert '<td class="num">baseline</td>' in table and '<td class="num">200</td>' in table
+    # the variant's experiment is not on this page: no link to it
+    assert 'href="#exp-' not in table
 
 
 def test_grid_table_missing_key_is_named(tmp_path):
-    from trm.report.grids import read_grid
+    from trm.report.grids import GridInputs, grid_section
     from trm.report.inputs import ReportInputError
 
     _fake_grid_json(tmp_path / "grid.json")
     data = json.loads((tmp_path / "grid.json").read_text())
-    del data["variants"][1]["diff_vs_base_ci_low"]
+    del data["comparisons"][0]["diff_ci_low"]
     (tmp_path / "grid.json").write_text(json.dumps(data))
     with pytest.raises(
-        ReportInputError, match=r"grid.json: variants\[1\] lacks key 'diff_vs_base_ci_low'"
+        ReportInputError, match=r"grid.json: comparisons\[0\] lacks key 'diff_ci_low'"
     ):
-        read_grid(tmp_path / "grid.json")
+        grid_section(GridInputs("abl", str(tmp_path / "grid.json")))
 
 
 # ---- the DAG of a grid (dry runs) ---------------------------------------------------------------

@@ -19,6 +19,7 @@ import torch  # noqa: E402
 
 from trm.cli import main  # noqa: E402
 from trm.errors import UserError  # noqa: E402
+from trm.eval.stats import Bootstrap  # noqa: E402
 from trm.llm import hf  # noqa: E402
 from trm.llm.predict import PredictConfig, generate_batch, predict  # noqa: E402
 from trm.llm.prepare import PrepareConfig, prepare, read_jsonl  # noqa: E402
@@ -194,7 +195,7 @@ def test_overlong_prompts_drop_whole_demonstrations_or_are_skipped(tiny, tmp_pat
         assert c["skipped"] == 3 and recs == [] and len(c["skipped_ids"]) == 3
         # a skipped test input has no answer: scored wrong, counted, not a crash
         (tmp_path / "p.jsonl").write_text("")
-        m = score(tmp_path / "d", tmp_path / "p.jsonl", tmp_path / "s", n_boot=100)
+        m = score(tmp_path / "d", tmp_path / "p.jsonl", tmp_path / "s", boot=Bootstrap(n_boot=100))
         assert m["ARC/pass@2"] == 0 and m["n_prompts_skipped_overlong"] == 3
         return
     assert c["truncated"] == 3 and c["demos_dropped"] >= 3 and c["skipped"] == 0
@@ -291,7 +292,12 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
         # task 2: right on its single view
         {"task": tasks[2], "test_index": 0, "grid": truth[tasks[2]]["test"][0]["output"]},
     ]  # task 3: no prediction at all
-    m = score(tmp_path / "d", _write_preds(tmp_path / "p.jsonl", rows), tmp_path / "s", n_boot=200)
+    m = score(
+        tmp_path / "d",
+        _write_preds(tmp_path / "p.jsonl", rows),
+        tmp_path / "s",
+        boot=Bootstrap(n_boot=200),
+    )
     assert m["ARC/pass@1"] == pytest.approx(1 / 4) and m["ARC/pass@2"] == pytest.approx(2 / 4)
     lo, hi = (m[k] for k in S.ci_keys("ARC/pass@2"))  # the project's one interval layout
     assert 0 <= lo <= 0.5 <= hi <= 1
@@ -304,7 +310,7 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
     assert sub[tasks[0]][0] == {"attempt_1": wrong, "attempt_2": right}
     assert sub[tasks[1]][0] == {"attempt_1": [[0]], "attempt_2": [[0]]}
     lines = (tmp_path / "s" / "per_input.csv").read_text().splitlines()
-    # TRM's per-input columns (trm.eval.schema), so `trm llm compare` reads both scorers alike
+    # TRM's per-input columns (trm.eval.schema), so `trm compare runs` reads both scorers alike
     assert lines[0].split(",") == [*S.PER_INPUT, "pass@1", "pass@2"]
     assert lines[1].split(",") == [tasks[0], "0", "3", "2", "2", "1", "0", "1"]
 
@@ -339,7 +345,9 @@ def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(t
     _prep(str(tiny), toy, tmp_path / "d")
     kw = dict(batch_size=4, device="cpu")
     predict(PredictConfig(model=str(tiny), **kw), tmp_path / "d", tmp_path / "p0.jsonl")
-    before = score(tmp_path / "d", tmp_path / "p0.jsonl", tmp_path / "s0", n_boot=100)
+    before = score(
+        tmp_path / "d", tmp_path / "p0.jsonl", tmp_path / "s0", boot=Bootstrap(n_boot=100)
+    )
     cfg = LoraTrainConfig(
         model=str(tiny),
         r=16,
@@ -368,7 +376,7 @@ def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(t
         tmp_path / "d",
         tmp_path / "p1.jsonl",
         tmp_path / "s1",
-        n_boot=100,
+        boot=Bootstrap(n_boot=100),
         cost_files=[tmp_path / "run" / "train_summary.json", tmp_path / "p1.summary.json"],
     )
     assert before["ARC/pass@2"] == 0.0 and after["ARC/pass@1"] >= 0.75
@@ -411,8 +419,13 @@ def test_llm_smoke_workflow_end_to_end_without_leaking_the_token(tmp_path, monke
     for stage in ("tiny-model", "data", "train", "predictions", "score", "compare/trm-llm-smoke"):
         rec = json.loads((out / f"{stage}.provenance.json").read_text())
         assert rec["outputs"], stage
-    cmp = json.loads((out / "compare" / "trm-llm-smoke.json").read_text())
-    assert cmp["n_tasks"] == 3 and "trm_minus_llm/pass@2_ci_low" in cmp
+    from trm.eval.paired import read_comparisons
+
+    cmp = read_comparisons(out / "compare" / "trm-llm-smoke.json")["comparisons"]
+    assert {(r["metric"], r["a"], r["b"], r["n"]) for r in cmp} == {
+        ("ARC/pass@1", "trm", "llm", 3),
+        ("ARC/pass@2", "trm", "llm", 3),
+    }
     html = (run_dir / "reports" / "report.html").read_text()
     assert 'id="trm-vs-llm"' in html and "LLM experiment llm-smoke" in html
     assert "TRM trm-llm-smoke − LLM" in html and "over the same 3 tasks" in html

@@ -1,5 +1,6 @@
-"""The TRM-vs-LLM comparison and the report's LLM section, from small fake score files (no
-transformers needed: these read what `trm score arc` and `trm llm score` write)."""
+"""The TRM-vs-LLM comparison (`trm compare runs --run trm=.. llm=.. --base llm`) and the report's
+LLM section, from small fake score files (no transformers needed: these read what
+`trm score arc` and `trm llm score` write)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from trm.cli import main
 from trm.errors import UserError
 from trm.eval import schema as S
+from trm.eval.compare import compare_runs
+from trm.eval.paired import read_comparisons, write_comparisons
+from trm.eval.stats import Bootstrap
 from trm.llm import schema as L
-from trm.llm.compare import compare_trm_llm
 from trm.report.inputs import ReportInputError
 from trm.report.llm import LlmInputs, llm_section
 from trm.report.render import render_html
@@ -29,7 +32,15 @@ def _per_input(folder: Path, rows: list[tuple[str, int, int, int]]) -> Path:
         rank = 0 if p1 else (1 if p2 else -1)
         lines.append(f"{task},{j},1,1,1,{rank},{p1},{p2}")
     (folder / "per_input.csv").write_text("\n".join(lines) + "\n")
+    (folder / "metrics.json").write_text(json.dumps({"ARC/pass@2": 0.5}))  # the kind: ARC
     return folder
+
+
+def _compare(trm: Path, llm: Path, out: Path) -> Path:
+    """What the workflow runs: `trm compare runs --run trm=.. llm=.. --base llm`."""
+    records = compare_runs({"trm": trm, "llm": llm}, "llm", Bootstrap(n_boot=200))
+    write_comparisons(out, records, base="llm", runs=["trm", "llm"])
+    return out
 
 
 def _llm_metrics(path: Path, **override) -> Path:
@@ -72,40 +83,44 @@ def test_compare_is_the_paired_difference_over_tasks(tmp_path):
     trm = _per_input(tmp_path / "trm", TRM_ROWS)
     llm = _per_input(tmp_path / "llm", LLM_ROWS)
     out = tmp_path / "cmp.json"
-    rc = main(["llm", "compare", "--trm", str(trm), "--llm", str(llm), "--out", str(out)])
-    r = json.loads(out.read_text())
-    assert rc == 0 and r[L.COMPARE_N_TASKS] == 4
+    argv = ["compare", "runs", "--run", f"trm={trm}", f"llm={llm}", "--base", "llm"]
+    assert main([*argv, "--out", str(out)]) == 0
+    records = {r["metric"]: r for r in read_comparisons(out)["comparisons"]}
+    assert list(records) == ["ARC/pass@1", "ARC/pass@2"]
     # per task pass@1 TRM (1, 0.5, 0, 1) vs LLM (0, 0, 0, 1); pass@2 (1, 1, 0, 1) vs (1, 0, 0, 1)
-    assert r[L.compare_diff_key(1)] == pytest.approx(1.5 / 4)
-    assert r[L.compare_diff_key(2)] == pytest.approx(1 / 4)
-    for k in L.PASS_KS:
-        lo, hi = (r[c] for c in S.ci_keys(L.compare_diff_key(k)))
-        assert lo <= r[L.compare_diff_key(k)] <= hi and 0 <= r[L.compare_p_key(k)] <= 1
-    # identical scores: no difference, and the interval is the point
-    same = compare_trm_llm(trm, trm, tmp_path / "same.json", n_boot=200)
-    assert same[L.compare_diff_key(1)] == 0 and same[L.compare_p_key(1)] == 1
+    assert records["ARC/pass@1"]["diff"] == pytest.approx(1.5 / 4)
+    assert records["ARC/pass@2"]["diff"] == pytest.approx(1 / 4)
+    for r in records.values():
+        assert (r["a"], r["b"], r["n"], r["unit"]) == ("trm", "llm", 4, "task")
+        assert r["diff_ci_low"] <= r["diff"] <= r["diff_ci_high"] and 0 <= r["p_value"] <= 1
+    # identical scores: no difference, p = 1
+    (same, _) = compare_runs({"a": trm, "b": trm}, None, Bootstrap(n_boot=200))
+    assert same["diff"] == 0 and same["p_value"] == 1
 
 
 def test_compare_refuses_different_tasks_and_writes_nothing(tmp_path):
     trm = _per_input(tmp_path / "trm", TRM_ROWS)
     llm = _per_input(tmp_path / "llm", LLM_ROWS[:-1] + [("e", 0, 1, 1)])
-    with pytest.raises(UserError, match=r"different tasks.*'d'.*'e'"):
-        compare_trm_llm(trm, llm, tmp_path / "cmp.json", n_boot=200)
+    argv = ["compare", "runs", "--run", f"trm={trm}", f"llm={llm}", "--base", "llm"]
+    with pytest.raises(UserError, match=r"different tasks.*only in trm: \['d'\].*\['e'\]"):
+        compare_runs({"trm": trm, "llm": llm}, "llm", Bootstrap(n_boot=200))
+    assert main([*argv, "--out", str(tmp_path / "cmp.json")]) == 2
     assert not (tmp_path / "cmp.json").exists()
 
 
 def test_report_renders_the_llm_section_from_declared_keys(tmp_path):
     metrics = _llm_metrics(tmp_path / "llm" / "score" / "metrics.json")
     cmp = tmp_path / "llm" / "compare" / "arc-trm.json"
-    compare_trm_llm(
-        _per_input(tmp_path / "trm", TRM_ROWS), _per_input(tmp_path / "l", LLM_ROWS), cmp, 200
-    )
+    _compare(_per_input(tmp_path / "trm", TRM_ROWS), _per_input(tmp_path / "l", LLM_ROWS), cmp)
     settings = {"description": "fake LLM run", "benchmark": "ARC-AGI-1", "smoke": True}
     inp = LlmInputs("llm-fake", settings, str(metrics), {"arc-trm": str(cmp)})
     html = render_html([], None, TEMPLATES, "t", llm=[inp])
     assert 'id="trm-vs-llm"' in html and "LLM experiment llm-fake" in html
     assert "25.0 %" in html and "[0.0, 75.0]" in html  # pass@1 with its interval
-    assert "TRM arc-trm − LLM" in html and "+37.5 pt" in html and "over the same 4 tasks" in html
+    table = html.split('class="llm-compare-table"')[1].split("</table>")[0]
+    assert "TRM arc-trm − LLM" in table and "over the same 4 tasks" in table
+    assert "+37.5 pt" in table and "+25.0 pt" in table and '<td class="num">baseline</td>' in table
+    assert table.count("<tr>") == 3  # header, llm (the baseline), trm
     assert "1 234 567" in html and "8 192" in html and "42.5 s wall clock on CPU" in html
     assert "3 456" in html  # tokens generated
     sec = llm_section(inp)
@@ -133,14 +148,12 @@ def test_report_names_the_file_and_the_missing_key(tmp_path, missing):
 def test_report_spec_renders_llm_sections_and_names_a_bad_entry(tmp_path, capsys):
     metrics = _llm_metrics(tmp_path / "llm" / "score" / "metrics.json")
     cmp = tmp_path / "llm" / "compare" / "arc-trm.json"
-    compare_trm_llm(
-        _per_input(tmp_path / "trm", TRM_ROWS), _per_input(tmp_path / "l", LLM_ROWS), cmp, 200
-    )
+    _compare(_per_input(tmp_path / "trm", TRM_ROWS), _per_input(tmp_path / "l", LLM_ROWS), cmp)
     entry = {
         "name": "llm-fake",
         "settings": {"description": "fake LLM run", "benchmark": "ARC-AGI-1", "smoke": True},
         "metrics_json": str(metrics),
-        "compare_json": {"arc-trm": str(cmp)},
+        "comparisons": {"arc-trm": str(cmp)},
     }
     spec = tmp_path / "spec.json"
     spec.write_text(json.dumps({"title": "LLM only", "llm": [entry]}))
@@ -153,7 +166,7 @@ def test_report_spec_renders_llm_sections_and_names_a_bad_entry(tmp_path, capsys
     assert "TRM arc-trm − LLM" in html and "+37.5 pt" in html
 
     # a misspelt key would silently drop the comparison: refused, naming the entry and key
-    bad = dict(entry, compare=entry["compare_json"])
+    bad = dict(entry, compare=entry["comparisons"])
     spec.write_text(json.dumps({"llm": [bad]}))
     out2 = tmp_path / "out2" / "r.html"
     assert main(["report", "--spec", str(spec), "--out", str(out2), "--bundle", str(bundle)]) == 2

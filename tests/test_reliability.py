@@ -680,33 +680,35 @@ def test_bench_refuses_to_replace_a_file_it_did_not_write(tmp_path, capsys):
 
 
 def test_report_default_templates_do_not_depend_on_the_working_folder(tmp_path, monkeypatch):
-    import argparse
-
-    from trm.report import cli as report_cli
+    from trm.cli import build_parser
+    from trm.command import settings_from_namespace
 
     monkeypatch.chdir(tmp_path)
-    parser = argparse.ArgumentParser()
-    report_cli.register(parser.add_subparsers())
-    args = parser.parse_args(["report", "--spec", "s.json"])
-    assert (Path(args.templates) / "report.html.j2").is_file()
-    assert Path(args.templates) == REPO / "reports" / "templates"
+    args = build_parser().parse_args(["report", "--spec", "s.json"])
+    settings = settings_from_namespace(args._command.settings, args)
+    assert (settings.templates / "report.html.j2").is_file()
+    assert settings.templates == REPO / "reports" / "templates"
 
 
-def test_report_refuses_to_replace_a_page_it_did_not_write(tmp_path, capsys):
-    (tmp_path / "spec.json").write_text(json.dumps({"experiments": [], "records": []}))
+def test_report_refuses_outputs_over_its_inputs_and_pages_it_did_not_write(tmp_path, capsys):
+    record = tmp_path / "x.provenance.json"
+    record.write_text("{}")
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"experiments": [], "records": [str(record)]}))
     page = tmp_path / "index.html"
     page.write_text("<html>my own page</html>")
-    rc = trm_main(
-        ["report", "--spec", str(tmp_path / "spec.json"), "--out", str(page)]
-        + ["--bundle", str(tmp_path / "p.json")]
-    )
-    assert rc == 2 and "is a file that is not a report page" in capsys.readouterr().err
+    report = ["report", "--spec", str(spec)]
+    rc = trm_main([*report, "--out", str(page), "--bundle", str(tmp_path / "p.json")])
+    assert rc == 2 and "not written by trm, not by `trm report`" in capsys.readouterr().err
     assert page.read_text() == "<html>my own page</html>"
-    rc = trm_main(
-        ["report", "--spec", str(tmp_path / "spec.json"), "--out", str(tmp_path / "spec.json")]
-        + ["--bundle", str(tmp_path / "p.json"), "--overwrite"]
-    )
-    assert rc == 2 and "would destroy the input" in capsys.readouterr().err
+    # the spec, a file the spec names, or the other output: refused even with --overwrite
+    for out, bundle in ((spec, tmp_path / "p.json"), (record, tmp_path / "p.json")):
+        rc = trm_main([*report, "--out", str(out), "--bundle", str(bundle), "--overwrite"])
+        assert rc == 2 and "would destroy what the command reads" in capsys.readouterr().err
+    assert record.read_text() == "{}"
+    same = str(tmp_path / "same.html")
+    assert trm_main([*report, "--out", same, "--bundle", same]) == 2
+    assert "the output --bundle" in capsys.readouterr().err and not Path(same).exists()
 
 
 def test_random_bytes_checkpoint_is_one_line_without_weights_only_advice(tmp_path, capsys):

@@ -12,6 +12,7 @@ import pytest
 
 from trm import provenance
 from trm.errors import UserError
+from trm.eval.paired import write_comparisons
 from trm.report import render
 from trm.report.build import build_report
 from trm.report.inputs import ExperimentInputs, ReportInputError
@@ -39,6 +40,16 @@ def _record(path: str, rule: str, inputs: list[str], outputs: list[str], wc: dic
     )
     provenance.write_record(path, rec)
     return path
+
+
+def _comparison(metric, a, b, diff, lo, hi, p, method="wilson-mover", n=20, unit="task"):
+    """One record of a comparisons file (trm.eval.paired), side values with +-0.2 intervals."""
+    rec = {"metric": metric, "unit": unit, "n": n}
+    for side, (name, value) in (("a", a), ("b", b)):
+        rec |= {side: name, f"{side}_value": value, f"{side}_ci_low": max(0.0, value - 0.2)}
+        rec |= {f"{side}_ci_high": min(1.0, value + 0.2), f"{side}_ci_method": "wilson"}
+    rec |= {"diff": diff, "diff_ci_low": lo, "diff_ci_high": hi, "diff_ci_method": method}
+    return rec | {"p_value": p, "n_boot": 1000, "seed": 0, "context": {}}
 
 
 @pytest.fixture()
@@ -85,7 +96,7 @@ def arc_experiment(tmp_path, monkeypatch):
         )
     _write_jsonl(run / "scores/paper/per_example.jsonl", rows_paper)
     _write_jsonl(run / "scores/single/per_example.jsonl", rows_single)
-    # The layouts `trm score arc` and `trm score compare` write (keys of trm.eval.schema).
+    # The layout `trm score arc` writes (keys of trm.eval.schema).
     write_json(
         run / "scores/paper/metrics.json",
         {
@@ -124,22 +135,14 @@ def arc_experiment(tmp_path, monkeypatch):
             for i in range(21):
                 top = 1 + i % 3 if n_votes > 1 else 1
                 w.writerow([f"t{min(i, 19)}", int(i == 20), n_votes, n_votes - top + 1, top, 0])
-    write_json(
+    # paper minus single mode: a comparisons file of `trm compare runs` (trm.eval.paired)
+    write_comparisons(
         run / "scores/compare.json",
-        {
-            "n_tasks": 20,
-            "n_boot": 1000,
-            "paper_minus_single/pass@1": 0.25,
-            "paper_minus_single/pass@1_ci_low": 0.05,
-            "paper_minus_single/pass@1_ci_high": 0.45,
-            "paper_minus_single/pass@1_ci_method": "wilson-mover",
-            "paper_minus_single/pass@1_p_value": 0.02,
-            "paper_minus_single/pass@2": 0.35,
-            "paper_minus_single/pass@2_ci_low": 0.15,
-            "paper_minus_single/pass@2_ci_high": 0.55,
-            "paper_minus_single/pass@2_ci_method": "wilson-mover",
-            "paper_minus_single/pass@2_p_value": 0.004,
-        },
+        [
+            _comparison("ARC/pass@1", ("paper", 0.5), ("single", 0.25), 0.25, 0.05, 0.45, 0.02),
+            _comparison("ARC/pass@2", ("paper", 0.6), ("single", 0.25), 0.35, 0.15, 0.55, 0.004),
+        ],
+        base="single",
     )
     # The layout `trm sweep` writes.
     with open(run / "acc_vs_aug.csv", "w", newline="") as f:
@@ -209,7 +212,7 @@ def arc_experiment(tmp_path, monkeypatch):
     recs.append(
         _record(
             "runs/arc-x/scores/compare.provenance.json",
-            "score_compare",
+            "compare_modes",
             ["runs/arc-x/scores/paper.provenance.json", "runs/arc-x/scores/single.provenance.json"],
             [str(run / "scores/compare.json")],
             {"exp": "arc-x"},
@@ -258,7 +261,7 @@ def arc_experiment(tmp_path, monkeypatch):
         train_dir=str(run / "train"),
         sweep_csv=str(run / "acc_vs_aug.csv"),
         bench_json=str(run / "bench.json"),
-        compare_json=str(run / "scores/compare.json"),
+        comparisons=str(run / "scores/compare.json"),
     )
     return exp, recs
 
@@ -302,9 +305,15 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     assert "votes for the chosen answer (agreement)" in html
     assert "pooled at most 9 views per test input" in html
     assert "no chosen answer received more than 3 votes" in html
-    # paper - single: the figure of `trm score compare`, with its paired interval
-    assert "+35.0 pt" in html and "[+15.0, +55.0] pt" in html and "20 tasks" in html
-    assert "[+15.0, +55.0] pt (Wilson intervals of gains and losses, combined (MOVER))" in html
+    # paper - single: the comparisons file's figures, in the summary's difference column and
+    # in the paired table (the one table builder): value, interval with its method, n, p
+    summary = html.split('class="summary-table"')[1].split("</table>")[0]
+    assert "+35.0 pt" in summary and "+25.0 pt" in summary
+    paired = html.split('class="paired-table"')[1].split("</table>")[0]
+    assert "paired over the same 20 tasks" in paired
+    assert "[+15.0, +55.0] pt Wilson-MOVER" in paired and "0.004" in paired
+    assert "[40.0, 80.0] Wilson" in paired and '<td class="num">20</td>' in paired
+    assert "<td>single</td>" in paired and '<td class="num">baseline</td>' in paired
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
     assert "aug_shortfall = 3" in html
@@ -379,8 +388,13 @@ def test_sudoku_summary_uses_exact_accuracy_and_paper_figure(tmp_path):
         "n": "n = 100 test puzzles",
         "raw": 0.9,
     }
-    # The paper's benchmark at the paper's settings: the paper's figure is shown.
-    assert table["paper"]["TRM"] == 87.4 and table["rows"][0]["difference"] == "–"
+    # The paper's benchmark at the paper's settings: the paper's figures are shown.
+    assert [(c.model, c.value, c.note) for c in table["paper"]] == [
+        ("TRM", 87.4, "TRM-MLP"),
+        ("HRM", 55.0, ""),
+    ]
+    assert {c.metric for c in table["paper"]} == {"Sudoku/exact_accuracy"}
+    assert table["rows"][0]["difference"] == "–"
     assert table["not_comparable"] == []
 
 
@@ -485,7 +499,6 @@ def test_manifest_counts_are_rows_with_meanings():
     [
         ("runs/arc-x/scores/paper/metrics.json", "ARC/pass@2_ci_high", "ARC/pass@2_ci95"),
         ("runs/arc-x/scores/single/metrics.json", "ARC/pass@1", "pass@1"),
-        ("runs/arc-x/scores/compare.json", "paper_minus_single/pass@2", "diff"),
     ],
 )
 def test_renamed_metrics_key_fails_naming_file_and_key(arc_experiment, file, old, new):
@@ -498,6 +511,18 @@ def test_renamed_metrics_key_fails_naming_file_and_key(arc_experiment, file, old
         build_report([exp], recs, "reports/report.html", "reports/provenance.json", TEMPLATES)
     assert file in str(err.value) and f"missing key '{old}'" in str(err.value)
     assert isinstance(err.value, UserError)
+    assert not Path("reports/report.html").exists() and not Path("reports/provenance.json").exists()
+
+
+def test_comparisons_file_without_a_key_fails_naming_file_record_and_key(arc_experiment):
+    exp, recs = arc_experiment
+    file = "runs/arc-x/scores/compare.json"
+    data = json.loads(Path(file).read_text())
+    data["comparisons"][1]["diff_low"] = data["comparisons"][1].pop("diff_ci_low")
+    write_json(file, data)
+    with pytest.raises(ReportInputError) as err:
+        build_report([exp], recs, "reports/report.html", "reports/provenance.json", TEMPLATES)
+    assert f"{file}: comparisons[1] lacks key 'diff_ci_low'" in str(err.value)
     assert not Path("reports/report.html").exists() and not Path("reports/provenance.json").exists()
 
 
@@ -593,6 +618,20 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
     assert proc.returncode == 0, proc.stderr
     assert "<title>Spec report</title>" in Path("out/r.html").read_text()
     assert len(json.loads(Path("out/p.json").read_text())["records"]) == len(recs)
+    # --record: the report's own provenance record, written after the page and bundled
+    proc = subprocess.run([*cmd, "--record", "out/report.provenance.json"], capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    bundle = json.loads(Path("out/p.json").read_text())
+    (own,) = [r for r in bundle["records"] if r["rule"] == "report"]
+    assert len(bundle["records"]) == len(recs) + 1 and own["command"][:4] == [
+        "trm",
+        "report",
+        "--spec",
+        "spec.json",
+    ]
+    assert {o["path"] for o in own["outputs"]} == {"out/r.html"}
+    assert "spec.json" in {i["path"] for i in own["inputs"]}
+    assert provenance.audit("out/p.json") == []
     # A spec missing a field is a clear error naming it, and writes nothing.
     write_json("bad.json", {"experiments": [{"name": "x"}]})
     bad = subprocess.run(
@@ -601,4 +640,37 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
         text=True,
     )
     assert bad.returncode == 2 and "data_dir" in bad.stderr
-    assert not Path("bad").exists()
+    assert not Path("bad").exists() or not list(Path("bad").iterdir())
+
+
+def test_the_papers_figures_live_in_one_registry():
+    """config/claims.yaml: every figure the report may show beside a run, with its source, metric
+    and the setting it holds for; a broken entry is named."""
+    import yaml
+
+    from trm.claims import claims, parse
+    from trm.kinds import KINDS
+
+    reg = claims()
+    assert "arXiv 2510.04871" in reg.citation
+    figures = {(c.setting, c.model): c.value for c in reg.claims}
+    assert figures[("ARC-AGI-1", "TRM")] == 44.6 and figures[("Maze-Hard", "HRM")] == 74.5
+    for c in reg.claims:  # each metric is the headline `trm score` writes for the setting's kind
+        assert c.metric == KINDS[reg.settings[c.setting].kind].headline, c.id
+    doc = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
+    for change, message in (
+        (
+            lambda d: d["claims"][0].update(settting="x"),
+            r"claims\[0\]: unknown key\(s\) \['settting'\]",
+        ),
+        (lambda d: d["claims"][1].update(setting="ARC-AGI-3"), r"claims\[1\].setting: 'ARC-AGI-3'"),
+        (lambda d: d["claims"][2].update(metric="Maze/exact_accuracy"), r"claims\[2\].metric"),
+        (
+            lambda d: d["settings"]["Maze-Hard"].pop("train"),
+            r"settings.Maze-Hard: lacks \['train'\]",
+        ),
+    ):
+        bad = yaml.safe_load(yaml.safe_dump(doc))
+        change(bad)
+        with pytest.raises(UserError, match=f"claims.yaml: {message}"):
+            parse(bad, "claims.yaml")

@@ -37,7 +37,7 @@ window.addEventListener('load', () => {
   const summary = Array.from(document.querySelectorAll('table.summary-table')).map(t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
   const rowsOf = t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim()));
   const analyses = {};
-  ['trajectory-table', 'halting-table', 'ids-table', 'ensemble-table', 'adapt-table'].forEach(c => { analyses[c] = Array.from(document.querySelectorAll('table.' + c)).map(rowsOf); });
+  ['trajectory-table', 'halting-table', 'ids-table', 'ensemble-table', 'adapt-table', 'paired-table'].forEach(c => { analyses[c] = Array.from(document.querySelectorAll('table.' + c)).map(rowsOf); });
   const out = document.createElement('pre'); out.id = '__probe';
   out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, analyses: analyses, text: document.body.innerText});
   document.body.appendChild(out);
@@ -175,6 +175,19 @@ def _check_analyses(run_dir: Path, page: dict) -> None:
         assert float(m.group(2)) > float(m.group(1)), m.group(0)  # never [x, x]
     ids_rows = {r[0] for t in tables["ids-table"] for r in t[1:]}
     assert {"blank", "random", "mean"} <= ids_rows
+    # every comparison is one table shape (trm/report/comparisons.py): the base row first, its
+    # difference cells "baseline", then each run with n, value, interval, difference, p
+    metrics = json.loads((run_dir / "runs/arc-ci/scores/paper/metrics.json").read_text())
+    (paired,) = tables["paired-table"]  # arc-ci: paper minus single mode
+    assert [r[0] for r in paired[1:]] == ["single", "paper"]
+    assert paired[1][1] == paired[2][1] == str(metrics["n_tasks"]) and paired[1][4] == "baseline"
+    assert INTERVAL.search(paired[2][5]) and " pt " in paired[2][5]
+    (halting,) = tables["halting-table"]
+    assert [r[0] for r in halting[1:]] == ["mode = paper", "last", "halted"] + [
+        "mode = single",
+        "last",
+        "halted",
+    ]
 
 
 def test_grid_table_opens_in_chromium(chromium, tmp_path):

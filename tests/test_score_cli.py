@@ -1,4 +1,5 @@
-"""`trm score arc|sudoku|maze|compare` and `trm sweep`: outputs and bad input."""
+"""`trm score arc|sudoku|maze` and `trm sweep`: outputs and bad input (and paper vs single mode
+through `trm compare runs`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from shared_data import SHARED, needs_shared
 
 from trm.cli import main
 from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.eval.paired import read_comparisons
+from trm.eval.stats import Bootstrap
 
 GOLDEN = SHARED / "golden" / "arc-mini"
 DATA = GOLDEN / "upstream-aug-8"
@@ -93,29 +96,21 @@ def test_single_mode_and_paired_comparison(tmp_path):
     assert single["mode"] == "single" and single["effective_votes_min"] == 1
     assert single["ARC/pass@1"] != paper["ARC/pass@1"]
     out = tmp_path / "compare.json"
-    assert (
-        main(
-            [
-                "score",
-                "compare",
-                "--paper",
-                str(tmp_path / "paper"),
-                "--single",
-                str(tmp_path / "single"),
-                "--out",
-                str(out),
-                "--n-boot",
-                "2000",
-            ]
-        )
-        == 0
-    )
-    cmp_ = json.loads(out.read_text())
-    d2 = cmp_["paper_minus_single/pass@2"]
-    assert d2 == pytest.approx(paper["ARC/pass@2"] - single["ARC/pass@2"])
-    assert cmp_["paper_minus_single/pass@2_ci_low"] <= d2
-    assert d2 <= cmp_["paper_minus_single/pass@2_ci_high"] and cmp_["n_tasks"] == 12
-    assert 0 <= cmp_["paper_minus_single/pass@2_p_value"] <= 1 and cmp_["n_boot"] == 2000
+    argv = [
+        "compare",
+        "runs",
+        "--run",
+        f"paper={tmp_path / 'paper'}",
+        f"single={tmp_path / 'single'}",
+    ]
+    assert main([*argv, "--base", "single", "--out", str(out), "--n-boot", "2000"]) == 0
+    records = {r["metric"]: r for r in read_comparisons(out)["comparisons"]}
+    d2 = records["ARC/pass@2"]
+    assert (d2["a"], d2["b"], d2["n"], d2["n_boot"]) == ("paper", "single", 12, 2000)
+    assert d2["a_value"] == pytest.approx(paper["ARC/pass@2"])
+    assert d2["b_value"] == pytest.approx(single["ARC/pass@2"])
+    assert d2["diff"] == pytest.approx(paper["ARC/pass@2"] - single["ARC/pass@2"])
+    assert d2["diff_ci_low"] <= d2["diff"] <= d2["diff_ci_high"] and 0 <= d2["p_value"] <= 1
 
 
 def test_sweep_cli_writes_csv(synthetic, tmp_path):
@@ -426,7 +421,7 @@ def test_all_wrong_grid_accuracy_has_a_non_degenerate_interval(tmp_path):
         puzzle_identifiers=np.zeros(4, np.int32),
         q_halt_logits=np.zeros(4, np.float32),
     )
-    m = score_grid(data, tmp_path / "p.npz", tmp_path / "out", "Sudoku", n_boot=200)
+    m = score_grid(data, tmp_path / "p.npz", tmp_path / "out", "Sudoku", boot=Bootstrap(n_boot=200))
     assert m["Sudoku/exact_accuracy"] == 0.0 and m["n_examples"] == 4
     assert m["Sudoku/exact_accuracy_ci_method"] == "wilson"
     assert m["Sudoku/exact_accuracy_ci_low"] == 0.0

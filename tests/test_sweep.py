@@ -91,7 +91,7 @@ def test_random_draws_are_per_task_permutations_and_nested(processed):
 
 def test_sweep_table_and_csv(processed, tmp_path):
     rows = sweep_processed(
-        processed, [0, 2, 12], 3, boot=Bootstrap(n_boot=500, seed=0), progress=False
+        processed, [0, 2, 12], draws=3, boot=Bootstrap(n_boot=500, seed=0), progress=False
     )
     assert [r["level"] for r in rows] == [0, 2, 12]
     assert rows[-1]["pass@2"] == V.vote(processed).metrics["ARC/pass@2"]

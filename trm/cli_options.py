@@ -5,8 +5,9 @@ help in `trm predict`, `trm adapt`, `trm bench`, `trm score`, `trm sweep`, `trm 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED, Bootstrap
 
 CHECKPOINT_HELP = "step_N file, run folder or fetched checkpoint folder"
 
@@ -43,6 +44,15 @@ def add_threads(p: argparse.ArgumentParser) -> None:
 
 def add_no_progress(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def bootstrap(args: argparse.Namespace) -> Bootstrap:
+    """The Bootstrap of --n-boot and --seed, checked by its declaration (trm.eval.stats)."""
+    from trm.settings import check
+
+    boot = Bootstrap(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Bootstrap)})
+    check(boot)
+    return boot
 
 
 def add_bootstrap(p: argparse.ArgumentParser, n_boot: bool = True) -> None:

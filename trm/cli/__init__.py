@@ -40,7 +40,6 @@ LEGACY: tuple[str, ...] = (
     "trm.hub_cli",
     "trm.bench.cli",
     "trm.provenance_cli",
-    "trm.report.cli",
     "trm.llm.cli",
 )
 

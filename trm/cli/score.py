@@ -51,8 +51,7 @@ def score_arc(s: ScoreArcSettings) -> int:
         s.predictions,
         s.out,
         mode=s.mode,
-        n_boot=s.n_boot,
-        seed=s.seed,
+        boot=s,
         progress=not s.no_progress,
     )
     print(json.dumps({S.arc_pass_key(k): metrics[S.arc_pass_key(k)] for k in S.PASS_KS}))
@@ -66,7 +65,7 @@ def _score_grid(title: str):  # noqa: ANN202
 
         if len(s.predictions) != 1:
             raise InputError(f"--predictions: {title} scores one predictions file")
-        metrics = score_grid(s.data, s.predictions[0], s.out, title, n_boot=s.n_boot, seed=s.seed)
+        metrics = score_grid(s.data, s.predictions[0], s.out, title, boot=s)
         print(json.dumps({k: v for k, v in metrics.items() if "_ci_" not in k}))
         return 0
 
@@ -92,73 +91,5 @@ COMMANDS = [
         )
         for k in KINDS.values()
         if not k.voted
-    ),
-]
-
-
-# ---- comparisons of score folders (moving to `trm compare`) ---------------------------------------
-
-
-@dataclass(kw_only=True)
-class CompareModesSettings(Bootstrap, Overwrite):
-    paper: Path = input_path("output folder of `trm score arc --mode paper`")
-    single: Path = input_path("output folder of `trm score arc --mode single`")
-    out: Path = output_path("JSON file to write", folder=False)
-
-
-def compare_modes(s: CompareModesSettings) -> int:
-    from trm.eval import schema as S
-    from trm.eval.scoring import compare_modes as compare
-
-    out = compare(s.paper, s.single, s.out, n_boot=s.n_boot, seed=s.seed)
-    print(json.dumps({S.compare_diff_key(k): out[S.compare_diff_key(k)] for k in S.SWEEP_KS}))
-    return 0
-
-
-@dataclass(kw_only=True)
-class CompareRunsSettings(Bootstrap, Overwrite):
-    kind: str = setting(help="puzzle kind of the runs", choices=tuple(KINDS))
-    run: dict[str, Path] = input_path("NAME=SCORE_DIR of each run; the first is the base")
-    base: str | None = setting(None, help="the run the others are compared with")
-    changes: dict[str, str] = setting({}, help="NAME=TEXT: what each variant changes")
-    paper: dict[str, float] = setting({}, help="NAME=PERCENT: the paper's figure")
-    grid: str = setting("", help="the grid's name (recorded in the output)")
-    out: Path = output_path("JSON file to write", folder=False)
-
-
-def compare_runs(s: CompareRunsSettings) -> int:
-    from trm.eval import compare_runs as C
-
-    out = C.compare_runs(
-        s.kind,
-        s.run,
-        s.out,
-        grid=s.grid,
-        base=s.base,
-        changes=s.changes,
-        paper=s.paper,
-        n_boot=s.n_boot,
-        seed=s.seed,
-    )
-    for row in out[C.GRID_ROWS]:
-        print(
-            f"{row[C.ROW_VARIANT]:>20}: {100 * row[C.ROW_ACCURACY]:6.2f} % "
-            f"(n {row[C.ROW_N]}), vs base {100 * row[C.ROW_DIFF]:+6.2f} points"
-        )
-    return 0
-
-
-COMMANDS += [
-    Command(
-        "score compare",
-        CompareModesSettings,
-        compare_modes,
-        help="paired bootstrap of paper minus single mode over tasks",
-    ),
-    Command(
-        "score compare-runs",
-        CompareRunsSettings,
-        compare_runs,
-        help="an ablation grid: each run's accuracy and its paired difference from the base run",
     ),
 ]

@@ -14,24 +14,35 @@ A record (a plain dict, JSON as written):
     b_value, b_ci_low, b_ci_high, b_ci_method     side B's
     diff, diff_ci_low, diff_ci_high, diff_ci_method, p_value   the paired difference
     n_boot, seed             the resampling behind the intervals
-    context                  what else identifies the row (a sweep level, a grid variant's
-                             change, a mode): free-form, shown as columns
+    context                  what else identifies the record (a sweep level, a mode): shown
+                             as columns; a key starting with "a_" or "b_" belongs to that side
+                             (e.g. a_mean_votes: views pooled by side A at that sweep level)
 
 Values are fractions (0.625 = 62.5 %); differences are fractions too (0.125 = +12.5 points).
 Interval methods: trm.eval.stats (bootstrap, wilson, wilson-mover).
+
+A comparisons file: {"format": FORMAT, <about>, "comparisons": [records]}; `about` says what was
+compared, e.g. title, base, runs (the names in order), labels {name: text}, paper {name: the
+paper's figure in percent}, levels.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
 from typing import Any
 
 import numpy as np
 
 from trm.errors import InputError
-from trm.eval.stats import Bootstrap, paired_diff_ci, proportion_ci
+from trm.eval.stats import (
+    CI_METHOD_BOOTSTRAP,
+    CI_METHOD_MOVER,
+    CI_METHOD_WILSON,
+    Bootstrap,
+    paired_diff_ci,
+    proportion_ci,
+)
 from trm.utils import read_json, write_json
 
 FORMAT = "trm-comparisons/1"
@@ -55,6 +66,14 @@ RECORD_KEYS: tuple[str, ...] = (
     "seed",
     "context",
 )
+
+
+_SIDE_METHODS = (CI_METHOD_BOOTSTRAP, CI_METHOD_WILSON)
+METHODS: dict[str, tuple[str, ...]] = {  # the interval methods a record may name
+    "a_ci_method": _SIDE_METHODS,
+    "b_ci_method": _SIDE_METHODS,
+    "diff_ci_method": (CI_METHOD_BOOTSTRAP, CI_METHOD_MOVER),
+}
 
 
 def compare(
@@ -87,7 +106,7 @@ def compare(
     y = np.array([b[u] for u in units], dtype=np.float64)
     record: dict[str, Any] = {"metric": metric, "unit": unit, "n": len(units)}
     for side, name, values in (("a", a_name, x), ("b", b_name, y)):
-        lo, hi, method = proportion_ci(values, n_boot=boot.n_boot, seed=boot.seed)
+        lo, hi, method = proportion_ci(values, boot)
         record[side] = name
         record |= dict(
             zip(
@@ -96,14 +115,15 @@ def compare(
                 strict=True,
             )
         )
-    d = paired_diff_ci(x, y, n_boot=boot.n_boot, seed=boot.seed)
+    d = paired_diff_ci(x, y, boot)
     record |= {
         "diff": d["diff"],
         "diff_ci_low": d["ci_low"],
         "diff_ci_high": d["ci_high"],
         "diff_ci_method": d["ci_method"],
         "p_value": d["p_value"],
-        **asdict(boot),
+        "n_boot": boot.n_boot,
+        "seed": boot.seed,
         "context": dict(context or {}),
     }
     return {k: record[k] for k in RECORD_KEYS}
@@ -120,8 +140,8 @@ def write_comparisons(
 
 
 def read_comparisons(path: str | os.PathLike) -> dict[str, Any]:
-    """A comparisons file, checked: every record has every key of the layout (the error names
-    the file, the record and the key)."""
+    """A comparisons file, checked: every record has every key of the layout and known interval
+    methods (an error names the file, the record and the key)."""
     doc = read_json(path, "comparisons file")
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise InputError(f"{path}: not a comparisons file (format {FORMAT!r} expected)")
@@ -134,4 +154,11 @@ def read_comparisons(path: str | os.PathLike) -> dict[str, Any]:
         missing = [k for k in RECORD_KEYS if k not in rec]
         if missing:
             raise InputError(f"{path}: comparisons[{i}] lacks key {missing[0]!r}")
+        for key, allowed in METHODS.items():
+            if rec[key] not in allowed:
+                raise InputError(
+                    f"{path}: comparisons[{i}].{key} is {rec[key]!r}, not one of {allowed}"
+                )
+        if not isinstance(rec["context"], dict):
+            raise InputError(f"{path}: comparisons[{i}].context must be an object")
     return doc

@@ -13,7 +13,7 @@ bootstrap degenerates or has too few units; trm.eval.stats.paired_diff_ci).
 from __future__ import annotations
 
 PASS_KS: tuple[int, ...] = (1, 2, 5, 10, 100, 1000)  # the contract's ARC/pass@K keys
-SWEEP_KS: tuple[int, ...] = (1, 2)  # pass@K columns of the sweep and of `trm score compare`
+SWEEP_KS: tuple[int, ...] = (1, 2)  # pass@K columns of the sweep; ARC's compared metrics
 
 
 def ci_keys(key: str) -> tuple[str, str]:
@@ -64,7 +64,7 @@ ARC_PER_EXAMPLE: tuple[str, ...] = (
 )
 ARC_PER_EXAMPLE_VOTES = "num_votes"
 
-# ---- scores/<mode>/per_input.csv of `trm score arc` (read by `trm score compare`) --------------
+# ---- scores/<mode>/per_input.csv of `trm score arc` (read by `trm compare runs`) ---------------
 PER_INPUT_TASK = "task"
 PER_INPUT_N_VOTES = "n_votes"  # predictions (views) pooled for the test input
 PER_INPUT_TOP_VOTES = "top_votes"  # votes the chosen (top) answer received: the agreement
@@ -115,19 +115,3 @@ SWEEP_DRAWS = "draws"  # the next four per K only with --draws
 def sweep_draws(k: int, stat: str) -> str:
     """Column of a statistic (mean, std, min, max) of pass@K over random draws of copies."""
     return f"pass@{k}_draws_{stat}"
-
-
-# ---- compare.json of `trm score compare` ----------------------------------------------------------
-
-
-def compare_diff_key(k: int) -> str:
-    """Paper-mode minus single-mode pass@K, mean over tasks of the per-task difference."""
-    return f"paper_minus_single/pass@{k}"
-
-
-def compare_p_key(k: int) -> str:
-    return f"{compare_diff_key(k)}_p_value"
-
-
-COMPARE_N_TASKS = "n_tasks"
-COMPARE_N_BOOT = "n_boot"

@@ -37,11 +37,11 @@ class Bootstrap:
 _MAX_CELLS = 1 << 24  # resampling matrix entries per chunk
 
 
-def _resample_weights(keys: np.ndarray, n_boot: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Distinct rows of `keys` [n, d] and their bootstrap counts [n_boot, n_distinct]."""
-    n = len(keys)
+def _resample_weights(keys: np.ndarray, boot: Bootstrap) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct rows of `keys` [n, d] and their bootstrap counts [resamples, n_distinct]."""
+    n, n_boot = len(keys), boot.n_boot
     uniq, counts = np.unique(keys, axis=0, return_counts=True)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(boot.seed)
     p = counts / n
     weights = np.empty((n_boot, len(uniq)), dtype=np.int64)
     step = max(1, _MAX_CELLS // max(len(uniq), 1))
@@ -68,41 +68,33 @@ def _as_units(values: np.ndarray | list, name: str) -> np.ndarray:
 
 
 def bootstrap_ci(
-    values: np.ndarray | list,
-    n_boot: int = DEFAULT_N_BOOT,
-    alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
+    values: np.ndarray | list, boot: Bootstrap, alpha: float = 0.05
 ) -> tuple[float, float]:
     """Percentile interval for the mean of `values` (one value per unit, e.g. per task)."""
     v = _as_units(values, "values")
-    uniq, w = _resample_weights(v[:, None], n_boot, seed)
+    uniq, w = _resample_weights(v[:, None], boot)
     return _interval(w @ uniq[:, 0] / len(v), alpha)
 
 
 def bootstrap_ratio_ci(
     numerators: np.ndarray | list,
     denominators: np.ndarray | list,
-    n_boot: int = DEFAULT_N_BOOT,
+    boot: Bootstrap,
     alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
 ) -> tuple[float, float]:
     """Interval for sum(num)/sum(den), resampling units (e.g. correct cells / cells per puzzle)."""
     num = _as_units(numerators, "numerators")
     den = _as_units(denominators, "denominators")
     if num.shape != den.shape:
         raise ValueError(f"numerators {num.shape} and denominators {den.shape} differ in length")
-    uniq, w = _resample_weights(np.stack([num, den], 1), n_boot, seed)
+    uniq, w = _resample_weights(np.stack([num, den], 1), boot)
     tot_den = w @ uniq[:, 1]
     boot = (w @ uniq[:, 0]) / np.where(tot_den > 0, tot_den, 1)
     return _interval(boot, alpha)
 
 
 def paired_bootstrap_diff(
-    a: np.ndarray | list,
-    b: np.ndarray | list,
-    n_boot: int = DEFAULT_N_BOOT,
-    alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
+    a: np.ndarray | list, b: np.ndarray | list, boot: Bootstrap, alpha: float = 0.05
 ) -> dict[str, float]:
     """mean(a) - mean(b) over the same units, resampled together (units keep their pairing).
 
@@ -113,14 +105,14 @@ def paired_bootstrap_diff(
     y = _as_units(b, "b")
     if x.shape != y.shape:
         raise ValueError(f"paired samples differ in length: {x.shape[0]} vs {y.shape[0]} units")
-    uniq, w = _resample_weights(np.stack([x, y], 1), n_boot, seed)
-    boot = w @ (uniq[:, 0] - uniq[:, 1]) / len(x)
+    uniq, w = _resample_weights(np.stack([x, y], 1), boot)
+    resampled = w @ (uniq[:, 0] - uniq[:, 1]) / len(x)
     diff = float(x.mean() - y.mean())
-    lo, hi = _interval(boot, alpha)
+    lo, hi = _interval(resampled, alpha)
     if diff > 0:
-        p = 2 * float(np.mean(boot <= 0))
+        p = 2 * float(np.mean(resampled <= 0))
     elif diff < 0:
-        p = 2 * float(np.mean(boot >= 0))
+        p = 2 * float(np.mean(resampled >= 0))
     else:
         p = 1.0
     return {
@@ -129,7 +121,6 @@ def paired_bootstrap_diff(
         "ci_high": hi,
         "p_value": min(p, 1.0),
         "n_units": int(len(x)),
-        "n_boot": n_boot,
     }
 
 
@@ -162,10 +153,7 @@ def wilson_interval(successes: float, n: int, alpha: float = 0.05) -> tuple[floa
 
 
 def proportion_ci(
-    values: np.ndarray | list,
-    n_boot: int = DEFAULT_N_BOOT,
-    alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
+    values: np.ndarray | list, boot: Bootstrap, alpha: float = 0.05
 ) -> tuple[float, float, str]:
     """Interval for the mean of per-unit values in [0, 1] (a proportion over units), and the
     method used: the percentile bootstrap, or Wilson where the bootstrap degenerates (every unit
@@ -176,7 +164,7 @@ def proportion_ci(
     if len(v) < SMALL_N or np.all(v == v[0]):
         lo, hi = wilson_interval(float(v.sum()), len(v), alpha)
         return lo, hi, CI_METHOD_WILSON
-    lo, hi = bootstrap_ci(v, n_boot=n_boot, alpha=alpha, seed=seed)
+    lo, hi = bootstrap_ci(v, boot, alpha)
     return lo, hi, CI_METHOD_BOOTSTRAP
 
 
@@ -198,11 +186,7 @@ def _sign_test_p(gains: int, losses: int) -> float:
 
 
 def paired_diff_ci(
-    a: np.ndarray | list,
-    b: np.ndarray | list,
-    n_boot: int = DEFAULT_N_BOOT,
-    alpha: float = 0.05,
-    seed: int = DEFAULT_SEED,
+    a: np.ndarray | list, b: np.ndarray | list, boot: Bootstrap, alpha: float = 0.05
 ) -> dict[str, Any]:
     """mean(a) - mean(b) over the same units (values in [0, 1], e.g. per-task pass rates).
 
@@ -214,7 +198,7 @@ def paired_diff_ci(
     (Zou & Donner's method of variance estimates recovery, with the sample correlation of
     gains and losses). No change on 4 tasks gives about [-49, +49] points, not [0, 0]. The
     p-value is then the exact two-sided sign test over units that changed. Returns diff,
-    ci_low, ci_high, ci_method ("bootstrap" or "wilson-mover"), p_value, n_units, n_boot.
+    ci_low, ci_high, ci_method ("bootstrap" or "wilson-mover"), p_value, n_units.
     """
     x = _as_units(a, "a")
     y = _as_units(b, "b")
@@ -224,7 +208,7 @@ def paired_diff_ci(
         raise ValueError("values must lie in [0, 1] (one pass rate per unit)")
     d = x - y
     if len(d) >= SMALL_N and not np.all(d == d[0]):
-        return paired_bootstrap_diff(x, y, n_boot, alpha, seed) | {"ci_method": CI_METHOD_BOOTSTRAP}
+        return paired_bootstrap_diff(x, y, boot, alpha) | {"ci_method": CI_METHOD_BOOTSTRAP}
     n = len(d)
     gain, loss = np.maximum(d, 0), np.maximum(-d, 0)
     p_g, p_l = float(gain.mean()), float(loss.mean())
@@ -247,5 +231,4 @@ def paired_diff_ci(
         "ci_method": CI_METHOD_MOVER,
         "p_value": _sign_test_p(int(np.sum(d > 0)), int(np.sum(d < 0))),
         "n_units": n,
-        "n_boot": n_boot,
     }

@@ -41,7 +41,7 @@ def sweep_processed(
         res = vote(pp, level_rows(pp, level), pass_ks=SWEEP_KS)
         row: dict = {S.SWEEP_LEVEL: int(level)}
         for i, k in enumerate(SWEEP_KS):
-            lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=boot.n_boot, seed=boot.seed)
+            lo, hi, method = proportion_ci(res.task_pass[:, i], boot)
             row[S.sweep_pass(k)] = res.metrics[S.arc_pass_key(k)]
             row.update(zip(S.ci_keys(S.sweep_pass(k)), (lo, hi), strict=True))
             row[S.ci_method_key(S.sweep_pass(k))] = method

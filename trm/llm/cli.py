@@ -1,4 +1,4 @@
-"""`trm llm prepare|train|predict|score|compare|make-tiny-model`: the LLM baseline's commands.
+"""`trm llm prepare|train|predict|score|make-tiny-model`: the LLM baseline's commands.
 
 The Hugging Face token is never an option: set HF_TOKEN in the environment for gated models.
 """
@@ -90,14 +90,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     s.add_argument("--cost", nargs="*", default=[], help="train/predict summary JSON files")
     s.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     s.set_defaults(func=_score)
-
-    c = sub.add_parser("compare", help="TRM minus LLM pass@1/2 over the same tasks (paired)")
-    c.add_argument("--trm", required=True, help="a `trm score arc` folder (per_input.csv)")
-    c.add_argument("--llm", required=True, help="a `trm llm score` folder (per_input.csv)")
-    c.add_argument("--out", required=True, help="JSON file")
-    opt.add_bootstrap(c)
-    c.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
-    c.set_defaults(func=_compare)
 
     m = sub.add_parser("make-tiny-model", help="a random tiny Llama + char tokenizer (tests)")
     m.add_argument("--out", required=True)
@@ -219,33 +211,13 @@ def _score(args: argparse.Namespace) -> int:
         args.data,
         args.predictions,
         args.out,
-        n_boot=args.n_boot,
-        seed=args.seed,
+        boot=opt.bootstrap(args),
         cost_files=args.cost,
     )
     from trm.llm import schema as L
 
     shown = [*L.HEADLINE, *L.COUNTS]
     print(json.dumps({k: m[k] for k in shown}))
-    return 0
-
-
-def _compare(args: argparse.Namespace) -> int:
-    from trm.eval.schema import ci_keys
-    from trm.llm import schema as L
-    from trm.llm.compare import compare_trm_llm
-
-    O.guard(
-        args.out, "TRM-vs-LLM comparison", O.is_llm_compare, [args.trm, args.llm], args.overwrite
-    )
-    r = compare_trm_llm(args.trm, args.llm, args.out, n_boot=args.n_boot, seed=args.seed)
-    for k in L.PASS_KS:
-        key = L.compare_diff_key(k)
-        lo, hi = (r[c] for c in ci_keys(key))
-        print(
-            f"llm compare: {key} {100 * r[key]:+.1f} pt, 95 % interval "
-            f"[{100 * lo:+.1f}, {100 * hi:+.1f}] pt over {r[L.COMPARE_N_TASKS]} tasks"
-        )
     return 0
 
 

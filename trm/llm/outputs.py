@@ -68,12 +68,6 @@ def is_llm_score(path: Path) -> bool:
     )
 
 
-def is_llm_compare(path: Path) -> bool:
-    from trm.llm import schema as L
-
-    return path.is_file() and _has_keys(path, L.COMPARE_N_TASKS, L.COMPARE_TRM, L.COMPARE_LLM)
-
-
 def is_tiny_model(path: Path) -> bool:
     return path.is_dir() and (path / TINY_MODEL_MARKER).is_file()
 

@@ -1,10 +1,10 @@
-"""The declared keys of the files `trm llm score` and `trm llm compare` write; the writers build
-them here and the report (trm/report/llm.py) reads exactly these.
+"""The declared keys of the file `trm llm score` writes; the writer builds them here and the
+report (trm/report/llm.py) reads exactly these.
 
 Scores reuse the TRM scorer's names (trm.eval.schema): `ARC/pass@K` with its interval in
 `ARC/pass@K_ci_low` / `_ci_high`, per_input.csv with the same columns. Only what is particular
-to the LLM baseline (parse failures, token limits, cost) and to the TRM-vs-LLM comparison is
-declared here.
+to the LLM baseline (parse failures, token limits, cost) is declared here. TRM vs the LLM is a comparison like any other (`trm compare runs`,
+trm.eval.paired).
 """
 
 from __future__ import annotations
@@ -59,21 +59,3 @@ COUNTS: tuple[str, ...] = (
     N_TRUNCATED_OVERLONG,
     N_WITHOUT_ANSWER,
 )
-
-# ---- runs/<llm exp>/llm/compare/<trm exp>.json of `trm llm compare` -----------------------------
-COMPARE_TRM_MODE = "paper"  # the TRM side: its paper-mode scores (augmentation voting)
-
-
-def compare_diff_key(k: int) -> str:
-    """TRM minus LLM pass@K, mean over the shared tasks of the per-task difference."""
-    return f"trm_minus_llm/pass@{k}"
-
-
-def compare_p_key(k: int) -> str:
-    return f"{compare_diff_key(k)}_p_value"
-
-
-COMPARE_N_TASKS = "n_tasks"
-COMPARE_N_BOOT = "n_boot"
-COMPARE_TRM = "trm_scores"  # the two per_input.csv folders compared
-COMPARE_LLM = "llm_scores"

@@ -23,8 +23,8 @@ import numpy as np
 from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.arc import SUBMISSION_K, VoteResult, metrics_with_intervals, per_input_table
-from trm.eval.scoring import check_n_boot, write_csv
-from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
+from trm.eval.scoring import write_csv
+from trm.eval.stats import Bootstrap
 from trm.llm import schema as L
 from trm.llm.prepare import read_jsonl, read_manifest
 from trm.utils import atomic_dir, read_json, write_json
@@ -54,13 +54,11 @@ def score(
     predictions: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    n_boot: int = DEFAULT_N_BOOT,
-    seed: int = DEFAULT_SEED,
+    boot: Bootstrap,
     cost_files: list[str | os.PathLike] = (),
 ) -> dict:
     """Vote each test input's views, write metrics.json (trm.llm.schema keys), submission.json,
     per_input.csv (TRM's columns) and per_task.json into `out`; return the metrics."""
-    check_n_boot(n_boot)
     man = read_manifest(data_dir)
     truth = read_json(Path(data_dir) / "test_tasks.json", "LLM test tasks")
     preds = read_jsonl(predictions, "LLM predictions")
@@ -92,7 +90,7 @@ def score(
     res = _vote_result(task_names, input_task, ranks, cand_counts, votes, top_votes)
 
     # TRM's scorer from here on: the same metrics, intervals and per-input table.
-    metrics = metrics_with_intervals(res, n_boot=n_boot, seed=seed)
+    metrics = metrics_with_intervals(res, boot)
     test_split = man["splits"]["test"]
     metrics |= {
         L.N_PREDICTIONS: len(preds),

@@ -1,6 +1,8 @@
 """The report's analysis sections (issue 11): per-step trajectory and halting, puzzle-ID
-ablation, checkpoint ensemble, test-time embedding fitting (trm adapt). Reads the analyses' files through their declared keys
-(trm.eval.analyses.keys) and fails loudly on a missing key; computes no statistics."""
+ablation, checkpoint ensemble, test-time embedding fitting (trm adapt). Reads the analyses' files
+through their declared keys (trm.eval.analyses.keys) and fails loudly on a missing key; every
+comparison (halted vs last step, identifiers, checkpoints, fitted vs blank) is a comparisons
+file rendered by trm.report.comparisons. Computes no statistics."""
 
 from __future__ import annotations
 
@@ -14,8 +16,15 @@ from trm.eval.analyses import keys as K
 from trm.eval.schema import CI_METHOD_SHORT
 from trm.eval.scoring import MODES
 from trm.report import fmt
+from trm.report.comparisons import comparison_table
 from trm.report.figures import plt, to_data_uri
-from trm.report.inputs import ExperimentInputs, _read_object, must_exist, require
+from trm.report.inputs import (
+    ExperimentInputs,
+    ReportInputError,
+    _read_object,
+    must_exist,
+    require,
+)
 from trm.train import adapt_schema as AS
 
 Chain = Callable[[Sequence[str]], list[dict[str, Any]]]
@@ -33,8 +42,6 @@ def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
         reader = csv.DictReader(f)
         missing = set(K.trajectory_columns()) - set(reader.fieldnames or [])
         if missing:
-            from trm.report.inputs import ReportInputError
-
             raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
         rows = []
         for r in reader:
@@ -79,14 +86,19 @@ def trajectory_figure(rows: Sequence[Mapping[str, Any]], title: str) -> str:
     return to_data_uri(fig)
 
 
+TRAJECTORY = "trm analyse trajectory"
+ENSEMBLE = "trm analyse ensemble"
+COMPARE_RUNS = "trm compare runs"
+
+
 def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[str, Any]:
     rows = read_trajectory(path)
     folder = Path(path).parent
     halting_path = folder / "halting.json"
-    h = _read_object(must_exist(halting_path, "trm analyse trajectory"), "halting summary")
+    h = _read_object(must_exist(halting_path, TRAJECTORY), "halting summary")
 
     def get(key: str) -> Any:
-        return require(h, key, halting_path, "trm analyse trajectory")
+        return require(h, key, halting_path, TRAJECTORY)
 
     halting = {
         "steps": get(K.HALT_STEPS),
@@ -94,26 +106,8 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
         "saved": fmt.pct(get(K.HALT_SAVED)),
         "never": get(K.HALT_NEVER),
         "n_rows": get(K.HALT_N_ROWS),
-        "rows": [],
+        "table": comparison_table(folder / K.HALTED_VS_LAST, TRAJECTORY),
     }
-    for mode in MODES:
-        if not any(r[K.TRAJ_MODE] == mode for r in rows):
-            continue
-        for k in K.SWEEP_KS:
-            dkey = K.halt_diff_key(mode, k)
-            halting["rows"].append(
-                {
-                    "label": f"{mode} pass@{k}",
-                    "last": fmt.pct(get(K.last_pass_key(mode, k))),
-                    "halted": fmt.pct(get(K.halt_pass_key(mode, k))),
-                    "diff": fmt.pts(get(dkey)),
-                    "ci": _ci(
-                        *(get(c) for c in K.ci_keys(dkey)),
-                        signed=True,
-                        method=get(K.ci_method_key(dkey)),
-                    ),
-                }
-            )
     table = [
         {
             "mode": r[K.TRAJ_MODE],
@@ -140,46 +134,6 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
     }
 
 
-def _comparison(path: str, writer: str) -> dict[str, Any]:
-    """A compare JSON (`trm analyse compare`) as table rows: pass@K and minus-baseline."""
-    data = _read_object(must_exist(path, writer), "comparison")
-    variants = require(data, K.CMP_VARIANTS, path, writer)
-    baseline = require(data, K.CMP_BASE, path, writer)
-    rows = []
-    for name, entry in variants.items():
-        cells = []
-        for k in K.SWEEP_KS:
-            p, d = K.cmp_pass_key(k), K.cmp_diff_key(k)
-            cell = {
-                "value": fmt.pct(require(entry, p, path, writer)),
-                "ci": _ci(
-                    *(require(entry, c, path, writer) for c in K.ci_keys(p)),
-                    method=require(entry, K.ci_method_key(p), path, writer),
-                ),
-            }
-            if name == baseline:  # a run minus itself: nothing to estimate
-                cells.append(cell | {"diff": "baseline", "diff_ci": "", "p": ""})
-                continue
-            cells.append(
-                cell
-                | {
-                    "diff": fmt.pts(require(entry, d, path, writer)),
-                    "diff_ci": _ci(
-                        *(require(entry, c, path, writer) for c in K.ci_keys(d)),
-                        signed=True,
-                        method=require(entry, K.ci_method_key(d), path, writer),
-                    ),
-                    "p": f"{require(entry, K.cmp_p_key(k), path, writer):.3f}",
-                }
-            )
-        rows.append({"name": name, "cells": cells})
-    return {
-        "baseline": baseline,
-        "n_tasks": require(data, K.CMP_N_TASKS, path, writer),
-        "rows": rows,
-    }
-
-
 def _adapt_section(compares: Sequence[tuple[str, str]], chain: Chain) -> dict[str, Any]:
     """`trm adapt` (model/adapt.json beside the comparisons) and fitted vs blank-id accuracy."""
     model = Path(compares[0][1]).parent / "model"
@@ -203,7 +157,7 @@ def _adapt_section(compares: Sequence[tuple[str, str]], chain: Chain) -> dict[st
         "wall_s": f"{get(AS.KEY_WALL_S):.1f}",
         "cpu_s": f"{get(AS.KEY_CPU_S):.1f}",
         "device": get(AS.KEY_DEVICE),
-        "modes": [dict(_comparison(p, "trm analyse compare"), mode=m) for m, p in compares],
+        "modes": [dict(comparison_table(p, COMPARE_RUNS), mode=m) for m, p in compares],
         "chain": chain([str(model), *(p for _, p in compares)]),
     }
 
@@ -217,24 +171,18 @@ def analyses_section(exp: ExperimentInputs, chain: Chain) -> dict[str, Any]:
     ids = [(m, a[f"analysis_ids_{m}"]) for m in MODES if f"analysis_ids_{m}" in a]
     if ids:
         out["ids"] = {
-            "modes": [dict(_comparison(p, "trm analyse compare"), mode=m) for m, p in ids],
+            "modes": [dict(comparison_table(p, COMPARE_RUNS), mode=m) for m, p in ids],
             "chain": chain([p for _, p in ids]),
         }
     if "analysis_ensemble" in a:
         folder = Path(a["analysis_ensemble"])
-        found = [(m, folder / f"compare_{m}.json") for m in MODES]
+        found = [(m, folder / K.ensemble_comparisons(m)) for m in MODES]
         out["ensemble"] = {
-            "modes": [
-                dict(_comparison(str(p), "trm analyse ensemble"), mode=m)
-                for m, p in found
-                if p.exists()
-            ],
+            "modes": [dict(comparison_table(p, ENSEMBLE), mode=m) for m, p in found if p.exists()],
             "chain": chain([str(folder)]),
         }
         if not out["ensemble"]["modes"]:
-            from trm.report.inputs import ReportInputError
-
-            raise ReportInputError(f"{folder}: no compare_<mode>.json (trm analyse ensemble)")
+            raise ReportInputError(f"{folder}: no {K.ensemble_comparisons('<mode>')} ({ENSEMBLE})")
     adapt = [(m, a[f"analysis_adapt_{m}"]) for m in MODES if f"analysis_adapt_{m}" in a]
     if adapt:
         out["adapt"] = _adapt_section(adapt, chain)

@@ -29,8 +29,8 @@ def build_report(
 ) -> dict[str, Any]:
     """Render the page from the upstream records, then write the bundle.
 
-    `own_record` = {"path", "rule", "params", "inputs", ...}: the report job's own record, written
-    after the page so that it hashes it, and included in the bundle.
+    `own_record` = {"path", "rule", "params", "inputs", "command", ...}: the report job's own
+    record, written after the page so that it hashes it, and included in the bundle.
     """
     record_paths = [str(p) for p in record_paths]
     for p in record_paths:
@@ -48,6 +48,7 @@ def build_report(
             outputs=[out_html],
             start=start,
             end=now_iso(),
+            command=own_record.get("command"),
             log=own_record.get("log"),
             resources=own_record.get("resources"),
         )

@@ -12,42 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trm.claims import ONE_OF, claims
 from trm.data.arc import REFERENCE_CANVAS
+from trm.kinds import KINDS
 
-# The paper's runs, as this workflow's configs express them (config/experiments/*.yaml): the
-# dataset fields that must match and the model/train presets of the paper's settings.
-PAPER_RUNS: dict[str, dict[str, Any]] = {
-    "ARC-AGI-1": {
-        "dataset": {"kind": "arc", "test_set": "evaluation", "num_aug": 1000},
-        "model": "arc_paper",
-        "train": "arc_paper",
-    },
-    "ARC-AGI-2": {
-        "dataset": {"kind": "arc", "test_set": "evaluation2", "num_aug": 1000},
-        "model": "arc_paper",
-        "train": "arc_paper",
-    },
-    "Sudoku-Extreme": {
-        "dataset": {
-            "kind": "sudoku",
-            "source": "hf:sapientinc/sudoku-extreme",
-            "subsample": 1000,
-            "num_aug": 1000,
-        },
-        "model": "sudoku_mlp",  # the paper's 87.4 % is the MLP variant
-        "train": "sudoku_maze",
-    },
-    "Maze-Hard": {
-        "dataset": {"kind": "maze", "source": "hf:sapientinc/maze-30x30-hard-1k"},
-        "model": "maze_paper",
-        "train": "sudoku_maze",
-    },
-}
 # Dataset fields that shrink a benchmark to a subset: present means not the full benchmark.
 SUBSET_FIELDS = ("max_tasks", "tasks", "test_subsample")
-# Checkpoints published by the paper's authors (trained at the paper's settings).
-PUBLISHED_CHECKPOINTS = ("arcprize/trm_arc_prize_verification",)
-ARC_SOURCES = ("files", "reference-repo")  # the Kaggle ARC files, as the reference reads them
 
 
 @dataclass
@@ -63,45 +33,48 @@ def _overrides(section: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (section or {}).items() if k != "preset"}
 
 
+def _dataset_reasons(want: Mapping[str, Any], ds: Mapping[str, Any]) -> list[str]:
+    reasons = []
+    for key, value in want.items():
+        allowed = value[ONE_OF] if isinstance(value, Mapping) else [value]
+        shown = " or ".join(repr(v) for v in allowed)
+        if key not in ds:
+            reasons.append(f"dataset.{key} is not set (the paper's: {shown})")
+        elif ds[key] not in allowed:
+            reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {shown}")
+    if ds.get("canvas", REFERENCE_CANVAS) != REFERENCE_CANVAS:
+        reasons.append(f"dataset.canvas = {ds['canvas']} is outside the reference layout")
+    for key in SUBSET_FIELDS:
+        if key in ds:
+            reasons.append(f"dataset.{key} = {ds[key]!r} keeps a subset")
+    return reasons
+
+
 def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
     """Whether the experiment (its config: dataset, model, train or checkpoint) is a run of the
-    paper's benchmark at the paper's settings."""
+    paper's benchmark at the paper's settings (trm.claims)."""
     claimed = settings.get("benchmark")
-    spec = PAPER_RUNS.get(str(claimed))
+    spec = claims().settings.get(str(claimed))
     reasons: list[str] = []
     if settings.get("smoke"):
         reasons.append("it is a smoke run (a pipeline test)")
     ds = settings.get("dataset")
-    if spec is None:
+    if spec is None or not claims().about(spec.name):
         reasons.append(f"the paper reports no figure for benchmark {claimed!r}")
     elif not ds:
         reasons.append("its dataset configuration is unknown")
     else:
-        for key, want in spec["dataset"].items():
-            if key not in ds:
-                reasons.append(f"dataset.{key} is not set (the paper's: {want!r})")
-            elif ds[key] != want:
-                reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {want!r}")
-        if spec["dataset"]["kind"] == "arc" and ds.get("source") not in ARC_SOURCES:
-            reasons.append(f"dataset.source is {ds.get('source')!r}, not the benchmark's files")
-        if (
-            spec["dataset"]["kind"] == "arc"
-            and ds.get("canvas", REFERENCE_CANVAS) != REFERENCE_CANVAS
-        ):
-            reasons.append(f"dataset.canvas = {ds['canvas']} is outside the reference layout")
-        for key in SUBSET_FIELDS:
-            if key in ds:
-                reasons.append(f"dataset.{key} = {ds[key]!r} keeps a subset")
+        reasons += _dataset_reasons(spec.dataset, ds)
         ckpt = settings.get("checkpoint")
         if ckpt:
-            if ckpt.get("repo_id") not in PUBLISHED_CHECKPOINTS:
+            if ckpt.get("repo_id") not in spec.checkpoints:
                 reasons.append("its checkpoint is not one the paper's authors published")
         else:
-            for part in ("model", "train"):
+            for part, preset in (("model", spec.model), ("train", spec.train)):
                 cfg = settings.get(part) or {}
-                if cfg.get("preset") != spec[part]:
+                if cfg.get("preset") != preset:
                     reasons.append(
-                        f"{part} preset is {cfg.get('preset')!r}, the paper's {spec[part]!r}"
+                        f"{part} preset is {cfg.get('preset')!r}, the paper's {preset!r}"
                     )
                 extra = _overrides(cfg)
                 if extra:
@@ -111,12 +84,12 @@ def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
 
 
 def _dataset_text(ds: Mapping[str, Any]) -> str:
-    kind, source = ds.get("kind"), str(ds.get("source", ""))
+    kind, source = KINDS.get(str(ds.get("kind"))), str(ds.get("source", ""))
     aug = ds.get("num_aug", 0)
     aug_text = (
         f"{aug} augmentation{'s' if aug != 1 else ''} per puzzle" if aug else "no augmentation"
     )
-    if kind == "arc":
+    if kind is not None and kind.voted:  # ARC: tasks from subsets, augmented views voting
         where = {"files": "the ARC Kaggle files", "generated": "generated tasks"}.get(
             source, source
         )
@@ -130,8 +103,8 @@ def _dataset_text(ds: Mapping[str, Any]) -> str:
             if canvas != REFERENCE_CANVAS
             else ""
         )
-        return f"ARC from {where} ({subsets}{test}{limit}), {aug_text}{layout}"
-    name = {"sudoku": "Sudoku", "maze": "maze"}.get(str(kind), str(kind))
+        return f"{kind.title} from {where} ({subsets}{test}{limit}), {aug_text}{layout}"
+    name = kind.title if kind is not None else str(ds.get("kind"))
     if source == "generate":
         size = ds.get("size")
         shape = f"{size}x{size} " if size else ""

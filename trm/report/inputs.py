@@ -1,6 +1,7 @@
 """Everything the report reads, read through the keys its writers declare (trm.eval.schema, and
-trm.bench.schema). A declared key that is missing is an error naming the file and
-the key: the report never guesses another layout and computes no statistics of its own.
+trm.bench.schema; comparisons: trm.report.comparisons). A declared key that is missing is an
+error naming the file and the key: the report never guesses another layout and computes no
+statistics of its own.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 from trm.bench import schema as B
 from trm.errors import UserError
 from trm.eval import schema as S
+from trm.kinds import PuzzleKind
+from trm.kinds import kind as puzzle_kind
 from trm.utils import read_json
 
 # ---- bench.json: the keys trm.bench.schema declares (its writer builds the file from them). ----
@@ -54,10 +57,28 @@ class ExperimentInputs:
     train_dir: str | None = None
     sweep_csv: str | None = None
     bench_json: str | None = None
-    compare_json: str | None = None  # `trm score compare` (ARC with paper and single mode)
-    # issue 11 analyses: analysis_trajectory (trajectory.csv), analysis_ids_<mode> (compare
-    # JSON), analysis_ensemble (folder of `trm analyse ensemble`); see trm.report.analyses
+    # paper vs single mode (ARC): `trm compare runs --run paper=.. single=.. --base single`
+    comparisons: str | None = None
+    # issue 11 analyses: analysis_trajectory (trajectory.csv), analysis_ids_<mode> and
+    # analysis_adapt_<mode> (comparisons files), analysis_ensemble (folder of `trm analyse
+    # ensemble`); see trm.report.analyses
     analyses: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> PuzzleKind:
+        """The experiment's puzzle kind (settings.kind, a key of trm.kinds.KINDS)."""
+        if "kind" not in self.settings:
+            raise ReportInputError(f"experiment {self.name}: settings lack 'kind'")
+        return puzzle_kind(self.settings["kind"])
+
+    def paths(self) -> list[str]:
+        """Every file or folder this section reads (inputs of `trm report`)."""
+        single = [self.data_dir, self.train_dir, self.sweep_csv, self.bench_json, self.comparisons]
+        return [
+            p
+            for p in (*single, *self.metrics.values(), *self.per_example.values())
+            if p is not None
+        ] + list(self.analyses.values())
 
 
 def require(data: Mapping[str, Any], key: str, path: str | os.PathLike, writer: str) -> Any:
@@ -83,7 +104,7 @@ def _read_object(path: str | os.PathLike, what: str) -> dict[str, Any]:
 
 def per_example_file(metrics_path: str | os.PathLike, kind: str) -> str:
     """The scorer's per-example file beside metrics.json: JSON lines (ARC) or CSV."""
-    name = "per_example.jsonl" if kind == "arc" else "per_example.csv"
+    name = "per_example.jsonl" if puzzle_kind(kind).voted else "per_example.csv"
     return str(Path(metrics_path).parent / name)
 
 
@@ -113,11 +134,9 @@ class Estimate:
     method: str | None = None
 
 
-def headline_keys(kind: str) -> tuple[str, ...]:
+def headline_keys(kind: PuzzleKind) -> tuple[str, ...]:
     """The metrics the summary table shows: pass@1 and pass@2 for ARC, exact accuracy else."""
-    if kind == "arc":
-        return S.ARC_HEADLINE
-    return (S.grid_exact_key(kind.capitalize()),)
+    return S.ARC_HEADLINE if kind.voted else (kind.headline,)
 
 
 def _estimate(
@@ -143,9 +162,9 @@ def _estimate(
     )
 
 
-def count_keys(kind: str) -> dict[str, str]:
+def count_keys(kind: PuzzleKind) -> dict[str, str]:
     """The counts behind an accuracy: {declared key: unit shown} (tasks and test inputs for ARC)."""
-    if kind == "arc":
+    if kind.voted:
         return {S.ARC_N_TASKS: "tasks", S.ARC_N_TEST_INPUTS: "test inputs"}
     return {S.GRID_N_EXAMPLES: "test puzzles"}
 
@@ -158,10 +177,10 @@ class Headline:
     counts: dict[str, int]  # unit ("tasks", "test inputs", "test puzzles") -> n
 
 
-def read_headline(path: str | os.PathLike, kind: str) -> Headline:
+def read_headline(path: str | os.PathLike, kind: PuzzleKind) -> Headline:
     """The headline metrics of one scores/<mode>/metrics.json, with intervals, method and n."""
     data = _read_object(must_exist(path, "trm score"), "metrics")
-    writer = f"trm score {kind}"
+    writer = f"trm score {kind.name}"
     return Headline(
         estimates={
             key: _estimate(data, key, path, writer, with_method=True) for key in headline_keys(kind)
@@ -170,19 +189,6 @@ def read_headline(path: str | os.PathLike, kind: str) -> Headline:
             unit: int(require(data, key, path, writer)) for key, unit in count_keys(kind).items()
         },
     )
-
-
-def read_compare(path: str | os.PathLike) -> dict[str, Any]:
-    """Paper minus single mode per headline metric (`trm score compare`), and the task count."""
-    data = _read_object(must_exist(path, "trm score compare"), "mode comparison")
-    writer = "trm score compare"
-    out: dict[str, Any] = {"n_tasks": int(require(data, S.COMPARE_N_TASKS, path, writer))}
-    out["diffs"] = {}
-    for k in S.SWEEP_KS:
-        est = _estimate(data, S.compare_diff_key(k), path, writer, with_method=True)
-        p = float(require(data, S.compare_p_key(k), path, writer))
-        out["diffs"][S.arc_pass_key(k)] = {"estimate": est, "p_value": p, "label": f"pass@{k}"}
-    return out
 
 
 def per_input_file(metrics_path: str | os.PathLike) -> str:

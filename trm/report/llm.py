@@ -1,10 +1,10 @@
 """The report's TRM-vs-LLM section: the LLM baseline's scores, cost and failure counts, and the
 paired difference TRM minus LLM over the same tasks.
 
-Read through the keys `trm llm score` and `trm llm compare` declare (trm.llm.schema, with the
-interval layout of trm.eval.schema); a missing key is an error naming the file and the key.
-Nothing is computed here beyond formatting: the difference and its interval come from the
-llm_compare rule.
+Read through the keys `trm llm score` declares (trm.llm.schema, with the interval layout of
+trm.eval.schema); a missing key is an error naming the file and the key. TRM vs the LLM is a
+comparisons file of `trm compare runs --run trm=.. llm=.. --base llm`, rendered by the one
+table builder (trm.report.comparisons). Nothing is computed here beyond formatting.
 """
 
 from __future__ import annotations
@@ -19,11 +19,12 @@ from trm.eval import schema as S
 from trm.llm import schema as L
 from trm.provenance import lineage
 from trm.report import fmt
+from trm.report.comparisons import comparison_table
 from trm.report.inputs import ReportInputError, must_exist, require
 from trm.utils import read_json
 
 SCORE_WRITER = "trm llm score"
-COMPARE_WRITER = "trm llm compare"
+COMPARE_WRITER = "trm compare runs"
 
 
 @dataclass
@@ -33,7 +34,12 @@ class LlmInputs:
     name: str
     settings: dict[str, Any]
     metrics_json: str  # runs/<exp>/llm/score/metrics.json
-    compare_json: dict[str, str] = field(default_factory=dict)  # TRM experiment -> compare JSON
+    # TRM experiment -> comparisons file of `trm compare runs --run trm=.. llm=.. --base llm`
+    comparisons: dict[str, str] = field(default_factory=dict)
+
+    def paths(self) -> list[str]:
+        """Every file this section reads (inputs of `trm report`)."""
+        return [self.metrics_json, *self.comparisons.values()]
 
 
 def _object(path: str | os.PathLike, writer: str) -> dict[str, Any]:
@@ -65,28 +71,11 @@ def read_llm_metrics(path: str | os.PathLike) -> dict[str, Any]:
     }
 
 
-def read_llm_compare(path: str | os.PathLike) -> dict[str, Any]:
-    """TRM minus LLM per pass@K (difference, interval, p-value) and the number of shared tasks."""
-    data = _object(path, COMPARE_WRITER)
-    diffs = {}
-    for k in L.PASS_KS:
-        key = L.compare_diff_key(k)
-        diffs[k] = {
-            "estimate": _with_interval(data, key, path, COMPARE_WRITER),
-            "p_value": float(require(data, L.compare_p_key(k), path, COMPARE_WRITER)),
-        }
-    return {"n_tasks": int(require(data, L.COMPARE_N_TASKS, path, COMPARE_WRITER)), "diffs": diffs}
-
-
 # ---- formatting ---------------------------------------------------------------------------
 
 
 def _pct(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
     return {"value": fmt.pct(value), "ci": fmt.interval(lo, hi, method)}
-
-
-def _signed(value: float, lo: float, hi: float, method: str) -> dict[str, str]:
-    return {"value": fmt.pts(value), "ci": fmt.interval(lo, hi, method, signed=True)}
 
 
 def _count(n: Any) -> str:
@@ -136,17 +125,11 @@ def _records(bundle: Mapping[str, Any] | None, targets: Sequence[str]) -> list[s
 def llm_section(inp: LlmInputs, bundle: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """What the llm.html.j2 template shows for one LLM experiment."""
     m = read_llm_metrics(inp.metrics_json)
-    compares = {t: read_llm_compare(path) for t, path in sorted(inp.compare_json.items())}
-    rows = []
-    for k, key in zip(L.PASS_KS, L.HEADLINE, strict=True):
-        row = {"metric": key, "llm": _pct(*m["headline"][key]), "vs": []}
-        for trm_exp, c in compares.items():
-            d = c["diffs"][k]
-            row["vs"].append(
-                {"trm": trm_exp, "n_tasks": c["n_tasks"], "p_value": f"{d['p_value']:.3g}"}
-                | _signed(*d["estimate"])
-            )
-        rows.append(row)
+    rows = [{"metric": key, "llm": _pct(*m["headline"][key])} for key in L.HEADLINE]
+    compared = [
+        comparison_table(path, COMPARE_WRITER) | {"trm": trm_exp}
+        for trm_exp, path in sorted(inp.comparisons.items())
+    ]
     caveats = []
     if inp.settings.get("smoke"):
         caveats.append(
@@ -164,12 +147,12 @@ def llm_section(inp: LlmInputs, bundle: Mapping[str, Any] | None = None) -> dict
         "settings": inp.settings,
         "n_tasks": m["counts"][L.N_TASKS],
         "rows": rows,
-        "trm_partners": list(compares),
+        "comparisons": compared,
         "counts": [(COUNT_LABELS[k], _count(v)) for k, v in m["counts"].items()],
         "cost": cost_rows(m["cost"]),
         "attempts": m["attempts"],
         "caveats": caveats,
-        "records": _records(bundle, [inp.metrics_json, *inp.compare_json.values()]),
+        "records": _records(bundle, inp.paths()),
     }
 
 

@@ -3,9 +3,9 @@ counts and intervals (beside the paper's figures only for the paper's benchmark 
 the sweep, votes, training curves, benchmarks, the dataset manifest, caveats, and the provenance
 chain behind them, listed once per experiment and linked from each table and figure.
 
-Everything is read through trm.report.inputs from the files the workflow wrote; nothing is
-computed here beyond formatting (intervals and the paper-minus-single difference come from
-the scorers).
+Everything is read through trm.report.inputs (and comparisons through trm.report.comparisons)
+from the files the workflow wrote; nothing is computed here beyond formatting. The paper's
+figures come from trm.claims (config/claims.yaml).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Any
 
 import yaml
 
+from trm.claims import claims
 from trm.eval import schema as S
+from trm.kinds import PuzzleKind
 from trm.provenance import lineage, now_iso
-from trm.report import figures, fmt
+from trm.report import comparisons, figures, fmt
 from trm.report.analyses import analyses_section
 from trm.report.describe import describe, paper_comparison
 from trm.report.inputs import (
@@ -29,7 +31,6 @@ from trm.report.inputs import (
     manifest_summary,
     per_input_file,
     read_bench,
-    read_compare,
     read_headline,
     read_jsonl,
     read_sweep,
@@ -47,18 +48,6 @@ CI_METHODS_NOTE = (
     "30 tasks or where every task has the same value; Wilson-MOVER: for a paired difference, "
     "the Wilson intervals of gains and losses combined, used likewise"
 )
-
-# The paper's reported figures (pass@2 for ARC, exact accuracy otherwise), in percent.
-PAPER_FIGURES: dict[str, dict[str, Any]] = {
-    "ARC-AGI-1": {"metric": "pass@2", "TRM": 44.6, "HRM": 40.3},
-    "ARC-AGI-2": {"metric": "pass@2", "TRM": 7.8, "HRM": 5.0},
-    "Sudoku-Extreme": {"metric": "exact accuracy", "TRM": 87.4, "HRM": 55.0, "note": "TRM-MLP"},
-    "Maze-Hard": {"metric": "exact accuracy", "TRM": 85.3, "HRM": 74.5},
-}
-PAPER_CITATION = (
-    'Jolicoeur-Martineau, "Less is More: Recursive Reasoning with Tiny Networks", arXiv 2510.04871'
-)
-
 
 # ---------------------------------------------------------------------------------------------
 # Assembling the page
@@ -117,13 +106,18 @@ def n_text(counts: Mapping[str, int]) -> str:
     return "n = " + ", ".join(f"{n} {unit}" for unit, n in counts.items())
 
 
+COMPARE_RUNS = "trm compare runs"
+
+
 def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
     """Headline metrics per mode with the scorer's intervals (and their method) and the counts
-    they are over, `trm score compare`'s paper-minus-single difference (when the experiment has
-    both modes), and the paper's figure only for a run of the paper's benchmark at its settings."""
-    kind = exp.settings.get("kind", "arc")
+    they are over, the paper-minus-single comparison (when the experiment has both modes), and
+    the paper's figures only for a run of the paper's benchmark at its settings."""
+    kind = exp.kind
     headlines = {mode: read_headline(p, kind) for mode, p in exp.metrics.items()}
-    compare = read_compare(exp.compare_json) if exp.compare_json else None
+    diffs = {}
+    if exp.comparisons:
+        diffs = comparisons.differences(exp.comparisons, COMPARE_RUNS, "paper")
     rows = []
     for key in headline_keys(kind):
         row: dict[str, Any] = {"metric": key, "modes": {}}
@@ -136,30 +130,17 @@ def summary_table(exp: ExperimentInputs) -> dict[str, Any]:
                 "n": n_text(h.counts),
                 "raw": est.value,
             }
-        diff = compare["diffs"].get(key) if compare else None
-        row["difference"] = fmt.pts(diff["estimate"].value) if diff else "–"
+        row["difference"] = diffs.get(key, "–")
         rows.append(row)
     paired = None
-    if compare:
-        paired = {
-            "n_tasks": compare["n_tasks"],
-            "rows": [
-                {
-                    "label": d["label"],
-                    "value": fmt.pts(d["estimate"].value),
-                    "ci": fmt.interval(d["estimate"].ci_low, d["estimate"].ci_high, signed=True),
-                    "method": S.CI_METHODS[d["estimate"].method or "bootstrap"],
-                    "p_value": f"{d['p_value']:.3g}",
-                }
-                for d in compare["diffs"].values()
-            ],
-        }
+    if exp.comparisons:
+        paired = comparisons.comparison_table(exp.comparisons, COMPARE_RUNS)
     comparison = paper_comparison(exp.settings)
     return {
         "modes": list(headlines),
         "rows": rows,
         "paired": paired,
-        "paper": PAPER_FIGURES.get(comparison.benchmark or ""),
+        "paper": claims().about(comparison.benchmark) if comparison.benchmark else [],
         "not_comparable": comparison.reasons,
     }
 
@@ -174,7 +155,7 @@ def caveats_for(
             "Smoke run: a tiny model trained briefly on a small dataset on a CPU. Its numbers test "
             "the pipeline; they are not the paper's numbers and must not be compared with them."
         )
-    if s.get("kind") == "arc":
+    if exp.kind.voted:  # the paper votes over 1000 augmented views (ARC)
         num_aug = int(s.get("num_aug") or 0)
         pooled = votes.get(S.PER_INPUT_N_VOTES, [])
         agree = votes.get(S.PER_INPUT_TOP_VOTES, [])
@@ -209,27 +190,28 @@ def votes_table(votes: Mapping[str, list[int]]) -> dict[str, Any]:
     }
 
 
-def caption(captions: Mapping[str, str], key: str, kind: str) -> str:
-    """The caption for the experiment's kind (`key_arc` / `key_grid`), else the shared one."""
-    return captions.get(f"{key}_{'arc' if kind == 'arc' else 'grid'}") or captions.get(key, "")
+def caption(captions: Mapping[str, str], key: str, kind: PuzzleKind) -> str:
+    """The caption for the experiment's kind (`key_arc`: voted views, `key_grid`: Sudoku and
+    Maze), else the shared one."""
+    return captions.get(f"{key}_{'arc' if kind.voted else 'grid'}") or captions.get(key, "")
 
 
 def experiment_section(
     exp: ExperimentInputs, bundle: Mapping[str, Any] | None, captions: Mapping[str, str]
 ) -> dict[str, Any]:
-    kind = exp.settings.get("kind", "arc")
+    kind = exp.kind
     prov = Provenance(bundle, exp.name)
-    sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings, "kind": kind}
+    sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings, "kind": kind.name}
     sec["facts"] = describe(exp.settings, read_train_config(exp.train_dir))
     sec["summary"] = summary_table(exp)
     sec["summary_caption"] = caption(captions, "summary", kind)
-    compare = [exp.compare_json] if exp.compare_json else []
+    compared = [exp.comparisons] if exp.comparisons else []
     sec["summary_sources"] = prov.links(
-        list(exp.metrics.values()) + list(exp.per_example.values()) + compare
+        list(exp.metrics.values()) + list(exp.per_example.values()) + compared
     )
 
     votes: dict[str, list[int]] = {}
-    if kind == "arc" and exp.metrics:
+    if kind.voted and exp.metrics:
         scores = exp.metrics.get("paper") or next(iter(exp.metrics.values()))
         votes = read_votes(per_input_file(scores))
     figs: list[dict[str, Any]] = []
@@ -362,10 +344,9 @@ def render_html(
         title=title,
         created=now_iso(),
         experiments=sections,
-        grids=grid_sections(grids, bundle),
+        grids=grid_sections(grids, bundle, [e.name for e in experiments]),
         environment=environment_summary(bundle),
-        paper_figures=PAPER_FIGURES,
-        citation=PAPER_CITATION,
+        citation=claims().citation,
         captions=captions or {},
         llm_sections=llm_sections(llm, bundle),
         ci_methods_note=CI_METHODS_NOTE,

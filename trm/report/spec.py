@@ -1,10 +1,14 @@
-"""`trm report --spec spec.json`: the report's inputs from one JSON document instead of Snakemake.
+"""`trm report --spec spec.json`: the report's inputs from one JSON document (the workflow's
+rule `report` writes one; users can too). The one reader of report specs.
 
 {"title": str, "records": [provenance record paths],
  "experiments": [ExperimentInputs fields], "grids": [GridInputs fields],
  "llm": [LlmInputs fields]}
 Each entry's keys are its dataclass's fields: the ones without a default are required, an
 unknown key is an error naming the entry (a typo must not drop a section silently).
+Comparisons are comparisons files (trm.eval.paired): experiments[].comparisons (paper vs single
+mode), grids[].comparisons and grids[].sweep_comparisons, llm[].comparisons {TRM experiment:
+file}.
 """
 
 from __future__ import annotations
@@ -31,6 +35,11 @@ class ReportSpec:
     experiments: list[ExperimentInputs] = field(default_factory=list)
     grids: list[GridInputs] = field(default_factory=list)
     llm: list[LlmInputs] = field(default_factory=list)
+
+    def paths(self) -> list[str]:
+        """Every file and folder the report reads (its inputs besides the spec and templates)."""
+        sections = [*self.experiments, *self.grids, *self.llm]
+        return [*self.records, *(p for s in sections for p in s.paths())]
 
 
 def _entries(path: str, spec: dict[str, Any], key: str) -> list[Any]:

@@ -37,35 +37,12 @@ def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     return steps[-last:]
 
 
-def compare_runs(runs: dict[str, Path], base: str, boot: Bootstrap) -> list[dict[str, Any]]:
-    """Each scored run but `base` minus `base` (`runs`: name -> `trm score arc` folder),
-    pass@K over tasks (trm.eval.paired), one record per run and K."""
-    from trm.eval.paired import compare
-    from trm.eval.schema import SWEEP_KS, arc_pass_key
-    from trm.eval.scoring import task_pass_rates
-
-    rates = {name: task_pass_rates(folder / "per_input.csv") for name, folder in runs.items()}
-    return [
-        compare(
-            {t: r[k] for t, r in rates[name].items()},
-            {t: r[k] for t, r in rates[base].items()},
-            a_name=name,
-            b_name=base,
-            metric=arc_pass_key(k),
-            unit="task",
-            boot=boot,
-        )
-        for name in runs
-        if name != base
-        for k in SWEEP_KS
-    ]
-
-
 def run_ensemble(
     s: EnsembleSettings, *, boot: Bootstrap, modes: tuple[str, ...] = ("paper", "single")
 ) -> dict[str, list[dict[str, Any]]]:
     """Predict each selected checkpoint, score each and the pool; returns {mode: comparisons}."""
     from trm.cli.predict import PredictSettings
+    from trm.eval.compare import compare_runs
     from trm.eval.paired import write_comparisons
     from trm.eval.predict import run_predict
     from trm.eval.scoring import score_arc
@@ -89,9 +66,9 @@ def run_ensemble(
         for mode in modes:
             for step, path in zip(steps, preds, strict=True):
                 out = tmp / f"step_{step}" / "scores" / mode
-                score_arc(s.data, path, out, mode, boot.n_boot, boot.seed, progress)
+                score_arc(s.data, path, out, mode, boot=boot, progress=progress)
             pooled = tmp / "pooled" / "scores" / mode
-            score_arc(s.data, preds, pooled, mode, boot.n_boot, boot.seed, progress)
+            score_arc(s.data, preds, pooled, mode, boot=boot, progress=progress)
             runs = {f"step_{step}": tmp / f"step_{step}" / "scores" / mode for step in steps}
             runs["pooled"] = pooled
             result[mode] = compare_runs(runs, f"step_{steps[-1]}", boot)

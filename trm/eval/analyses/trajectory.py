@@ -96,7 +96,7 @@ def _pass_with_ci(res: VoteResult, boot: Bootstrap) -> dict[str, Any]:
     for i, k in enumerate(res.pass_ks):
         key = K.per_input_pass(k)
         out[key] = float(res.metrics[f"ARC/pass@{k}"])
-        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=boot.n_boot, seed=boot.seed)
+        lo, hi, method = proportion_ci(res.task_pass[:, i], boot)
         out.update(zip(K.ci_keys(key), (lo, hi), strict=True))
         out[K.ci_method_key(key)] = method
     return out

@@ -9,7 +9,7 @@ from trm.eval import schema as S
 from trm.eval.arc.hashing import grid_hash
 from trm.eval.arc.processed import ProcessedPredictions, answer_grid
 from trm.eval.arc.voting import SUBMISSION_K, VoteResult
-from trm.eval.stats import proportion_ci
+from trm.eval.stats import Bootstrap, proportion_ci
 
 
 def example_record(
@@ -101,12 +101,12 @@ def effective_votes_summary(res: VoteResult) -> dict:
     }
 
 
-def metrics_with_intervals(res: VoteResult, n_boot: int, seed: int) -> dict:
+def metrics_with_intervals(res: VoteResult, boot: Bootstrap) -> dict:
     """The reference metrics (contract keys first), then 95% intervals over tasks (bootstrap, or
     Wilson where the bootstrap degenerates) with their method, and the counts behind them."""
     out: dict = dict(res.metrics)
     for i, k in enumerate(res.pass_ks):
-        lo, hi, method = proportion_ci(res.task_pass[:, i], n_boot=n_boot, seed=seed)
+        lo, hi, method = proportion_ci(res.task_pass[:, i], boot)
         out.update(zip(S.ci_keys(S.arc_pass_key(k)), (lo, hi), strict=True))
         out[S.ci_method_key(S.arc_pass_key(k))] = method
     out[S.ARC_N_TASKS] = len(res.task_names)
