@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import shlex
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -195,10 +196,22 @@ def refuse_overlap(
             )
 
 
+def _secondary_rank() -> bool:
+    """A process of a torchrun job other than rank 0 (which guards, locks and marks alone)."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
+    except ValueError:
+        return False
+
+
 @contextlib.contextmanager
 def guarded(command: Command, settings: Any) -> Iterator[None]:
-    """Check, lock and (after success) mark every output of `command`."""
+    """Check, lock and (after success) mark every output of `command`. Under torchrun only
+    rank 0 does so: the ranks of one job write one output together."""
     refuse_overlap(command, settings)
+    if _secondary_rank():
+        yield
+        return
     overwrite = bool(getattr(settings, "overwrite", False))
     outs = command.outputs(settings)
     for spec, out in outs:
@@ -206,10 +219,16 @@ def guarded(command: Command, settings: Any) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for _spec, out in outs:
             stack.enter_context(outputs.output_lock(out, command.marker))
+        new = [out for spec, out in outs if spec.incremental and not out.exists()]
         for spec, out in outs:
             if spec.incremental:  # written in place over time: marked from the start
                 outputs.write_marker(out, command.marker, folder=spec.folder)
-        yield
+        try:
+            yield
+        except BaseException:
+            for out in new:  # a run that failed before writing anything leaves nothing
+                outputs.remove_if_only_marker(out)
+            raise
         for spec, out in outs:
             if out.exists() and not spec.incremental:
                 outputs.write_marker(out, command.marker, folder=spec.folder)
