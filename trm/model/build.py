@@ -102,10 +102,13 @@ def model_settings(group: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in dict(raw).items() if k not in NON_MODEL_KEYS}
 
 
-def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
-    """`key=value` strings, values parsed as YAML scalars (3 -> int, true -> bool, 1e-5 -> float)."""
+def parse_overrides(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, Any]:
+    """`key=value` strings (or --arch-override's KEY -> VALUE mapping), values parsed as YAML
+    scalars (3 -> int, true -> bool, 1e-5 -> float)."""
     import yaml
 
+    if isinstance(items, Mapping):
+        items = [f"{k}={v}" for k, v in items.items()]
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
