@@ -36,7 +36,6 @@ MODULES: tuple[str, ...] = (
 # Modules still registering argparse parsers by hand (being moved to declarations).
 LEGACY: tuple[str, ...] = (
     "trm.data.cli",
-    "trm.hub_cli",
     "trm.eval.cli",
     "trm.bench.cli",
     "trm.provenance_cli",
