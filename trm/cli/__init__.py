@@ -37,7 +37,6 @@ MODULES: tuple[str, ...] = (
 LEGACY: tuple[str, ...] = (
     "trm.data.cli",
     "trm.eval.cli",
-    "trm.bench.cli",
     "trm.provenance_cli",
     "trm.report.cli",
     "trm.llm.cli",

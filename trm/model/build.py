@@ -286,6 +286,7 @@ def build_model_for_dataset(
 def build_model_for_checkpoint(
     checkpoint: str | os.PathLike,
     *,
+    step: int | None = None,
     seq_len: int,
     vocab_size: int,
     num_puzzle_identifiers: int,
@@ -303,7 +304,7 @@ def build_model_for_checkpoint(
         resolve_checkpoint,
     )
 
-    weights, saved = resolve_checkpoint(checkpoint)
+    weights, saved = resolve_checkpoint(checkpoint, step)
     state = read_state_dict(weights)
     vocab = next(
         (int(v.shape[0]) for k, v in state.items() if k.endswith("embed_tokens.embedding_weight")),
