@@ -39,7 +39,6 @@ LEGACY: tuple[str, ...] = (
     "trm.eval.cli",
     "trm.provenance_cli",
     "trm.report.cli",
-    "trm.llm.cli",
 )
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from trm.errors import UserError
 from trm.eval import schema as S
 from trm.eval.arc import SUBMISSION_K, VoteResult, metrics_with_intervals, per_input_table
-from trm.eval.scoring import check_n_boot, write_csv
+from trm.eval.scoring import write_csv
 from trm.eval.stats import DEFAULT_N_BOOT, DEFAULT_SEED
 from trm.llm import schema as L
 from trm.llm.prepare import read_jsonl, read_manifest
@@ -60,7 +60,6 @@ def score(
 ) -> dict:
     """Vote each test input's views, write metrics.json (trm.llm.schema keys), submission.json,
     per_input.csv (TRM's columns) and per_task.json into `out`; return the metrics."""
-    check_n_boot(n_boot)
     man = read_manifest(data_dir)
     truth = read_json(Path(data_dir) / "test_tasks.json", "LLM test tasks")
     preds = read_jsonl(predictions, "LLM predictions")
