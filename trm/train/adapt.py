@@ -349,7 +349,7 @@ def adapt(s: AdaptSettings) -> dict[str, Any]:
     with atomic_dir(out) as tmp:
         torch.save(weights_state_dict(model), tmp / name)
         all_config = _all_config(cfg, saved, loss_type, data, weights)
-        (tmp / "all_s.yaml").write_text(yaml.safe_dump(all_config, sort_keys=False))
+        (tmp / "all_config.yaml").write_text(yaml.safe_dump(all_config, sort_keys=False))
         summary = {
             S.KEY_KIND: S.SUMMARY_KIND,
             S.KEY_WEIGHTS: name,
