@@ -248,9 +248,7 @@ def test_prepare_refuses_bad_settings_in_one_line_and_leaves_no_output(
         (["make-tiny-model", "--hidden-size", "1e9"], "--hidden-size: 1000000000 is not a valid"),
     ],
 )
-def test_llm_commands_refuse_bad_settings_before_loading_anything(
-    tmp_path, capsys, argv, named
-):
+def test_llm_commands_refuse_bad_settings_before_loading_anything(tmp_path, capsys, argv, named):
     out = tmp_path / "out"
     cmd, *flags = argv
     needs = {
