@@ -18,6 +18,7 @@ pytest.importorskip("peft", reason="the LLM baseline needs the extra: pip instal
 import torch  # noqa: E402
 
 from trm.cli import main  # noqa: E402
+from trm.cli.llm import LlmScoreSettings  # noqa: E402
 from trm.errors import UserError  # noqa: E402
 from trm.llm import hf  # noqa: E402
 from trm.llm.config import (  # noqa: E402
@@ -29,7 +30,7 @@ from trm.llm.config import (  # noqa: E402
 from trm.llm.predict import generate_batch, predict  # noqa: E402
 from trm.llm.prepare import prepare, read_jsonl  # noqa: E402
 from trm.llm.prompt import grid_to_text, parse_grid  # noqa: E402
-from trm.llm.score import score  # noqa: E402
+from trm.llm.score import score as vote  # noqa: E402
 from trm.llm.tiny import char_tokenizer, make_tiny_model, write_toy_tasks  # noqa: E402
 from trm.llm.train import train  # noqa: E402
 
@@ -66,6 +67,14 @@ def _prep(model: str, prefix: str, out: Path, **kw) -> dict:
         **kw,
     )
     return prepare(cfg, out)
+
+
+def score(data: Path, predictions: Path, out: Path, n_boot: int, cost_files=()) -> dict:
+    """`trm llm score`'s library call."""
+    s = LlmScoreSettings(
+        data=data, predictions=predictions, out=out, n_boot=n_boot, cost=list(cost_files)
+    )
+    return vote(s)
 
 
 # ---------------------------------------------------------------------------------------------

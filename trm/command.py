@@ -63,6 +63,15 @@ class Progress:
 
 
 @dataclass(kw_only=True)
+class Resume:
+    """Commands that write a run in place over time (`trm train`, `trm llm train`)."""
+
+    resume: bool = setting(
+        False, help="continue the run in --out from its last saved state", config=False
+    )
+
+
+@dataclass(kw_only=True)
 class CheckpointChoice:
     """The weights a command loads (trm.model.checkpoint resolves folders to a step_N)."""
 

@@ -13,7 +13,6 @@ Timings on a shared machine are noisy; compare runs made side by side on the sam
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -37,24 +36,14 @@ from trm.utils import resolve_device, write_json
 if TYPE_CHECKING:
     from trm.cli.bench import BenchSettings
 
+ARC_VOCAB_SIZE = 12  # a random model's vocabulary without --data: pad, end-of-grid, 10 colours
+
 # --------------------------------------------------------------------------------------------
 # Model and batches
 # --------------------------------------------------------------------------------------------
 
 
-def build_bench_model(
-    *,
-    checkpoint: str | os.PathLike | None = None,
-    arch: str | None = None,
-    step: int | None = None,
-    data_dir: str | os.PathLike | None = None,
-    seq_len: int,
-    vocab_size: int = 12,
-    num_puzzle_identifiers: int,
-    overrides: dict[str, Any] | None = None,
-    device: str = "cpu",
-    seed: int = 0,
-) -> tuple[Any, dict[str, Any]]:
+def build_bench_model(s: BenchSettings, device: str) -> tuple[Any, dict[str, Any]]:
     """A model from a checkpoint (shape from its all_config.yaml, the dataset or its weights) or
     random weights for a preset (speed does not depend on the values). Returns (model, source).
 
@@ -64,49 +53,37 @@ def build_bench_model(
         build_model_for_checkpoint,
         build_model_for_dataset,
         build_random_model,
+        parse_overrides,
     )
 
-    if checkpoint is None and arch is None:
+    if s.checkpoint is None and s.arch is None:
         raise ModelConfigError("pass --checkpoint PATH or --arch PRESET")
-    if checkpoint is not None and data_dir is not None:
+    model_settings = {
+        "overrides": parse_overrides(s.arch_override),
+        "device": device,
+        "dtype": "float32",
+    }
+    if s.checkpoint is not None and s.data is not None:
         model, info = build_model_for_dataset(
-            checkpoint,
-            data_dir,
-            step=step,
-            preset=arch,
-            overrides=overrides,
-            device=device,
-            dtype="float32",
+            s.checkpoint, s.data, step=s.step, preset=s.arch, **model_settings
         )
         return model, {
             "checkpoint": info["weights"],
-            "data_dir": str(data_dir),
+            "data_dir": str(s.data),
             "arch_source": info["arch_source"],
         }
-    if checkpoint is not None:
+    shape = {
+        "seq_len": s.seq_len,
+        "vocab_size": ARC_VOCAB_SIZE,
+        "num_puzzle_identifiers": s.num_puzzle_identifiers,
+    }
+    if s.checkpoint is not None:
         model, info = build_model_for_checkpoint(
-            checkpoint,
-            step=step,
-            seq_len=seq_len,
-            vocab_size=vocab_size,
-            num_puzzle_identifiers=num_puzzle_identifiers,
-            preset=arch,
-            overrides=overrides,
-            device=device,
-            dtype="float32",
+            s.checkpoint, step=s.step, preset=s.arch, **shape, **model_settings
         )
         return model, {"checkpoint": info["weights"], "arch_source": info["arch_source"]}
-    model, _ = build_random_model(
-        arch,
-        seq_len=seq_len,
-        vocab_size=vocab_size,
-        num_puzzle_identifiers=num_puzzle_identifiers,
-        overrides=overrides,
-        device=device,
-        dtype="float32",
-        seed=seed,
-    )
-    return model, {"arch": arch, "weights": "random (seeded)"}
+    model, _ = build_random_model(s.arch, seed=0, **shape, **model_settings)
+    return model, {"arch": s.arch, "weights": "random (seeded)"}
 
 
 def random_batch(
@@ -260,23 +237,12 @@ def run_bench(s: BenchSettings) -> dict[str, Any]:
     """Run the benchmark `s` declares and write it to `s.out` as JSON (atomically); returns it."""
     import torch
 
-    from trm.model.build import parse_overrides
-
     device = resolve_device(s.device)
     old_threads = torch.get_num_threads()
     if s.threads is not None:
         torch.set_num_threads(s.threads)
     try:
-        model, source = build_bench_model(
-            checkpoint=s.checkpoint,
-            arch=s.arch,
-            step=s.step,
-            data_dir=s.data,
-            seq_len=s.seq_len,
-            num_puzzle_identifiers=s.num_puzzle_identifiers,
-            overrides=parse_overrides(s.arch_override),
-            device=device,
-        )
+        model, source = build_bench_model(s, device)
         t0 = time.time()
         results = bench_inference(model, s, device)
         if s.train_step:

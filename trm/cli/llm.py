@@ -12,10 +12,16 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from trm.command import Command, Group, Overwrite, Progress, refuse_overlap
+from trm.command import Command, Group, Overwrite, Progress, Resume, refuse_overlap
 from trm.eval.stats import Bootstrap
-from trm.llm.config import LoraTrainConfig, PredictConfig, PrepareConfig, TinyModelConfig
-from trm.settings import input_path, output_path, setting
+from trm.llm.config import (
+    LoraTrainConfig,
+    PredictConfig,
+    PrepareConfig,
+    TinyModelConfig,
+    Tokenizer,
+)
+from trm.settings import input_path, output_path
 
 GROUPS = [
     Group(
@@ -28,11 +34,14 @@ GROUPS = [
 ]
 
 
-def _refuse_local_models(command: Command, s: object, *names: str | Path | None) -> None:
-    """A model or adapter given as a local folder is an input of `command`: check it too."""
-    local = [Path(n) for n in names if n is not None and Path(n).exists()]
-    if local:
-        refuse_overlap(command, s, local)
+def _model_inputs(command: Command, s: Tokenizer) -> None:
+    """The optional LLM extra is installed, and a model given as a local folder is an input of
+    `command` like its declared ones (an output may not be, contain or lie inside it)."""
+    from trm.llm.hf import require_llm_extra
+
+    require_llm_extra()
+    if Path(s.model).exists():
+        refuse_overlap(command, s, [Path(s.model)])
 
 
 # ---- prepare ------------------------------------------------------------------------------------
@@ -46,11 +55,9 @@ class LlmPrepareSettings(PrepareConfig, Overwrite):
 
 
 def prepare(s: LlmPrepareSettings) -> int:
-    from trm.llm.hf import require_llm_extra
     from trm.llm.prepare import prepare as build
 
-    require_llm_extra()
-    _refuse_local_models(PREPARE, s, s.model)
+    _model_inputs(PREPARE, s)
     if s.input_prefix:
         from trm.data.arc_sources import kaggle_paths
 
@@ -71,24 +78,19 @@ def prepare(s: LlmPrepareSettings) -> int:
 
 
 @dataclass(kw_only=True)
-class LlmTrainSettings(LoraTrainConfig, Progress, Overwrite):
+class LlmTrainSettings(LoraTrainConfig, Resume, Progress, Overwrite):
     data: Path = input_path("folder written by `trm llm prepare`")
     out: Path = output_path(
         "run folder: step_N checkpoints, adapter/, metrics.jsonl, train_summary.json",
         folder=True,
         incremental=True,
     )
-    resume: bool = setting(
-        False, help="continue from the run's last step_N checkpoint", config=False
-    )
 
 
 def train(s: LlmTrainSettings) -> int:
-    from trm.llm.hf import require_llm_extra
     from trm.llm.train import train as fit
 
-    require_llm_extra()
-    _refuse_local_models(TRAIN, s, s.model)
+    _model_inputs(TRAIN, s)
     fit(s, s.data, s.out, resume=s.resume, progress=not s.no_progress)
     return 0
 
@@ -114,11 +116,9 @@ class LlmPredictSettings(PredictConfig, Progress, Overwrite):
 
 
 def predict(s: LlmPredictSettings) -> int:
-    from trm.llm.hf import require_llm_extra
     from trm.llm.predict import predict as decode
 
-    require_llm_extra()
-    _refuse_local_models(PREDICT, s, s.model)
+    _model_inputs(PREDICT, s)
     decode(s, s.data, s.out, summary_out=s.summary, progress=not s.no_progress)
     return 0
 
@@ -143,7 +143,7 @@ def score(s: LlmScoreSettings) -> int:
     from trm.llm import schema as L
     from trm.llm.score import score as vote
 
-    m = vote(s.data, s.predictions, s.out, n_boot=s.n_boot, seed=s.seed, cost_files=s.cost)
+    m = vote(s)
     print(json.dumps({k: m[k] for k in (*L.HEADLINE, *L.COUNTS)}))
     return 0
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NewType
 
-from trm.command import Command, Overwrite, Progress
+from trm.command import Command, Overwrite, Progress, Resume
 from trm.settings import input_path, output_path, setting
 
 # A Hydra override, taken verbatim: `train.freeze=[a,b]` keeps its commas.
@@ -19,15 +19,12 @@ HydraOverride = NewType("HydraOverride", str)
 
 
 @dataclass(kw_only=True)
-class TrainSettings(Progress, Overwrite):
+class TrainSettings(Resume, Progress, Overwrite):
     data: Path = input_path("prepared dataset folder (has train/dataset.json)")
     out: Path = output_path(
         "run folder: config.yaml, all_config.yaml, metrics.jsonl, state.pt, step_N, final.json",
         folder=True,
         incremental=True,
-    )
-    resume: bool = setting(
-        False, help="continue from OUT/state.pt (config from OUT/config.yaml)", config=False
     )
     config_dir: Path | None = input_path(
         "Hydra config folder (default: the checkout's config/)", None
@@ -81,7 +78,8 @@ COMMANDS = [
             "config/train_root.yaml, e.g. `model=arc_paper train=arc_paper train.lr=3e-4 "
             "device=cpu`. Under `torchrun --nproc-per-node N` each process takes 1/N of "
             "train.global_batch_size. SIGTERM saves the full state to RUN/state.pt and exits "
-            "with status 143; --resume continues. Fine-tuning: `train.init_from=CKPT` (or "
+            "with status 143; --resume continues from it (the config from RUN/config.yaml, "
+            "with key=value OVERRIDEs). Fine-tuning: `train.init_from=CKPT` (or "
             "--init-from) starts from given weights, `train.freeze=dense` trains only the "
             "puzzle embeddings (docs/training.md)."
         ),
