@@ -570,6 +570,18 @@ def test_llm_train_resume_continues_its_own_run_through_the_command(tiny, toy, t
     assert main([*argv, "--resume"]) == 0  # continues: its own folder, marked at the start
     steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").open()]
     assert steps == [1, 2] and json.loads((run / "train_summary.json").read_text())["steps"] == 2
+    # the adapter decodes through the command, its summary lands beside the predictions
+    preds = tmp_path / "preds.jsonl"
+    decode = ["llm", "predict", "--model", str(tiny), "--adapter", str(run / "adapter")]
+    decode += ["--data", str(tmp_path / "d"), "--out", str(preds), "--device", "cpu"]
+    assert main([*decode, "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "preds.summary.json").read_text())
+    assert summary["records"] == len(read_jsonl(preds, "p"))
+    assert summary["config"]["adapter"] == str(run / "adapter")
+    cost = [str(run / "train_summary.json"), str(tmp_path / "preds.summary.json")]
+    scored = ["llm", "score", "--data", str(tmp_path / "d"), "--predictions", str(preds)]
+    assert main([*scored, "--out", str(tmp_path / "s"), "--n-boot", "100", "--cost", *cost]) == 0
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["cost"]["trainable_parameters"]
 
 
 def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy, tmp_path, capsys):

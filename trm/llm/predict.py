@@ -46,7 +46,7 @@ def load_for_inference(cfg: PredictConfig, device: str) -> tuple[Any, Any]:
 
         if not (Path(cfg.adapter) / "adapter_config.json").exists():
             raise UserError(f"{cfg.adapter}: no adapter_config.json (not a peft adapter folder)")
-        model = PeftModel.from_pretrained(model, cfg.adapter)
+        model = PeftModel.from_pretrained(model, str(cfg.adapter))
     model.eval()
     return tok, model
 
