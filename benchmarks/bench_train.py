@@ -58,7 +58,7 @@ def main() -> None:
                 *args.overrides,
             ]
         )
-        trainer = Trainer(cfg, data, Path(tmp) / "run", progress=False)
+        trainer = Trainer(cfg, data, Path(tmp) / "run", resume=False, progress=False)
         batches = iter(trainer.sampler)
         times = []
         for i in range(args.warmup + args.steps):

@@ -289,5 +289,26 @@ def test_wrong_source_dataset_and_foreign_output_are_refused(setup, tmp_path, ca
     (foreign / "notes.txt").write_text("mine")
     assert trm_main([*argv, "--source-data", str(setup["A"]), "--out", str(foreign)]) == 2
     err = capsys.readouterr().err
-    assert "not a folder of adapted weights" in err and "refusing" in err
+    assert "not written by trm, not by `trm adapt`" in err and "refusing" in err
     assert (foreign / "notes.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--seed", "-1"], "--seed: -1 is not a valid seed"),
+        (["--lr", "nan"], "--lr: nan is not a finite number"),
+        (["--lr", "0"], "--lr: 0.0 is not a valid positive number"),
+        (["--batch-size", "1e9"], "--batch-size: 1000000000 is not a valid size"),
+        (["--steps", "-2"], "--steps: -2 is not a valid count"),
+    ],
+)
+def test_bad_settings_are_one_line_errors_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
+    out = tmp_path / "out"
+    argv = ["adapt", "--checkpoint", str(tmp_path / "ckpt"), "--source-data", str(tmp_path)]
+    assert trm_main([*argv, "--data", str(tmp_path), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()

@@ -11,6 +11,7 @@ import yaml
 from shared_data import SHARED, shared_missing
 
 from trm.bench import percentile, run_bench, summarize, time_calls
+from trm.cli.bench import BenchSettings
 
 GOLDEN = SHARED / "golden"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -47,17 +48,19 @@ def test_time_calls_counts_and_budget() -> None:
 def test_bench_tiny_random_model(tmp_path: Path) -> None:
     out = tmp_path / "bench.json"
     rec = run_bench(
-        arch="tiny",
-        seq_len=36,
-        num_puzzle_identifiers=16,
-        out=out,
-        batch_sizes=[1, 3],
-        dtypes=["float32", "bfloat16"],
-        train_step=True,
-        device="cpu",
-        warmup=1,
-        repeats=2,
-        progress=False,
+        BenchSettings(
+            arch="tiny",
+            seq_len=36,
+            num_puzzle_identifiers=16,
+            out=out,
+            batch_sizes=[1, 3],
+            dtypes=["float32", "bfloat16"],
+            train_step=True,
+            device="cpu",
+            warmup=1,
+            repeats=2,
+            no_progress=True,
+        )
     )
     assert json.loads(out.read_text()) == json.loads(json.dumps(rec))
     dev = rec["device"]
@@ -147,32 +150,38 @@ def test_bench_checkpoint_via_cli(tmp_path: Path) -> None:
     assert len(rec["results"]) == 1 and rec["results"][0]["runs"] == 1
 
 
-def test_bench_bad_input(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--arch", "tiny", "--batch-sizes", "1", "0"], "--batch-sizes[1]: 0 is not a valid size"),
+        (["--arch", "tiny", "--batch-sizes", "10000000"], "10000000 is not a valid size"),
+        (["--arch", "tiny", "--dtypes", "float8"], "--dtypes[0]: 'float8' is not one of"),
+        (["--arch", "huge"], "--arch: 'huge' is not one of"),
+        (["--arch", "tiny", "--repeats", "0"], "--repeats: 0 is not a valid count"),
+        (["--arch", "tiny", "--max-seconds", "nan"], "--max-seconds: nan is not a finite number"),
+        (["--arch", "tiny", "--seq-len", "1e9"], "--seq-len: 1000000000 is not a valid size"),
+        (["--arch", "tiny", "--step", "-1"], "--step: -1 is not a valid count"),
+        (["--seq-len", "36"], "pass --checkpoint PATH or --arch PRESET"),
+    ],
+)
+def test_bench_refuses_bad_settings_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], named: str
+) -> None:
     from trm.cli import main
 
     out = tmp_path / "b.json"
-    with pytest.raises(ValueError, match="--batch-sizes"):
-        run_bench(arch="tiny", batch_sizes=[0], out=out, device="cpu")
-    with pytest.raises(ValueError, match="float8"):
-        run_bench(arch="tiny", dtypes=["float8"], out=out, device="cpu")
-    with pytest.raises(ValueError, match="--checkpoint PATH or --arch"):
-        run_bench(out=out, device="cpu", seq_len=36)
-    with pytest.raises(ValueError, match="unknown --arch 'huge'"):
-        run_bench(arch="huge", out=out, device="cpu", seq_len=36, progress=False)
-    assert (
-        main(
-            [
-                "bench",
-                "--checkpoint",
-                str(tmp_path / "missing"),
-                "--out",
-                str(out),
-                "--device",
-                "cpu",
-            ]
-        )
-        == 2
-    )
+    assert main(["bench", "--out", str(out), "--device", "cpu", *flags]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_bench_missing_checkpoint_writes_nothing(tmp_path: Path) -> None:
+    from trm.cli import main
+
+    out = tmp_path / "b.json"
+    argv = ["bench", "--checkpoint", str(tmp_path / "missing"), "--out", str(out)]
+    assert main([*argv, "--device", "cpu"]) == 2
     assert not out.exists()
 
 
@@ -192,16 +201,18 @@ def test_bench_json_keeps_its_declared_keys(tmp_path: Path) -> None:
 
     out = tmp_path / "bench.json"
     run_bench(
-        arch="tiny_golden",
-        seq_len=16,
-        num_puzzle_identifiers=4,
-        out=out,
-        batch_sizes=[2],
-        dtypes=["float32"],
-        device="cpu",
-        warmup=0,
-        repeats=1,
-        progress=False,
+        BenchSettings(
+            arch="tiny_golden",
+            seq_len=16,
+            num_puzzle_identifiers=4,
+            out=out,
+            batch_sizes=[2],
+            dtypes=["float32"],
+            device="cpu",
+            warmup=0,
+            repeats=1,
+            no_progress=True,
+        )
     )
     rec = json.loads(out.read_text())
     check_bench(rec, out)

@@ -205,7 +205,8 @@ def test_fetch_local_path_and_expected_sha(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"step_200: sha256 mismatch: expected 0{64}, got " + good):
         fetch_checkpoint(str(src / "arc_v1_public"), out2, expect_sha256=["0" * 64])
     assert not out2.exists()
-    # the CLI reports it with exit status 2, and an earlier good fetch is left untouched
+    # the CLI reports it with exit status 2, and an earlier good fetch is left untouched, even
+    # with --overwrite (the library call above wrote no command marker)
     r = _trm(
         [
             "fetch-checkpoint",
@@ -215,6 +216,7 @@ def test_fetch_local_path_and_expected_sha(tmp_path: Path) -> None:
             str(out),
             "--expect-sha256",
             "step_100=" + "f" * 64,
+            "--overwrite",
         ],
         {},
     )
@@ -227,6 +229,39 @@ def test_fetch_local_path_and_expected_sha(tmp_path: Path) -> None:
     # re-fetching a fetched folder: its old checksums.json is replaced, not listed
     rec4 = fetch_checkpoint(str(out3), tmp_path / "ckpt4")
     assert rec4["files"] == rec["files"]
+
+
+def test_fetch_command_replaces_only_its_own_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trm.cli import main
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "step_1").write_bytes(b"x")
+    out = tmp_path / "ckpt"
+    argv = ["fetch-checkpoint", "--path", str(src), "--no-progress", "--out"]
+    assert main([*argv, str(out)]) == 0
+    assert main([*argv, str(out)]) == 0  # its own earlier output: fetched again
+    assert json.loads((out / "checksums.json").read_text())["files"] == {
+        "step_1": hashlib.sha256(b"x").hexdigest()
+    }
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep")
+    assert main([*argv, str(foreign)]) == 2
+    assert "not written by trm" in capsys.readouterr().err
+    assert (foreign / "notes.txt").read_text() == "keep"
+    # a local source is an input, whether given as --path or as --repo-id
+    assert main([*argv, str(src / "copy")]) == 2
+    assert "is inside the input" in capsys.readouterr().err
+    assert main(["fetch-checkpoint", "--repo-id", str(src), "--out", str(src / "copy")]) == 2
+    assert "is inside the input" in capsys.readouterr().err and not (src / "copy").exists()
+    for bad, named in (("-1", "is not a valid positive number"), ("nan", "not a finite number")):
+        assert main([*argv, str(tmp_path / "o"), "--timeout", bad]) == 2
+        err = capsys.readouterr().err
+        assert f"--timeout: {float(bad)!r}" in err and named in err
+        assert len(err.strip().splitlines()) == 1
 
 
 def test_fetch_include_matches_nothing(tmp_path: Path) -> None:

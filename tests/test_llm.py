@@ -18,15 +18,22 @@ pytest.importorskip("peft", reason="the LLM baseline needs the extra: pip instal
 import torch  # noqa: E402
 
 from trm.cli import main  # noqa: E402
+from trm.cli.llm import LlmScoreSettings  # noqa: E402
 from trm.errors import UserError  # noqa: E402
 from trm.eval.stats import Bootstrap  # noqa: E402
 from trm.llm import hf  # noqa: E402
-from trm.llm.predict import PredictConfig, generate_batch, predict  # noqa: E402
-from trm.llm.prepare import PrepareConfig, prepare, read_jsonl  # noqa: E402
+from trm.llm.config import (  # noqa: E402
+    LoraTrainConfig,
+    PredictConfig,
+    PrepareConfig,
+    TinyModelConfig,
+)
+from trm.llm.predict import generate_batch, predict  # noqa: E402
+from trm.llm.prepare import prepare, read_jsonl  # noqa: E402
 from trm.llm.prompt import grid_to_text, parse_grid  # noqa: E402
-from trm.llm.score import score  # noqa: E402
+from trm.llm.score import score as vote  # noqa: E402
 from trm.llm.tiny import char_tokenizer, make_tiny_model, write_toy_tasks  # noqa: E402
-from trm.llm.train import LoraTrainConfig, train  # noqa: E402
+from trm.llm.train import train  # noqa: E402
 
 FAKE_TOKEN = "hf_FAKEtokenDoNotLeak0123456789"
 
@@ -42,7 +49,7 @@ def _one_thread():
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory) -> Path:
-    return make_tiny_model(tmp_path_factory.mktemp("llm") / "tiny", seed=0)
+    return make_tiny_model(tmp_path_factory.mktemp("llm") / "tiny", TinyModelConfig(seed=0))
 
 
 @pytest.fixture(scope="module")
@@ -61,6 +68,14 @@ def _prep(model: str, prefix: str, out: Path, **kw) -> dict:
         **kw,
     )
     return prepare(cfg, out)
+
+
+def score(data: Path, predictions: Path, out: Path, n_boot: int, cost_files=()) -> dict:
+    """`trm llm score`'s library call."""
+    s = LlmScoreSettings(
+        data=data, predictions=predictions, out=out, n_boot=n_boot, cost=list(cost_files)
+    )
+    return vote(s)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -210,10 +225,51 @@ def test_overlong_prompts_drop_whole_demonstrations_or_are_skipped(tiny, tmp_pat
         assert all(parse_grid(g) is not None for g in grids)
 
 
-def test_prepare_rejects_a_bad_policy_and_leaves_no_output(tiny, toy, tmp_path):
-    with pytest.raises(UserError, match="overlong"):
-        _prep(str(tiny), toy, tmp_path / "d", overlong="cut")
-    assert not (tmp_path / "d").exists()
+@pytest.mark.parametrize(
+    ("flag", "value", "named"),
+    [
+        ("--overlong", "cut", "--overlong: 'cut' is not one of drop_demos, skip"),
+        ("--seed", "-1", "--seed: -1 is not a valid seed"),
+        ("--max-len", "1e12", "--max-len: 1000000000000 is not a valid size"),
+        ("--num-aug", "nan", "--num-aug: expected a whole number"),
+    ],
+)
+def test_prepare_refuses_bad_settings_in_one_line_and_leaves_no_output(
+    tiny, toy, tmp_path, capsys, flag, value, named
+):
+    out = tmp_path / "d"
+    argv = ["llm", "prepare", "--model", str(tiny), "--input-prefix", toy, "--out", str(out)]
+    assert main([*argv, flag, value]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["train", "--seed", "-3"], "--seed: -3 is not a valid seed"),
+        (["train", "--lr", "nan"], "--lr: nan is not a finite number"),
+        (["train", "--lr", "0"], "--lr: 0.0 is not a valid positive number"),
+        (["train", "--batch-size", "100000000"], "--batch-size: 100000000 is not a valid size"),
+        (["train", "--dropout", "1.5"], "--dropout: 1.5 is not a valid probability"),
+        (["predict", "--batch-size", "0"], "--batch-size: 0 is not a valid size"),
+        (["predict", "--max-new-tokens", "1e9"], "--max-new-tokens: 1000000000 is not a valid"),
+        (["make-tiny-model", "--hidden-size", "1e9"], "--hidden-size: 1000000000 is not a valid"),
+    ],
+)
+def test_llm_commands_refuse_bad_settings_before_loading_anything(tmp_path, capsys, argv, named):
+    out = tmp_path / "out"
+    cmd, *flags = argv
+    needs = {
+        "train": ["--model", "m", "--data", str(tmp_path)],
+        "predict": ["--model", "m", "--data", str(tmp_path)],
+        "make-tiny-model": [],
+    }[cmd]
+    assert main(["llm", cmd, *needs, "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -483,7 +539,7 @@ def test_llm_commands_refuse_to_replace_what_they_did_not_write(tiny, toy, tmp_p
     users.mkdir()
     (users / "draft.txt").write_text("mine")
     assert trm_main([*prep, str(users)]) == 2
-    assert "not a prepared LLM dataset written by trm" in capsys.readouterr().err
+    assert "not written by trm, not by `trm llm prepare`" in capsys.readouterr().err
     assert (users / "draft.txt").read_text() == "mine"
 
     # an output inside an input (the tiny model's folder) is refused even with --overwrite
@@ -495,21 +551,50 @@ def test_llm_commands_refuse_to_replace_what_they_did_not_write(tiny, toy, tmp_p
     preds.write_text("keep\n")
     pred = ["llm", "predict", "--model", str(tiny), "--data", str(mine), "--out", str(preds)]
     assert trm_main(pred) == 2
-    assert "not a file of LLM predictions" in capsys.readouterr().err
+    assert "not written by trm, not by `trm llm predict`" in capsys.readouterr().err
     assert preds.read_text() == "keep\n"
     other = tmp_path / "other.jsonl"
     (tmp_path / "other.summary.json").write_text("{}")
     pred[-1] = str(other)
     assert trm_main(pred) == 2
-    assert "other.summary.json" in capsys.readouterr().err and not other.exists()
+    err = capsys.readouterr().err
+    assert "--summary" in err and "other.summary.json" in err and not other.exists()
 
-    # a Hugging Face model folder that make-tiny-model did not write is never replaced
+    # a Hugging Face model folder that make-tiny-model did not write is never replaced; its
+    # own earlier output is
     users_model = tmp_path / "llama"
     users_model.mkdir()
     (users_model / "config.json").write_text('{"model_type": "llama"}')
     assert trm_main(["llm", "make-tiny-model", "--out", str(users_model)]) == 2
     assert (users_model / "config.json").exists() and len(list(users_model.iterdir())) == 1
+    made = ["llm", "make-tiny-model", "--out", str(tmp_path / "made"), "--hidden-size", "16"]
+    assert trm_main(made) == 0 and trm_main(made) == 0
     capsys.readouterr()
+
+
+def test_llm_train_resume_continues_its_own_run_through_the_command(tiny, toy, tmp_path):
+    _prep(str(tiny), toy, tmp_path / "d")
+    run = tmp_path / "run"
+    argv = ["llm", "train", "--model", str(tiny), "--data", str(tmp_path / "d"), "--out", str(run)]
+    argv += ["--device", "cpu", "--max-steps", "2", "--batch-size", "4", "--grad-accum", "1"]
+    argv += ["--checkpoint-every", "1", "--no-progress"]
+    assert main([*argv, "--max-steps", "1"]) == 0
+    assert main(argv) == 2  # a second run into its folder without --resume
+    assert main([*argv, "--resume"]) == 0  # continues: its own folder, marked at the start
+    steps = [json.loads(x)["step"] for x in (run / "metrics.jsonl").open()]
+    assert steps == [1, 2] and json.loads((run / "train_summary.json").read_text())["steps"] == 2
+    # the adapter decodes through the command, its summary lands beside the predictions
+    preds = tmp_path / "preds.jsonl"
+    decode = ["llm", "predict", "--model", str(tiny), "--adapter", str(run / "adapter")]
+    decode += ["--data", str(tmp_path / "d"), "--out", str(preds), "--device", "cpu"]
+    assert main([*decode, "--no-progress"]) == 0
+    summary = json.loads((tmp_path / "preds.summary.json").read_text())
+    assert summary["records"] == len(read_jsonl(preds, "p"))
+    assert summary["config"]["adapter"] == str(run / "adapter")
+    cost = [str(run / "train_summary.json"), str(tmp_path / "preds.summary.json")]
+    scored = ["llm", "score", "--data", str(tmp_path / "d"), "--predictions", str(preds)]
+    assert main([*scored, "--out", str(tmp_path / "s"), "--n-boot", "100", "--cost", *cost]) == 0
+    assert json.loads((tmp_path / "s" / "metrics.json").read_text())["cost"]["trainable_parameters"]
 
 
 def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy, tmp_path, capsys):

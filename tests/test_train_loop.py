@@ -151,6 +151,37 @@ def test_run_layout_and_weights_load(tmp_path: Path, data_dir: Path) -> None:
         )
 
 
+@pytest.mark.parametrize(
+    ("override", "named"),
+    [
+        ("train.seed=-1", "train.seed: -1 is not a valid seed"),
+        ("train.lr=nan", "train.lr: nan is not a finite number"),
+        ("train.global_batch_size=1000000000", "train.global_batch_size: 1000000000 is not a"),
+        ("train.ema_rate=1.5", "train.ema_rate: 1.5 is not a valid probability"),
+        ("train.cpu_threads=0", "train.cpu_threads: 0 is not a valid count"),
+    ],
+)
+def test_bad_train_settings_are_one_line_errors_leaving_nothing(
+    tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str], override: str, named: str
+) -> None:
+    run = tmp_path / "run"
+    assert trm_main(["train", "--data", str(data_dir), "--out", str(run), *BASE, override]) == 2
+    err = capsys.readouterr().err
+    assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert not run.exists() and not list(tmp_path.iterdir())  # no folder, marker or lock
+
+
+def test_resume_needs_the_runs_own_folder(tmp_path: Path, data_dir: Path, capsys) -> None:
+    """--resume continues a folder `trm train` marked; another folder needs --overwrite."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    argv = ["train", "--resume", "--data", str(data_dir), "--out", str(other), "--no-progress"]
+    assert trm_main(argv) == 2
+    assert "not written by trm, not by `trm train`" in capsys.readouterr().err
+    assert (other / "notes.txt").read_text() == "keep"
+
+
 def test_resume_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
     # Exploration on (the model draws random numbers), EMA on, a checkpoint mid-run.
     common = [
@@ -164,12 +195,10 @@ def test_resume_equals_uninterrupted(tmp_path: Path, data_dir: Path) -> None:
     assert full.finished and full.step == 14
 
     part = tmp_path / "part"
-    first = train(
-        compose_config([*common, "train.stop_after_steps=7"]), data_dir, part, progress=False
-    )
-    assert not first.finished and first.step == 7 and load_state(part)["step"] == 7
-    assert not (part / "final.json").exists()
-    # continue through the CLI, as a user would
+    # stop and continue through the CLI, as a user would
+    start = ["train", "--data", str(data_dir), "--out", str(part), "--no-progress", *common]
+    assert trm_main([*start, "train.stop_after_steps=7"]) == 0
+    assert load_state(part)["step"] == 7 and not (part / "final.json").exists()
     assert (
         trm_main(
             [
@@ -231,9 +260,9 @@ def test_resume_restores_the_exploration_draws(tmp_path: Path, monkeypatch) -> N
 
     assert resume_into("resumed") == full
     # the same resume without restoring the RNG states gives other numbers
-    import trm.train.loop as loop
+    import trm.train.resume as resume
 
-    monkeypatch.setattr(loop, "restore_rng_state", lambda state: None)
+    monkeypatch.setattr(resume, "restore_rng_state", lambda state: None)
     assert resume_into("no-rng-restore") != full
 
 

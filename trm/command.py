@@ -63,6 +63,15 @@ class Progress:
 
 
 @dataclass(kw_only=True)
+class Resume:
+    """Commands that write a run in place over time (`trm train`, `trm llm train`)."""
+
+    resume: bool = setting(
+        False, help="continue the run in --out from its last saved state", config=False
+    )
+
+
+@dataclass(kw_only=True)
 class CheckpointChoice:
     """The weights a command loads (trm.model.checkpoint resolves folders to a step_N)."""
 
@@ -196,23 +205,20 @@ def refuse_overlap(
             )
 
 
-def _torchrun_rank() -> int:
-    """This process's rank when started by torchrun (RANK), else 0."""
+def _secondary_rank() -> bool:
+    """A process of a torchrun job other than rank 0 (which guards, locks and marks alone)."""
     try:
-        return int(os.environ.get("RANK", "0"))
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
     except ValueError:
-        return 0
+        return False
 
 
 @contextlib.contextmanager
 def guarded(command: Command, settings: Any) -> Iterator[None]:
-    """Check, lock and (after success) mark every output of `command`.
-
-    Under torchrun only rank 0 checks, locks and marks: the ranks of one run write the outputs
-    together (trm predict's shards), so the others must not find rank 0's lock in their way.
-    """
+    """Check, lock and (after success) mark every output of `command`. Under torchrun only
+    rank 0 does so: the ranks of one job write one output together."""
     refuse_overlap(command, settings)
-    if _torchrun_rank() > 0:
+    if _secondary_rank():
         yield
         return
     overwrite = bool(getattr(settings, "overwrite", False))
@@ -222,10 +228,16 @@ def guarded(command: Command, settings: Any) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
         for _spec, out in outs:
             stack.enter_context(outputs.output_lock(out, command.marker))
+        new = [out for spec, out in outs if spec.incremental and not out.exists()]
         for spec, out in outs:
             if spec.incremental:  # written in place over time: marked from the start
                 outputs.write_marker(out, command.marker, folder=spec.folder)
-        yield
+        try:
+            yield
+        except BaseException:
+            for out in new:  # a run that failed before writing anything leaves nothing
+                outputs.remove_if_only_marker(out)
+            raise
         for spec, out in outs:
             if out.exists() and not spec.incremental:
                 outputs.write_marker(out, command.marker, folder=spec.folder)

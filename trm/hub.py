@@ -3,7 +3,7 @@
 `fetch_checkpoint` snapshots a Hub repository (or copies a local folder, for users without
 network access) into DIR and writes DIR/checksums.json with the sha256 of every file. Finding
 the weights inside a checkpoint and building its model live in trm.model.checkpoint and
-trm.model.build; the `trm fetch-checkpoint` command in trm.hub_cli.
+trm.model.build; the `trm fetch-checkpoint` command in trm.cli.fetch_checkpoint.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_dir, read_json, sha256_file, write_json
 
 DEFAULT_REPO_ID = "arcprize/trm_arc_prize_verification"
+DEFAULT_TIMEOUT_S = 60.0  # seconds per network read
 CHECKSUMS_FILE = "checksums.json"
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 LOCAL_PATH_HINT = (
@@ -123,9 +124,10 @@ def download_snapshot(
     revision: str | None = None,
     include: Sequence[str] | None = None,
     cache_dir: str | os.PathLike | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     deadline_s: float | None = None,
     endpoint: str | None = None,
+    progress: bool = True,
 ) -> Path:
     """snapshot_download into the Hub cache with bounded network calls; returns the snapshot folder.
 
@@ -140,7 +142,11 @@ def download_snapshot(
         RevisionNotFoundError,
     )
     from huggingface_hub.utils import _http as hf_http
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars
 
+    bars_were_off = are_progress_bars_disabled()
+    if not progress:
+        disable_progress_bars()
     # wrap (then restore) whatever factory is installed, so a user's proxy settings still apply
     previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
     huggingface_hub.set_client_factory(_bounded_client_factory(timeout_s, previous))
@@ -181,6 +187,8 @@ def download_snapshot(
         raise
     finally:
         huggingface_hub.set_client_factory(previous)
+        if not bars_were_off:
+            huggingface_hub.utils.enable_progress_bars()
     return Path(folder)
 
 
@@ -233,9 +241,10 @@ def fetch_checkpoint(
     include: Sequence[str] | None = None,
     expect_sha256: Sequence[str] | None = None,
     cache_dir: str | os.PathLike | None = None,
-    timeout_s: float = 60.0,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
     deadline_s: float | None = None,
     endpoint: str | None = None,
+    progress: bool = True,
 ) -> dict[str, Any]:
     """Fetch a checkpoint into `out` (atomically) and write out/checksums.json; returns its content.
 
@@ -257,7 +266,7 @@ def fetch_checkpoint(
     elif _REPO_ID_RE.match(source) and not source.startswith((".", "/", "~")):
         kind = "hub"
         root = download_snapshot(
-            source, revision, include, cache_dir, timeout_s, deadline_s, endpoint
+            source, revision, include, cache_dir, timeout_s, deadline_s, endpoint, progress
         )
         rels = _list_files(root)
         commit = root.name  # snapshots/<commit hash>
@@ -275,13 +284,10 @@ def fetch_checkpoint(
     with atomic_dir(out) as tmp:
         checksums: dict[str, str] = {}
         sizes: dict[str, int] = {}
-        try:
-            from trm.progress import progress as tqdm
+        from trm.progress import progress as tqdm
 
-            it = tqdm(selected, desc="sha256", unit="file", disable=len(selected) < 2)
-        except ImportError:  # pragma: no cover
-            it = selected
-        for rel in it:
+        bar = tqdm(selected, desc="sha256", unit="file", disable=not progress or len(selected) < 2)
+        for rel in bar:
             dst = tmp / rel
             _link_or_copy(root / rel, dst)
             checksums[rel] = sha256_file(dst)

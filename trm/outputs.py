@@ -122,6 +122,16 @@ def marked_by(out: str | os.PathLike) -> str | None:
     return command if isinstance(command, str) else None
 
 
+def remove_if_only_marker(out: str | os.PathLike) -> None:
+    """Remove a folder output that holds nothing but its marker (a run that failed at once)."""
+    out = Path(out)
+    marker = marker_path(out, folder=True)
+    with contextlib.suppress(OSError):
+        if out.is_dir() and not out.is_symlink() and list(out.iterdir()) == [marker]:
+            marker.unlink()
+            out.rmdir()
+
+
 def is_marked(out: str | os.PathLike, command: str) -> bool:
     return marked_by(out) == command
 

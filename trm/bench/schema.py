@@ -106,6 +106,7 @@ class Memory:
 
 MODE_INFERENCE = "inference"
 MODE_TRAIN_STEP = "train_step"
+DTYPES = ("float32", "bfloat16", "float16")  # what `trm bench --dtypes` measures
 # The peak-memory figure to show, by Device.TYPE.
 PEAK_MEMORY_KEY = {"cuda": Memory.CUDA_MAX_ALLOCATED_BYTES, "cpu": Memory.CPU_PEAK_RSS_BYTES}
 

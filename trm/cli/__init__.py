@@ -33,15 +33,6 @@ MODULES: tuple[str, ...] = (
     "llm",
     "claims",
 )
-# Modules still registering argparse parsers by hand (being moved to declarations).
-LEGACY: tuple[str, ...] = (
-    "trm.train.cli",
-    "trm.train.adapt_cli",
-    "trm.hub_cli",
-    "trm.bench.cli",
-    "trm.provenance_cli",
-    "trm.llm.cli",
-)
 
 
 def _module(name: str):  # noqa: ANN202
@@ -78,11 +69,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Reproduce and audit the Tiny Recursive Model paper.",
     )
     parser.add_argument("--version", action="version", version=f"trm-repro {__version__}")
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for mod_name in LEGACY:
-        mod = _module(mod_name)
-        if mod is not None and hasattr(mod, "register"):
-            mod.register(sub)
     return parser
 
 
@@ -90,10 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = getattr(args, "_command", None)
-    if command is None and not getattr(args, "func", None):
+    if command is None:  # `trm` alone
         parser.print_help()
         return 2
-    name = command.name if command is not None else args.command
+    name = command.name
     # SIGTERM unwinds like Ctrl-C: atomic writers remove their temporaries (train installs its
     # own handler while the loop runs, which saves the full state instead).
     from trm.outputs import (
@@ -104,12 +90,9 @@ def main(argv: list[str] | None = None) -> int:
 
     previous_handler = install_termination_handler()
     try:
-        if command is not None:
-            from trm.command import invoke, settings_from_namespace
+        from trm.command import invoke, settings_from_namespace
 
-            rc = invoke(command, settings_from_namespace(command.settings, args))
-        else:
-            rc = args.func(args)
+        rc = invoke(command, settings_from_namespace(command.settings, args))
     except Terminated as e:
         print(
             f"trm {name}: stopped by signal {e.signum}; unfinished outputs removed",

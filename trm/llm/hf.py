@@ -8,9 +8,12 @@ can fix (gated model without a token, no network, a typo in the id) become one-l
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
+
+if TYPE_CHECKING:
+    from trm.llm.config import BaseModel
 
 TOKEN_ENV = "HF_TOKEN"
 
@@ -116,6 +119,17 @@ def load_model(
     if not load_in_4bit:
         model.to(device)
     return model
+
+
+def load_base_model(cfg: BaseModel, device: str) -> Any:
+    """The base model `cfg` names, loaded as it says (dtype, 4-bit, revision)."""
+    return load_model(
+        cfg.model,
+        device=device,
+        dtype=cfg.dtype,
+        load_in_4bit=cfg.load_in_4bit,
+        revision=cfg.revision,
+    )
 
 
 def count_parameters(model: Any) -> tuple[int, int]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +18,15 @@ import numpy as np
 
 from trm.data.augment import inverse_dihedral_transform, invert_colour_perm, parse_name
 from trm.errors import UserError
+from trm.llm.config import PredictConfig, recorded
 from trm.llm.prepare import read_jsonl, read_manifest
 from trm.llm.prompt import parse_grid
 from trm.utils import atomic_file, resolve_device, write_json
 
 
-@dataclass
-class PredictConfig:
-    model: str
-    adapter: str | None = None  # folder with adapter_config.json; None = the base model
-    batch_size: int = 8
-    device: str = "auto"
-    dtype: str = "auto"
-    load_in_4bit: bool = False
-    max_new_tokens: int | None = None  # None = from the dataset manifest
-    revision: str | None = None
+def summary_path(out: str | os.PathLike) -> Path:
+    """Where `trm llm predict` writes the run's summary by default: beside the predictions."""
+    return Path(str(out)).with_suffix(".summary.json")
 
 
 def undo_view(grid: list[list[int]], name: str) -> list[list[int]]:
@@ -44,22 +37,16 @@ def undo_view(grid: list[list[int]], name: str) -> list[list[int]]:
 
 
 def load_for_inference(cfg: PredictConfig, device: str) -> tuple[Any, Any]:
-    from trm.llm.hf import load_model, load_tokenizer
+    from trm.llm.hf import load_base_model, load_tokenizer
 
     tok = load_tokenizer(cfg.model, cfg.revision)
-    model = load_model(
-        cfg.model,
-        device=device,
-        dtype=cfg.dtype,
-        load_in_4bit=cfg.load_in_4bit,
-        revision=cfg.revision,
-    )
+    model = load_base_model(cfg, device)
     if cfg.adapter:
         from peft import PeftModel
 
         if not (Path(cfg.adapter) / "adapter_config.json").exists():
             raise UserError(f"{cfg.adapter}: no adapter_config.json (not a peft adapter folder)")
-        model = PeftModel.from_pretrained(model, cfg.adapter)
+        model = PeftModel.from_pretrained(model, str(cfg.adapter))
     model.eval()
     return tok, model
 
@@ -119,13 +106,18 @@ def generate_batch(
     return results
 
 
-def predict(cfg: PredictConfig, data_dir: str | os.PathLike, out: str | os.PathLike) -> dict:
-    from tqdm import tqdm
-
+def predict(
+    cfg: PredictConfig,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    summary_out: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> dict:
+    """Decode every test record into `out` (JSON lines) and write the run's summary (parameters,
+    tokens, time, unparseable answers) to `summary_out` (default: beside `out`)."""
     from trm.llm.hf import count_parameters
+    from trm.progress import progress as tqdm
 
-    if cfg.batch_size < 1:
-        raise UserError(f"llm predict: batch_size must be >= 1, got {cfg.batch_size}")
     man = read_manifest(data_dir)
     records = read_jsonl(Path(data_dir) / "test.jsonl", "LLM test records")
     max_new = cfg.max_new_tokens or int(man["max_new_tokens"])
@@ -139,7 +131,8 @@ def predict(cfg: PredictConfig, data_dir: str | os.PathLike, out: str | os.PathL
     results: list[dict | None] = [None] * len(records)
     t0 = time.perf_counter()
     generated = 0
-    for s in tqdm(range(0, len(order), cfg.batch_size), desc="llm predict", unit="batch"):
+    starts = range(0, len(order), cfg.batch_size)
+    for s in tqdm(starts, desc="llm predict", unit="batch", disable=not progress):
         idx = order[s : s + cfg.batch_size]
         outs = generate_batch(model, tok, [prompts[i] for i in idx], max_new, stop_ids, device)
         for i, (ids, mean_lp, stopped) in zip(idx, outs, strict=True):
@@ -164,7 +157,7 @@ def predict(cfg: PredictConfig, data_dir: str | os.PathLike, out: str | os.PathL
             f.write(json.dumps(r) + "\n")
     on_gpu = device.startswith("cuda")
     summary = {
-        "config": asdict(cfg),
+        "config": recorded(cfg, PredictConfig),
         "device": device,
         "records": len(records),
         "max_new_tokens": max_new,
@@ -177,7 +170,7 @@ def predict(cfg: PredictConfig, data_dir: str | os.PathLike, out: str | os.PathL
         "unparseable": sum(r["grid"] is None for r in results if r),
         "hit_token_limit": sum(not r["stopped"] for r in results if r),
     }
-    write_json(Path(str(out)).with_suffix(".summary.json"), summary)
+    write_json(summary_out or summary_path(out), summary)
     print(
         f"llm predict: {len(records)} prompts, {generated} tokens generated in {seconds:.1f} s "
         f"({device}, max_new_tokens {max_new}); {summary['unparseable']} unparseable"

@@ -22,36 +22,15 @@ from typing import Any
 
 import numpy as np
 
-from trm.data.arc import REFERENCE_SECOND_TEST_SET, ArcTask
+from trm.data.arc import ArcTask
 from trm.data.arc_sources import load_subsets
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.errors import InputNotFoundError, UserError
+from trm.llm.config import PrepareConfig, recorded
 from trm.llm.prompt import chat_messages, grid_to_text
 from trm.utils import atomic_dir, sha256_file
 
-OVERLONG_POLICIES = ("drop_demos", "skip")
 DECODE_MARGIN = 8  # tokens allowed beyond the longest answer + end-of-turn marker
-
-
-@dataclass
-class PrepareConfig:
-    model: str
-    subsets: list[str]
-    test_set: str
-    # A second subset whose tasks are also test tasks, as `trm prepare arc --test-set2` (the
-    # reference's); it counts only when it is among `subsets`, so the LLM and the TRM built
-    # from the same dataset settings are tested on the same tasks.
-    test_set2: str | None = REFERENCE_SECOND_TEST_SET
-    source: str = "files"
-    input_prefix: str | None = None
-    max_tasks: int | None = None
-    tasks: list[str] | None = None
-    num_aug: int = 0
-    test_views: int = 0
-    seed: int = 42
-    max_len: int = 8192
-    overlong: str = "drop_demos"
-    revision: str | None = None
 
 
 @dataclass
@@ -194,10 +173,6 @@ def _task_records(
 
 def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = None) -> dict:
     """Write OUT/{train,test}.jsonl, OUT/test_tasks.json (answers, for scoring) and manifest.json."""
-    if cfg.overlong not in OVERLONG_POLICIES:
-        raise UserError(f"overlong must be one of {OVERLONG_POLICIES}, got {cfg.overlong!r}")
-    if cfg.max_len < 16:
-        raise UserError(f"max_len must be at least 16 tokens, got {cfg.max_len}")
     if tokenizer is None:
         from trm.llm.hf import load_tokenizer
 
@@ -239,7 +214,7 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
         raise UserError(f"test set {cfg.test_set!r}: no tasks selected")
     answer_tokens = [rec["answer_tokens"] for rec in train + test]
     manifest: dict[str, Any] = {
-        "config": asdict(cfg),
+        "config": recorded(cfg, PrepareConfig),
         "tokenizer": {
             "name_or_path": str(getattr(tokenizer, "name_or_path", cfg.model)),
             "vocab_size": len(tokenizer),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from trm.eval.stats import Bootstrap
 from trm.llm import schema as L
 from trm.llm.prepare import read_jsonl, read_manifest
 from trm.utils import atomic_dir, read_json, write_json
+
+if TYPE_CHECKING:
+    from trm.cli.llm import LlmScoreSettings
 
 EMPTY = [[0]]
 
@@ -49,16 +53,10 @@ def rank_candidates(preds: list[dict]) -> list[dict]:
     return cands
 
 
-def score(
-    data_dir: str | os.PathLike,
-    predictions: str | os.PathLike,
-    out: str | os.PathLike,
-    *,
-    boot: Bootstrap,
-    cost_files: list[str | os.PathLike] = (),
-) -> dict:
+def score(s: LlmScoreSettings) -> dict:
     """Vote each test input's views, write metrics.json (trm.llm.schema keys), submission.json,
-    per_input.csv (TRM's columns) and per_task.json into `out`; return the metrics."""
+    per_input.csv (TRM's columns) and per_task.json into `s.out`; return the metrics."""
+    data_dir, predictions = s.data, s.predictions
     man = read_manifest(data_dir)
     truth = read_json(Path(data_dir) / "test_tasks.json", "LLM test tasks")
     preds = read_jsonl(predictions, "LLM predictions")
@@ -90,7 +88,7 @@ def score(
     res = _vote_result(task_names, input_task, ranks, cand_counts, votes, top_votes)
 
     # TRM's scorer from here on: the same metrics, intervals and per-input table.
-    metrics = metrics_with_intervals(res, boot)
+    metrics = metrics_with_intervals(res, Bootstrap(n_boot=s.n_boot, seed=s.seed))
     test_split = man["splits"]["test"]
     metrics |= {
         L.N_PREDICTIONS: len(preds),
@@ -100,13 +98,13 @@ def score(
         L.N_TRUNCATED_OVERLONG: test_split["truncated"],
         L.N_WITHOUT_ANSWER: int((res.n_candidates == 0).sum()),
         L.ATTEMPTS: "top-2 answers voted over the original and augmented views",
-        L.COST: _cost(cost_files),
+        L.COST: _cost(s.cost),
     }
     task_pass = {
         task: {S.per_input_pass(k): float(res.task_pass[t, i]) for i, k in enumerate(L.PASS_KS)}
         for t, task in enumerate(task_names)
     }
-    with atomic_dir(out) as tmp:
+    with atomic_dir(s.out) as tmp:
         write_json(tmp / "metrics.json", metrics)
         with open(tmp / "submission.json", "w") as f:
             json.dump(submission, f)

@@ -4,12 +4,11 @@ model (nothing can be downloaded there). Random init, seeded."""
 
 from __future__ import annotations
 
-import json
 import os
 import string
 from pathlib import Path
 
-from trm.llm.outputs import TINY_MODEL_MARKER
+from trm.llm.config import TinyModelConfig
 from trm.utils import atomic_dir
 
 SPECIAL = ["<pad>", "<s>", "<|end|>", "<|user|>", "<|assistant|>", "<|system|>"]
@@ -43,28 +42,22 @@ def char_tokenizer():  # -> transformers.PreTrainedTokenizerFast
 
 
 def make_tiny_model(
-    out: str | os.PathLike,
-    *,
-    hidden_size: int = 64,
-    layers: int = 2,
-    heads: int = 4,
-    max_positions: int = 4096,
-    init_std: float = 0.2,
-    seed: int = 0,
+    out: str | os.PathLike, cfg: TinyModelConfig | None = None, init_std: float = 0.2
 ) -> Path:
     """Write a random tiny LlamaForCausalLM + tokenizer to `out` (replaced atomically)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
+    cfg = cfg or TinyModelConfig()
     tok = char_tokenizer()
-    cfg = LlamaConfig(
+    llama = LlamaConfig(
         vocab_size=len(tok),
-        hidden_size=hidden_size,
-        intermediate_size=hidden_size * 2,
-        num_hidden_layers=layers,
-        num_attention_heads=heads,
-        num_key_value_heads=heads,
-        max_position_embeddings=max_positions,
+        hidden_size=cfg.hidden_size,
+        intermediate_size=cfg.hidden_size * 2,
+        num_hidden_layers=cfg.layers,
+        num_attention_heads=cfg.heads,
+        num_key_value_heads=cfg.heads,
+        max_position_embeddings=cfg.max_positions,
         bos_token_id=tok.bos_token_id,
         eos_token_id=tok.eos_token_id,
         pad_token_id=tok.pad_token_id,
@@ -73,14 +66,11 @@ def make_tiny_model(
         # only embeddings of norm ~1 let a LoRA-only fine-tune reach confident logits.
         initializer_range=init_std,
     )
-    torch.manual_seed(seed)
-    model = LlamaForCausalLM(cfg)
+    torch.manual_seed(cfg.seed)
+    model = LlamaForCausalLM(llama)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)  # safetensors
         tok.save_pretrained(tmp)
-        # the marker that lets a later make-tiny-model replace this folder (and nothing else)
-        marker = {"written_by": "trm llm make-tiny-model", "seed": seed}
-        (tmp / TINY_MODEL_MARKER).write_text(json.dumps(marker) + "\n")
     return Path(out)
 
 

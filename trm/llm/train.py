@@ -14,51 +14,17 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from trm.errors import UserError
+from trm.llm.config import LoraTrainConfig, recorded
 from trm.llm.prepare import read_jsonl, read_manifest
+from trm.outputs import MARKER_NAME
 from trm.utils import atomic_dir, resolve_device, write_json
 
 IGNORE = -100  # label value the loss skips (prompt tokens, padding)
-DEFAULT_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 STATE_FILE = "train_state.pt"
-
-
-@dataclass
-class LoraTrainConfig:
-    model: str
-    r: int = 16
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_TARGETS))
-    epochs: float = 2.0
-    lr: float = 2e-4
-    batch_size: int = 2
-    grad_accum: int = 4
-    warmup_steps: int = 5
-    weight_decay: float = 0.01
-    seed: int = 3407
-    max_steps: int | None = None  # stop early (smoke runs); None = the epochs
-    checkpoint_every: int = 0  # optimizer steps between checkpoints; 0 = at the end only
-    load_in_4bit: bool = False
-    dtype: str = "auto"
-    device: str = "auto"
-    gradient_checkpointing: bool = False
-    revision: str | None = None
-
-    def check(self) -> None:
-        for name in ("r", "alpha", "batch_size", "grad_accum"):
-            if getattr(self, name) < 1:
-                raise UserError(f"llm train: {name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.dropout < 1:
-            raise UserError(f"llm train: dropout must be in [0, 1), got {self.dropout}")
-        if self.epochs <= 0 or self.lr <= 0:
-            raise UserError("llm train: epochs and lr must be positive")
-        if not self.target_modules:
-            raise UserError("llm train: target_modules is empty")
 
 
 def tokenize_records(records: list[dict], tokenizer: Any) -> list[tuple[list[int], list[int]]]:
@@ -115,15 +81,9 @@ def lr_factor(step: int, warmup: int, total: int) -> float:
 def build_lora_model(cfg: LoraTrainConfig, device: str) -> Any:
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
-    from trm.llm.hf import load_model
+    from trm.llm.hf import load_base_model
 
-    base = load_model(
-        cfg.model,
-        device=device,
-        dtype=cfg.dtype,
-        load_in_4bit=cfg.load_in_4bit,
-        revision=cfg.revision,
-    )
+    base = load_base_model(cfg, device)
     if cfg.load_in_4bit:
         base = prepare_model_for_kbit_training(
             base, use_gradient_checkpointing=cfg.gradient_checkpointing
@@ -174,19 +134,22 @@ def _last_checkpoint(out: Path) -> Path | None:
 
 
 def train(
-    cfg: LoraTrainConfig, data_dir: str | os.PathLike, out: str | os.PathLike, resume: bool = False
+    cfg: LoraTrainConfig,
+    data_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    resume: bool = False,
+    progress: bool = True,
 ) -> dict:
     import random
 
     import numpy as np
     import torch
-    from tqdm import tqdm
 
     from trm.llm.hf import count_parameters, load_tokenizer
+    from trm.progress import progress as tqdm
 
-    cfg.check()
     out = Path(out)
-    if out.exists() and not resume and any(out.iterdir()):
+    if out.exists() and not resume and any(p.name != MARKER_NAME for p in out.iterdir()):
         raise UserError(f"{out} is not empty: pass --resume to continue, or remove it")
     out.mkdir(parents=True, exist_ok=True)
     device = resolve_device(cfg.device)
@@ -233,7 +196,14 @@ def train(
     model.train()
     metrics_path = out / "metrics.jsonl"
     t0 = time.perf_counter()
-    bar = tqdm(total=total_steps, initial=step, desc="llm train", unit="step", mininterval=5)
+    bar = tqdm(
+        total=total_steps,
+        initial=step,
+        desc="llm train",
+        unit="step",
+        mininterval=5,
+        disable=not progress,
+    )
     with open(metrics_path, "a") as mf:
         while step < total_steps:
             epoch, first = divmod(step * cfg.grad_accum, batches_per_epoch)
@@ -272,7 +242,7 @@ def train(
     bar.close()
     seconds = seconds_before + time.perf_counter() - t0
     summary = {
-        "config": asdict(cfg),
+        "config": recorded(cfg, LoraTrainConfig),
         "device": device,
         "steps": step,
         "records": len(data),

@@ -102,10 +102,13 @@ def model_settings(group: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in dict(raw).items() if k not in NON_MODEL_KEYS}
 
 
-def parse_overrides(items: Sequence[str] | None) -> dict[str, Any]:
-    """`key=value` strings, values parsed as YAML scalars (3 -> int, true -> bool, 1e-5 -> float)."""
+def parse_overrides(items: Sequence[str] | Mapping[str, str] | None) -> dict[str, Any]:
+    """`key=value` strings (or --arch-override's KEY -> VALUE mapping), values parsed as YAML
+    scalars (3 -> int, true -> bool, 1e-5 -> float)."""
     import yaml
 
+    if isinstance(items, Mapping):
+        items = [f"{k}={v}" for k, v in items.items()]
     out: dict[str, Any] = {}
     for item in items or ():
         if "=" not in item:
@@ -283,6 +286,7 @@ def build_model_for_dataset(
 def build_model_for_checkpoint(
     checkpoint: str | os.PathLike,
     *,
+    step: int | None = None,
     seq_len: int,
     vocab_size: int,
     num_puzzle_identifiers: int,
@@ -300,7 +304,7 @@ def build_model_for_checkpoint(
         resolve_checkpoint,
     )
 
-    weights, saved = resolve_checkpoint(checkpoint)
+    weights, saved = resolve_checkpoint(checkpoint, step)
     state = read_state_dict(weights)
     vocab = next(
         (int(v.shape[0]) for k, v in state.items() if k.endswith("embed_tokens.embedding_weight")),

@@ -24,18 +24,20 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import yaml
 from torch import nn
 
-from trm.errors import InputError, UserError
+from trm.errors import InputError
 from trm.train import adapt_schema as S
-from trm.train.adapt_schema import AdaptConfig
+
+if TYPE_CHECKING:
+    from trm.cli.adapt import AdaptSettings
 
 
 @dataclass
@@ -217,53 +219,25 @@ def _all_config(
     cfg: dict[str, Any], saved: dict[str, Any] | None, loss_type: str, data: Path, source: Path
 ) -> dict[str, Any]:
     """all_config.yaml of the adapted checkpoint: the model settings for the target dataset."""
-    from trm.model import REFERENCE_NAMES
-    from trm.model.build import ARCH_KEY
+    from trm.train.run_files import arch_section
 
-    arch = {k: v for k, v in cfg.items() if k != ARCH_KEY}
     if saved and saved.get("forward_dtype"):
-        arch["forward_dtype"] = saved["forward_dtype"]  # a GPU predict keeps the trained dtype
+        cfg = {**cfg, "forward_dtype": saved["forward_dtype"]}  # a GPU predict keeps it
     return {
-        "arch": {
-            "name": REFERENCE_NAMES[str(cfg.get(ARCH_KEY, "trm"))],
-            **arch,
-            "loss": {"name": "losses@ACTLossHead", "loss_type": loss_type},
-        },
+        "arch": arch_section(cfg, loss_type),
         "data_paths": [str(data)],
         "adapted_from": str(source),
     }
 
 
-def is_adapt_output(folder: Path) -> bool:
-    """recognise(): a folder `trm adapt` wrote (its adapt.json says so)."""
-    from trm.utils import read_json
+def adapt(s: AdaptSettings) -> dict[str, Any]:
+    """Fit the puzzle-embedding rows of `s.data`'s unseen puzzles (module doc); write `s.out`.
 
-    try:
-        summary = read_json(folder / S.SUMMARY_FILE)
-    except (UserError, OSError):
-        return False
-    return isinstance(summary, dict) and summary.get(S.KEY_KIND) == S.SUMMARY_KIND
-
-
-def adapt(
-    checkpoint: str | os.PathLike,
-    source_data: str | os.PathLike,
-    data: str | os.PathLike,
-    out: str | os.PathLike,
-    config: AdaptConfig | None = None,
-    *,
-    step: int | None = None,
-    preset: str | None = None,
-    overrides: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> dict[str, Any]:
-    """Fit the puzzle-embedding rows of `data`'s unseen puzzles (module doc); write `out`.
-
-    checkpoint: trained on `source_data` (its identifiers.json names the checkpoint's rows).
+    s.checkpoint: trained on `s.source_data` (its identifiers.json names the checkpoint's rows).
     Returns the summary written to OUT/adapt.json.
     """
     from trm.data.format import read_identifiers, read_metadata
-    from trm.model.build import build_model, model_config, resolve_forward_dtype
+    from trm.model.build import build_model, model_config, parse_overrides, resolve_forward_dtype
     from trm.model.checkpoint import (
         PUZZLE_EMB_KEY,
         CheckpointError,
@@ -274,16 +248,14 @@ def adapt(
         step_number,
     )
     from trm.progress import progress as progress_bar
-    from trm.train.loop import weights_state_dict
     from trm.train.loss import loss_step
     from trm.train.optim import SparseEmbeddingSignSGD
+    from trm.train.params import weights_state_dict
     from trm.utils import atomic_dir, resolve_device, sha256_file, write_json
 
-    config = config or AdaptConfig()
-    config.validate()
     wall0, cpu0 = time.perf_counter(), time.process_time()
-    source_data, data, out = Path(source_data), Path(data), Path(out)
-    weights, saved = resolve_checkpoint(checkpoint, step)
+    source_data, data, out = Path(s.source_data), Path(s.data), Path(s.out)
+    weights, saved = resolve_checkpoint(s.checkpoint, s.step)
     state = read_state_dict(weights)
     emb_key = next((k for k in state if k.endswith(PUZZLE_EMB_KEY)), None)
     if emb_key is None:
@@ -308,24 +280,24 @@ def adapt(
         )
     _check_shapes(weights, state, saved, data, meta.seq_len, meta.vocab_size)
 
-    device = resolve_device(config.device)
-    if config.threads is not None and device == "cpu":
-        torch.set_num_threads(config.threads)
+    device = resolve_device(s.device)
+    if s.threads is not None and device == "cpu":
+        torch.set_num_threads(s.threads)
     cfg = model_config(
         saved,
         meta.seq_len,
         meta.vocab_size,
         meta.num_puzzle_identifiers,
-        batch_size=config.batch_size,
-        preset=preset,
-        overrides=overrides,
+        batch_size=s.batch_size,
+        preset=s.arch,
+        overrides=parse_overrides(s.arch_override),
     )
     cfg["forward_dtype"] = resolve_forward_dtype("auto", device, cfg.get("forward_dtype"))
     _check_hidden_size(weights, state, cfg)
     loss_type = _loss_type(_checkpoint_settings(weights))
 
     # The fresh model's table is the reference initialisation of the new rows.
-    torch.manual_seed(config.seed)
+    torch.manual_seed(s.seed)
     model = build_model(cfg)
     plan = plan_rows(source_names, target_names)
     state = dict(state)
@@ -338,41 +310,39 @@ def adapt(
 
     reader = ExampleReader(data, "train")
     fit_examples, fitted = fit_rows(reader.puzzle_identifiers, reader.puzzle_indices, plan.new)
-    if config.steps > 0 and fit_examples.size == 0:
+    if s.steps > 0 and fit_examples.size == 0:
         raise InputError(
             f"{data / 'train'}: none of the {plan.new.size} puzzles missing from "
             f"{source_data / 'identifiers.json'} has training examples: nothing to fit"
         )
-    rng = np.random.default_rng(config.seed)
+    rng = np.random.default_rng(s.seed)
     eval_rows = np.sort(
-        rng.choice(fit_examples, min(config.eval_examples, fit_examples.size), replace=False)
+        rng.choice(fit_examples, min(s.eval_examples, fit_examples.size), replace=False)
     )
-    loss_before, exact_before = eval_loss(model, reader, eval_rows, config.batch_size, loss_type)
+    loss_before, exact_before = eval_loss(model, reader, eval_rows, s.batch_size, loss_type)
 
     model.train()
-    optimizer = SparseEmbeddingSignSGD(
-        model.puzzle_emb, lr=config.lr, weight_decay=config.weight_decay
-    )
+    optimizer = SparseEmbeddingSignSGD(model.puzzle_emb, lr=s.lr, weight_decay=s.weight_decay)
     train_losses: list[float] = []
     bar = progress_bar(
-        total=config.steps, desc="adapt", unit="step", disable=not progress or config.steps == 0
+        total=s.steps, desc="adapt", unit="step", disable=s.no_progress or s.steps == 0
     )
     carry = None
-    batches = batch_rows(fit_examples, config.batch_size, config.seed)
-    for _ in range(config.steps):
+    batches = batch_rows(fit_examples, s.batch_size, s.seed)
+    for _ in range(s.steps):
         batch = {k: v.to(device) for k, v in reader.batch(next(batches)).items()}
         if carry is None:
             carry = model.initial_carry(batch)
         loss, _, carry = loss_step(model, batch, carry=carry, loss_type=loss_type)
-        (loss / config.batch_size).backward()
+        (loss / s.batch_size).backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-        train_losses.append(float(loss.detach()) / config.batch_size)
+        train_losses.append(float(loss.detach()) / s.batch_size)
         bar.update(1)
         bar.set_postfix(loss=f"{train_losses[-1]:.3f}")
     bar.close()
     model.eval()
-    loss_after, exact_after = eval_loss(model, reader, eval_rows, config.batch_size, loss_type)
+    loss_after, exact_after = eval_loss(model, reader, eval_rows, s.batch_size, loss_type)
     _check_only_fitted_rows_changed(model, before, fitted)
 
     name = f"step_{step_number(weights) or 0}"
@@ -387,7 +357,7 @@ def adapt(
             "source_sha256": sha256_file(weights),
             "source_data": str(source_data),
             "data": str(data),
-            **{k: v for k, v in asdict(config).items() if k not in ("device", "threads")},
+            **S.fitting_settings(s),
             S.KEY_ROWS_TOTAL: plan.total,
             S.KEY_ROWS_COPIED: int(plan.copied.size),
             S.KEY_ROWS_NEW: int(plan.new.size),

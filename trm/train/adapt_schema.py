@@ -1,18 +1,19 @@
-"""What `trm adapt` writes and reads: its settings and the keys of OUT/adapt.json.
+"""What `trm adapt` writes and reads: how the new rows are fitted (`AdaptConfig`, the declared
+settings of analyses.adapt) and the keys of OUT/adapt.json.
 
-Kept apart from trm.train.adapt (which imports torch) so that the CLI's parser and the report
-read them cheaply.
+Kept apart from trm.train.adapt (which imports torch) so that the command's parser and the
+report read them cheaply.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
-from trm.errors import InputError
+from trm.settings import SEED, count, non_negative, positive, setting, size
 
 SUMMARY_FILE = "adapt.json"
-SUMMARY_KIND = "trm adapt"  # the summary's `kind`: recognises an earlier output of this command
+SUMMARY_KIND = "trm adapt"  # the summary's `kind`: which command wrote it
 
 # adapt.json keys (the report and the workflow read these)
 KEY_KIND = "kind"
@@ -33,31 +34,32 @@ KEY_DEVICE = "device"
 KEY_WEIGHTS = "weights"
 
 
-@dataclass(frozen=True)
+MAX_BATCH = 65_536  # examples per step: each one is a full sequence of activations
+
+
+@dataclass(kw_only=True)
 class AdaptConfig:
-    """How the new rows are fitted (defaults: the reference's ARC puzzle-embedding settings)."""
+    """How the new rows are fitted (defaults: the reference's ARC puzzle-embedding settings).
+    The workflow's analyses.adapt keys; recorded in adapt.json."""
 
-    steps: int = 100
-    lr: float = 1e-2  # the reference's puzzle_emb_lr
-    weight_decay: float = 0.1  # the reference's puzzle_emb_weight_decay
-    batch_size: int = 64
-    seed: int = 0
-    eval_examples: int = 256  # fitted examples the loss before/after is measured on
-    device: str = "auto"
-    threads: int | None = None
+    steps: int = setting(
+        100, check=count(0, 10_000_000), help="sign-SGD steps on the new rows (0: no fitting)"
+    )
+    lr: float = setting(
+        1e-2, check=positive(), help="sign-SGD step size (the reference's puzzle_emb_lr)"
+    )
+    weight_decay: float = setting(
+        0.1, check=non_negative(), help="decoupled weight decay of the fitted rows"
+    )
+    batch_size: int = setting(64, check=size(1, MAX_BATCH), help="examples per step")
+    seed: int = setting(0, check=SEED, help="batch order and ACT exploration")
+    eval_examples: int = setting(
+        256,
+        check=count(1, 10_000_000),
+        help="fitted examples the loss before/after is measured on",
+    )
 
-    def validate(self) -> None:
-        if self.steps < 0:
-            raise InputError(f"--steps must be >= 0, got {self.steps}")
-        if self.batch_size < 1:
-            raise InputError(f"--batch-size must be >= 1, got {self.batch_size}")
-        if not (self.lr >= 0 and math.isfinite(self.lr)):
-            raise InputError(f"--lr must be a finite number >= 0, got {self.lr}")
-        if not (self.weight_decay >= 0 and math.isfinite(self.weight_decay)):
-            raise InputError(
-                f"--weight-decay must be a finite number >= 0, got {self.weight_decay}"
-            )
-        if self.eval_examples < 1:
-            raise InputError(f"--eval-examples must be >= 1, got {self.eval_examples}")
-        if self.threads is not None and self.threads < 1:
-            raise InputError(f"--threads must be >= 1, got {self.threads}")
+
+def fitting_settings(config: AdaptConfig) -> dict[str, Any]:
+    """The AdaptConfig part of a command's settings, as adapt.json records it."""
+    return {f.name: getattr(config, f.name) for f in fields(AdaptConfig)}

@@ -1,17 +1,23 @@
-"""Training configuration: Hydra composition of config/train_root.yaml.
+"""Training configuration: Hydra composition of config/train_root.yaml, its checks, and the
+config of a new or resumed run (`trm train`).
 
-The model group's presets, and the reference model config built from them, are trm.model.build's.
+The train group's YAML files (config/train/) declare the settings and their defaults; the
+bounds below are their checks (one line naming `train.<key>`). The model group's presets, and
+the reference model config built from them, are trm.model.build's.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from trm.errors import InputError
+from trm.errors import InputError, UserError
 from trm.model.build import config_dir as default_config_dir
+from trm.settings import FRACTION, SEED, Range, count, non_negative, size
 
 ROOT_CONFIG = "train_root"
 TRAIN_KEYS_REQUIRED = (
@@ -31,6 +37,30 @@ TRAIN_KEYS_REQUIRED = (
     "seed",
     "checkpoint_every",
 )
+# Bounds of the train settings. global_batch_size is bounded above: every rank allocates its
+# share of it (inputs, activations) at once, so a typo would ask for terabytes.
+MAX_GLOBAL_BATCH = 65_536
+TRAIN_BOUNDS: dict[str, Range] = {
+    "global_batch_size": size(1, MAX_GLOBAL_BATCH),
+    "epochs": count(1),
+    "epochs_per_iter": count(1),
+    "lr": non_negative(),
+    "lr_min_ratio": FRACTION,
+    "lr_warmup_steps": non_negative(),
+    "beta1": Range("Adam beta", 0.0, 1.0),
+    "beta2": Range("Adam beta", 0.0, 1.0),
+    "weight_decay": non_negative(),
+    "puzzle_emb_lr": non_negative(),
+    "puzzle_emb_weight_decay": non_negative(),
+    "ema_rate": FRACTION,
+    "seed": SEED,
+    "checkpoint_every": count(0),
+    "max_steps": count(1),
+    "stop_after_steps": count(1),
+    "log_every": count(1),
+    "cpu_threads": count(1, 4096),
+}
+WHOLE_NUMBERS = {k for k, r in TRAIN_BOUNDS.items() if r.kind in ("count", "size", "seed")}
 
 
 def compose_config(
@@ -69,6 +99,17 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return merged
 
 
+def _check_number(key: str, value: Any, bounds: Range) -> None:
+    where = f"train.{key}"
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {value!r} is not a finite number")
+    if key in WHOLE_NUMBERS and not float(value).is_integer():
+        raise InputError(f"{where}: expected a whole number, got {value!r}")
+    bounds.check(where, value)
+
+
 def validate_config(cfg: DictConfig) -> None:
     for section in ("model", "train"):
         if section not in cfg:
@@ -77,15 +118,15 @@ def validate_config(cfg: DictConfig) -> None:
     if missing:
         raise InputError(f"training config: train.{missing[0]} is missing (missing: {missing})")
     t = cfg.train
-    if int(t.global_batch_size) <= 0:
-        raise InputError(f"train.global_batch_size must be positive, got {t.global_batch_size}")
+    for key, bounds in TRAIN_BOUNDS.items():
+        value = t.get(key)
+        if value is None and key not in TRAIN_KEYS_REQUIRED:
+            continue  # an optional setting left at null
+        _check_number(key, value, bounds)
     if int(t.epochs) % int(t.epochs_per_iter) != 0:
         raise InputError(
             f"train.epochs ({t.epochs}) must be a multiple of train.epochs_per_iter ({t.epochs_per_iter})"
         )
-    for k in ("lr", "puzzle_emb_lr", "weight_decay", "puzzle_emb_weight_decay"):
-        if float(t[k]) < 0:
-            raise InputError(f"train.{k} must be >= 0, got {t[k]}")
     order = t.get("example_order", "auto")
     if order not in ("auto", "reference", "per_iteration"):
         raise InputError(
@@ -96,3 +137,53 @@ def validate_config(cfg: DictConfig) -> None:
         items = OmegaConf.to_container(freeze) if OmegaConf.is_config(freeze) else freeze
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
             raise InputError(f"train.freeze must be a name or a list of names, got {freeze!r}")
+
+
+def run_config(
+    run_dir: Path,
+    overrides: list[str],
+    *,
+    resume: bool,
+    config_dir: Path | None = None,
+    init_from: Path | None = None,
+) -> DictConfig:
+    """The config of `trm train`: composed from `overrides` for a new run, or the run's own
+    config.yaml with `key=value` overrides for `--resume`. One line for every problem."""
+    import yaml
+
+    from trm.train.check import check_overrides, overrides_from_cli
+
+    overrides = list(overrides)
+    if init_from is not None:
+        if resume:
+            raise UserError("--init-from starts a new run; --resume continues from RUN/state.pt")
+        path = str(init_from)
+        # quoted, so Hydra takes a path with `=`, `,` or spaces as one string
+        overrides.append(
+            f"train.init_from='{path}'" if "'" not in path else f"train.init_from={path}"
+        )
+    try:  # every ValueError here is about the user's config (the library predates trm.errors)
+        if resume:
+            saved = run_dir / "config.yaml"
+            if not saved.exists():
+                raise UserError(
+                    f"--resume: {saved} not found (was {run_dir} written by `trm train`?)"
+                )
+            cfg = OmegaConf.load(saved)
+            assert isinstance(cfg, DictConfig)
+            validate_config(cfg)
+            return apply_overrides(cfg, overrides)
+        if (run_dir / "state.pt").exists():
+            raise UserError(
+                f"{run_dir} already holds a training state: pass --resume, or choose another --out"
+            )
+        problems = check_overrides(
+            overrides_from_cli(overrides), config_dir or default_config_dir()
+        )
+        if problems:
+            raise InputError(f"bad override(s): {'; '.join(problems)}")
+        return compose_config(overrides, config_dir)
+    except (ValueError, yaml.YAMLError) as e:
+        if isinstance(e, UserError):
+            raise
+        raise InputError(str(e)) from e

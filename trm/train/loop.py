@@ -16,13 +16,14 @@ checkpoint, reference key layouts accepted); `train.freeze` keeps chosen tensors
 Run folder: config.yaml (resolved config), all_config.yaml (reference-style arch + hyper-
 parameters), metrics.jsonl, state.pt (full state, for --resume), step_N (weights; EMA weights
 when EMA is on) and final.json naming the final weights file.
+
+Around the loop: which tensors train (trm.train.params), the run folder's files
+(trm.train.run_files), the full state saved and restored (trm.train.resume), the schedule
+(trm.train.schedule).
 """
 
 from __future__ import annotations
 
-import fnmatch
-import json
-import math
 import os
 import time
 from dataclasses import dataclass
@@ -30,8 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from torch import nn
 
 from trm.errors import InputError, UserError
@@ -40,21 +40,21 @@ from trm.train import ddp
 from trm.train.data import PuzzleBatchSampler
 from trm.train.ema import EMA
 from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
-from trm.train.schedule import cosine_with_warmup
-from trm.train.state import (
-    StopFlag,
-    capture_rng_state,
-    load_state,
-    restore_rng_state,
-    save_state,
-    to_cpu,
-    to_device,
+from trm.train.params import dense_parameters, frozen_tensors, weights_state_dict
+from trm.train.resume import full_state, restore_state
+from trm.train.run_files import (
+    METRICS_FILE,
+    init_wandb,
+    write_final,
+    write_metrics_line,
+    write_run_configs,
 )
-from trm.utils import atomic_file, resolve_device, write_json
+from trm.train.schedule import cosine_with_warmup, total_train_steps
+from trm.train.state import StopFlag, save_state
+from trm.utils import resolve_device
 
-METRICS_FILE = "metrics.jsonl"
-FINAL_FILE = "final.json"
 SIGNAL_EXIT_CODE = 143  # 128 + SIGTERM: the job was stopped, its state saved
+PathLike = str | os.PathLike
 
 
 @dataclass
@@ -71,93 +71,11 @@ class TrainResult:
         return SIGNAL_EXIT_CODE if self.stopped_by_signal is not None else 0
 
 
-def total_train_steps(
-    epochs: int, total_groups: int, mean_puzzle_examples: float, global_batch_size: int
-) -> int:
-    """The reference's estimate of the number of optimizer steps."""
-    return int(epochs * total_groups * mean_puzzle_examples / global_batch_size)
-
-
-def dense_parameters(model: nn.Module) -> list[nn.Parameter]:
-    """Parameters for AdamATan2 (the puzzle-embedding table is a buffer, updated by sign-SGD)."""
-    emb = getattr(model, "puzzle_emb", None)
-    skip = {id(getattr(emb, "local_weights", None))}
-    return [p for p in model.parameters() if p.requires_grad and id(p) not in skip]
-
-
-def frozen_tensors(model: nn.Module, spec: Any) -> tuple[list[str], bool]:
-    """Parameter names to freeze, and whether the puzzle-embedding table is frozen.
-
-    `spec` is None, one name or a list of them: `dense` (every parameter: only the puzzle
-    embeddings train, the reference's freeze_weights), `puzzle_emb` (the embedding table), or
-    parameter names and glob patterns such as `embed_tokens.*` or `L_level.layers.0.*`.
-    """
-    if spec is None:
-        return [], False
-    patterns = [spec] if isinstance(spec, str) else [str(x) for x in spec]
-    names = [n for n, _ in model.named_parameters()]
-    frozen: set[str] = set()
-    freeze_emb = False
-    for pattern in patterns:
-        if pattern == "dense":
-            frozen.update(names)
-        elif pattern in ("puzzle_emb", "puzzle_emb.weights"):
-            if getattr(model, "puzzle_emb", None) is None:
-                raise UserError(
-                    "train.freeze: puzzle_emb given but the model has no puzzle embedding"
-                )
-            freeze_emb = True
-        else:
-            hits = fnmatch.filter(names, pattern)
-            if not hits:
-                raise UserError(
-                    f"train.freeze: {pattern!r} matches no parameter (parameters: {', '.join(names)})"
-                )
-            frozen.update(hits)
-    return sorted(frozen), freeze_emb
-
-
-def weights_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Weights in the reference key layout when the model offers it (loadable by load_weights)."""
-    sd = (
-        model.reference_state_dict()
-        if hasattr(model, "reference_state_dict")
-        else model.state_dict()
-    )
-    return {k: v.detach().cpu() for k, v in sd.items()}
-
-
-def _write_yaml(path: Path, obj: Any) -> None:
-    with atomic_file(path) as f:
-        yaml.safe_dump(obj, f, sort_keys=False)
-
-
-def _truncate_metrics(path: Path, last_step: int) -> None:
-    """Keep only the lines up to the resumed step (later ones will be written again)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        if line.strip():
-            try:
-                if json.loads(line)["step"] <= last_step:
-                    keep.append(line)
-            except (json.JSONDecodeError, KeyError):
-                continue  # a half-written last line from a killed run
-    with atomic_file(path) as f:
-        f.write("".join(x + "\n" for x in keep))
-
-
 class Trainer:
     """Holds one rank's training state; `run()` trains until done, stopped, or signalled."""
 
     def __init__(
-        self,
-        cfg: DictConfig,
-        data_dir: str | os.PathLike,
-        run_dir: str | os.PathLike,
-        resume: bool = False,
-        progress: bool = True,
+        self, cfg: DictConfig, data_dir: PathLike, run_dir: PathLike, resume: bool, progress: bool
     ) -> None:
         self.cfg = cfg
         self.t = cfg.train
@@ -175,8 +93,6 @@ class Trainer:
         # machine), so one thread gives a predictable step time on shared machines.
         cpu_threads = self.t.get("cpu_threads")
         if cpu_threads is not None and self.device.type == "cpu":
-            if int(cpu_threads) < 1:
-                raise InputError(f"train.cpu_threads must be >= 1 or null, got {cpu_threads}")
             torch.set_num_threads(int(cpu_threads))
 
         # Different per-rank seeds (as the reference); weights are then broadcast from rank 0.
@@ -258,7 +174,7 @@ class Trainer:
         self.ema_final_batches: int | None = None  # batches of the EMA's final pass, once done
         self.resumed = resume
         if resume:
-            self._load()
+            restore_state(self)
         self.stop = StopFlag()
 
     def _example_order(self) -> str:
@@ -298,87 +214,13 @@ class Trainer:
             print(f"trm train: initial weights from {weights} ({report.num_keys} tensors{resized})")
 
     # ---- state ---------------------------------------------------------------------------
-    def _full_state(self) -> dict[str, Any]:
-        per_rank = {"carry": to_cpu(self.carry), "rng": capture_rng_state()}
-        gathered = ddp.gather_objects(per_rank, self.dist)
-        if not self.dist.is_main:
-            return {}
-        return {
-            "step": self.step,
-            "total_steps": self.total_steps,
-            "world_size": self.dist.world_size,
-            "arch": self.arch,
-            "config": OmegaConf.to_container(self.cfg, resolve=True),
-            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
-            "optimizers": {
-                "adam": None if self.adam is None else to_cpu(self.adam.state_dict()),
-                "puzzle_emb": None if self.emb_opt is None else to_cpu(self.emb_opt.state_dict()),
-            },
-            "ema": None if self.ema is None else to_cpu(self.ema.state_dict()),
-            "data": self.sampler.state_dict(),
-            "ema_final_batches": self.ema_final_batches,
-            "ranks": gathered,
-        }
-
     def save(self) -> None:
-        state = self._full_state()
+        state = full_state(self)
         if self.dist.is_main:
             save_state(self.run_dir, state)
             if bool(self.t.get("keep_step_weights", False)):
                 self._write_weights()
         ddp.barrier(self.dist)
-
-    def _load(self) -> None:
-        state = load_state(self.run_dir)
-        where = self.run_dir / "state.pt"
-        # The per-rank batch and the compute dtype may change (other GPU count, CPU -> GPU).
-        free = {"batch_size", "forward_dtype"}
-        diff = sorted(
-            k
-            for k in (set(state["arch"]) | set(self.arch)) - free
-            if state["arch"].get(k) != self.arch.get(k)
-        )
-        if diff:
-            raise InputError(
-                f"{where}: the model configuration differs from the saved run in {diff}"
-            )
-        self.model.load_state_dict({k: v.to(self.device) for k, v in state["model"].items()})
-        if self.adam is not None and state["optimizers"]["adam"] is not None:
-            self.adam.load_state_dict(state["optimizers"]["adam"])
-        if self.emb_opt is not None and state["optimizers"]["puzzle_emb"] is not None:
-            self.emb_opt.load_state_dict(state["optimizers"]["puzzle_emb"])
-        if self.ema is not None:
-            if state["ema"] is None:
-                self.ema = EMA(self.model, float(self.t.ema_rate))  # EMA switched on at resume
-            else:
-                self.ema.load_state_dict(to_device(state["ema"], self.device))
-        self.step = int(state["step"])
-        self.ema_final_batches = state.get("ema_final_batches")
-        saved_order = state["data"].get("example_order")  # None: written before the option
-        switch = str(self.t.get("example_order", "auto")) == "auto"
-        self.sampler.load_state_dict(state["data"], switch_example_order=switch)
-        if saved_order and saved_order != self.sampler.example_order and self.dist.is_main:
-            print(
-                f"trm train: the saved run drew examples in the {saved_order} order; continuing "
-                f"in the {self.sampler.example_order} order (train.example_order=auto with "
-                f"{self.dist.world_size} process(es)), from a fresh example stream"
-            )
-        self.example_order = self.sampler.example_order
-        ranks = state.get("ranks") or []
-        if int(state["world_size"]) == self.dist.world_size and len(ranks) == self.dist.world_size:
-            mine = ranks[self.dist.rank]
-            self.carry = to_device(mine["carry"], self.device)
-            restore_rng_state(mine["rng"])
-        else:
-            # Another world size: per-rank carries and RNG streams cannot be mapped; start fresh ones.
-            if self.dist.is_main:
-                print(
-                    f"trm train: resuming with {self.dist.world_size} process(es) from a "
-                    f"{state['world_size']}-process state: ACT carries and RNG streams restart"
-                )
-            torch.manual_seed(int(self.t.seed) + self.dist.rank + self.step)
-        if self.dist.is_main:
-            _truncate_metrics(self.run_dir / METRICS_FILE, self.step)
 
     def _write_weights(self) -> Path:
         model = self.ema.ema_copy(self.model) if self.ema is not None else self.model
@@ -390,22 +232,8 @@ class Trainer:
         return path
 
     def _write_configs(self) -> None:
-        from trm.model import REFERENCE_NAMES
-        from trm.model.build import ARCH_KEY
-
-        _write_yaml(self.run_dir / "config.yaml", OmegaConf.to_container(self.cfg, resolve=True))
-        all_config = {
-            "arch": {
-                "name": REFERENCE_NAMES[str(self.arch.get(ARCH_KEY, "trm"))],
-                **{k: v for k, v in self.arch.items() if k != ARCH_KEY},
-                "loss": {"name": "losses@ACTLossHead", "loss_type": self.loss_type},
-            },
-            "data_paths": [str(self.data_dir)],
-            **{k: v for k, v in OmegaConf.to_container(self.t, resolve=True).items()},  # type: ignore[union-attr]
-            "world_size": self.dist.world_size,
-            "total_steps": self.total_steps,
-        }
-        _write_yaml(self.run_dir / "all_config.yaml", all_config)
+        extra = {"world_size": self.dist.world_size, "total_steps": self.total_steps}
+        write_run_configs(self.run_dir, self.cfg, self.arch, self.loss_type, self.data_dir, extra)
 
     # ---- one step --------------------------------------------------------------------------
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -468,7 +296,7 @@ class Trainer:
         if main:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._write_configs()
-        wandb_run = self._init_wandb() if main else None
+        wandb_run = init_wandb(self.cfg, self.data_dir) if main else None
         self.stop.install()
         bar = None
         if main and self.progress:
@@ -505,16 +333,7 @@ class Trainer:
                     t_last, n_since = now, 0
                     m["epoch"] = self._epoch_estimate()
                     assert metrics_f is not None
-                    metrics_f.write(
-                        json.dumps(
-                            {
-                                k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                                for k, v in m.items()
-                            }
-                        )
-                        + "\n"
-                    )
-                    metrics_f.flush()
+                    write_metrics_line(metrics_f, m)
                     if wandb_run is not None:
                         wandb_run.log(
                             {f"train/{k}": v for k, v in m.items() if k != "step"}, step=self.step
@@ -553,8 +372,8 @@ class Trainer:
             final = None
             if finished and main:
                 final = self._write_weights()
-                write_json(
-                    self.run_dir / FINAL_FILE,
+                write_final(
+                    self.run_dir,
                     {
                         "step": self.step,
                         "weights": final.name,
@@ -603,29 +422,11 @@ class Trainer:
         )
         return self.step / per_epoch
 
-    def _init_wandb(self) -> Any:
-        w = self.cfg.get("wandb")
-        if not w or not bool(w.get("enabled", False)):
-            return None
-        try:
-            import wandb  # type: ignore[import-not-found]
-        except ImportError:
-            print(
-                "trm train: wandb.enabled is set but wandb is not installed; logging to metrics.jsonl only"
-            )
-            return None
-        return wandb.init(
-            project=w.get("project") or f"{self.data_dir.name}-trm",
-            name=w.get("run_name"),
-            config=OmegaConf.to_container(self.cfg, resolve=True),  # type: ignore[arg-type]
-            resume="allow",
-        )
-
 
 def train(
     cfg: DictConfig,
-    data_dir: str | os.PathLike,
-    run_dir: str | os.PathLike,
+    data_dir: PathLike,
+    run_dir: PathLike,
     resume: bool = False,
     progress: bool = True,
 ) -> TrainResult:

@@ -1,4 +1,5 @@
-"""Learning-rate schedule: linear warm-up, then cosine decay to `min_ratio * base_lr`."""
+"""Learning-rate schedule: linear warm-up, then cosine decay to `min_ratio * base_lr`; and the
+reference's estimate of the number of steps the schedule spans."""
 
 from __future__ import annotations
 
@@ -24,3 +25,10 @@ def cosine_with_warmup(
     progress = float(step - warmup_steps) / float(max(1, total_steps - warmup_steps))
     cosine = 0.5 * (1.0 + math.cos(math.pi * float(num_cycles) * 2.0 * progress))
     return base_lr * (min_ratio + max(0.0, (1.0 - min_ratio) * cosine))
+
+
+def total_train_steps(
+    epochs: int, total_groups: int, mean_puzzle_examples: float, global_batch_size: int
+) -> int:
+    """The reference's estimate of the number of optimizer steps."""
+    return int(epochs * total_groups * mean_puzzle_examples / global_batch_size)
