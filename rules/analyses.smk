@@ -11,14 +11,14 @@
 
 rule analyse_trajectory:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        predictions="runs/{exp}/predictions.npz",
-        predictions_prov="runs/{exp}/predictions.provenance.json",
+        data=get_data_dir,
+        predictions=P.predictions(),
+        predictions_prov=P.record_of(P.predictions()),
     output:
-        trajectory="runs/{exp}/analyses/trajectory/trajectory.csv",
-        prov="runs/{exp}/analyses/trajectory.provenance.json",
+        trajectory=P.TRAJECTORY,
+        prov=P.record_of(P.TRAJECTORY_DIR),
     params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
+        job=get_job("analyse_trajectory"),
     log:
         logs("analyse_trajectory", "{exp}"),
     benchmark:
@@ -31,49 +31,36 @@ rule analyse_trajectory:
     conda:
         "../envs/trm.yaml"
     script:
-        "../workflow/scripts/analyses.py"
+        "../workflow/scripts/analyse_trajectory.py"
 
 
-rule predict_ids:
+use rule predict as predict_ids with:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_data),
+        unpack(get_checkpoint),
     output:
-        predictions="runs/{exp}/analyses/ids/{ids}/predictions.npz",
-        prov="runs/{exp}/analyses/ids/{ids}/predictions.provenance.json",
+        predictions=P.predictions(P.IDS),
+        prov=P.record_of(P.predictions(P.IDS)),
     wildcard_constraints:
         ids="blank|random|mean",
     params:
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
-        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
-        seed=lambda wc: analyses_cfg(wc.exp).get("puzzle_id_seed"),
-        halt_max_steps=lambda wc: analyses_cfg(wc.exp).get("halt_max_steps"),
+        job=get_job("predict_ids"),
+        checkpoint_file=get_checkpoint_file,
+        puzzle_ids="{ids}",
     log:
         logs("predict_ids", "{exp}-{ids}"),
     benchmark:
         bench_record("predict_ids", "{exp}-{ids}")
-    threads: 2
-    resources:
-        mem_mb=res("predict", "mem_mb", 4000),
-        runtime=res("predict", "runtime", 30),
-        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/analyses.py"
 
 
 use rule score as score_ids with:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
-        predictions="runs/{exp}/analyses/ids/{ids}/predictions.npz",
-        predictions_prov="runs/{exp}/analyses/ids/{ids}/predictions.provenance.json",
+        unpack(get_data),
+        predictions=P.predictions(P.IDS),
+        predictions_prov=P.record_of(P.predictions(P.IDS)),
     output:
-        metrics="runs/{exp}/analyses/ids/{ids}/scores/{mode}/metrics.json",
-        prov="runs/{exp}/analyses/ids/{ids}/scores/{mode}.provenance.json",
+        metrics=P.metrics(P.scores(P.IDS)),
+        prov=P.record_of(P.scores(P.IDS)),
     wildcard_constraints:
         mode="paper|single",
         ids="blank|random|mean",
@@ -83,47 +70,37 @@ use rule score as score_ids with:
         bench_record("score_ids", "{exp}-{ids}-{mode}")
 
 
-rule compare_ids:
+use rule score_compare as compare_ids with:
     input:
-        baseline="runs/{exp}/scores/{mode}/metrics.json",
-        baseline_prov="runs/{exp}/scores/{mode}.provenance.json",
-        variants=lambda wc: expand("runs/{{exp}}/analyses/ids/{ids}/scores/{{mode}}/metrics.json", ids=id_variants(wc.exp)),
+        unpack(comparison(get_id_runs)),
     output:
-        compare="runs/{exp}/analyses/ids/compare_{mode}.json",
-        prov="runs/{exp}/analyses/ids/compare_{mode}.provenance.json",
+        compare=P.IDS_COMPARE,
+        prov=P.record_of(P.IDS_COMPARE),
     wildcard_constraints:
         mode="paper|single",
     params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
-        names=lambda wc: id_variants(wc.exp),
+        job=get_job("compare_ids"),
+        runs=get_id_runs,
+        compare={"base": "true"},
     log:
         logs("compare_ids", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_ids", "{exp}-{mode}")
-    threads: 1
     resources:
         mem_mb=res("compare_ids", "mem_mb", 1000),
         runtime=res("compare_ids", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/analyses.py"
 
 
 rule ensemble:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_checkpoint),
+        data=get_data_dir,
     output:
-        folder=directory("runs/{exp}/analyses/ensemble"),
-        prov="runs/{exp}/analyses/ensemble.provenance.json",
+        folder=directory(P.ENSEMBLE),
+        prov=P.record_of(P.ENSEMBLE),
     params:
-        last=lambda wc: analyses_cfg(wc.exp)["ensemble"]["last"],
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
-        batch_size=lambda wc: exp_cfg(wc.exp)["predict"].get("batch_size"),
-        device=lambda wc: exp_cfg(wc.exp)["predict"].get("device"),
+        job=get_job("ensemble"),
     log:
         logs("ensemble", "{exp}"),
     benchmark:
@@ -132,24 +109,24 @@ rule ensemble:
     resources:
         mem_mb=res("ensemble", "mem_mb", 4000),
         runtime=res("ensemble", "runtime", 60),
-        gpu=res("ensemble", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+        gpu=res("ensemble", "gpu", get_one_gpu),
     conda:
         "../envs/trm.yaml"
     script:
-        "../workflow/scripts/analyses.py"
+        "../workflow/scripts/ensemble.py"
 
 
 # ---- test-time embedding fitting (analyses.adapt) ------------------------------------------------
 
 
-rule adapt_data:
+use rule prepare_arc as adapt_data with:
     input:
-        unpack(exp_task_files),
+        unpack(get_task_files),
     output:
-        data=directory("runs/{exp}/analyses/adapt/data"),
-        prov="runs/{exp}/analyses/adapt/data.provenance.json",
+        data=directory(P.ADAPT_DATA),
+        prov=P.record_of(P.ADAPT_DATA),
     params:
-        dataset=lambda wc: _adapt_dataset(wc.exp),
+        job=get_job("adapt_data"),
     log:
         logs("adapt_data", "{exp}"),
     benchmark:
@@ -159,27 +136,21 @@ rule adapt_data:
         mem_mb=res("adapt_data", "mem_mb", 4000),
         runtime=res("adapt_data", "runtime", 60),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"
 
 
 rule adapt:
     input:
-        source=lambda wc: data_dir(wc.exp),
-        source_prov=lambda wc: record_of(data_dir(wc.exp)),
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_checkpoint),
+        source=get_data_dir,
+        source_prov=get_data_record,
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
     output:
-        model=directory("runs/{exp}/analyses/adapt/model"),
-        prov="runs/{exp}/analyses/adapt/model.provenance.json",
+        model=directory(P.ADAPT_MODEL),
+        prov=P.record_of(P.ADAPT_MODEL),
     params:
-        adapt=lambda wc: {k: v for k, v in adapt_cfg(wc.exp).items() if k != "dataset"},
-        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
-        device=lambda wc: exp_cfg(wc.exp)["predict"].get("device"),
+        job=get_job("adapt"),
+        checkpoint_file=get_checkpoint_file,
     log:
         logs("adapt", "{exp}"),
     benchmark:
@@ -190,50 +161,43 @@ rule adapt:
     resources:
         mem_mb=res("adapt", "mem_mb", 4000),
         runtime=res("adapt", "runtime", 60),
-        gpu=res("adapt", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
+        gpu=res("adapt", "gpu", get_one_gpu),
     conda:
         "../envs/trm.yaml"
     script:
         "../workflow/scripts/adapt.py"
 
 
-rule predict_adapt:
+use rule predict as predict_adapt with:
     input:
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        ckpt="runs/{exp}/analyses/adapt/model",
-        ckpt_prov="runs/{exp}/analyses/adapt/model.provenance.json",
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
+        ckpt=P.ADAPT_MODEL,
+        ckpt_prov=P.record_of(P.ADAPT_MODEL),
     output:
-        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
-        prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
+        predictions=P.predictions(P.ADAPT_FIT),
+        prov=P.record_of(P.predictions(P.ADAPT_FIT)),
     wildcard_constraints:
         fit="fitted|blank",
     params:
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
+        job=get_job("predict_adapt"),
+        checkpoint_file=".",  # the adapted model folder itself
+        puzzle_ids=get_adapt_puzzle_ids,
     log:
         logs("predict_adapt", "{exp}-{fit}"),
     benchmark:
         bench_record("predict_adapt", "{exp}-{fit}")
-    threads: 2
-    resources:
-        mem_mb=res("predict", "mem_mb", 4000),
-        runtime=res("predict", "runtime", 30),
-        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/adapt.py"
 
 
 use rule score as score_adapt with:
     input:
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
-        predictions_prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
+        predictions=P.predictions(P.ADAPT_FIT),
+        predictions_prov=P.record_of(P.predictions(P.ADAPT_FIT)),
     output:
-        metrics="runs/{exp}/analyses/adapt/{fit}/scores/{mode}/metrics.json",
-        prov="runs/{exp}/analyses/adapt/{fit}/scores/{mode}.provenance.json",
+        metrics=P.metrics(P.scores(P.ADAPT_FIT)),
+        prov=P.record_of(P.scores(P.ADAPT_FIT)),
     wildcard_constraints:
         mode="paper|single",
         fit="fitted|blank",
@@ -243,30 +207,24 @@ use rule score as score_adapt with:
         bench_record("score_adapt", "{exp}-{fit}-{mode}")
 
 
-rule compare_adapt:
+use rule score_compare as compare_adapt with:
     input:
-        baseline="runs/{exp}/analyses/adapt/blank/scores/{mode}/metrics.json",
-        baseline_prov="runs/{exp}/analyses/adapt/blank/scores/{mode}.provenance.json",
-        variant="runs/{exp}/analyses/adapt/fitted/scores/{mode}/metrics.json",
-        variant_prov="runs/{exp}/analyses/adapt/fitted/scores/{mode}.provenance.json",
-        model="runs/{exp}/analyses/adapt/model",
+        unpack(comparison(get_adapt_runs)),
+        model=P.ADAPT_MODEL,
     output:
-        compare="runs/{exp}/analyses/adapt/compare_{mode}.json",
-        prov="runs/{exp}/analyses/adapt/compare_{mode}.provenance.json",
+        compare=P.ADAPT_COMPARE,
+        prov=P.record_of(P.ADAPT_COMPARE),
     wildcard_constraints:
         mode="paper|single",
     params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
+        job=get_job("compare_adapt"),
+        runs=get_adapt_runs,
+        compare={"base": "blank"},
     log:
         logs("compare_adapt", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_adapt", "{exp}-{mode}")
-    threads: 1
     resources:
         mem_mb=res("compare_adapt", "mem_mb", 1000),
         runtime=res("compare_adapt", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/adapt.py"

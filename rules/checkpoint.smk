@@ -3,10 +3,10 @@
 
 rule fetch_checkpoint:
     output:
-        ckpt=directory("checkpoints/{ckpt}"),
-        prov="checkpoints/{ckpt}.provenance.json",
+        ckpt=directory(P.CHECKPOINT),
+        prov=P.record_of(P.CHECKPOINT),
     params:
-        checkpoint=_ckpt_cfg,
+        job=get_job("fetch_checkpoint"),
     log:
         logs("fetch_checkpoint", "{ckpt}"),
     benchmark:

@@ -1,16 +1,16 @@
-# Dataset preparation: one rule per source kind, all writing data/<dataset>/ (+ manifest.json).
-# params carry only the dataset's own settings, so changing e.g. num_aug reruns this dataset
-# and everything downstream of it, and nothing else.
+# Dataset preparation: one rule per puzzle kind, all writing data/<dataset>/ (+ manifest.json).
+# params carry only the dataset settings `trm prepare <kind>` declares, so changing e.g. num_aug
+# reruns this dataset and everything downstream of it, and nothing else.
 
 
 rule generate_arc_tasks:
     output:
-        tasks=directory("data/{dataset}.tasks"),
-        prov="data/{dataset}.tasks.provenance.json",
+        tasks=directory(P.TASKS),
+        prov=P.record_of(P.TASKS),
     wildcard_constraints:
-        dataset=_generated_arc_datasets(),
+        dataset=W.datasets("arc", "generated"),
     params:
-        generate=lambda wildcards: dataset_cfg(wildcards.dataset).get("generate", {}),
+        job=get_job("generate_arc_tasks"),
     log:
         logs("generate_arc_tasks", "{dataset}"),
     benchmark:
@@ -28,14 +28,14 @@ rule generate_arc_tasks:
 
 rule prepare_arc:
     input:
-        unpack(_arc_task_files),
+        unpack(get_task_files),
     output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
+        data=directory(P.DATA),
+        prov=P.record_of(P.DATA),
     wildcard_constraints:
-        dataset=datasets_of_kind("arc"),
+        dataset=W.datasets("arc"),
     params:
-        dataset=_dataset_params,
+        job=get_job("prepare_arc"),
     log:
         logs("prepare_arc", "{dataset}"),
     benchmark:
@@ -51,47 +51,27 @@ rule prepare_arc:
         "../workflow/scripts/prepare.py"
 
 
-rule prepare_sudoku:
-    output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
+use rule prepare_arc as prepare_sudoku with:
     wildcard_constraints:
-        dataset=datasets_of_kind("sudoku"),
+        dataset=W.datasets("sudoku"),
     params:
-        dataset=_dataset_params,
+        job=get_job("prepare_sudoku"),
     log:
         logs("prepare_sudoku", "{dataset}"),
     benchmark:
         bench_record("prepare_sudoku", "{dataset}")
-    threads: 1
     resources:
         mem_mb=2000,
         runtime=60,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"
 
 
-rule prepare_maze:
-    output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
+use rule prepare_sudoku as prepare_maze with:
     wildcard_constraints:
-        dataset=datasets_of_kind("maze"),
+        dataset=W.datasets("maze"),
     params:
-        dataset=_dataset_params,
+        job=get_job("prepare_maze"),
     log:
         logs("prepare_maze", "{dataset}"),
     benchmark:
         bench_record("prepare_maze", "{dataset}")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-        gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"

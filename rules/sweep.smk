@@ -3,15 +3,14 @@
 
 rule sweep:
     input:
-        data=lambda wc: eval_data_dir(wc.exp),
-        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
-        predictions="runs/{exp}/predictions.npz",
-        predictions_prov="runs/{exp}/predictions.provenance.json",
+        unpack(get_eval_data),
+        predictions=P.predictions(),
+        predictions_prov=P.record_of(P.predictions()),
     output:
-        csv="runs/{exp}/acc_vs_aug.csv",
-        prov="runs/{exp}/acc_vs_aug.provenance.json",
+        csv=P.SWEEP,
+        prov=P.record_of(P.SWEEP),
     params:
-        sweep=lambda wc: exp_cfg(wc.exp)["sweep"],
+        job=get_job("sweep"),
     log:
         logs("sweep", "{exp}"),
     benchmark:
