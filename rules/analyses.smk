@@ -17,19 +17,19 @@ rule analyse_trajectory:
     output:
         trajectory=P.TRAJECTORY,
         prov=P.record_of(P.TRAJECTORY_DIR),
-    params:
-        job=get_job("analyse_trajectory"),
     log:
         logs("analyse_trajectory", "{exp}"),
     benchmark:
         bench_record("analyse_trajectory", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("analyse_trajectory", "mem_mb", 4000),
         runtime=res("analyse_trajectory", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("analyse_trajectory"),
     script:
         "../workflow/scripts/analyse_trajectory.py"
 
@@ -41,16 +41,16 @@ use rule predict as predict_ids with:
     output:
         predictions=P.predictions(P.IDS),
         prov=P.record_of(P.predictions(P.IDS)),
+    log:
+        logs("predict_ids", "{exp}-{ids}"),
+    benchmark:
+        bench_record("predict_ids", "{exp}-{ids}")
     wildcard_constraints:
         ids="blank|random|mean",
     params:
         job=get_job("predict_ids"),
         checkpoint_file=get_checkpoint_file,
         puzzle_ids="{ids}",
-    log:
-        logs("predict_ids", "{exp}-{ids}"),
-    benchmark:
-        bench_record("predict_ids", "{exp}-{ids}")
 
 
 use rule score as score_ids with:
@@ -61,13 +61,13 @@ use rule score as score_ids with:
     output:
         metrics=P.metrics(P.scores(P.IDS)),
         prov=P.record_of(P.scores(P.IDS)),
-    wildcard_constraints:
-        mode="paper|single",
-        ids="blank|random|mean",
     log:
         logs("score_ids", "{exp}-{ids}-{mode}"),
     benchmark:
         bench_record("score_ids", "{exp}-{ids}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
+        ids="blank|random|mean",
 
 
 use rule score_compare as compare_ids with:
@@ -76,20 +76,20 @@ use rule score_compare as compare_ids with:
     output:
         compare=P.IDS_COMPARE,
         prov=P.record_of(P.IDS_COMPARE),
-    wildcard_constraints:
-        mode="paper|single",
-    params:
-        job=get_job("compare_ids"),
-        runs=get_id_runs,
-        compare={"base": "true"},
     log:
         logs("compare_ids", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_ids", "{exp}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
     resources:
         mem_mb=res("compare_ids", "mem_mb", 1000),
         runtime=res("compare_ids", "runtime", 10),
         gpu=0,
+    params:
+        job=get_job("compare_ids"),
+        runs=get_id_runs,
+        compare={"base": "true"},
 
 
 rule ensemble:
@@ -99,19 +99,19 @@ rule ensemble:
     output:
         folder=directory(P.ENSEMBLE),
         prov=P.record_of(P.ENSEMBLE),
-    params:
-        job=get_job("ensemble"),
     log:
         logs("ensemble", "{exp}"),
     benchmark:
         bench_record("ensemble", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 2
     resources:
         mem_mb=res("ensemble", "mem_mb", 4000),
         runtime=res("ensemble", "runtime", 60),
         gpu=res("ensemble", "gpu", get_one_gpu),
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("ensemble"),
     script:
         "../workflow/scripts/ensemble.py"
 
@@ -125,8 +125,6 @@ use rule prepare_arc as adapt_data with:
     output:
         data=directory(P.ADAPT_DATA),
         prov=P.record_of(P.ADAPT_DATA),
-    params:
-        job=get_job("adapt_data"),
     log:
         logs("adapt_data", "{exp}"),
     benchmark:
@@ -136,6 +134,8 @@ use rule prepare_arc as adapt_data with:
         mem_mb=res("adapt_data", "mem_mb", 4000),
         runtime=res("adapt_data", "runtime", 60),
         gpu=0,
+    params:
+        job=get_job("adapt_data"),
 
 
 rule adapt:
@@ -148,13 +148,12 @@ rule adapt:
     output:
         model=directory(P.ADAPT_MODEL),
         prov=P.record_of(P.ADAPT_MODEL),
-    params:
-        job=get_job("adapt"),
-        checkpoint_file=get_checkpoint_file,
     log:
         logs("adapt", "{exp}"),
     benchmark:
         bench_record("adapt", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     # One thread: a tiny model's many small ops ran 2.3x faster than on two on a shared 2-core
     # machine (20 steps: 59 s vs 138 s wall); override with --set-threads adapt=N.
     threads: 1
@@ -162,8 +161,9 @@ rule adapt:
         mem_mb=res("adapt", "mem_mb", 4000),
         runtime=res("adapt", "runtime", 60),
         gpu=res("adapt", "gpu", get_one_gpu),
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("adapt"),
+        checkpoint_file=get_checkpoint_file,
     script:
         "../workflow/scripts/adapt.py"
 
@@ -177,16 +177,16 @@ use rule predict as predict_adapt with:
     output:
         predictions=P.predictions(P.ADAPT_FIT),
         prov=P.record_of(P.predictions(P.ADAPT_FIT)),
+    log:
+        logs("predict_adapt", "{exp}-{fit}"),
+    benchmark:
+        bench_record("predict_adapt", "{exp}-{fit}")
     wildcard_constraints:
         fit="fitted|blank",
     params:
         job=get_job("predict_adapt"),
         checkpoint_file=".",  # the adapted model folder itself
         puzzle_ids=get_adapt_puzzle_ids,
-    log:
-        logs("predict_adapt", "{exp}-{fit}"),
-    benchmark:
-        bench_record("predict_adapt", "{exp}-{fit}")
 
 
 use rule score as score_adapt with:
@@ -198,13 +198,13 @@ use rule score as score_adapt with:
     output:
         metrics=P.metrics(P.scores(P.ADAPT_FIT)),
         prov=P.record_of(P.scores(P.ADAPT_FIT)),
-    wildcard_constraints:
-        mode="paper|single",
-        fit="fitted|blank",
     log:
         logs("score_adapt", "{exp}-{fit}-{mode}"),
     benchmark:
         bench_record("score_adapt", "{exp}-{fit}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
+        fit="fitted|blank",
 
 
 use rule score_compare as compare_adapt with:
@@ -214,17 +214,17 @@ use rule score_compare as compare_adapt with:
     output:
         compare=P.ADAPT_COMPARE,
         prov=P.record_of(P.ADAPT_COMPARE),
-    wildcard_constraints:
-        mode="paper|single",
-    params:
-        job=get_job("compare_adapt"),
-        runs=get_adapt_runs,
-        compare={"base": "blank"},
     log:
         logs("compare_adapt", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_adapt", "{exp}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
     resources:
         mem_mb=res("compare_adapt", "mem_mb", 1000),
         runtime=res("compare_adapt", "runtime", 10),
         gpu=0,
+    params:
+        job=get_job("compare_adapt"),
+        runs=get_adapt_runs,
+        compare={"base": "blank"},

@@ -7,21 +7,21 @@ rule generate_arc_tasks:
     output:
         tasks=directory(P.TASKS),
         prov=P.record_of(P.TASKS),
-    wildcard_constraints:
-        dataset=W.datasets("arc", "generated"),
-    params:
-        job=get_job("generate_arc_tasks"),
     log:
         logs("generate_arc_tasks", "{dataset}"),
     benchmark:
         bench_record("generate_arc_tasks", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("arc", "generated"),
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("generate_arc_tasks"),
     script:
         "../workflow/scripts/arc_tasks.py"
 
@@ -32,46 +32,46 @@ rule prepare_arc:
     output:
         data=directory(P.DATA),
         prov=P.record_of(P.DATA),
-    wildcard_constraints:
-        dataset=W.datasets("arc"),
-    params:
-        job=get_job("prepare_arc"),
     log:
         logs("prepare_arc", "{dataset}"),
     benchmark:
         bench_record("prepare_arc", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("arc"),
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("prepare_arc"),
     script:
         "../workflow/scripts/prepare.py"
 
 
 use rule prepare_arc as prepare_sudoku with:
-    wildcard_constraints:
-        dataset=W.datasets("sudoku"),
-    params:
-        job=get_job("prepare_sudoku"),
     log:
         logs("prepare_sudoku", "{dataset}"),
     benchmark:
         bench_record("prepare_sudoku", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("sudoku"),
     resources:
         mem_mb=2000,
         runtime=60,
         gpu=0,
+    params:
+        job=get_job("prepare_sudoku"),
 
 
 use rule prepare_sudoku as prepare_maze with:
-    wildcard_constraints:
-        dataset=W.datasets("maze"),
-    params:
-        job=get_job("prepare_maze"),
     log:
         logs("prepare_maze", "{dataset}"),
     benchmark:
         bench_record("prepare_maze", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("maze"),
+    params:
+        job=get_job("prepare_maze"),

@@ -12,28 +12,33 @@ localrules:
 rule llm_all:
     input:
         [P.metrics(P.fill(P.LLM_SCORE, exp=e)) for e in W.in_run(lambda e: "llm" in e)],
-        [P.fill(P.LLM_COMPARE, exp=e, trm=t) for e in W.run if W.is_llm(e) for t in W.llm_trm_partners(e)],
+        [
+            P.fill(P.LLM_COMPARE, exp=e, trm=t)
+            for e in W.run
+            if W.is_llm(e)
+            for t in W.llm_trm_partners(e)
+        ],
 
 
 rule llm_tiny_model:
     output:
         model=directory(P.LLM_TINY),
         prov=P.record_of(P.LLM_TINY),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        job=get_job("llm_tiny_model"),
     log:
         logs("llm_tiny_model", "{exp}"),
     benchmark:
         bench_record("llm_tiny_model", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_tiny_model"),
     script:
         "../workflow/scripts/llm_tiny_model.py"
 
@@ -45,22 +50,22 @@ rule llm_prepare:
     output:
         data=directory(P.LLM_DATA),
         prov=P.record_of(P.LLM_DATA),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        job=get_job("llm_prepare"),
-        model=get_llm_model,
     log:
         logs("llm_prepare", "{exp}"),
     benchmark:
         bench_record("llm_prepare", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=res("llm_prepare", "mem_mb", 4000),
         runtime=res("llm_prepare", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_prepare"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_prepare.py"
 
@@ -73,22 +78,22 @@ rule llm_train:
     output:
         run=directory(P.LLM_TRAIN),
         prov=P.record_of(P.LLM_TRAIN),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        job=get_job("llm_train"),
-        model=get_llm_model,
     log:
         logs("llm_train", "{exp}"),
     benchmark:
         bench_record("llm_train", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: get_llm_threads
     resources:
         mem_mb=res("llm_train", "mem_mb", 8000),
         runtime=res("llm_train", "runtime", 120),
         gpu=res("llm_train", "gpu", get_llm_gpu),
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_train"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_train.py"
 
@@ -104,22 +109,22 @@ rule llm_predict:
         predictions=P.LLM_PREDICTIONS,
         summary=P.LLM_SUMMARY,
         prov=P.record_of(P.LLM_PREDICTIONS),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        job=get_job("llm_predict"),
-        model=get_llm_model,
     log:
         logs("llm_predict", "{exp}"),
     benchmark:
         bench_record("llm_predict", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: get_llm_threads
     resources:
         mem_mb=res("llm_predict", "mem_mb", 8000),
         runtime=res("llm_predict", "runtime", 120),
         gpu=res("llm_predict", "gpu", get_llm_gpu),
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_predict"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_predict.py"
 
@@ -136,21 +141,21 @@ rule llm_score:
         # Beside metrics.json: submission.json, per_input.csv, per_task.json.
         metrics=P.metrics(P.LLM_SCORE),
         prov=P.record_of(P.LLM_SCORE),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        job=get_job("llm_score"),
     log:
         logs("llm_score", "{exp}"),
     benchmark:
         bench_record("llm_score", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=res("llm_score", "mem_mb", 2000),
         runtime=res("llm_score", "runtime", 15),
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_score"),
     script:
         "../workflow/scripts/llm_score.py"
 
@@ -164,18 +169,18 @@ use rule score_compare as llm_compare with:
     output:
         compare=P.LLM_COMPARE,
         prov=P.record_of(P.LLM_COMPARE),
-    wildcard_constraints:
-        exp=LLM_EXPS,
-        trm=TRM_PARTNERS,
-    params:
-        job=get_job("llm_compare"),
-        runs=get_llm_runs,
-        compare={"base": "llm"},
     log:
         logs("llm_compare", "{exp}-{trm}"),
     benchmark:
         bench_record("llm_compare", "{exp}-{trm}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+        trm=TRM_PARTNERS,
     resources:
         mem_mb=res("llm_compare", "mem_mb", 1000),
         runtime=res("llm_compare", "runtime", 10),
         gpu=0,
+    params:
+        job=get_job("llm_compare"),
+        runs=get_llm_runs,
+        compare={"base": "llm"},

@@ -10,20 +10,20 @@ rule predict:
     output:
         predictions=P.predictions(),
         prov=P.record_of(P.predictions()),
-    params:
-        # the per-step trajectory and test-time depth (analyses) ride on this one pass
-        job=get_job("predict"),
-        checkpoint_file=get_checkpoint_file,
     log:
         logs("predict", "{exp}"),
     benchmark:
         bench_record("predict", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 2
     resources:
         mem_mb=res("predict", "mem_mb", 4000),
         runtime=res("predict", "runtime", 30),
         gpu=res("predict", "gpu", get_one_gpu),
-    conda:
-        "../envs/trm.yaml"
+    params:
+        # the per-step trajectory and test-time depth (analyses) ride on this one pass
+        job=get_job("predict"),
+        checkpoint_file=get_checkpoint_file,
     script:
         "../workflow/scripts/predict.py"

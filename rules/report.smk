@@ -16,20 +16,20 @@ rule report:
         bundle=P.REPORT_BUNDLE,
         spec=P.REPORT_SPEC,
         prov=P.REPORT_RECORD,
-    params:
-        job=get_job("report"),
-        spec=get_report_spec,
-        templates=P.TEMPLATES,
     log:
         logs("report", "report"),
     benchmark:
         bench_record("report", "report")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("report"),
+        spec=get_report_spec,
+        templates=P.TEMPLATES,
     script:
         "../workflow/scripts/report.py"

@@ -13,22 +13,22 @@ rule score:
         # the provenance record covers the whole folder.
         metrics=P.metrics(P.scores()),
         prov=P.record_of(P.scores()),
-    wildcard_constraints:
-        mode="paper|single",
-    params:
-        job=get_job("score"),
-        mode=get_score_mode,
     log:
         logs("score", "{exp}-{mode}"),
     benchmark:
         bench_record("score", "{exp}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("score", "mem_mb", 4000),
         runtime=res("score", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("score"),
+        mode=get_score_mode,
     script:
         "../workflow/scripts/score.py"
 
@@ -42,21 +42,21 @@ rule score_compare:
     output:
         compare=P.COMPARE,
         prov=P.record_of(P.COMPARE),
-    params:
-        job=get_job("score_compare"),
-        runs=get_mode_runs,
-        compare={"base": "single"},
     log:
         logs("score_compare", "{exp}"),
     benchmark:
         bench_record("score_compare", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("score_compare", "mem_mb", 1000),
         runtime=res("score_compare", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("score_compare"),
+        runs=get_mode_runs,
+        compare={"base": "single"},
     script:
         "../workflow/scripts/compare.py"
 
@@ -70,20 +70,20 @@ use rule score_compare as score_grid with:
     output:
         compare=P.GRID,
         prov=P.record_of(P.GRID),
-    wildcard_constraints:
-        grid=GRID_NAMES,
-    params:
-        job=get_job("score_grid"),
-        runs=get_grid_runs,
-        compare=get_grid_comparison,
     log:
         logs("score_grid", "{grid}"),
     benchmark:
         bench_record("score_grid", "{grid}")
+    wildcard_constraints:
+        grid=GRID_NAMES,
     resources:
         mem_mb=1000,
         runtime=10,
         gpu=0,
+    params:
+        job=get_job("score_grid"),
+        runs=get_grid_runs,
+        compare=get_grid_comparison,
 
 
 # A grid whose variants all sweep over the same test split (e.g. training at num_aug 0 vs N):
@@ -97,17 +97,17 @@ use rule score_compare as sweep_grid with:
     output:
         compare=P.SWEEP_GRID,
         prov=P.record_of(P.SWEEP_GRID),
-    wildcard_constraints:
-        grid=GRID_NAMES,
-    params:
-        job=get_job("sweep_grid"),
-        runs=get_grid_predictions,
-        compare=get_sweep_grid_comparison,
     log:
         logs("sweep_grid", "{grid}"),
     benchmark:
         bench_record("sweep_grid", "{grid}")
+    wildcard_constraints:
+        grid=GRID_NAMES,
     resources:
         mem_mb=4000,
         runtime=30,
         gpu=0,
+    params:
+        job=get_job("sweep_grid"),
+        runs=get_grid_predictions,
+        compare=get_sweep_grid_comparison,

@@ -9,18 +9,18 @@ rule sweep:
     output:
         csv=P.SWEEP,
         prov=P.record_of(P.SWEEP),
-    params:
-        job=get_job("sweep"),
     log:
         logs("sweep", "{exp}"),
     benchmark:
         bench_record("sweep", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("sweep", "mem_mb", 4000),
         runtime=res("sweep", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("sweep"),
     script:
         "../workflow/scripts/sweep.py"

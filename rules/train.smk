@@ -8,20 +8,20 @@ rule train:
     output:
         run=directory(P.TRAIN),
         prov=P.record_of(P.TRAIN),
-    params:
-        job=get_job("train"),
-        overrides=get_train_overrides,
-        gpus=get_gpus,
     log:
         logs("train", "{exp}"),
     benchmark:
         bench_record("train", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: get_train_threads
     resources:
         mem_mb=res("train", "mem_mb", 4000),
         runtime=res("train", "runtime", 60),
         gpu=res("train", "gpu", get_gpus),
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("train"),
+        overrides=get_train_overrides,
+        gpus=get_gpus,
     script:
         "../workflow/scripts/train.py"

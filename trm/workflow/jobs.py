@@ -3,8 +3,7 @@
 A job's params are the values of those sections that its command declares
 (`trm.settings.select`), so editing a key that another command reads reruns nothing here. The
 keys a rule consumes itself (output names, wildcards, subsections) are declared in
-trm.workflow.sections and never reach a command. A section entry "predict:device" reads only
-that key of the section; `drop` leaves keys out (the puzzle-ID predictions record no steps).
+trm.workflow.sections and never reach a command.
 
 Adding a command to the workflow: its declaration (trm/cli/<module>.py), one entry here, one
 rule and a few-line adapter in workflow/scripts/ (docs/workflow.md has the recipe).
@@ -13,22 +12,31 @@ rule and a few-line adapter in workflow/scripts/ (docs/workflow.md has the recip
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from trm.settings import UndeclaredSettingError, select, spec_of
+from trm.settings import select, spec_of
 
 
 @dataclass(frozen=True)
 class Job:
+    """A job's command and the config sections it reads. The first section is the command's
+    own; "predict:device" reads only the named keys of another section (they are the command's
+    settings that live there), and those keys are then never read from the first."""
+
     command: str  # words after `trm`; "{kind}" = the experiment's puzzle kind
     sections: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()
 
-    def __init__(self, command: str, *sections: str, drop: Iterable[str] = ()) -> None:
+    def __init__(self, command: str, *sections: str) -> None:
         object.__setattr__(self, "command", command)
         object.__setattr__(self, "sections", tuple(sections))
-        object.__setattr__(self, "drop", tuple(drop))
+
+    def reads(self) -> list[tuple[str, tuple[str, ...] | None]]:
+        """(section path, its keys or None = every setting not claimed by another entry)."""
+        return [split_section(entry) for entry in self.sections]
+
+    def claimed(self) -> set[str]:
+        return {k for _, keys in self.reads() if keys for k in keys}
 
 
 # Job name (the key rules pass to the `job` getter; `use rule` copies share it) -> Job.
@@ -39,8 +47,9 @@ JOBS: dict[str, Job] = {
     "prepare_maze": Job("prepare maze", "dataset"),
     "fetch_checkpoint": Job("fetch-checkpoint", "checkpoint"),
     "train": Job("train"),  # model and train are Hydra overrides (trm.workflow.hydra)
-    "predict": Job("predict", "predict", "analyses"),
-    "predict_ids": Job("predict", "predict", "analyses", drop=("trajectory",)),
+    "predict": Job("predict", "predict", "analyses:trajectory,halt_max_steps,puzzle_id_seed"),
+    # the ID-ablation predictions record no steps
+    "predict_ids": Job("predict", "predict", "analyses:halt_max_steps,puzzle_id_seed"),
     "predict_adapt": Job("predict", "predict"),
     "score": Job("score {kind}", "score"),
     "score_compare": Job("compare runs", "score"),
@@ -50,13 +59,15 @@ JOBS: dict[str, Job] = {
     "bench": Job("bench", "bench"),
     "analyse_trajectory": Job("analyse trajectory", "score"),
     "compare_ids": Job("compare runs", "score"),
-    "ensemble": Job("analyse ensemble", "predict", "score", "analyses.ensemble"),
+    "ensemble": Job(
+        "analyse ensemble", "analyses.ensemble", "predict:batch_size,device", "score:n_boot,seed"
+    ),
     "adapt_data": Job("prepare arc", "analyses.adapt.dataset"),
     "adapt": Job("adapt", "analyses.adapt", "predict:device"),
     "compare_adapt": Job("compare runs", "score"),
     "llm_tiny_model": Job("llm make-tiny-model", "llm.tiny"),
-    "llm_prepare": Job("llm prepare", "dataset", "llm.prepare"),
-    "llm_train": Job("llm train", "llm", "llm.train"),
+    "llm_prepare": Job("llm prepare", "dataset", "llm.prepare:max_len,overlong,test_views"),
+    "llm_train": Job("llm train", "llm.train", "llm:device"),
     "llm_predict": Job("llm predict", "predict", "llm.train:load_in_4bit"),
     "llm_score": Job("llm score", "score"),
     "llm_compare": Job("compare runs", "score"),
@@ -84,30 +95,19 @@ def job_settings(
     rule_keys: Mapping[str, Iterable[str]],
 ) -> dict[str, Any]:
     """The values `command_name` reads of `sections` (path -> the section as configured).
-
-    Keys the rules consume (`rule_keys[path]`) never reach a command; two sections giving one
-    key is an error (a command reads each setting from one place).
-    """
+    Keys the rules consume (`rule_keys[path]`) never reach a command."""
     cmd = declared(command_name)
+    claimed = job.claimed()
     out: dict[str, Any] = {}
-    origin: dict[str, str] = {}
-    for entry in job.sections:
-        path, only = split_section(entry)
+    for path, keys in job.reads():
         section = dict(sections.get(path) or {})
-        consumed = set(rule_keys.get(path, ())) | set(job.drop)
-        values = {k: v for k, v in section.items() if k not in consumed}
-        if only is not None:
-            values = {k: v for k, v in values.items() if k in only}
-        if cmd is not None:
-            values = select(cmd.settings, values)
-        # A command not declared yet (migration) gets the section as configured.
-        for key, value in values.items():
-            if key in out:
-                raise UndeclaredSettingError(
-                    f"trm {command_name}: setting {key!r} given by both {origin[key]} and {path}"
-                )
-            out[key], origin[key] = value, path
-    return out
+        consumed = set(rule_keys.get(path, ()))
+        for key, value in section.items():
+            if key in consumed or (key not in keys if keys else key in claimed):
+                continue
+            out[key] = value
+    # A command not declared yet (migration) gets the sections as configured.
+    return select(cmd.settings, out) if cmd is not None else out
 
 
 def declared_default(command_name: str, key: str) -> Any:
@@ -123,14 +123,3 @@ def declared_default(command_name: str, key: str) -> Any:
         sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
         parser = sub.choices[word]
     return parser.get_default(key)
-
-
-@dataclass
-class JobCall:
-    """What an adapter needs: the command and the values its config sections give it."""
-
-    command: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def as_params(self) -> dict[str, Any]:
-        return {"command": self.command, "settings": self.settings}
