@@ -10,7 +10,7 @@ from snakemake.utils import validate
 from trm.workflow import paths as P
 from trm.workflow.config_check import check_config
 from trm.workflow.experiments import Workflow, one_of
-from trm.workflow.gpus import visible_gpus
+from trm.workflow.gpus import gpu_limit
 from trm.workflow.hydra import hydra_overrides
 from trm.workflow.report_spec import report_spec, spec_files
 
@@ -30,19 +30,10 @@ if problems := check_config(W, cache_dir=".snakemake/trm-config-check"):
     raise WorkflowError("invalid configuration:\n  " + "\n  ".join(problems))
 
 
-def local_exec():
-    try:
-        return bool(workflow.local_exec)
-    except Exception:  # executor not known yet: treat as local
-        return True
-
-
 # The `gpu` resource GPU rules declare: on a local run without `--resources gpu=N`, the GPUs
-# present, so no more GPU jobs run at once than there are GPUs. None visible (a CPU-only laptop,
-# or a login node submitting to Slurm, which requests GPUs per job): no limit is set.
-if "gpu" not in workflow.global_resources and local_exec():
-    if (n_gpus := visible_gpus()) > 0:
-        workflow.register_resource("gpu", n_gpus)
+# present, so no more GPU jobs run at once than there are GPUs (trm/workflow/gpus.py).
+if (n_gpus := gpu_limit(workflow)) is not None:
+    workflow.register_resource("gpu", n_gpus)
 
 LLM_EXPS = one_of(W.in_run(lambda e: "llm" in e))
 GRID_NAMES = one_of(W.grids)
@@ -162,10 +153,6 @@ def comparison(runs):
     return get
 
 
-def _wc(wildcards):
-    return dict(wildcards.items())
-
-
 def get_mode_runs(wildcards):
     """Paper vs single mode (ARC): the score folders."""
     return {m: P.fill(P.scores(P.RUN, m), exp=wildcards.exp) for m in ("paper", "single")}
@@ -184,9 +171,7 @@ def get_grid_predictions(wildcards):
 
 
 def get_grid_comparison(wildcards):
-    """What `trm compare runs` says of one ablation grid's table (declared names)."""
-    grid = W.grids[wildcards.grid]
-    return {"base": grid.base, "label": grid.changes, "paper": grid.paper, "title": grid.name}
+    return W.grid_comparison(wildcards.grid)
 
 
 def get_sweep_grid_data(wildcards):
@@ -194,22 +179,21 @@ def get_sweep_grid_data(wildcards):
 
 
 def get_sweep_grid_comparison(wildcards):
-    grid = W.grids[wildcards.grid]
-    return {"base": grid.base, "label": W.grid_labels(grid.name), "title": grid.name}
+    return W.grid_comparison(wildcards.grid, sweep=True)
 
 
 def get_id_runs(wildcards):
     """true = the experiment's own scores, then one run per puzzle-ID variant."""
-    runs = {"true": P.fill(P.scores(), **_wc(wildcards))}
+    runs = {"true": P.fill(P.scores(), **dict(wildcards.items()))}
     for ids in W.id_variants(wildcards.exp):
-        runs[ids] = P.fill(P.scores(P.IDS), ids=ids, **_wc(wildcards))
+        runs[ids] = P.fill(P.scores(P.IDS), ids=ids, **dict(wildcards.items()))
     return runs
 
 
 def get_adapt_runs(wildcards):
     """Fitted embeddings vs blank identifiers on the held-out tasks."""
     fits = ("fitted", "blank")
-    return {f: P.fill(P.scores(P.ADAPT_FIT), fit=f, **_wc(wildcards)) for f in fits}
+    return {f: P.fill(P.scores(P.ADAPT_FIT), fit=f, **dict(wildcards.items())) for f in fits}
 
 
 def get_adapt_puzzle_ids(wildcards):

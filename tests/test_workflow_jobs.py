@@ -75,7 +75,10 @@ def test_generated_tasks_are_read_as_kaggle_files_of_the_generate_job():
     assert s["input_prefix"].startswith(P.fill(P.TASKS, dataset="arc-generated") + "/")
     assert "source" not in s and "generate" not in s and "name" not in s and "kind" not in s
     gen = w.job("generate_arc_tasks", {"dataset": "arc-generated"})
-    assert gen == {"command": "prepare arc-tasks", "settings": DEFAULT["experiments"]["arc-generated"]["dataset"]["generate"]}
+    assert gen == {
+        "command": "prepare arc-tasks",
+        "settings": DEFAULT["experiments"]["arc-generated"]["dataset"]["generate"],
+    }
 
 
 def test_every_job_reads_known_sections_and_commands_exist_or_are_pending():
@@ -93,7 +96,10 @@ def _arc(c):
 
 
 CHECKS = {
-    "unknown_run": (lambda c: c.update(run=["arc-smok"]), "run: experiment 'arc-smok' is not defined"),
+    "unknown_run": (
+        lambda c: c.update(run=["arc-smok"]),
+        "run: experiment 'arc-smok' is not defined",
+    ),
     "levels_above_num_aug": (
         lambda c: _arc(c)["sweep"].update(levels=[0, 64]),
         "experiments.arc-smoke.sweep.levels: [64] exceed dataset.num_aug = 8",
@@ -187,7 +193,14 @@ def test_report_spec_reads_back_and_bundles_every_job(tmp_path):
 def test_argv_comes_from_the_declaration_and_parses_back():
     argv = trm_argv(
         "score arc",
-        {"data": "d", "predictions": "p.npz", "out": "o", "mode": "single", "n_boot": 200, "seed": None},
+        {
+            "data": "d",
+            "predictions": "p.npz",
+            "out": "o",
+            "mode": "single",
+            "n_boot": 200,
+            "seed": None,
+        },
     )
     assert argv[1:3] == ["-m", "trm.cli"]
     ns = build_parser().parse_args(argv[3:])
@@ -223,14 +236,19 @@ def test_run_scores_through_the_declaration_and_records_the_folder(tmp_path, mon
     smk = SimpleNamespace(
         params=_Named(job=job, mode="paper"),
         input=_Named(data=str(data), predictions=str(preds)),
-        output=_Named(metrics=str(folder / "metrics.json"), prov=str(tmp_path / "scores/paper.provenance.json")),
+        output=_Named(
+            metrics=str(folder / "metrics.json"),
+            prov=str(tmp_path / "scores/paper.provenance.json"),
+        ),
         log=[str(tmp_path / "score.log")],
         threads=1,
         rule="score",
         wildcards=_Named(exp="x", mode="paper"),
         resources=_Named(),
     )
-    record = run(smk, data=smk.input.data, predictions=smk.input.predictions, out=str(folder), mode="paper")
+    record = run(
+        smk, data=smk.input.data, predictions=smk.input.predictions, out=str(folder), mode="paper"
+    )
     assert "--n-boot" in record["command"] and (folder / "metrics.json").is_file()
     outputs = {o["path"] for o in record["outputs"]}
     assert any(p.endswith("scores/paper/per_example.jsonl") for p in outputs), outputs

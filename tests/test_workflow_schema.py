@@ -48,8 +48,12 @@ PENDING = {
 
 def test_schema_and_readme_are_generated_from_the_declarations():
     schema, readme, _ = G.generate()
-    assert (ROOT / "config/schema.yaml").read_text() == schema, "run python -m trm.workflow.schema --write"
-    assert (ROOT / "config/README.md").read_text() == readme, "run python -m trm.workflow.schema --write"
+    assert (ROOT / "config/schema.yaml").read_text() == schema, (
+        "run python -m trm.workflow.schema --write"
+    )
+    assert (ROOT / "config/README.md").read_text() == readme, (
+        "run python -m trm.workflow.schema --write"
+    )
 
 
 def test_pending_commands_are_exactly_the_undeclared_ones():
@@ -150,4 +154,4 @@ def test_no_workflow_default_in_rules_or_scripts():
     for f in [*(ROOT / "rules").glob("*.smk"), *(ROOT / "workflow/scripts").glob("*.py")]:
         text = f.read_text()
         assert '"dtypes": ["float32"]' not in text, f
-        assert ".get(\"n_boot\"" not in text and "n_boot" not in text, f
+        assert '.get("n_boot"' not in text and "n_boot" not in text, f

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trm.grids import Grid, deep_merge, expand_grids
+from trm.grids import Grid, expand_grids
 from trm.kinds import KINDS
 from trm.workflow import paths as P
 from trm.workflow.jobs import JOBS, declared_default, job_settings
@@ -88,10 +88,6 @@ class Workflow:
     def dataset_value(self, ds: Mapping[str, Any], key: str) -> Any:
         """A dataset setting as prepared: configured, else `trm prepare <kind>`'s default."""
         return ds[key] if key in ds else declared_default(f"prepare {ds['kind']}", key)
-
-    def adapt_dataset(self, exp: str) -> dict[str, Any]:
-        """The held-out dataset: the experiment's dataset with analyses.adapt.dataset over it."""
-        return {**self.exp(exp)["dataset"], **self.analyses(exp)["adapt"]["dataset"]}
 
     def analyses(self, exp: str) -> dict[str, Any]:
         return self.exp(exp).get("analyses", {})
@@ -260,13 +256,17 @@ class Workflow:
             out[variant] = f"{source}trained on {ds['name']} (num_aug {num_aug})"
         return out
 
+    def grid_comparison(self, grid: str, sweep: bool = False) -> dict[str, Any]:
+        """What `trm compare runs` (a grid's table) or `trm compare sweep` (its variants x test
+        votes) is told besides the runs: the base, each row's label, the paper's figures."""
+        g = self.grids[grid]
+        if sweep:
+            return {"base": g.base, "label": self.grid_labels(grid), "title": g.name}
+        return {"base": g.base, "label": g.changes, "paper": g.paper, "title": g.name}
+
     def settings_as_run(self, exp: str) -> dict[str, Any]:
         """The experiment's config as run (not resources), for the report's descriptions."""
         e = self.exp(exp)
         settings = {k: v for k, v in e.items() if k != "resources"}
         num_aug = self.dataset_value(e["dataset"], "num_aug")
         return settings | {"kind": self.kind(exp), "num_aug": num_aug, "llm": self.is_llm(exp)}
-
-
-def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    return deep_merge(base, override)

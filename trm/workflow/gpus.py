@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from typing import Any
 
 
 def visible_gpus() -> int:
@@ -19,3 +20,17 @@ def visible_gpus() -> int:
     if out.returncode != 0:
         return 0
     return sum(line.startswith("GPU ") for line in out.stdout.splitlines())
+
+
+def gpu_limit(workflow: Any) -> int | None:
+    """The `gpu` resource limit of a local run: the GPUs present. None when the user gave
+    `--resources gpu=N`, when jobs run elsewhere (a cluster requests GPUs per job) or when no
+    GPU is visible (a CPU-only machine, or a login node): capping the claims to 0 would strip
+    the GPU requests of cluster jobs, and on a CPU-only machine the jobs run on the CPU."""
+    if "gpu" in workflow.global_resources:
+        return None
+    try:
+        local = bool(workflow.local_exec)
+    except Exception:  # executor not known yet: treat as local
+        local = True
+    return (visible_gpus() or None) if local else None
