@@ -85,6 +85,10 @@ def run(
     `limit`: also limit torch/BLAS threads to the job's (the jobs that run a model)."""
     job = smk.params.job
     values = {**job["settings"], **io}
+    # Snakemake decided to rebuild the job and removed its declared outputs; a folder around
+    # them (a score folder) is the workflow's own path, possibly from an older version: replace.
+    if "overwrite" in {s.name for s in specs(command(job["command"]).settings)}:
+        values["overwrite"] = True
     argv = trm_argv(job["command"], values)
     if launcher:  # e.g. torchrun: the launcher runs `-m trm.cli ...` itself
         argv = [*launcher, *argv[1:]]
