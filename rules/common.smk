@@ -35,7 +35,7 @@ if problems := check_config(W, cache_dir=".snakemake/trm-config-check"):
 if (n_gpus := gpu_limit(workflow)) is not None:
     workflow.register_resource("gpu", n_gpus)
 
-LLM_EXPS = one_of(W.in_run(lambda e: "llm" in e))
+LLM_EXPS = one_of(e for e in W.run if W.is_llm(e))
 GRID_NAMES = one_of(W.grids)
 TRM_PARTNERS = one_of(t for e in W.run if W.is_llm(e) for t in W.llm_trm_partners(e))
 

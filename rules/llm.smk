@@ -11,7 +11,7 @@ localrules:
 
 rule llm_all:
     input:
-        [P.metrics(P.fill(P.LLM_SCORE, exp=e)) for e in W.in_run(lambda e: "llm" in e)],
+        [P.metrics(P.fill(P.LLM_SCORE, exp=e)) for e in W.run if W.is_llm(e)],
         [
             P.fill(P.LLM_COMPARE, exp=e, trm=t)
             for e in W.run

@@ -61,9 +61,6 @@ class Workflow:
     def voted(self, exp: str) -> bool:
         return KINDS[self.kind(exp)].voted
 
-    def in_run(self, pred: Any = None) -> list[str]:
-        return [e for e in self.run if pred is None or pred(self.exp(e))]
-
     def dataset_cfg(self, name: str) -> dict[str, Any]:
         for e in self.run:
             if self.exp(e)["dataset"]["name"] == name:
