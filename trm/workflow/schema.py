@@ -389,20 +389,20 @@ def _default(s: dict[str, Any]) -> str:
     return f"`{json.dumps(d)}`" if not isinstance(d, str) else f"`{d}`"
 
 
-def _rows(
-    path: str, props: dict[str, Any], readers_of: dict[str, list[str]], rule: set[str]
-) -> list[str]:
+def _rows(props: dict[str, Any], readers_of: dict[str, list[str]], rule: set[str]) -> list[str]:
+    """One table row per key: readers_of[key] (or readers_of["*"] for every key) read it."""
     lines = [
         "| key | type | default | bounds | read by | what it does |",
         "|---|---|---|---|---|---|",
     ]
     for key, s in props.items():
-        who = (
-            "the workflow"
-            if key in rule
-            else ", ".join(f"`trm {c}`" for c in readers_of.get(key, [])) or "the workflow"
-        )
-        text = " ".join(str(s.get("description", "")).split()).replace("|", "\\|")
+        text = str(s.get("description", ""))
+        target = s.get("$ref", "").rsplit("/", 1)[-1]
+        if target in SECTIONS:  # a section: described below
+            text = text or SECTIONS[target].description
+        names = readers_of.get(key, readers_of.get("*", []))
+        who = "the workflow" if key in rule or not names else ", ".join(f"`trm {c}`" for c in names)
+        text = " ".join(text.split()).replace("|", "\\|")
         lines.append(
             f"| `{key}` | {_type_text(s)} | {_default(s)} | {_bounds(s)} | {who} | {text} |"
         )
@@ -424,11 +424,11 @@ def readme_text(schema: dict[str, Any], pending: dict[str, tuple[list[str], bool
         "",
         "## Top level",
         "",
-        *_rows("", schema["properties"], {}, set(schema["properties"])),
+        *_rows(schema["properties"], {}, set()),
         "",
         "## An experiment (`experiments.<name>`)",
         "",
-        *_rows("experiment", schema["$defs"]["experiment"]["properties"], {}, set()),
+        *_rows(schema["$defs"]["experiment"]["properties"], {}, set()),
     ]
     who: dict[str, dict[str, list[str]]] = {}
     for path in SECTIONS:
@@ -443,7 +443,8 @@ def readme_text(schema: dict[str, Any], pending: dict[str, tuple[list[str], bool
             out += ["", f"(Migration: {names} not declared yet; this section is {how}.)"]
         if s.get("required"):
             out += ["", "Required: " + ", ".join(f"`{k}`" for k in s["required"]) + "."]
-        out += ["", *_rows(path, s.get("properties", {}), who[path], set(section.rule_keys))]
+        readers_of = who[path] | ({"*": pending[path][0]} if path in pending else {})
+        out += ["", *_rows(s.get("properties", {}), readers_of, set(section.rule_keys))]
     return "\n".join(out) + "\n"
 
 
