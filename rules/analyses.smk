@@ -11,145 +11,120 @@
 
 rule analyse_trajectory:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        predictions="runs/{exp}/predictions.npz",
-        predictions_prov="runs/{exp}/predictions.provenance.json",
+        data=get_data_dir,
+        predictions=P.predictions(),
+        predictions_prov=P.record_of(P.predictions()),
     output:
-        trajectory="runs/{exp}/analyses/trajectory/trajectory.csv",
-        prov="runs/{exp}/analyses/trajectory.provenance.json",
-    params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
+        trajectory=P.TRAJECTORY,
+        prov=P.record_of(P.TRAJECTORY_DIR),
     log:
         logs("analyse_trajectory", "{exp}"),
     benchmark:
         bench_record("analyse_trajectory", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("analyse_trajectory", "mem_mb", 4000),
         runtime=res("analyse_trajectory", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/analyses.py"
-
-
-rule predict_ids:
-    input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
-    output:
-        predictions="runs/{exp}/analyses/ids/{ids}/predictions.npz",
-        prov="runs/{exp}/analyses/ids/{ids}/predictions.provenance.json",
-    wildcard_constraints:
-        ids="blank|random|mean",
     params:
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
-        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
-        seed=lambda wc: analyses_cfg(wc.exp).get("puzzle_id_seed"),
-        halt_max_steps=lambda wc: analyses_cfg(wc.exp).get("halt_max_steps"),
+        job=get_job("analyse_trajectory"),
+    script:
+        "../workflow/scripts/analyse_trajectory.py"
+
+
+use rule predict as predict_ids with:
+    input:
+        unpack(get_data),
+        unpack(get_checkpoint),
+    output:
+        predictions=P.predictions(P.IDS),
+        prov=P.record_of(P.predictions(P.IDS)),
     log:
         logs("predict_ids", "{exp}-{ids}"),
     benchmark:
         bench_record("predict_ids", "{exp}-{ids}")
-    threads: 2
-    resources:
-        mem_mb=res("predict", "mem_mb", 4000),
-        runtime=res("predict", "runtime", 30),
-        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/analyses.py"
+    wildcard_constraints:
+        ids="blank|random|mean",
+    params:
+        job=get_job("predict_ids"),
+        checkpoint_file=get_checkpoint_file,
+        puzzle_ids="{ids}",
 
 
 use rule score as score_ids with:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
-        predictions="runs/{exp}/analyses/ids/{ids}/predictions.npz",
-        predictions_prov="runs/{exp}/analyses/ids/{ids}/predictions.provenance.json",
+        unpack(get_data),
+        predictions=P.predictions(P.IDS),
+        predictions_prov=P.record_of(P.predictions(P.IDS)),
     output:
-        metrics="runs/{exp}/analyses/ids/{ids}/scores/{mode}/metrics.json",
-        prov="runs/{exp}/analyses/ids/{ids}/scores/{mode}.provenance.json",
-    wildcard_constraints:
-        mode="paper|single",
-        ids="blank|random|mean",
+        metrics=P.metrics(P.scores(P.IDS)),
+        prov=P.record_of(P.scores(P.IDS)),
     log:
         logs("score_ids", "{exp}-{ids}-{mode}"),
     benchmark:
         bench_record("score_ids", "{exp}-{ids}-{mode}")
-
-
-rule compare_ids:
-    input:
-        baseline="runs/{exp}/scores/{mode}/metrics.json",
-        baseline_prov="runs/{exp}/scores/{mode}.provenance.json",
-        variants=lambda wc: expand("runs/{{exp}}/analyses/ids/{ids}/scores/{{mode}}/metrics.json", ids=id_variants(wc.exp)),
-    output:
-        compare="runs/{exp}/analyses/ids/compare_{mode}.json",
-        prov="runs/{exp}/analyses/ids/compare_{mode}.provenance.json",
     wildcard_constraints:
         mode="paper|single",
-    params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
-        names=lambda wc: id_variants(wc.exp),
+        ids="blank|random|mean",
+
+
+use rule score_compare as compare_ids with:
+    input:
+        unpack(comparison(get_id_runs)),
+    output:
+        compare=P.IDS_COMPARE,
+        prov=P.record_of(P.IDS_COMPARE),
     log:
         logs("compare_ids", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_ids", "{exp}-{mode}")
-    threads: 1
+    wildcard_constraints:
+        mode="paper|single",
     resources:
         mem_mb=res("compare_ids", "mem_mb", 1000),
         runtime=res("compare_ids", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/analyses.py"
+    params:
+        job=get_job("compare_ids"),
+        runs=get_id_runs,
+        compare={"base": "true"},
 
 
 rule ensemble:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_checkpoint),
+        data=get_data_dir,
     output:
-        folder=directory("runs/{exp}/analyses/ensemble"),
-        prov="runs/{exp}/analyses/ensemble.provenance.json",
-    params:
-        last=lambda wc: analyses_cfg(wc.exp)["ensemble"]["last"],
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
-        batch_size=lambda wc: exp_cfg(wc.exp)["predict"].get("batch_size"),
-        device=lambda wc: exp_cfg(wc.exp)["predict"].get("device"),
+        folder=directory(P.ENSEMBLE),
+        prov=P.record_of(P.ENSEMBLE),
     log:
         logs("ensemble", "{exp}"),
     benchmark:
         bench_record("ensemble", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 2
     resources:
         mem_mb=res("ensemble", "mem_mb", 4000),
         runtime=res("ensemble", "runtime", 60),
-        gpu=res("ensemble", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
+        gpu=res("ensemble", "gpu", get_one_gpu),
+    params:
+        job=get_job("ensemble"),
     script:
-        "../workflow/scripts/analyses.py"
+        "../workflow/scripts/ensemble.py"
 
 
 # ---- test-time embedding fitting (analyses.adapt) ------------------------------------------------
 
 
-rule adapt_data:
+use rule prepare_arc as adapt_data with:
     input:
-        unpack(exp_task_files),
+        unpack(get_task_files),
     output:
-        data=directory("runs/{exp}/analyses/adapt/data"),
-        prov="runs/{exp}/analyses/adapt/data.provenance.json",
-    params:
-        dataset=lambda wc: _adapt_dataset(wc.exp),
+        data=directory(P.ADAPT_DATA),
+        prov=P.record_of(P.ADAPT_DATA),
     log:
         logs("adapt_data", "{exp}"),
     benchmark:
@@ -159,114 +134,97 @@ rule adapt_data:
         mem_mb=res("adapt_data", "mem_mb", 4000),
         runtime=res("adapt_data", "runtime", 60),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"
+    params:
+        job=get_job("adapt_data"),
 
 
 rule adapt:
     input:
-        source=lambda wc: data_dir(wc.exp),
-        source_prov=lambda wc: record_of(data_dir(wc.exp)),
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_checkpoint),
+        source=get_data_dir,
+        source_prov=get_data_record,
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
     output:
-        model=directory("runs/{exp}/analyses/adapt/model"),
-        prov="runs/{exp}/analyses/adapt/model.provenance.json",
-    params:
-        adapt=lambda wc: {k: v for k, v in adapt_cfg(wc.exp).items() if k != "dataset"},
-        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
-        device=lambda wc: exp_cfg(wc.exp)["predict"].get("device"),
+        model=directory(P.ADAPT_MODEL),
+        prov=P.record_of(P.ADAPT_MODEL),
     log:
         logs("adapt", "{exp}"),
     benchmark:
         bench_record("adapt", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     # One thread: a tiny model's many small ops ran 2.3x faster than on two on a shared 2-core
     # machine (20 steps: 59 s vs 138 s wall); override with --set-threads adapt=N.
     threads: 1
     resources:
         mem_mb=res("adapt", "mem_mb", 4000),
         runtime=res("adapt", "runtime", 60),
-        gpu=res("adapt", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
+        gpu=res("adapt", "gpu", get_one_gpu),
+    params:
+        job=get_job("adapt"),
+        checkpoint_file=get_checkpoint_file,
     script:
         "../workflow/scripts/adapt.py"
 
 
-rule predict_adapt:
+use rule predict as predict_adapt with:
     input:
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        ckpt="runs/{exp}/analyses/adapt/model",
-        ckpt_prov="runs/{exp}/analyses/adapt/model.provenance.json",
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
+        ckpt=P.ADAPT_MODEL,
+        ckpt_prov=P.record_of(P.ADAPT_MODEL),
     output:
-        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
-        prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
-    wildcard_constraints:
-        fit="fitted|blank",
-    params:
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
+        predictions=P.predictions(P.ADAPT_FIT),
+        prov=P.record_of(P.predictions(P.ADAPT_FIT)),
     log:
         logs("predict_adapt", "{exp}-{fit}"),
     benchmark:
         bench_record("predict_adapt", "{exp}-{fit}")
-    threads: 2
-    resources:
-        mem_mb=res("predict", "mem_mb", 4000),
-        runtime=res("predict", "runtime", 30),
-        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/adapt.py"
+    wildcard_constraints:
+        fit="fitted|blank",
+    params:
+        job=get_job("predict_adapt"),
+        checkpoint_file=".",  # the adapted model folder itself
+        puzzle_ids=get_adapt_puzzle_ids,
 
 
 use rule score as score_adapt with:
     input:
-        data="runs/{exp}/analyses/adapt/data",
-        data_prov="runs/{exp}/analyses/adapt/data.provenance.json",
-        predictions="runs/{exp}/analyses/adapt/{fit}/predictions.npz",
-        predictions_prov="runs/{exp}/analyses/adapt/{fit}/predictions.provenance.json",
+        data=P.ADAPT_DATA,
+        data_prov=P.record_of(P.ADAPT_DATA),
+        predictions=P.predictions(P.ADAPT_FIT),
+        predictions_prov=P.record_of(P.predictions(P.ADAPT_FIT)),
     output:
-        metrics="runs/{exp}/analyses/adapt/{fit}/scores/{mode}/metrics.json",
-        prov="runs/{exp}/analyses/adapt/{fit}/scores/{mode}.provenance.json",
-    wildcard_constraints:
-        mode="paper|single",
-        fit="fitted|blank",
+        metrics=P.metrics(P.scores(P.ADAPT_FIT)),
+        prov=P.record_of(P.scores(P.ADAPT_FIT)),
     log:
         logs("score_adapt", "{exp}-{fit}-{mode}"),
     benchmark:
         bench_record("score_adapt", "{exp}-{fit}-{mode}")
-
-
-rule compare_adapt:
-    input:
-        baseline="runs/{exp}/analyses/adapt/blank/scores/{mode}/metrics.json",
-        baseline_prov="runs/{exp}/analyses/adapt/blank/scores/{mode}.provenance.json",
-        variant="runs/{exp}/analyses/adapt/fitted/scores/{mode}/metrics.json",
-        variant_prov="runs/{exp}/analyses/adapt/fitted/scores/{mode}.provenance.json",
-        model="runs/{exp}/analyses/adapt/model",
-    output:
-        compare="runs/{exp}/analyses/adapt/compare_{mode}.json",
-        prov="runs/{exp}/analyses/adapt/compare_{mode}.provenance.json",
     wildcard_constraints:
         mode="paper|single",
-    params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")},
+        fit="fitted|blank",
+
+
+use rule score_compare as compare_adapt with:
+    input:
+        unpack(comparison(get_adapt_runs)),
+        model=P.ADAPT_MODEL,
+    output:
+        compare=P.ADAPT_COMPARE,
+        prov=P.record_of(P.ADAPT_COMPARE),
     log:
         logs("compare_adapt", "{exp}-{mode}"),
     benchmark:
         bench_record("compare_adapt", "{exp}-{mode}")
-    threads: 1
+    wildcard_constraints:
+        mode="paper|single",
     resources:
         mem_mb=res("compare_adapt", "mem_mb", 1000),
         runtime=res("compare_adapt", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/adapt.py"
+    params:
+        job=get_job("compare_adapt"),
+        runs=get_adapt_runs,
+        compare={"base": "blank"},

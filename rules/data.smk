@@ -1,97 +1,77 @@
-# Dataset preparation: one rule per source kind, all writing data/<dataset>/ (+ manifest.json).
-# params carry only the dataset's own settings, so changing e.g. num_aug reruns this dataset
-# and everything downstream of it, and nothing else.
+# Dataset preparation: one rule per puzzle kind, all writing data/<dataset>/ (+ manifest.json).
+# params carry only the dataset settings `trm prepare <kind>` declares, so changing e.g. num_aug
+# reruns this dataset and everything downstream of it, and nothing else.
 
 
 rule generate_arc_tasks:
     output:
-        tasks=directory("data/{dataset}.tasks"),
-        prov="data/{dataset}.tasks.provenance.json",
-    wildcard_constraints:
-        dataset=_generated_arc_datasets(),
-    params:
-        generate=lambda wildcards: dataset_cfg(wildcards.dataset).get("generate", {}),
+        tasks=directory(P.TASKS),
+        prov=P.record_of(P.TASKS),
     log:
         logs("generate_arc_tasks", "{dataset}"),
     benchmark:
         bench_record("generate_arc_tasks", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("arc", "generated"),
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=1000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("generate_arc_tasks"),
     script:
         "../workflow/scripts/arc_tasks.py"
 
 
 rule prepare_arc:
     input:
-        unpack(_arc_task_files),
+        unpack(get_task_files),
     output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
-    wildcard_constraints:
-        dataset=datasets_of_kind("arc"),
-    params:
-        dataset=_dataset_params,
+        data=directory(P.DATA),
+        prov=P.record_of(P.DATA),
     log:
         logs("prepare_arc", "{dataset}"),
     benchmark:
         bench_record("prepare_arc", "{dataset}")
+    wildcard_constraints:
+        dataset=W.datasets("arc"),
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=60,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("prepare_arc"),
     script:
         "../workflow/scripts/prepare.py"
 
 
-rule prepare_sudoku:
-    output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
-    wildcard_constraints:
-        dataset=datasets_of_kind("sudoku"),
-    params:
-        dataset=_dataset_params,
+use rule prepare_arc as prepare_sudoku with:
     log:
         logs("prepare_sudoku", "{dataset}"),
     benchmark:
         bench_record("prepare_sudoku", "{dataset}")
-    threads: 1
+    wildcard_constraints:
+        dataset=W.datasets("sudoku"),
     resources:
         mem_mb=2000,
         runtime=60,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"
-
-
-rule prepare_maze:
-    output:
-        data=directory("data/{dataset}"),
-        prov="data/{dataset}.provenance.json",
-    wildcard_constraints:
-        dataset=datasets_of_kind("maze"),
     params:
-        dataset=_dataset_params,
+        job=get_job("prepare_sudoku"),
+
+
+use rule prepare_sudoku as prepare_maze with:
     log:
         logs("prepare_maze", "{dataset}"),
     benchmark:
         bench_record("prepare_maze", "{dataset}")
-    threads: 1
-    resources:
-        mem_mb=2000,
-        runtime=60,
-        gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/prepare.py"
+    wildcard_constraints:
+        dataset=W.datasets("maze"),
+    params:
+        job=get_job("prepare_maze"),

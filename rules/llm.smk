@@ -5,204 +5,182 @@
 # A gated model reads HF_TOKEN from the environment; it is never a param, log line or record.
 
 
-LLM_RUN = [e for e in RUN if "llm" in EXPERIMENTS[e]]
-# wildcard constraint: only experiments with an llm section reach these rules
-LLM_EXPS = "|".join(map(re.escape, LLM_RUN)) if LLM_RUN else "(?!x)x"
-_PARTNERS = sorted({t for e in LLM_RUN for t in llm_trm_partners(e)})
-TRM_ARC_EXPS = "|".join(map(re.escape, _PARTNERS)) if _PARTNERS else "(?!x)x"
-
-
 localrules:
     llm_all,
 
 
 rule llm_all:
     input:
-        [f"runs/{e}/llm/score/metrics.json" for e in LLM_RUN],
-        [f"runs/{e}/llm/compare/{t}.json" for e in LLM_RUN for t in llm_trm_partners(e)],
+        [P.metrics(P.fill(P.LLM_SCORE, exp=e)) for e in W.run if W.is_llm(e)],
+        [
+            P.fill(P.LLM_COMPARE, exp=e, trm=t)
+            for e in W.run
+            if W.is_llm(e)
+            for t in W.llm_trm_partners(e)
+        ],
 
 
 rule llm_tiny_model:
     output:
-        model=directory("runs/{exp}/llm/tiny-model"),
-        prov="runs/{exp}/llm/tiny-model.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        tiny=lambda wc: llm_cfg(wc.exp).get("tiny", {}),
+        model=directory(P.LLM_TINY),
+        prov=P.record_of(P.LLM_TINY),
     log:
         logs("llm_tiny_model", "{exp}"),
     benchmark:
         bench_record("llm_tiny_model", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_tiny_model"),
     script:
         "../workflow/scripts/llm_tiny_model.py"
 
 
 rule llm_prepare:
     input:
-        unpack(exp_task_files),
-        model=lambda wc: llm_model_input(wc.exp),
+        unpack(get_task_files),
+        model=get_llm_model_input,
     output:
-        data=directory("runs/{exp}/llm/data"),
-        prov="runs/{exp}/llm/data.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        model=lambda wc: llm_model(wc.exp),
-        # every dataset setting but the TRM data folder's name and TRM's token canvas (an LLM
-        # reads grids as text); kind is always arc here
-        dataset=lambda wc: {
-            k: v
-            for k, v in exp_cfg(wc.exp)["dataset"].items()
-            if k not in ("name", "canvas")
-        },
-        prepare=lambda wc: llm_cfg(wc.exp).get("prepare", {}),
+        data=directory(P.LLM_DATA),
+        prov=P.record_of(P.LLM_DATA),
     log:
         logs("llm_prepare", "{exp}"),
     benchmark:
         bench_record("llm_prepare", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=res("llm_prepare", "mem_mb", 4000),
         runtime=res("llm_prepare", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_prepare"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_prepare.py"
 
 
 rule llm_train:
     input:
-        model=lambda wc: llm_model_input(wc.exp),
-        data="runs/{exp}/llm/data",
-        data_prov="runs/{exp}/llm/data.provenance.json",
+        model=get_llm_model_input,
+        data=P.LLM_DATA,
+        data_prov=P.record_of(P.LLM_DATA),
     output:
-        run=directory("runs/{exp}/llm/train"),
-        prov="runs/{exp}/llm/train.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        model=lambda wc: llm_model(wc.exp),
-        train=lambda wc: llm_cfg(wc.exp).get("train", {}),
-        device=lambda wc: llm_cfg(wc.exp).get("device", "auto"),
+        run=directory(P.LLM_TRAIN),
+        prov=P.record_of(P.LLM_TRAIN),
     log:
         logs("llm_train", "{exp}"),
     benchmark:
         bench_record("llm_train", "{exp}")
-    # One thread on CPU: a tiny model gains nothing from more, and on a shared machine two
-    # threads spinning on contended cores ran 30x slower (measured); GPUs do the work elsewhere.
-    threads: lambda wc: 1 if llm_on_gpu(wc.exp) == 0 else 2
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
+    threads: get_llm_threads
     resources:
         mem_mb=res("llm_train", "mem_mb", 8000),
         runtime=res("llm_train", "runtime", 120),
-        gpu=res("llm_train", "gpu", lambda wc: llm_on_gpu(wc.exp)),
-    conda:
-        "../envs/llm.yaml"
+        gpu=res("llm_train", "gpu", get_llm_gpu),
+    params:
+        job=get_job("llm_train"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_train.py"
 
 
 rule llm_predict:
     input:
-        model=lambda wc: llm_model_input(wc.exp),
-        data="runs/{exp}/llm/data",
-        data_prov="runs/{exp}/llm/data.provenance.json",
-        run="runs/{exp}/llm/train",
-        run_prov="runs/{exp}/llm/train.provenance.json",
+        model=get_llm_model_input,
+        data=P.LLM_DATA,
+        data_prov=P.record_of(P.LLM_DATA),
+        run=P.LLM_TRAIN,
+        run_prov=P.record_of(P.LLM_TRAIN),
     output:
-        predictions="runs/{exp}/llm/predictions.jsonl",
-        summary="runs/{exp}/llm/predictions.summary.json",
-        prov="runs/{exp}/llm/predictions.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        model=lambda wc: llm_model(wc.exp),
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
-        load_in_4bit=lambda wc: llm_cfg(wc.exp).get("train", {}).get("load_in_4bit", False),
+        predictions=P.LLM_PREDICTIONS,
+        summary=P.LLM_SUMMARY,
+        prov=P.record_of(P.LLM_PREDICTIONS),
     log:
         logs("llm_predict", "{exp}"),
     benchmark:
         bench_record("llm_predict", "{exp}")
-    threads: lambda wc: 1 if llm_on_gpu(wc.exp) == 0 else 2
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
+    threads: get_llm_threads
     resources:
         mem_mb=res("llm_predict", "mem_mb", 8000),
         runtime=res("llm_predict", "runtime", 120),
-        gpu=res("llm_predict", "gpu", lambda wc: llm_on_gpu(wc.exp)),
-    conda:
-        "../envs/llm.yaml"
+        gpu=res("llm_predict", "gpu", get_llm_gpu),
+    params:
+        job=get_job("llm_predict"),
+        model=get_llm_model,
     script:
         "../workflow/scripts/llm_predict.py"
 
 
 rule llm_score:
     input:
-        data="runs/{exp}/llm/data",
-        data_prov="runs/{exp}/llm/data.provenance.json",
-        predictions="runs/{exp}/llm/predictions.jsonl",
-        summary="runs/{exp}/llm/predictions.summary.json",
-        predictions_prov="runs/{exp}/llm/predictions.provenance.json",
-        run="runs/{exp}/llm/train",
+        data=P.LLM_DATA,
+        data_prov=P.record_of(P.LLM_DATA),
+        predictions=P.LLM_PREDICTIONS,
+        summary=P.LLM_SUMMARY,
+        predictions_prov=P.record_of(P.LLM_PREDICTIONS),
+        run=P.LLM_TRAIN,
     output:
         # Beside metrics.json: submission.json, per_input.csv, per_task.json.
-        metrics="runs/{exp}/llm/score/metrics.json",
-        prov="runs/{exp}/llm/score.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-    params:
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k != "modes"},
+        metrics=P.metrics(P.LLM_SCORE),
+        prov=P.record_of(P.LLM_SCORE),
     log:
         logs("llm_score", "{exp}"),
     benchmark:
         bench_record("llm_score", "{exp}")
+    wildcard_constraints:
+        exp=LLM_EXPS,
+    conda:
+        "../envs/llm.yaml"
     threads: 1
     resources:
         mem_mb=res("llm_score", "mem_mb", 2000),
         runtime=res("llm_score", "runtime", 15),
         gpu=0,
-    conda:
-        "../envs/llm.yaml"
+    params:
+        job=get_job("llm_score"),
     script:
         "../workflow/scripts/llm_score.py"
 
 
-# TRM minus LLM over the same tasks (paired bootstrap over tasks): the one place this difference
-# is computed; the report shows it. One job per TRM experiment of the run on the same tasks.
+# TRM minus LLM over the same tasks: one job per TRM experiment of the run on the same tasks.
 
 
-rule llm_compare:
+use rule score_compare as llm_compare with:
     input:
-        trm="runs/{trm}/scores/paper/metrics.json",
-        trm_prov="runs/{trm}/scores/paper.provenance.json",
-        llm="runs/{exp}/llm/score/metrics.json",
-        llm_prov="runs/{exp}/llm/score.provenance.json",
+        unpack(comparison(get_llm_runs)),
     output:
-        compare="runs/{exp}/llm/compare/{trm}.json",
-        prov="runs/{exp}/llm/compare/{trm}.provenance.json",
-    wildcard_constraints:
-        exp=LLM_EXPS,
-        trm=TRM_ARC_EXPS,
-    params:
-        score=lambda wc: {
-            k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")
-        },
+        compare=P.LLM_COMPARE,
+        prov=P.record_of(P.LLM_COMPARE),
     log:
         logs("llm_compare", "{exp}-{trm}"),
     benchmark:
         bench_record("llm_compare", "{exp}-{trm}")
-    threads: 1
+    wildcard_constraints:
+        exp=LLM_EXPS,
+        trm=TRM_PARTNERS,
     resources:
         mem_mb=res("llm_compare", "mem_mb", 1000),
         runtime=res("llm_compare", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/llm_compare.py"
+    params:
+        job=get_job("llm_compare"),
+        runs=get_llm_runs,
+        compare={"base": "llm"},

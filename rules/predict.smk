@@ -4,31 +4,26 @@
 rule predict:
     input:
         # predict.dataset: another dataset's test split, identifiers mapped by name from ids_from
-        unpack(predict_ids_inputs),
-        data=lambda wc: eval_data_dir(wc.exp),
-        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
-        ckpt=lambda wc: checkpoint_dir(wc.exp),
-        ckpt_prov=lambda wc: record_of(checkpoint_dir(wc.exp)),
+        unpack(get_ids_from),
+        unpack(get_eval_data),
+        unpack(get_checkpoint),
     output:
-        predictions="runs/{exp}/predictions.npz",
-        prov="runs/{exp}/predictions.provenance.json",
-    params:
-        predict=lambda wc: exp_cfg(wc.exp)["predict"],
-        checkpoint_file=lambda wc: checkpoint_file(wc.exp),
-        # per-step trajectory and test-time depth ride on the one inference pass (analyses.smk)
-        analyses=lambda wc: {
-            k: v for k, v in analyses_cfg(wc.exp).items() if k in ("trajectory", "halt_max_steps")
-        },
+        predictions=P.predictions(),
+        prov=P.record_of(P.predictions()),
     log:
         logs("predict", "{exp}"),
     benchmark:
         bench_record("predict", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 2
     resources:
         mem_mb=res("predict", "mem_mb", 4000),
         runtime=res("predict", "runtime", 30),
-        gpu=res("predict", "gpu", lambda wc: min(1, exp_cfg(wc.exp).get("gpus", 0))),
-    conda:
-        "../envs/trm.yaml"
+        gpu=res("predict", "gpu", get_one_gpu),
+    params:
+        # the per-step trajectory and test-time depth (analyses) ride on this one pass
+        job=get_job("predict"),
+        checkpoint_file=get_checkpoint_file,
     script:
         "../workflow/scripts/predict.py"

@@ -1,139 +1,113 @@
 # Scoring in the paper's mode (augmentation voting, pass@K) and in single mode (the original
-# view only), from the same predictions.
+# view only), from the same predictions; then the comparisons the report shows, each computed
+# once by `trm compare runs|sweep` (paired over the same tasks or examples).
 
 
 rule score:
     input:
-        data=lambda wc: eval_data_dir(wc.exp),
-        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
-        predictions="runs/{exp}/predictions.npz",
-        predictions_prov="runs/{exp}/predictions.provenance.json",
+        unpack(get_eval_data),
+        predictions=P.predictions(),
+        predictions_prov=P.record_of(P.predictions()),
     output:
         # Beside metrics.json: per_example.jsonl (ARC) or per_example.csv, submission.json (ARC);
         # the provenance record covers the whole folder.
-        metrics="runs/{exp}/scores/{mode}/metrics.json",
-        prov="runs/{exp}/scores/{mode}.provenance.json",
-    wildcard_constraints:
-        mode="paper|single",
-    params:
-        kind=lambda wc: exp_cfg(wc.exp)["dataset"]["kind"],
-        score=lambda wc: {k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k != "modes"},
+        metrics=P.metrics(P.scores()),
+        prov=P.record_of(P.scores()),
     log:
         logs("score", "{exp}-{mode}"),
     benchmark:
         bench_record("score", "{exp}-{mode}")
+    wildcard_constraints:
+        mode="paper|single",
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("score", "mem_mb", 4000),
         runtime=res("score", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("score"),
+        mode=get_score_mode,
     script:
         "../workflow/scripts/score.py"
 
 
-# Paper minus single mode (ARC), paired bootstrap over tasks: the one place this difference is
-# computed; the report shows it.
+# Paper vs single mode (ARC), paired over tasks.
 
 
 rule score_compare:
     input:
-        paper="runs/{exp}/scores/paper/metrics.json",
-        paper_prov="runs/{exp}/scores/paper.provenance.json",
-        single="runs/{exp}/scores/single/metrics.json",
-        single_prov="runs/{exp}/scores/single.provenance.json",
+        unpack(comparison(get_mode_runs)),
     output:
-        compare="runs/{exp}/scores/compare.json",
-        prov="runs/{exp}/scores/compare.provenance.json",
-    params:
-        score=lambda wc: {
-            k: v for k, v in exp_cfg(wc.exp).get("score", {}).items() if k in ("n_boot", "seed")
-        },
+        compare=P.COMPARE,
+        prov=P.record_of(P.COMPARE),
     log:
         logs("score_compare", "{exp}"),
     benchmark:
         bench_record("score_compare", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("score_compare", "mem_mb", 1000),
         runtime=res("score_compare", "runtime", 10),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/score_compare.py"
-
-
-# One ablation grid's table: each variant's accuracy and its paired difference from the base
-# variant (same test examples), computed here from the variants' scores; the report shows it.
-
-
-rule score_grid:
-    input:
-        metrics=lambda wc: list(grid_scores(wc.grid).values()),
-        records=lambda wc: [record_of(Path(p).parent) for p in grid_scores(wc.grid).values()],
-    output:
-        grid="runs/{grid}/grid.json",
-        prov="runs/{grid}/grid.provenance.json",
-    wildcard_constraints:
-        grid=_grid_name_regex(),
     params:
-        kind=lambda wc: exp_cfg(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base])["dataset"]["kind"],
-        runs=lambda wc: {v: str(Path(p).parent) for v, p in grid_scores(wc.grid).items()},
-        base=lambda wc: GRIDS[wc.grid].base,
-        changes=lambda wc: GRIDS[wc.grid].changes,
-        paper=lambda wc: GRIDS[wc.grid].paper,
-        score=lambda wc: {
-            k: v
-            for k, v in exp_cfg(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base]).get("score", {}).items()
-            if k in ("n_boot", "seed")
-        },
+        job=get_job("score_compare"),
+        runs=get_mode_runs,
+        compare={"base": "single"},
+    script:
+        "../workflow/scripts/compare.py"
+
+
+# One ablation grid's table: each variant's accuracy and its paired difference from the base.
+
+
+use rule score_compare as score_grid with:
+    input:
+        unpack(comparison(get_grid_runs)),
+    output:
+        compare=P.GRID,
+        prov=P.record_of(P.GRID),
     log:
         logs("score_grid", "{grid}"),
     benchmark:
         bench_record("score_grid", "{grid}")
-    threads: 1
+    wildcard_constraints:
+        grid=GRID_NAMES,
     resources:
         mem_mb=1000,
         runtime=10,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/score_grid.py"
-
-
-# A grid whose variants all sweep over the same test split (has_sweep_grid; e.g. training at
-# num_aug 0 vs N): variants x test votes, pass@2 with intervals, paired against the base variant.
-
-
-rule sweep_grid:
-    input:
-        data=lambda wc: eval_data_dir(GRIDS[wc.grid].experiments[GRIDS[wc.grid].base]),
-        predictions=lambda wc: [f"runs/{e}/predictions.npz" for e in GRIDS[wc.grid].experiments.values()],
-        records=lambda wc: [f"runs/{e}/predictions.provenance.json" for e in GRIDS[wc.grid].experiments.values()],
-    output:
-        table="runs/{grid}/sweep_grid.json",
-        prov="runs/{grid}/sweep_grid.provenance.json",
-    wildcard_constraints:
-        grid=_grid_name_regex(),
     params:
-        runs=lambda wc: {v: f"runs/{e}/predictions.npz" for v, e in GRIDS[wc.grid].experiments.items()},
-        base=lambda wc: GRIDS[wc.grid].base,
-        labels=lambda wc: sweep_grid_labels(wc.grid),
-        levels=lambda wc: sweep_grid_base(wc.grid)["sweep"]["levels"],
-        score=lambda wc: {k: v for k, v in sweep_grid_base(wc.grid).get("score", {}).items() if k in ("n_boot", "seed")},
+        job=get_job("score_grid"),
+        runs=get_grid_runs,
+        compare=get_grid_comparison,
+
+
+# A grid whose variants all sweep over the same test split (e.g. training at num_aug 0 vs N):
+# variants x test votes, pass@2 paired against the base variant at each level.
+
+
+use rule score_compare as sweep_grid with:
+    input:
+        unpack(comparison(get_grid_predictions)),
+        data=get_sweep_grid_data,
+    output:
+        compare=P.SWEEP_GRID,
+        prov=P.record_of(P.SWEEP_GRID),
     log:
         logs("sweep_grid", "{grid}"),
     benchmark:
         bench_record("sweep_grid", "{grid}")
-    threads: 1
+    wildcard_constraints:
+        grid=GRID_NAMES,
     resources:
         mem_mb=4000,
         runtime=30,
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
-    script:
-        "../workflow/scripts/sweep_grid.py"
+    params:
+        job=get_job("sweep_grid"),
+        runs=get_grid_predictions,
+        compare=get_sweep_grid_comparison,

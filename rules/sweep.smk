@@ -3,25 +3,24 @@
 
 rule sweep:
     input:
-        data=lambda wc: eval_data_dir(wc.exp),
-        data_prov=lambda wc: record_of(eval_data_dir(wc.exp)),
-        predictions="runs/{exp}/predictions.npz",
-        predictions_prov="runs/{exp}/predictions.provenance.json",
+        unpack(get_eval_data),
+        predictions=P.predictions(),
+        predictions_prov=P.record_of(P.predictions()),
     output:
-        csv="runs/{exp}/acc_vs_aug.csv",
-        prov="runs/{exp}/acc_vs_aug.provenance.json",
-    params:
-        sweep=lambda wc: exp_cfg(wc.exp)["sweep"],
+        csv=P.SWEEP,
+        prov=P.record_of(P.SWEEP),
     log:
         logs("sweep", "{exp}"),
     benchmark:
         bench_record("sweep", "{exp}")
+    conda:
+        "../envs/trm.yaml"
     threads: 1
     resources:
         mem_mb=res("sweep", "mem_mb", 4000),
         runtime=res("sweep", "runtime", 30),
         gpu=0,
-    conda:
-        "../envs/trm.yaml"
+    params:
+        job=get_job("sweep"),
     script:
         "../workflow/scripts/sweep.py"

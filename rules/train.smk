@@ -4,25 +4,24 @@
 
 rule train:
     input:
-        data=lambda wc: data_dir(wc.exp),
-        data_prov=lambda wc: record_of(data_dir(wc.exp)),
+        unpack(get_data),
     output:
-        run=directory("runs/{exp}/train"),
-        prov="runs/{exp}/train.provenance.json",
-    params:
-        model=lambda wc: exp_cfg(wc.exp).get("model", {}),
-        train=lambda wc: exp_cfg(wc.exp)["train"],
-        gpus=lambda wc: exp_cfg(wc.exp).get("gpus", 0),
+        run=directory(P.TRAIN),
+        prov=P.record_of(P.TRAIN),
     log:
         logs("train", "{exp}"),
     benchmark:
         bench_record("train", "{exp}")
-    threads: lambda wc: train_threads(wc.exp)
+    conda:
+        "../envs/trm.yaml"
+    threads: get_train_threads
     resources:
         mem_mb=res("train", "mem_mb", 4000),
         runtime=res("train", "runtime", 60),
-        gpu=res("train", "gpu", lambda wc: exp_cfg(wc.exp).get("gpus", 0)),
-    conda:
-        "../envs/trm.yaml"
+        gpu=res("train", "gpu", get_gpus),
+    params:
+        job=get_job("train"),
+        overrides=get_train_overrides,
+        gpus=get_gpus,
     script:
         "../workflow/scripts/train.py"

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from workflow_helpers import ROOT, copy_workflow, planned_jobs, snakemake, tail
+from workflow_helpers import (
+    ROOT,
+    copy_workflow,
+    mark_complete,
+    planned_jobs,
+    planned_outputs,
+    snakemake,
+    tail,
+)
 
 from trm.errors import UserError
 from trm.eval.compare import compare_runs
@@ -303,21 +311,7 @@ def test_changing_one_variant_reruns_that_variant_only(tmp_path):
     files; the files are then created empty and touched again into DAG order."""
     wf = copy_workflow(tmp_path / "repo")
     cfg = "config/experiments/ablations-smoke.yaml"
-    plan = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", cfg)
-    assert plan.returncode == 0, tail(plan)
-    proc = snakemake(wf, "--cores", "2", "report", "--touch", "--configfile", cfg)
-    assert proc.returncode == 0, tail(proc)
-    for path in _planned_outputs(plan.stdout + plan.stderr, "output:", "benchmark:"):
-        target = wf / path
-        if (
-            target.suffix
-        ):  # files; the directory() outputs (data/<name>, runs/<exp>/train) have none
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.touch()
-        else:
-            target.mkdir(parents=True, exist_ok=True)
-    proc = snakemake(wf, "--cores", "2", "report", "--touch", "--configfile", cfg)
-    assert proc.returncode == 0, tail(proc)
+    mark_complete(wf, "--configfile", cfg)
     assert _dry_run(wf, cfg) == {}, "a touched workflow should have nothing to do"
     smoke = yaml.safe_load((ROOT / cfg).read_text())
     smoke["experiments"]["ablations-smoke"]["variants"]["no-ema"] = {
@@ -328,15 +322,6 @@ def test_changing_one_variant_reruns_that_variant_only(tmp_path):
     assert edited.returncode == 0, tail(edited)
     jobs = planned_jobs(edited.stdout + edited.stderr)
     assert jobs == {"train": 1, "predict": 1, "score": 1, "score_grid": 1, "report": 1}
-    outputs = _planned_outputs(edited.stdout + edited.stderr)
+    outputs = planned_outputs(edited.stdout + edited.stderr)
     assert "runs/ablations-smoke.no-ema/train" in outputs
     assert not [p for p in outputs if "trm-mlp" in p or "single-z" in p or ".hrm/" in p]
-
-
-def _planned_outputs(output: str, *fields: str) -> list[str]:
-    """The output paths of every job a dry run lists."""
-    paths = []
-    for line in output.splitlines():
-        if line.strip().startswith(fields or ("output:",)):
-            paths += [p.strip() for p in line.split(":", 1)[1].split(",") if p.strip()]
-    return paths

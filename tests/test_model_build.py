@@ -33,7 +33,7 @@ BATCH = 8
 
 def _workflow_train_overrides() -> Any:
     """The model/train mapping the train adapter (workflow/scripts/train.py) uses."""
-    from trm.jobargs import hydra_overrides
+    from trm.workflow.hydra import hydra_overrides
 
     return hydra_overrides
 

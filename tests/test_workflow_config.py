@@ -9,9 +9,11 @@ import pytest
 import yaml
 from shared_data import SHARED, shared_missing
 from workflow_helpers import (
+    CI_CONFIG,
     EXPECTED_DEFAULT_JOBS,
     ROOT,
     copy_workflow,
+    mark_complete,
     planned_jobs,
     snakemake,
     tail,
@@ -139,8 +141,10 @@ def test_multi_gpu_training_uses_torchrun(wf):
         shared_missing("../shared/arc-kaggle-combined is absent")
     assert proc.returncode == 0, tail(proc)
     assert "gpu=4" in proc.stdout + proc.stderr
-    src = (ROOT / "workflow/scripts/train.py").read_text()
-    assert "torch.distributed.run" in src and "--nproc-per-node" in src
+    from trm.workflow.adapter import torchrun
+
+    assert torchrun(4)[1:] == ["-m", "torch.distributed.run", "--standalone", "--nproc-per-node=4"]
+    assert "torchrun(gpus) if gpus > 1" in (ROOT / "workflow/scripts/train.py").read_text()
 
 
 def _arc(c):
@@ -315,3 +319,34 @@ def test_llm_baseline_reads_generated_tasks_like_the_trm(wf):
     block = (proc.stdout + proc.stderr).split("rule llm_prepare:", 1)[1].split("\n\n", 1)[0]
     inputs = next(ln for ln in block.splitlines() if ln.strip().startswith("input:"))
     assert "data/arc-generated.tasks" in inputs, block
+
+
+# One setting edited in a complete CI run: the jobs whose command reads it rerun (and the report,
+# which describes the settings), nothing upstream or beside them.
+EDITS = {
+    "score.n_boot": (
+        lambda e: e["score"].update(n_boot=300),
+        {"score": 2, "score_ids": 6, "score_compare": 1, "compare_ids": 2}
+        | {"analyse_trajectory": 1, "ensemble": 1, "report": 1},
+    ),
+    "sweep.levels": (lambda e: e["sweep"].update(levels=[0, 1, 4]), {"sweep": 1, "report": 1}),
+    "bench.repeats": (lambda e: e["bench"].update(repeats=4), {"bench": 1, "report": 1}),
+    "analyses.ensemble.last": (
+        lambda e: e["analyses"]["ensemble"].update(last=3),
+        {"ensemble": 1, "report": 1},
+    ),
+}
+
+
+def test_editing_one_setting_reruns_only_the_jobs_that_read_it(tmp_path):
+    wf = copy_workflow(tmp_path / "repo")
+    mark_complete(wf, "--configfile", CI_CONFIG)
+    proc = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", CI_CONFIG)
+    assert planned_jobs(proc.stdout + proc.stderr) == {}, tail(proc)
+    for name, (edit, expected) in EDITS.items():
+        cfg = yaml.safe_load((ROOT / CI_CONFIG).read_text())
+        edit(cfg["experiments"]["arc-ci"])
+        (wf / "config" / "edit.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+        proc = snakemake(wf, "-n", "--cores", "2", "report", "--configfile", "config/edit.yaml")
+        assert proc.returncode == 0, tail(proc)
+        assert planned_jobs(proc.stdout + proc.stderr) == expected, name

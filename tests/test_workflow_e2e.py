@@ -84,6 +84,22 @@ def test_provenance_is_complete(run_dir):
         assert (run_dir / rec["record_path"]).exists()
 
 
+def test_the_report_spec_renders_by_hand_like_the_rule(run_dir, tmp_path):
+    """Rule report wrote its spec and ran `trm report --spec`: a user can rerun it as it is."""
+    spec = json.loads((run_dir / "reports/report.spec.json").read_text())
+    assert [e["name"] for e in spec["experiments"]] == ["arc-ci", "sudoku-ci"]
+    bundle = json.loads((run_dir / "reports/provenance.json").read_text())
+    assert {r["record_path"] for r in bundle["records"]} == {
+        *spec["records"],
+        "reports/report.provenance.json",
+    }
+    cmd = [sys.executable, "-m", "trm.cli", "report", "--spec", "reports/report.spec.json"]
+    cmd += ["--out", str(tmp_path / "r.html"), "--bundle", str(tmp_path / "b.json")]
+    proc = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert len(json.loads((tmp_path / "b.json").read_text())["records"]) == len(spec["records"])
+
+
 def test_audit_passes_and_catches_a_change(run_dir, tmp_path):
     cmd = [sys.executable, "-m", "trm.cli", "audit", "reports/provenance.json"]
     ok = subprocess.run(cmd, cwd=run_dir, capture_output=True, text=True)

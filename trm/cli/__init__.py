@@ -54,6 +54,15 @@ def commands() -> list:
     return out
 
 
+def command(name: str):  # noqa: ANN201 (trm.command.Command)
+    """The declared command `name` (the words after `trm`, e.g. "score arc")."""
+    for cmd in commands():
+        if cmd.name == name:
+            return cmd
+    known = ", ".join(c.name for c in commands())
+    raise KeyError(f"trm {name} is not a declared command (declared: {known})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from trm.command import build_parser as build
 

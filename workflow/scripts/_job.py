@@ -1,4 +1,9 @@
-"""Shared by the adapters: the `trm` command line of the Python running this script."""
+"""Shared by the adapters: the checkout's trm/ first on the path, then trm.workflow.adapter.
+
+Every adapter is a few lines: it names the job's inputs and outputs under the command's declared
+names and calls `run`, which builds the command line from the declaration (`Command.argv`) and
+the job's settings (params `job`), runs it and writes the job's provenance record.
+"""
 
 import os
 import sys
@@ -13,32 +18,10 @@ if (REPO_ROOT / "trm" / "__init__.py").exists():
         filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
     )
 
-
-def trm(*args: object) -> list[str]:
-    return [sys.executable, "-m", "trm.cli", *map(str, args)]
-
-
-def with_generated_source(ds: dict, tasks: str | None) -> dict:
-    """A dataset section as the prepare commands read it: a `source: generated` dataset reads
-    the generate_arc_tasks output (job input `tasks`) as Kaggle files, with its default subsets."""
-    from trm.data.arc_generated import DEFAULT_SUBSETS, PREFIX_NAME
-
-    ds = dict(ds)
-    if ds["source"] == "generated":
-        ds["input_prefix"] = str(Path(tasks) / PREFIX_NAME)
-        ds.setdefault("subsets", list(ds.get("generate", {}).get("tasks", DEFAULT_SUBSETS)))
-        ds.setdefault("test_set", "evaluation")
-    return ds
-
-
-def limit_threads(threads: int) -> None:
-    # Jobs share the machine: keep torch/BLAS to the threads Snakemake gave this job.
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(max(1, int(threads)))
-
-
-def checkpoint_path(folder: str, file: str | None) -> str:
-    """The weights to load: the configured file of a fetched checkpoint, else the last step_N."""
-    from trm.model.checkpoint import find_weights
-
-    return str(Path(folder) / file) if file else str(find_weights(folder))
+from trm.workflow.adapter import (  # noqa: E402,F401 (re-exported for the adapters)
+    checkpoint_path,
+    folder,
+    run,
+    run_report,
+    torchrun,
+)
