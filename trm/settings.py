@@ -411,6 +411,19 @@ def check(settings: Any, where: str | None = None) -> None:
             _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
 
 
+def check_values(cls: type, values: Mapping[str, Any], where: str) -> None:
+    """Check the values a mapping gives some of `cls`'s settings (a config section read by a
+    command): the same types, bounds and choices as on the command line, one line naming
+    `where.key`. Keys `cls` does not declare are not its business here."""
+    for spec in specs(cls):
+        if spec.name in values and values[spec.name] is not None:
+            name = f"{where}.{spec.name}"
+            value = coerce(spec, values[spec.name], name)
+            items = value.values() if spec.is_mapping else value if spec.is_list else [value]
+            for i, v in enumerate(items):
+                _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
+
+
 def from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:
     """Build and check settings from a mapping whose keys are the declared names (a config
     section, a spec file entry); an unknown or missing key is an error naming `where.key`."""

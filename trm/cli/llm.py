@@ -61,7 +61,7 @@ def prepare(s: LlmPrepareSettings) -> int:
     if s.input_prefix:
         from trm.data.arc_sources import kaggle_paths
 
-        files = [f for sub in s.subsets for f in kaggle_paths(s.input_prefix, sub)]
+        files = [f for sub in s.resolved()[0] for f in kaggle_paths(s.input_prefix, sub)]
         refuse_overlap(PREPARE, s, files)
     man = build(s, s.out)
     for split, c in man["splits"].items():

@@ -14,12 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from trm.data.arc_names import REFERENCE_SECOND_TEST_SET  # noqa: F401 (re-exported)
 from trm.errors import InputError
 
 ARC_MAX_GRID = 30
 REFERENCE_CANVAS = ARC_MAX_GRID  # the reference pads every grid into 30x30
 # The reference always sends this subset's test pairs to the test split (test_set_name2).
-REFERENCE_SECOND_TEST_SET = "evaluation2"
 
 PAD_TOKEN, EOS_TOKEN, COLOUR_OFFSET = 0, 1, 2
 

