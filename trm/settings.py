@@ -135,9 +135,11 @@ def input_path(
     flag: str | None = None,
     metavar: str | None = None,
     positional: bool = False,
+    config: bool = False,
 ) -> Any:
     """A file or folder the command reads. Outputs are never allowed to be, contain or lie
-    inside one (trm.command)."""
+    inside one (trm.command). `config=True`: a workflow config key too (a source a user
+    names, e.g. dataset.input_prefix), not a file another job writes."""
     return _field(
         default,
         role="input",
@@ -145,7 +147,7 @@ def input_path(
         flag=flag,
         metavar=metavar,
         positional=positional,
-        config=False,
+        config=config,
     )
 
 
@@ -504,7 +506,7 @@ def to_argv(cls: type, values: Mapping[str, Any], command: str = "") -> list[str
 
 def config_settings(cls: type) -> list[Spec]:
     """The settings a workflow config section may give this command."""
-    return [s for s in specs(cls) if s.role == "setting" and s.config and not s.positional]
+    return [s for s in specs(cls) if s.role != "output" and s.config and not s.positional]
 
 
 def select(cls: type, section: Mapping[str, Any]) -> dict[str, Any]:

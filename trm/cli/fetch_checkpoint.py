@@ -17,7 +17,7 @@ DAY_S = 86_400.0
 class FetchCheckpointSettings(Progress, Overwrite):
     repo_id: str = setting(DEFAULT_REPO_ID, help="Hub repo id, or a local folder/file to copy")
     path: Path | None = input_path(
-        "local checkpoint folder or file (same as a local --repo-id)", None
+        "local checkpoint folder or file (same as a local --repo-id)", None, config=True
     )
     revision: str | None = setting(None, help="branch, tag or commit (default: main)")
     include: list[str] = setting(

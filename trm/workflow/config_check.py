@@ -140,11 +140,7 @@ def _command_errors(w: Workflow, name: str) -> list[str]:
             cmd = declared(command)
             if cmd is None:
                 continue
-            values = {
-                k: v
-                for k, v in section.items()
-                if (k in keys if keys else k not in claimed)
-            }
+            values = {k: v for k, v in section.items() if (k in keys if keys else k not in claimed)}
             try:
                 check_values(cmd.settings, values, f"experiments.{name}.{path}")
             except UserError as e:

@@ -277,9 +277,11 @@ def _merge(path: str, key: str, by_command: dict[str, dict]) -> dict[str, Any]:
         defaults = {c: s.get("default") for c, s in by_command.items()}
         text = schemas[0]["description"]
         if len({json.dumps(d) for d in defaults.values()}) > 1:
-            text += " (default: " + "; ".join(
-                f"{'-' if d is None else d} for {c}" for c, d in defaults.items()
-            ) + ")"
+            text += (
+                " (default: "
+                + "; ".join(f"{'-' if d is None else d} for {c}" for c, d in defaults.items())
+                + ")"
+            )
         return {**merged, "description": text}
     raise SchemaError(
         f"{path}.{key} is declared differently by {', '.join(by_command)}: declare it once"
@@ -300,12 +302,17 @@ def _dataset(found: dict[str, dict[str, dict]]) -> tuple[dict, list]:
         except SchemaError:  # kinds differ: the loosest here, each kind's below
             first = next(iter(by_command.values()))
             props[key] = {k: v for k, v in first.items() if k in ("type", "description")}
+    for key, schema in props.items():
+        if any(key not in per_kind.get(kind, {}) for kind in KINDS):
+            # Snakemake writes schema defaults into the config: a key some kinds do not read
+            # must not be written into their datasets (its default stays its command's)
+            schema.pop("default", None)
     for kind in KINDS:
         mine = per_kind.get(kind, {})
         then = {}
         for key in found:
-            if key not in mine:
-                then[key] = False
+            if key not in mine:  # no command of this kind reads it: refused
+                then[key] = {"not": {}, "description": f"not read for kind {kind}"}
             elif (schema := _merge("dataset", key, mine[key])) != props[key]:
                 then[key] = schema
         if then:
