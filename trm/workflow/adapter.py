@@ -15,10 +15,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trm.provenance import make_record, now_iso, record_id, run_logged, write_record
+from trm.provenance import run_logged
 from trm.provenance import run_snakemake_job as record_job
 from trm.settings import specs
-from trm.utils import read_json, write_json
+from trm.utils import write_json
 
 
 def command(name: str) -> Any:
@@ -99,47 +99,16 @@ def run(
     return record_job(smk, argv, extra_outputs=[*extra, *extra_outputs])
 
 
-def append_record(bundle_path: str | os.PathLike, record_path: str | os.PathLike) -> None:
-    """Add one record to a provenance bundle (as trm.provenance.collect lists it)."""
-    bundle = read_json(bundle_path, "provenance bundle")
-    rec = read_json(record_path, "provenance record")
-    rec["record_path"] = Path(record_path).as_posix()
-    rec["id"] = record_id(rec)
-    records = [r for r in bundle["records"] if r.get("record_path") != rec["record_path"]]
-    bundle["records"] = sorted([*records, rec], key=lambda r: r["record_path"])
-    write_json(bundle_path, bundle)
-
-
 def run_report(smk: Any) -> None:
-    """Rule report: write the spec, run `trm report --spec` like a user would, then add the
-    job's own record (it hashes the page and the spec) to the bundle the command wrote."""
+    """Rule report: write the spec and run `trm report --spec ... --record ...`, exactly as a
+    user would; the command writes the page, the bundle and the report's own record in it."""
     out = smk.output
     write_json(out.spec, smk.params.spec)
-    start = now_iso()
-    log = str(smk.log[0]) if len(smk.log) else None
     io = {
         "spec": out.spec,
         "out": out.html,
         "bundle": out.bundle,
+        "record": out.prov,
         "templates": smk.params.templates,
     }
-    argv = trm_argv(smk.params.job["command"], io)
-    run_logged(argv, log)
-    record = make_record(
-        rule=smk.rule,
-        wildcards={},
-        params={k: v for k, v in smk.params.items() if k != "spec"},
-        inputs=[str(p) for p in smk.input],
-        outputs=[str(out.html), str(out.spec)],
-        start=start,
-        end=now_iso(),
-        command=argv,
-        log=log,
-        resources={
-            k: v
-            for k, v in smk.resources.items()
-            if isinstance(v, int | float | str) and not k.startswith("_")
-        },
-    )
-    write_record(out.prov, record)
-    append_record(out.bundle, out.prov)
+    run_logged(trm_argv(smk.params.job["command"], io), str(smk.log[0]) if len(smk.log) else None)

@@ -90,7 +90,7 @@ def experiment_entry(w: Workflow, exp: str) -> dict[str, Any]:
         "train_dir": w.checkpoint_dir(exp) if "train" in e else None,
         "sweep_csv": _fill(P.SWEEP, exp) if "sweep" in e else None,
         "bench_json": _fill(P.BENCH, exp) if "bench" in e else None,
-        "compare_json": _fill(P.COMPARE, exp) if w.has_compare(exp) else None,
+        "comparisons": _fill(P.COMPARE, exp) if w.has_compare(exp) else None,
         "analyses": analysis_targets(w, exp),
     }
 
@@ -101,7 +101,7 @@ def llm_entry(w: Workflow, exp: str) -> dict[str, Any]:
         "name": exp,
         "settings": w.settings_as_run(exp),
         "metrics_json": P.metrics(_fill(P.LLM_SCORE, exp)),
-        "compare_json": {t: _fill(P.LLM_COMPARE, exp, trm=t) for t in w.llm_trm_partners(exp)},
+        "comparisons": {t: _fill(P.LLM_COMPARE, exp, trm=t) for t in w.llm_trm_partners(exp)},
     }
 
 
@@ -110,9 +110,9 @@ def grid_entry(w: Workflow, grid: str) -> dict[str, Any]:
     sweep = P.fill(P.SWEEP_GRID, grid=grid) if w.has_sweep_grid(grid) else None
     return {
         "name": grid,
-        "grid_json": P.fill(P.GRID, grid=grid),
+        "comparisons": P.fill(P.GRID, grid=grid),
         "experiments": dict(w.grids[grid].experiments),
-        "sweep_json": sweep,
+        "sweep_comparisons": sweep,
     }
 
 
@@ -123,7 +123,7 @@ def report_spec(w: Workflow) -> dict[str, Any]:
         records += experiment_records(w, exp)
     grids = [grid_entry(w, g) for g in w.grids_in_run()]
     for g in grids:
-        records += [P.record_of(p) for p in (g["grid_json"], g["sweep_json"]) if p]
+        records += [P.record_of(p) for p in (g["comparisons"], g["sweep_comparisons"]) if p]
     return {
         "title": w.title,
         "records": list(dict.fromkeys(records)),
@@ -139,9 +139,9 @@ def spec_files(spec: dict[str, Any]) -> list[str]:
     files: list[str] = []
     for e in spec["experiments"]:
         files += [e["data_dir"], *e["metrics"].values(), *e["analyses"].values()]
-        files += [e[k] for k in ("train_dir", "sweep_csv", "bench_json", "compare_json") if e[k]]
+        files += [e[k] for k in ("train_dir", "sweep_csv", "bench_json", "comparisons") if e[k]]
     for g in spec["grids"]:
-        files += [p for p in (g["grid_json"], g["sweep_json"]) if p]
+        files += [p for p in (g["comparisons"], g["sweep_comparisons"]) if p]
     for e in spec["llm"]:
-        files += [e["metrics_json"], *e["compare_json"].values()]
+        files += [e["metrics_json"], *e["comparisons"].values()]
     return list(dict.fromkeys(files))
