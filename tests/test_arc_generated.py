@@ -20,7 +20,7 @@ from trm.data.arc_generated import (
     prepare_arc_tasks,
 )
 from trm.data.arc_sources import load_subsets
-from trm.settings import UndeclaredSettingError
+from trm.settings_export import UndeclaredSettingError
 from trm.utils import sha256_file
 
 SMALL = GeneratorConfig(tasks={"training": 12, "evaluation": 6}, seed=3)

@@ -564,7 +564,7 @@ def test_the_workflow_predict_and_analyses_sections_are_passed_as_they_stand() -
     not predict's settings and are left out by `select`."""
     from trm.cli import build_parser
     from trm.command import settings_from_namespace
-    from trm.settings import select
+    from trm.settings_export import select
 
     predict = {"batch_size": 64, "device": "cpu", "dtype": "float32", "dataset": "other"}
     analyses = {

@@ -19,15 +19,14 @@ from trm.outputs import is_marked, lock_path, marker_path
 from trm.settings import (
     PROBABILITY,
     SEED,
-    UndeclaredSettingError,
     count,
     from_mapping,
     input_path,
     output_path,
     positive,
     setting,
-    to_argv,
 )
+from trm.settings_export import UndeclaredSettingError, to_argv
 
 
 @dataclass(kw_only=True)

@@ -226,7 +226,7 @@ def test_the_workflow_sweep_section_is_passed_as_it_stands():
     from trm.cli import build_parser
     from trm.cli.sweep import COMMANDS, SweepSettings
     from trm.command import settings_from_namespace
-    from trm.settings import select
+    from trm.settings_export import select
 
     section = {"levels": [0, 1, 4], "draws": 2, "n_boot": 200, "seed": 3}
     argv = COMMANDS[0].argv(select(SweepSettings, section))

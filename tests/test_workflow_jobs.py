@@ -14,7 +14,7 @@ import yaml
 from trm.cli import build_parser, command
 from trm.command import settings_from_namespace
 from trm.workflow import paths as P
-from trm.workflow.adapter import append_record, run, trm_argv
+from trm.workflow.adapter import run, trm_argv
 from trm.workflow.config_check import check_config
 from trm.workflow.experiments import Workflow
 from trm.workflow.jobs import JOBS
@@ -206,17 +206,6 @@ def test_argv_comes_from_the_declaration_and_parses_back():
     ns = build_parser().parse_args(argv[3:])
     s = settings_from_namespace(command("score arc").settings, ns)
     assert (s.mode, s.n_boot, s.seed, s.predictions) == ("single", 200, 0, [Path("p.npz")])
-
-
-def test_append_record_adds_the_report_job_to_the_bundle(tmp_path):
-    bundle = tmp_path / "provenance.json"
-    bundle.write_text(json.dumps({"records": [{"record_path": "z.provenance.json", "rule": "x"}]}))
-    rec = tmp_path / "report.provenance.json"
-    rec.write_text(json.dumps({"rule": "report", "wildcards": {}, "outputs": []}))
-    append_record(bundle, rec)
-    append_record(bundle, rec)  # idempotent
-    records = json.loads(bundle.read_text())["records"]
-    assert [r["rule"] for r in records] == ["report", "x"]
 
 
 def test_run_scores_through_the_declaration_and_records_the_folder(tmp_path, monkeypatch):

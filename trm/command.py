@@ -27,19 +27,8 @@ from typing import Any
 
 from trm import outputs
 from trm.presets import preset_names
-from trm.settings import (
-    REQUIRED,
-    Spec,
-    bounds_text,
-    check,
-    count,
-    default_text,
-    from_text,
-    input_path,
-    setting,
-    specs,
-    to_argv,
-)
+from trm.settings import REQUIRED, Spec, check, count, from_text, input_path, setting, specs
+from trm.settings_export import bounds_text, default_text, to_argv
 
 # ---- settings groups many commands share (declared once) -----------------------------------------
 

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trm.settings import select, spec_of
+from trm.settings import spec_of
+from trm.settings_export import select
 
 
 @dataclass(frozen=True)

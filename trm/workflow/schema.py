@@ -7,8 +7,8 @@ Each config section that feeds commands (trm.workflow.jobs) gets the JSON schema
 setting its commands declare (`trm.settings.json_schema_of`: type, bounds, choices, the ONE
 default, help) plus the keys the rules consume themselves (trm.workflow.sections). The parts
 that feed no command (run, an experiment's structure, grids, resources, the Hydra `model` and
-`train` sections) are written once below (STATIC). While a section's commands are not declared
-yet (the migration to declarations), its schema is kept as it stands in the present file.
+`train` sections) are written once below (STATIC). The YAML and Markdown are
+written by trm.workflow.config_docs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 
 from trm.kinds import KINDS
-from trm.settings import config_settings, json_schema_of
+from trm.settings_export import config_settings, json_schema_of
 from trm.workflow.jobs import JOBS, declared
 from trm.workflow.sections import SECTIONS, TOP_SECTIONS, ref
 
@@ -216,35 +216,37 @@ def _kind_of(command: str) -> str:
     return words[1] if words[0] == "prepare" and words[1] in KINDS else "arc"
 
 
-def _declared_keys(path: str) -> tuple[dict[str, dict[str, dict]], list[str]]:
-    """{key: {command: schema}} of a section's declared readers, and its undeclared readers."""
+def declared_keys(path: str) -> dict[str, dict[str, dict]]:
+    """{key: {command: schema}} of a section's readers."""
     section = SECTIONS[path]
     found: dict[str, dict[str, dict]] = {}
-    missing = []
     for name, keys, claimed in readers().get(path, []):
         cmd = declared(name)
         if cmd is None:
-            missing += [name] if name not in missing else []
-            continue
+            raise SchemaError(
+                f"section {path}: the workflow runs `trm {name}`, which is not declared"
+            )
         for spec in config_settings(cmd.settings):
             take = spec.name in keys if keys else spec.name not in claimed
             if section.keys is not None:
                 take = take and spec.name in section.keys
             if take and spec.name not in section.rule_keys:
                 found.setdefault(spec.name, {})[name] = json_schema_of(spec)
-    return found, missing
+    return found
 
 
 _BOUNDS = ("minimum", "maximum", "exclusiveMinimum")
 
 
-def _shape(schema: dict[str, Any]) -> dict[str, Any]:
-    """A key's schema without what may differ between its readers: help, default, bounds."""
-    out = {k: v for k, v in schema.items() if k not in ("description", "default", *_BOUNDS)}
+def _shape(schema: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A key's schema without what may differ between its readers: help, default, bounds
+    (and `drop`)."""
+    gone = ("description", "default", *_BOUNDS, *drop)
+    out = {k: v for k, v in schema.items() if k not in gone}
     if isinstance(out.get("items"), dict):
-        out["items"] = _shape(out["items"])
+        out["items"] = _shape(out["items"], drop)
     if isinstance(out.get("anyOf"), list):
-        out["anyOf"] = [_shape(s) for s in out["anyOf"]]
+        out["anyOf"] = [_shape(s, drop) for s in out["anyOf"]]
     return out
 
 
@@ -299,9 +301,12 @@ def _dataset(found: dict[str, dict[str, dict]]) -> tuple[dict, list]:
     for key, by_command in found.items():
         try:
             props[key] = _merge("dataset", key, by_command)
-        except SchemaError:  # kinds differ: the loosest here, each kind's below
+        except SchemaError:  # kinds differ: the value kind they share here, each kind's below
+            relaxed = [_shape(s, drop=("enum",)) for s in by_command.values()]
             first = next(iter(by_command.values()))
-            props[key] = {k: v for k, v in first.items() if k in ("type", "description")}
+            props[key] = (relaxed[0] if all(r == relaxed[0] for r in relaxed) else {}) | {
+                "description": first["description"]
+            }
     for key, schema in props.items():
         if any(key not in per_kind.get(kind, {}) for kind in KINDS):
             # Snakemake writes schema defaults into the config: a key some kinds do not read
@@ -322,16 +327,10 @@ def _dataset(found: dict[str, dict[str, dict]]) -> tuple[dict, list]:
     return props, all_of
 
 
-def section_schema(path: str, current: dict[str, Any]) -> tuple[dict[str, Any], list[str], bool]:
-    """One section's schema, the commands not declared yet that read it, and whether the
-    schema was kept from the present file (none of its commands declared yet)."""
+def section_schema(path: str) -> dict[str, Any]:
+    """One section's schema: its readers' declared settings and the keys rules consume."""
     section = SECTIONS[path]
-    found, missing = _declared_keys(path)
-    if not found and missing:  # migration: keep the present schema of this section
-        kept = current.get("$defs", {}).get(path)
-        if kept is None:
-            raise SchemaError(f"section {path}: no command that reads it is declared yet")
-        return kept, missing, True
+    found = declared_keys(path)
     all_of: list = []
     if path == "dataset":
         props, all_of = _dataset(found)
@@ -350,154 +349,27 @@ def section_schema(path: str, current: dict[str, Any]) -> tuple[dict[str, Any], 
     out["properties"] = props
     if all_of:
         out["allOf"] = all_of
-    return out | section.extra, missing, False
+    return out | section.extra
 
 
-def build(current: dict[str, Any]) -> tuple[dict[str, Any], dict[str, tuple[list[str], bool]]]:
-    """The whole schema, and per section the commands not declared yet (and whether it was
-    kept as it stands)."""
+def build() -> dict[str, Any]:
+    """The whole schema."""
     schema = json.loads(json.dumps(STATIC))
     exp = schema["$defs"]["experiment"]["properties"]
-    pending = {}
     for top in TOP_SECTIONS:
         exp[top] = ref(top)
     for path in SECTIONS:
-        schema["$defs"][path], missing, kept = section_schema(path, current)
-        if missing:
-            pending[path] = (missing, kept)
-    return schema, pending
+        schema["$defs"][path] = section_schema(path)
+    return schema
 
 
-# ---- YAML and Markdown ---------------------------------------------------------------------------
+def generate() -> tuple[str, str]:
+    """The texts of config/schema.yaml and config/README.md."""
+    from trm.workflow.config_docs import readme_text, schema_text
 
-
-class _Dumper(yaml.SafeDumper):
-    pass
-
-
-def _flow_if_small(dumper: yaml.SafeDumper, data: Any) -> Any:
-    flat = all(
-        not isinstance(v, dict | list) for v in (data.values() if isinstance(data, dict) else data)
-    )
-    small = flat and len(json.dumps(data)) < 70
-    if isinstance(data, dict):
-        return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=small)
-    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=small)
-
-
-_Dumper.add_representer(dict, _flow_if_small)
-_Dumper.add_representer(list, _flow_if_small)
-
-
-def schema_text(schema: dict[str, Any]) -> str:
-    return HEADER + yaml.dump(
-        schema, Dumper=_Dumper, sort_keys=False, width=100, allow_unicode=True
-    )
-
-
-def _type_text(s: dict[str, Any]) -> str:
-    if "$ref" in s:
-        return f"section `{s['$ref'].rsplit('/', 1)[1]}`"
-    if "anyOf" in s:
-        return " or ".join(_type_text(x) for x in s["anyOf"])
-    if "enum" in s:
-        return "one of " + ", ".join(f"`{v}`" for v in s["enum"])
-    t = s.get("type", "any")
-    if isinstance(t, list):
-        return " or ".join(t)
-    if t == "array":
-        return f"list of {_type_text(s.get('items', {}))}"
-    if t == "object" and isinstance(s.get("additionalProperties"), dict):
-        return f"mapping NAME: {_type_text(s['additionalProperties'])}"
-    return {"null": "null", "object": "mapping"}.get(t, t)
-
-
-def _bounds(s: dict[str, Any]) -> str:
-    inner = s.get("items", s)
-    parts = []
-    for key, sign in (
-        ("minimum", ">="),
-        ("exclusiveMinimum", ">"),
-        ("maximum", "<="),
-        ("exclusiveMaximum", "<"),
-    ):
-        if key in inner:
-            parts.append(
-                f"{sign} {inner[key]:,}" if isinstance(inner[key], int) else f"{sign} {inner[key]}"
-            )
-    return " and ".join(parts)
-
-
-def _default(s: dict[str, Any]) -> str:
-    if "default" not in s:
-        return ""
-    d = s["default"]
-    return f"`{json.dumps(d)}`" if not isinstance(d, str) else f"`{d}`"
-
-
-def _rows(props: dict[str, Any], readers_of: dict[str, list[str]], rule: set[str]) -> list[str]:
-    """One table row per key: readers_of[key] (or readers_of["*"] for every key) read it."""
-    lines = [
-        "| key | type | default | bounds | read by | what it does |",
-        "|---|---|---|---|---|---|",
-    ]
-    for key, s in props.items():
-        text = str(s.get("description", ""))
-        target = s.get("$ref", "").rsplit("/", 1)[-1]
-        if target in SECTIONS:  # a section: described below
-            text = text or SECTIONS[target].description
-        names = readers_of.get(key, readers_of.get("*", []))
-        who = "the workflow" if key in rule or not names else ", ".join(f"`trm {c}`" for c in names)
-        text = " ".join(text.split()).replace("|", "\\|")
-        lines.append(
-            f"| `{key}` | {_type_text(s)} | {_default(s)} | {_bounds(s)} | {who} | {text} |"
-        )
-    return lines
-
-
-def readme_text(schema: dict[str, Any], pending: dict[str, tuple[list[str], bool]]) -> str:
-    out = [
-        "<!-- GENERATED by `python -m trm.workflow.schema --write`: edit the declarations -->",
-        "# Configuration",
-        "",
-        "`config/config.yaml` (the default CPU run), `config/test-ci.yaml` and `config/experiments/*.yaml`",
-        "are checked against `config/schema.yaml` before any job runs. This page and the schema are",
-        "generated from the `trm` command declarations: a setting's type, bounds, default and help are",
-        "the command's own (omit a key and the command's default applies; the workflow has none of its",
-        "own). Keys read by `the workflow` are consumed by the rules themselves (output names,",
-        "wildcards, subsections). A config given with `--configfile` is merged into `config/config.yaml`",
-        "(mappings merge, lists replace).",
-        "",
-        "## Top level",
-        "",
-        *_rows(schema["properties"], {}, set()),
-        "",
-        "## An experiment (`experiments.<name>`)",
-        "",
-        *_rows(schema["$defs"]["experiment"]["properties"], {}, set()),
-    ]
-    who: dict[str, dict[str, list[str]]] = {}
-    for path in SECTIONS:
-        found, _ = _declared_keys(path)
-        who[path] = {k: list(by) for k, by in found.items()}
-    for path, section in SECTIONS.items():
-        s = schema["$defs"][path]
-        out += ["", f"## `{path}`", "", section.description + "."]
-        if path in pending:
-            names = ", ".join(f"`trm {c}`" for c in pending[path][0])
-            how = "kept as it stands" if pending[path][1] else "from the declared commands only"
-            out += ["", f"(Migration: {names} not declared yet; this section is {how}.)"]
-        if s.get("required"):
-            out += ["", "Required: " + ", ".join(f"`{k}`" for k in s["required"]) + "."]
-        readers_of = who[path] | ({"*": pending[path][0]} if path in pending else {})
-        out += ["", *_rows(s.get("properties", {}), readers_of, set(section.rule_keys))]
-    return "\n".join(out) + "\n"
-
-
-def generate() -> tuple[str, str, dict[str, tuple[list[str], bool]]]:
-    current = yaml.safe_load(SCHEMA_FILE.read_text()) if SCHEMA_FILE.exists() else {}
-    schema, pending = build(current or {})
-    return schema_text(schema), readme_text(schema, pending), pending
+    schema = build()
+    who = {path: {k: list(by) for k, by in declared_keys(path).items()} for path in SECTIONS}
+    return HEADER + schema_text(schema), readme_text(schema, who)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -510,10 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     mode.add_argument("--check", action="store_true", help="exit 1 when either file is stale")
     args = parser.parse_args(argv)
-    schema, readme, pending = generate()
-    for path, (names, kept) in pending.items():
-        how = "kept as it stands" if kept else "generated from the declared commands only"
-        print(f"{path}: {how} (not declared yet: {', '.join(names)})", file=sys.stderr)
+    schema, readme = generate()
     if args.write:
         SCHEMA_FILE.write_text(schema)
         README_FILE.write_text(readme)
