@@ -21,6 +21,7 @@ with 143 and one line instead of leaving `.tmp-*` folders behind.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import signal
@@ -185,6 +186,16 @@ def check_replaceable(
 # ---- the lock beside an output -------------------------------------------------------------------
 
 
+def _make_parent(out: str | os.PathLike) -> None:
+    """Create the folder an output goes into, or one line naming the output and the cause."""
+    try:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        cause = e.strerror or os.strerror(e.errno or 0)
+        name = errno.errorcode.get(e.errno or 0, str(e.errno))
+        raise OutputWriteError(f"cannot write {out}: {cause} ({name})", e.errno) from e
+
+
 def lock_path(out: str | os.PathLike) -> Path:
     out = Path(out)
     return out.with_name(f".{out.name}.lock")
@@ -211,7 +222,7 @@ def output_lock(out: str | os.PathLike, command: str) -> Iterator[Path]:
     shared file system) is not: the message names the file to remove if that run is gone.
     """
     path = lock_path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_parent(out)
     me = f"{os.getpid()}@{socket.gethostname()} {command}\n"
     for _attempt in range(3):
         try:
