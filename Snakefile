@@ -23,7 +23,9 @@ configfile: "config/config.yaml"
 
 
 # Stops before any job, naming the offending key, when the config does not match the schema.
-validate(config, "config/schema.yaml")
+# set_default=False: the schema's defaults document the commands' own; writing them into the config
+# would make the workflow state defaults of its own (and pass keys a kind does not read).
+validate(config, "config/schema.yaml", set_default=False)
 
 
 include: "rules/common.smk"

@@ -25,7 +25,7 @@ wildcard_constraints:
 # <grid>.<variant>, each validated like any other experiment (trm/grids.py).
 W = Workflow(config, Path(workflow.basedir) / "config")
 if W.grids:
-    validate(config, "../config/schema.yaml")
+    validate(config, "../config/schema.yaml", set_default=False)
 if problems := check_config(W, cache_dir=".snakemake/trm-config-check"):
     raise WorkflowError("invalid configuration:\n  " + "\n  ".join(problems))
 

@@ -70,10 +70,15 @@ def _prep(model: str, prefix: str, out: Path, **kw) -> dict:
     return prepare(cfg, out)
 
 
-def score(data: Path, predictions: Path, out: Path, n_boot: int, cost_files=()) -> dict:
+def score(data: Path, predictions: Path, out: Path, boot: Bootstrap, cost_files=()) -> dict:
     """`trm llm score`'s library call."""
     s = LlmScoreSettings(
-        data=data, predictions=predictions, out=out, n_boot=n_boot, cost=list(cost_files)
+        data=data,
+        predictions=predictions,
+        out=out,
+        n_boot=boot.n_boot,
+        seed=boot.seed,
+        cost=list(cost_files),
     )
     return vote(s)
 
@@ -528,7 +533,8 @@ def test_resume_from_a_checkpoint_replays_the_same_steps(tiny, toy, tmp_path):
 
 def test_llm_commands_refuse_to_replace_what_they_did_not_write(tiny, toy, tmp_path, capsys):
     trm_main = main
-    prep = ["llm", "prepare", "--model", str(tiny), "--input-prefix", toy, "--out"]
+    prep = ["llm", "prepare", "--model", str(tiny), "--input-prefix", toy]
+    prep += ["--subsets", "training", "evaluation", "--out"]
     mine = tmp_path / "data"
     assert trm_main([*prep, str(mine)]) == 0
     before = (mine / "manifest.json").read_bytes()
@@ -619,7 +625,8 @@ def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy,
     assert not any(name.startswith("two") for name in trained) and len(trained) == 4
 
     # not among the subsets: no effect, and its files are not needed
-    assert main([*base, "--test-set2", "concept", "--out", str(tmp_path / "b")]) == 0
+    two = [*base, "--subsets", "training", "evaluation"]
+    assert main([*two, "--test-set2", "concept", "--out", str(tmp_path / "b")]) == 0
     assert len(json.loads((tmp_path / "b" / "test_tasks.json").read_text())) == 4
 
     # evaluation2 read as a training subset when another second test set is named

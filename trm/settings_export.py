@@ -101,7 +101,9 @@ def json_schema_of(spec: Spec) -> dict[str, Any]:
     if spec.choices is not None:
         item["enum"] = list(spec.choices)
     if spec.is_list:
-        out: dict[str, Any] = {"type": "array", "items": item, "minItems": 1}
+        out: dict[str, Any] = {"type": "array", "items": item}
+        if spec.default != []:  # an empty list means "none" only where it is the default
+            out["minItems"] = 1
     elif spec.is_mapping:
         out = {"type": "object", "additionalProperties": item}
     else:
@@ -109,7 +111,11 @@ def json_schema_of(spec: Spec) -> dict[str, Any]:
     if spec.type is not spec.base:
         out = {"anyOf": [out, {"type": "null"}]} if "type" in out else out
     out["description"] = spec.help
-    if not spec.required and spec.default is not None and not isinstance(spec.default, Path):
+    if (
+        not spec.required
+        and spec.default not in (None, [], {})
+        and not isinstance(spec.default, Path)
+    ):
         out["default"] = spec.default
     return out
 
