@@ -51,27 +51,18 @@ rule prepare_arc:
         "../workflow/scripts/prepare.py"
 
 
-use rule prepare_arc as prepare_sudoku with:
+# Every other puzzle kind (trm.kinds: Sudoku, Maze, ...): one rule, `trm prepare <kind>`, so a
+# new kind needs no rule of its own.
+use rule prepare_arc as prepare_grid with:
     log:
-        logs("prepare_sudoku", "{dataset}"),
+        logs("prepare_grid", "{dataset}"),
     benchmark:
-        bench_record("prepare_sudoku", "{dataset}")
+        bench_record("prepare_grid", "{dataset}")
     wildcard_constraints:
-        dataset=W.datasets("sudoku"),
+        dataset=W.grid_datasets(),
     resources:
         mem_mb=2000,
         runtime=60,
         gpu=0,
     params:
-        job=get_job("prepare_sudoku"),
-
-
-use rule prepare_sudoku as prepare_maze with:
-    log:
-        logs("prepare_maze", "{dataset}"),
-    benchmark:
-        bench_record("prepare_maze", "{dataset}")
-    wildcard_constraints:
-        dataset=W.datasets("maze"),
-    params:
-        job=get_job("prepare_maze"),
+        job=get_job("prepare_grid"),

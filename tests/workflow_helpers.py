@@ -107,7 +107,7 @@ ARC_CI_ANALYSES_JOBS = {**CHEAP_ANALYSES_JOBS, "ensemble": 1}
 # One ARC and one Sudoku experiment through every stage (both configs have this shape).
 _TWO_EXPERIMENT_JOBS = {
     "prepare_arc": 1,
-    "prepare_sudoku": 1,
+    "prepare_grid": 1,
     "train": 2,
     "predict": 2,
     "score": 3,  # ARC in paper and single mode, Sudoku once

@@ -82,6 +82,12 @@ class Workflow:
             if kind in (None, ds["kind"]) and source in (None, ds["source"])
         )
 
+    def grid_datasets(self) -> str:
+        """Constraint: the datasets of the run whose kind is not ARC (rule prepare_grid)."""
+        return one_of(
+            ds["name"] for ds in (self.exp(e)["dataset"] for e in self.run) if ds["kind"] != "arc"
+        )
+
     def dataset_value(self, ds: Mapping[str, Any], key: str) -> Any:
         """A dataset setting as prepared: configured, else `trm prepare <kind>`'s default."""
         return ds[key] if key in ds else declared_default(f"prepare {ds['kind']}", key)
@@ -118,8 +124,13 @@ class Workflow:
         """params `job` of a rule: the command it runs and the settings its sections give."""
         job = JOBS[name]
         command = job.command
-        if "{kind}" in command:
-            command = command.replace("{kind}", self.kind(wildcards["exp"]))
+        if "{kind}" in command:  # the experiment's kind, or the dataset's (prepare rules)
+            kind = (
+                self.dataset_cfg(wildcards["dataset"])["kind"]
+                if "dataset" in wildcards
+                else self.kind(wildcards["exp"])
+            )
+            command = command.replace("{kind}", kind)
         settings = job_settings(job, command, self.sections(wildcards), rule_keys())
         return {"command": command, "settings": settings}
 

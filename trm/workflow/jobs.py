@@ -44,8 +44,7 @@ class Job:
 JOBS: dict[str, Job] = {
     "generate_arc_tasks": Job("prepare arc-tasks", "dataset.generate"),
     "prepare_arc": Job("prepare arc", "dataset"),
-    "prepare_sudoku": Job("prepare sudoku", "dataset"),
-    "prepare_maze": Job("prepare maze", "dataset"),
+    "prepare_grid": Job("prepare {kind}", "dataset"),  # every kind but ARC
     "fetch_checkpoint": Job("fetch-checkpoint", "checkpoint"),
     "train": Job("train"),  # model and train are Hydra overrides (trm.workflow.hydra)
     "predict": Job("predict", "predict", "analyses:trajectory,halt_max_steps,puzzle_id_seed"),
