@@ -251,6 +251,13 @@ def headline_record(
     return None
 
 
+def last_is_worse(records: Sequence[dict[str, Any]], best_by: dict[str, str]) -> bool:
+    """The caveat: last minus best on the judged metric and mode, its whole 95 % interval below
+    0 (the last is worse beyond noise)."""
+    record = headline_record(records, best_by)
+    return record is not None and record["diff_ci_high"] < 0
+
+
 def write_table(path: Path, rows: Sequence[dict[str, Any]]) -> None:
     with open(path, "w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=K.checkpoints_columns(), lineterminator="\n")
@@ -302,7 +309,6 @@ def run_checkpoints(s: CheckpointsSettings, *, boot: Bootstrap) -> dict[str, Any
                 base=beside.name,
                 runs=[beside.name, raw.name],
             )
-        worst = headline_record(records, best_by)
         summary = {
             K.CKPT_S_KIND: kind.name,
             K.CKPT_S_EMA: ema,
@@ -313,7 +319,7 @@ def run_checkpoints(s: CheckpointsSettings, *, boot: Bootstrap) -> dict[str, Any
             K.CKPT_S_LAST: last.name,
             K.CKPT_S_BEST: best.name if best else None,
             K.CKPT_S_BEST_BY: best_by,
-            K.CKPT_S_LAST_WORSE: bool(worst and worst["diff_ci_high"] < 0),
+            K.CKPT_S_LAST_WORSE: last_is_worse(records, best_by),
             K.CKPT_S_RAW: {
                 "requested": s.raw,
                 "scored": raw is not None,
