@@ -319,7 +319,7 @@ def test_report_shows_accuracy_over_training(arc, tmp_path):
     compare = sec.split('class="checkpoints-compare-table"')[1].split("</table>")[0]
     assert "the last checkpoint (step_8 ema) minus the best earlier one" in compare
     assert "<td>step_4 ema</td>" in compare and "<td>step_8 ema</td>" in compare
-    assert 'class="checkpoints-raw-table"' in sec and "Raw weights beside the EMA ones" in sec
+    assert 'class="checkpoints-raw-table"' in sec and "Raw weights from state.pt" in sec
     assert "EMA (the step_N file" in sec and "training step (optimizer steps)" in sec
     assert "checkpoints-caveat" not in sec
     # what the figure plots, series by series (its labels), and the lines that hide others
@@ -333,6 +333,9 @@ def test_report_shows_accuracy_over_training(arc, tmp_path):
         for k in (1, 2)
     ]
     assert [(c["x"], len(c["lo"]), len(c["hi"])) for c in series[:4]] == [([4, 8], 2, 2)] * 4
+    # one kind of weights: the labels leave it to the title
+    ema_only = [r for r in read_table(arc["out"] / K.CKPT_TABLE) if r["weights"] == "ema"]
+    assert curves(ema_only, voted=True)[0]["label"] == "paper mode pass@1"
     for c in series:
         if c["hidden_by"]:
             earlier = next(o for o in series if o["label"] == c["hidden_by"])

@@ -63,21 +63,25 @@ def short(metric: str) -> str:
 WEIGHTS_SHORT = {"ema": "EMA", "raw": "raw", "unknown": "saved"}
 
 
-def series_label(mode: str, metric: str, weights: str, voted: bool) -> str:
-    """ "paper mode pass@2 (EMA weights)"; "exact accuracy (raw weights)"."""
+def weights_label(weights: str) -> str:
+    return f"{WEIGHTS_SHORT.get(weights, weights)} weights"
+
+
+def series_label(mode: str, metric: str, weights: str | None, voted: bool) -> str:
+    """ "paper mode pass@2 (EMA weights)"; "exact accuracy" (weights None: all alike)."""
     head = f"{mode} mode {short(metric)}" if voted else short(metric)
-    return f"{head} ({WEIGHTS_SHORT.get(weights, weights)} weights)"
+    return f"{head} ({weights_label(weights)})" if weights else head
 
 
 def curves(rows: Sequence[Mapping[str, Any]], voted: bool) -> list[dict[str, Any]]:
     """One series per (mode, metric, weights): points by training step, with 95 % bounds. A
     series equal to an earlier one point for point says so in its label (it hides under it)."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    several = len({r[K.CKPT_WEIGHTS] for r in rows}) > 1  # else the title names the weights
     for r in rows:
         key = (r[K.CKPT_MODE], r[K.CKPT_METRIC], r[K.CKPT_WEIGHTS])
-        c = out.setdefault(
-            key, {"label": series_label(*key, voted), "metric": key[1], "mode": key[0]}
-        )
+        label = series_label(key[0], key[1], key[2] if several else None, voted)
+        c = out.setdefault(key, {"label": label, "metric": key[1], "mode": key[0]})
         lo, hi = K.ci_keys(K.CKPT_VALUE)
         for name, col in (("x", K.CKPT_STEP), ("y", K.CKPT_VALUE), ("lo", lo), ("hi", hi)):
             c.setdefault(name, []).append(r[col])
@@ -106,7 +110,7 @@ def figure(series: Sequence[Mapping[str, Any]], title: str, ylabel: str) -> str:
         y = [100 * v for v in c["y"]]
         err = [[a - 100 * lo for a, lo in zip(y, c["lo"], strict=True)]]
         err.append([100 * hi - a for a, hi in zip(y, c["hi"], strict=True)])
-        label = c["label"] + (f" (= {c['hidden_by']})" if c["hidden_by"] else "")
+        label = c["label"] + (f": same as {c['hidden_by']}" if c["hidden_by"] else "")
         colour = colours.get(c["mode"])
         style = "--" if c["metric"].endswith("pass@1") else "-"
         if len(c["x"]) == 1:
@@ -202,12 +206,19 @@ def checkpoints_section(exp: ExperimentInputs, chain: Chain) -> dict[str, Any] |
             )
     raw_file = raw.get("compared") if isinstance(raw, dict) else None
     series = curves(rows, voted)
+    kinds = list(dict.fromkeys(r[K.CKPT_WEIGHTS] for r in rows))
+    which = f" ({weights_label(kinds[0])})" if len(kinds) == 1 else ""
     return {
-        "uri": figure(series, f"{exp.name}: accuracy over training, n = {n} {unit}s", ylabel),
+        "uri": figure(
+            series, f"{exp.name}: accuracy over training{which}, n = {n} {unit}s", ylabel
+        ),
+        "points": any(len(c["x"]) == 1 for c in series),
         "hidden": hidden(series),
         "table": table(rows, voted),
         "weights": [WEIGHTS_TEXT.get(w, w) for w in dict.fromkeys(r[K.CKPT_WEIGHTS] for r in rows)],
-        "raw_reason": raw.get("reason", "") if raw.get("requested") else None,
+        "raw": {"scored": raw.get("scored"), "reason": raw.get("reason")}
+        if raw.get("requested")
+        else None,
         "last": get(K.CKPT_S_LAST),
         "best": get(K.CKPT_S_BEST),
         "best_by": f"{best_by['metric']}" + (f" in {best_by['mode']} mode" if voted else ""),
