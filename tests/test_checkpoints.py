@@ -340,7 +340,7 @@ def test_report_shows_accuracy_over_training(arc, tmp_path):
         if c["hidden_by"]:
             earlier = next(o for o in series if o["label"] == c["hidden_by"])
             assert (earlier["x"], earlier["y"]) == (c["x"], c["y"])
-            assert f"{c['label']}" in sec and "under that one" in sec
+            assert f"{c['label']}" in sec and "the lines coincide" in sec
 
     # the last worse beyond noise: a caveat box naming the difference and its interval
     worse = tmp_path / "worse"

@@ -75,7 +75,7 @@ def series_label(mode: str, metric: str, weights: str | None, voted: bool) -> st
 
 def curves(rows: Sequence[Mapping[str, Any]], voted: bool) -> list[dict[str, Any]]:
     """One series per (mode, metric, weights): points by training step, with 95 % bounds. A
-    series equal to an earlier one point for point says so in its label (it hides under it)."""
+    series equal to an earlier one point for point says so in its label (the lines coincide)."""
     out: dict[tuple[str, str, str], dict[str, Any]] = {}
     several = len({r[K.CKPT_WEIGHTS] for r in rows}) > 1  # else the title names the weights
     for r in rows:
@@ -129,7 +129,7 @@ def figure(series: Sequence[Mapping[str, Any]], title: str, ylabel: str) -> str:
     ax.set_ylim(*percent_range([v for c in series for v in c["hi"]]))
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), handlelength=3)
     return to_data_uri(fig)
 
 
