@@ -7,6 +7,8 @@
 #   adapt: {dataset: .., ..} test-time embedding fitting (trm adapt): the checkpoint adapted to a
 #                            dataset of held-out tasks from the same source, predicted with the
 #                            fitted embeddings and with blank identifiers, compared over tasks
+#   checkpoints: true|{..}   accuracy over training (any kind): every kept step_N predicted and
+#                            scored, the last vs the best earlier one (trm analyse checkpoints)
 
 
 rule analyse_trajectory:
@@ -114,6 +116,32 @@ rule ensemble:
         job=get_job("ensemble"),
     script:
         "../workflow/scripts/ensemble.py"
+
+
+rule analyse_checkpoints:
+    input:
+        unpack(get_checkpoint),
+        unpack(get_data),
+    output:
+        folder=directory(P.CHECKPOINTS),
+        prov=P.record_of(P.CHECKPOINTS),
+    log:
+        logs("analyse_checkpoints", "{exp}"),
+    benchmark:
+        bench_record("analyse_checkpoints", "{exp}")
+    conda:
+        "../envs/trm.yaml"
+    threads: 2
+    resources:
+        mem_mb=res("analyse_checkpoints", "mem_mb", 4000),
+        runtime=res("analyse_checkpoints", "runtime", 60),
+        gpu=res("analyse_checkpoints", "gpu", get_one_gpu),
+    params:
+        job=get_job("analyse_checkpoints"),
+        checkpoint_file=get_checkpoint_file,
+        kind=get_kind,
+    script:
+        "../workflow/scripts/analyse_checkpoints.py"
 
 
 # ---- test-time embedding fitting (analyses.adapt) ------------------------------------------------

@@ -138,6 +138,11 @@ def get_train_overrides(wildcards):
 # ---- scores and comparisons -------------------------------------------------------------------
 
 
+def get_kind(wildcards):
+    """The experiment's puzzle kind (how its predictions are scored)."""
+    return W.kind(wildcards.exp)
+
+
 def get_score_mode(wildcards):
     """--mode for a voted kind (ARC); the other kinds have one mode."""
     return wildcards.mode if W.voted(wildcards.exp) else None

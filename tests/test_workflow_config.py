@@ -327,13 +327,17 @@ EDITS = {
     "score.n_boot": (
         lambda e: e["score"].update(n_boot=300),
         {"score": 2, "score_ids": 6, "score_compare": 1, "compare_ids": 2}
-        | {"analyse_trajectory": 1, "ensemble": 1, "report": 1},
+        | {"analyse_trajectory": 1, "ensemble": 1, "analyse_checkpoints": 1, "report": 1},
     ),
     "sweep.levels": (lambda e: e["sweep"].update(levels=[0, 1, 4]), {"sweep": 1, "report": 1}),
     "bench.repeats": (lambda e: e["bench"].update(repeats=4), {"bench": 1, "report": 1}),
     "analyses.ensemble.last": (
         lambda e: e["analyses"]["ensemble"].update(last=3),
         {"ensemble": 1, "report": 1},
+    ),
+    "analyses.checkpoints.steps": (
+        lambda e: e["analyses"]["checkpoints"].update(steps=[10]),
+        {"analyse_checkpoints": 1, "report": 1},
     ),
 }
 

@@ -65,6 +65,22 @@ def test_a_key_read_from_another_section_goes_to_that_job_only():
         "n_boot": 200,
     }
     assert w.job("sweep", wc)["settings"] == {"levels": [0, 1, 2, 4], "n_boot": 200}
+    # accuracy over training predicts as predict does (its batch, device, ACT steps) and
+    # scores as score does; `true` enables it with the command's defaults
+    assert w.job("analyse_checkpoints", wc) == {
+        "command": "analyse checkpoints",
+        "settings": {"raw": True, "batch_size": 64, "device": "cpu", "n_boot": 200},
+    }
+    w = workflow(
+        DEFAULT, lambda c: c["experiments"]["arc-generated"]["analyses"].update(halt_max_steps=3)
+    )
+    assert w.checkpoints_analysis("arc-generated") and not w.checkpoints_analysis("sudoku-smoke")
+    assert w.job("analyse_checkpoints", {"exp": "arc-generated"})["settings"] == {
+        "halt_max_steps": 3,
+        "batch_size": 256,
+        "device": "auto",
+        "n_boot": 1000,
+    }
 
 
 def test_generated_tasks_are_read_as_kaggle_files_of_the_generate_job():
@@ -146,6 +162,16 @@ CHECKS = {
         lambda c: _arc(c)["train"].update(max_stpes=10),
         "experiments.arc-smoke.train.max_stpes: unknown key",
     ),
+    # accuracy over training needs the step_N a training keeps (cpu_smoke keeps none)
+    "checkpoints_without_kept_steps": (
+        lambda c: _arc(c).update(analyses={"checkpoints": True}),
+        "experiments.arc-smoke.analyses.checkpoints: the training keeps only its final step_N "
+        "(train.keep_step_weights False, train.checkpoint_every 50)",
+    ),
+    "checkpoints_bad_step": (
+        lambda c: c["experiments"]["arc-generated"]["analyses"].update(checkpoints={"steps": [-1]}),
+        "experiments.arc-generated.analyses.checkpoints.steps[0]: -1 is not a valid count",
+    ),
 }
 
 
@@ -185,6 +211,11 @@ def test_report_spec_reads_back_and_bundles_every_job(tmp_path):
     assert P.record_of("data/arc-generated") in spec["records"]
     assert len(spec["records"]) == len(set(spec["records"]))
     assert "runs/arc-generated/scores/compare.json" in spec_files(spec)
+    # accuracy over training: its folder is read by the report, its record bundled
+    checkpoints = "runs/arc-generated/analyses/checkpoints"
+    assert spec["experiments"][0]["analyses"]["analysis_checkpoints"] == checkpoints
+    assert P.record_of(checkpoints) in spec["records"]
+    assert "analysis_checkpoints" not in spec["experiments"][1]["analyses"]
 
 
 # ---- the adapter --------------------------------------------------------------------------------

@@ -102,8 +102,10 @@ CHEAP_ANALYSES_JOBS = {
     "score_ids": 6,
     "compare_ids": 2,
 }
+# Accuracy over training (analyses.checkpoints): both configs run it on their ARC experiment.
+CHECKPOINTS_JOBS = {"analyse_checkpoints": 1}
 # The analyses test-ci runs on arc-ci, all downstream of its training.
-ARC_CI_ANALYSES_JOBS = {**CHEAP_ANALYSES_JOBS, "ensemble": 1}
+ARC_CI_ANALYSES_JOBS = {**CHEAP_ANALYSES_JOBS, "ensemble": 1, **CHECKPOINTS_JOBS}
 # One ARC and one Sudoku experiment through every stage (both configs have this shape).
 _TWO_EXPERIMENT_JOBS = {
     "prepare_arc": 1,
@@ -118,7 +120,12 @@ _TWO_EXPERIMENT_JOBS = {
 }
 EXPECTED_CI_JOBS = {**_TWO_EXPERIMENT_JOBS, **ARC_CI_ANALYSES_JOBS}
 # The default run (config/config.yaml: arc-generated with its cheap analyses, sudoku-smoke).
-EXPECTED_DEFAULT_JOBS = {**_TWO_EXPERIMENT_JOBS, "generate_arc_tasks": 1, **CHEAP_ANALYSES_JOBS}
+EXPECTED_DEFAULT_JOBS = {
+    **_TWO_EXPERIMENT_JOBS,
+    "generate_arc_tasks": 1,
+    **CHEAP_ANALYSES_JOBS,
+    **CHECKPOINTS_JOBS,
+}
 _RUNS: dict[str, Path] = {}
 
 

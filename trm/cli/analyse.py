@@ -1,5 +1,5 @@
-"""`trm analyse trajectory|ensemble`: analyses of predictions (trm.eval.analyses). Comparisons
-of score folders and of sweeps are `trm compare`."""
+"""`trm analyse trajectory|ensemble|checkpoints`: analyses of predictions and of a training run's
+checkpoints (trm.eval.analyses). Comparisons of score folders and of sweeps are `trm compare`."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from trm.cli.predict import BatchSize
+from trm.cli.predict import ActSteps, BatchSize
 from trm.command import Command, Device, Group, Overwrite, Progress, Threads
 from trm.eval.stats import Bootstrap
+from trm.kinds import KINDS
 from trm.settings import count, input_path, output_path, setting
 
 GROUPS = [
     Group(
         "analyse",
-        "analyses of predictions: per-step trajectories and halting, checkpoint ensembles",
+        "analyses of predictions: per-step trajectories and halting, checkpoint ensembles, "
+        "accuracy over training",
     )
 ]
 
@@ -77,6 +79,51 @@ def ensemble(s: EnsembleSettings) -> int:
     return 0
 
 
+@dataclass(kw_only=True)
+class CheckpointsSettings(BatchSize, ActSteps, Bootstrap, Device, Threads, Progress, Overwrite):
+    checkpoint: Path = input_path("training run folder with step_N files (or one of its step_N)")
+    data: Path = input_path("prepared dataset folder (its test split is predicted and scored)")
+    out: Path = output_path(
+        "folder for checkpoints.csv, summary.json, best_vs_last.json and a score folder per step",
+        folder=True,
+    )
+    kind: str = setting(
+        "arc",
+        choices=list(KINDS),
+        help="the dataset's puzzle kind: how it is scored (`trm score <kind>`)",
+        config=False,
+    )
+    steps: list[int] = setting(
+        [], check=count(0), help="the step_N to score (default: every step_N of the run)"
+    )
+    raw: bool = setting(
+        False,
+        help="where the run trained with EMA, also score the raw weights of its state.pt (its "
+        "last saved step) beside the EMA step_N",
+    )
+    keep_predictions: bool = setting(
+        False, help="keep each step's predictions.npz (by default only its scores are kept)"
+    )
+
+
+def checkpoints(s: CheckpointsSettings) -> int:
+    from trm.eval.analyses import keys as K
+    from trm.eval.analyses.checkpoints import run_checkpoints
+
+    summary = run_checkpoints(s, boot=_resampling(s))
+    for r in summary["rows"]:
+        print(
+            f"step {r[K.CKPT_STEP]:>7} {r[K.CKPT_WEIGHTS]:>7} {r[K.CKPT_MODE]:>6} "
+            f"{r[K.CKPT_METRIC]}: {r[K.CKPT_VALUE]:.4f} (n = {r[K.CKPT_N]} {r[K.CKPT_UNIT]}s)"
+        )
+    print(f"raw weights: {summary[K.CKPT_S_RAW]['reason']}")
+    if summary[K.CKPT_S_LAST_WORSE]:
+        print(
+            f"the last ({summary[K.CKPT_S_LAST]}) is worse than {summary[K.CKPT_S_BEST]} beyond noise"
+        )
+    return 0
+
+
 COMMANDS = [
     Command(
         "analyse trajectory",
@@ -97,5 +144,20 @@ COMMANDS = [
         description="Writes OUT/step_<N>/{predictions.npz,scores/<mode>/}, "
         "OUT/pooled/scores/<mode>/ and OUT/compare_<mode>.json (a comparisons file: pooled and "
         "every checkpoint against the last one, paired over tasks).",
+    ),
+    Command(
+        "analyse checkpoints",
+        CheckpointsSettings,
+        checkpoints,
+        help="accuracy over training: every kept step_N of a run predicted and scored, the last "
+        "vs the best",
+        description="Each step_N is predicted as `trm predict --step N` and scored as `trm score "
+        "<kind>` (ARC: paper and single mode) into OUT/<weights>/step_<N>/scores/<mode>/; "
+        "where the run trained with EMA, the raw weights of its state.pt too. Writes "
+        "OUT/checkpoints.csv (step, weights, mode, metric, value with its 95 % interval and "
+        "method, n, unit), OUT/best_vs_last.json (a comparisons file: the last step_N minus "
+        "the best other weights, paired over tasks or test examples) and OUT/summary.json "
+        "(which weights, why raw weights were or were not scored, whether the last is worse "
+        "than the best beyond noise). docs/evaluation.md.",
     ),
 ]

@@ -21,8 +21,20 @@ class BatchSize:
 
 
 @dataclass(kw_only=True)
+class ActSteps:
+    """ACT steps at test time (the workflow's analyses.halt_max_steps; also `trm analyse
+    checkpoints`, which predicts as the experiment's predict does)."""
+
+    halt_max_steps: int | None = setting(
+        None,
+        check=count(1, 1 << 16),
+        help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
+    )
+
+
+@dataclass(kw_only=True)
 class PredictSettings(
-    BatchSize, CheckpointChoice, ModelChoice, Device, Threads, Progress, Overwrite
+    BatchSize, ActSteps, CheckpointChoice, ModelChoice, Device, Threads, Progress, Overwrite
 ):
     data: Path = input_path("prepared dataset folder (its test split is predicted)")
     out: Path = output_path(
@@ -50,11 +62,6 @@ class PredictSettings(
         False,
         help="ARC: also store every ACT step's answer hash and q_halt logit "
         "(14 bytes/example/step)",
-    )
-    halt_max_steps: int | None = setting(
-        None,
-        check=count(1, 1 << 16),
-        help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
     )
     # The workflow's analyses.puzzle_ids is the LIST of ablation variants (one predict job
     # each, passed by the rule); this command takes one, so it is not a config key here.

@@ -134,6 +134,15 @@ def step_number(path: Path) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def step_files(folder: str | os.PathLike) -> dict[int, Path]:
+    """The step_N files directly inside a run folder, by step number (ascending)."""
+    found = {}
+    for p in Path(folder).glob("step_*"):
+        if p.is_file() and (n := step_number(p)) is not None:
+            found[n] = p
+    return dict(sorted(found.items()))
+
+
 def find_weights(path: str | os.PathLike, step: int | None = None) -> Path:
     """The state-dict file of a step_N file, a training run folder or a fetched folder.
 

@@ -61,7 +61,8 @@ class ExperimentInputs:
     comparisons: str | None = None
     # issue 11 analyses: analysis_trajectory (trajectory.csv), analysis_ids_<mode> and
     # analysis_adapt_<mode> (comparisons files), analysis_ensemble (folder of `trm analyse
-    # ensemble`); see trm.report.analyses
+    # ensemble`); see trm.report.analyses; analysis_checkpoints (folder of `trm analyse
+    # checkpoints`): trm.report.checkpoints
     analyses: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -23,6 +23,7 @@ from trm.kinds import PuzzleKind
 from trm.provenance import lineage, now_iso
 from trm.report import comparisons, figures, fmt
 from trm.report.analyses import analyses_section
+from trm.report.checkpoints import checkpoints_section
 from trm.report.describe import describe, paper_comparison
 from trm.report.inputs import (
     VOTE_COLUMNS,
@@ -278,6 +279,7 @@ def experiment_section(
     sec["caveats"] = caveats_for(exp, votes, bench_device)
     sec["provenance"] = prov.records
     sec["analyses"] = analyses_section(exp, prov.links)
+    sec["checkpoints"] = checkpoints_section(exp, prov.links)
     return sec
 
 

@@ -137,6 +137,27 @@ def check_overrides(
     return problems
 
 
+def composed_value(
+    overrides: dict[str, dict[str, Any]],
+    config_dir: str | os.PathLike,
+    key: str,
+    cache_dir: str | os.PathLike | None = None,
+) -> Any:
+    """The value `<group>.<key>` (e.g. "train.keep_step_weights") takes for these overrides: the
+    override, else its preset's. Call after `check_overrides` found no problem."""
+    group, _, name = key.partition(".")
+    if name in overrides.get(group, {}):
+        return overrides[group][name]
+    choices = tuple(
+        f"{g}={overrides[g]['preset']}" for g in GROUPS if "preset" in overrides.get(g, {})
+    )
+    config_dir = str(Path(config_dir).resolve())
+    defaults = _composed_defaults(
+        config_dir, choices, None if cache_dir is None else str(cache_dir)
+    )
+    return defaults.get(group, {}).get(name)
+
+
 def overrides_from_cli(overrides: list[str]) -> dict[str, dict[str, Any]]:
     """`model=tiny train.lr=3e-4` -> {"model": {"preset": "tiny"}, "train": {"lr": 0.0003}}.
 

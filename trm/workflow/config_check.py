@@ -190,4 +190,26 @@ def check_config(w: Workflow, cache_dir: str | Path | None = None) -> list[str]:
             sections = {"model": exp.get("model", {}), "train": exp["train"]}
             problems = check_overrides(sections, w.config_dir, cache_dir=cache_dir)
             errors += [f"{where}.{p}" for p in problems]
+            if not problems and w.checkpoints_analysis(name):
+                errors += _kept_steps_errors(where, sections, w.config_dir, cache_dir)
     return errors
+
+
+def _kept_steps_errors(
+    where: str, sections: dict[str, Any], config_dir: Path, cache_dir: str | Path | None
+) -> list[str]:
+    """analyses.checkpoints scores the step_N a training keeps: it must keep some."""
+    from trm.train.check import composed_value
+
+    values = {
+        key: composed_value(sections, config_dir, f"train.{key}", cache_dir)
+        for key in ("keep_step_weights", "checkpoint_every")
+    }
+    if values["keep_step_weights"] and values["checkpoint_every"]:
+        return []
+    return [
+        f"{where}.analyses.checkpoints: the training keeps only its final step_N "
+        f"(train.keep_step_weights {values['keep_step_weights']}, train.checkpoint_every "
+        f"{values['checkpoint_every']}): set train.keep_step_weights: true and a "
+        "checkpoint_every above 0"
+    ]

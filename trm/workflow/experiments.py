@@ -202,6 +202,10 @@ class Workflow:
         """ARC scored in both modes: paper vs single is compared (rule score_compare)."""
         return self.voted(exp) and {"paper", "single"} <= set(self.score_modes(exp))
 
+    def checkpoints_analysis(self, exp: str) -> bool:
+        """analyses.checkpoints: true, or a mapping of `trm analyse checkpoints` settings."""
+        return self.analyses(exp).get("checkpoints", False) not in (False, None)
+
     def id_variants(self, exp: str) -> list[str]:
         return list(self.analyses(exp).get("puzzle_ids", []))
 

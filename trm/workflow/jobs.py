@@ -62,6 +62,13 @@ JOBS: dict[str, Job] = {
     "ensemble": Job(
         "analyse ensemble", "analyses.ensemble", "predict:batch_size,device", "score:n_boot,seed"
     ),
+    "analyse_checkpoints": Job(
+        "analyse checkpoints",
+        "analyses.checkpoints",
+        "analyses:halt_max_steps",
+        "predict:batch_size,device",
+        "score:n_boot,seed",
+    ),
     "adapt_data": Job("prepare arc", "analyses.adapt.dataset"),
     "adapt": Job("adapt", "analyses.adapt", "predict:device"),
     "compare_adapt": Job("compare runs", "score"),

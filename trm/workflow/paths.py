@@ -34,6 +34,7 @@ TRAJECTORY = f"{TRAJECTORY_DIR}/trajectory.csv"
 IDS = f"{ANALYSES}/ids/{{ids}}"  # one puzzle-identifier variant's chain
 IDS_COMPARE = f"{ANALYSES}/ids/compare_{{mode}}.json"
 ENSEMBLE = f"{ANALYSES}/ensemble"
+CHECKPOINTS = f"{ANALYSES}/checkpoints"  # trm analyse checkpoints: accuracy over training
 ADAPT = f"{ANALYSES}/adapt"
 ADAPT_DATA = f"{ADAPT}/data"
 ADAPT_MODEL = f"{ADAPT}/model"

@@ -28,6 +28,8 @@ def analysis_targets(w: Workflow, exp: str) -> dict[str, str]:
         out[f"analysis_ids_{mode}"] = _fill(P.IDS_COMPARE, exp, mode=mode)
     if a.get("ensemble"):
         out["analysis_ensemble"] = _fill(P.ENSEMBLE, exp)
+    if w.checkpoints_analysis(exp):
+        out["analysis_checkpoints"] = _fill(P.CHECKPOINTS, exp)
     for mode in w.score_modes(exp) if a.get("adapt") else []:
         out[f"analysis_adapt_{mode}"] = _fill(P.ADAPT_COMPARE, exp, mode=mode)
     return out

@@ -107,8 +107,8 @@ SECTIONS: dict[str, Section] = {
         ),
         Section(
             "analyses",
-            "the analyses of issue 11 (ARC, rules/analyses.smk); trajectory, halt_max_steps and "
-            "puzzle_id_seed are `trm predict` settings",
+            "the analyses of issue 11 (ARC; `checkpoints` any kind; rules/analyses.smk); "
+            "trajectory, halt_max_steps and puzzle_id_seed are `trm predict` settings",
             {
                 "puzzle_ids": {
                     "type": "array",
@@ -119,12 +119,23 @@ SECTIONS: dict[str, Section] = {
                 },
                 "ensemble": ref("analyses.ensemble"),
                 "adapt": ref("analyses.adapt"),
+                "checkpoints": {
+                    "anyOf": [{"type": "boolean"}, ref("analyses.checkpoints")],
+                    "description": "accuracy over training: true (the defaults) or the "
+                    "settings of `trm analyse checkpoints`; the run must keep its step_N "
+                    "(train.keep_step_weights)",
+                },
             },
         ),
         Section(
             "analyses.ensemble",
             "vote pooled over the last step_N of the training run (`trm analyse ensemble`)",
             required=("last",),
+        ),
+        Section(
+            "analyses.checkpoints",
+            "every kept step_N of the training run predicted and scored, the last vs the best "
+            "earlier one (`trm analyse checkpoints`)",
         ),
         Section(
             "analyses.adapt",

@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 
 def select_steps(checkpoint: str | os.PathLike, last: int) -> list[int]:
     """The `last` highest step numbers of the step_N files in a run folder, ascending."""
-    from trm.model.checkpoint import step_number
+    from trm.model.checkpoint import step_files
 
     folder = Path(checkpoint)
     if not folder.is_dir():
         raise UserError(f"checkpoint ensemble needs a run folder of step_N files, got {folder}")
-    steps = sorted({n for p in folder.glob("step_*") if (n := step_number(p)) is not None})
+    steps = list(step_files(folder))
     if len(steps) < last:
         raise UserError(
             f"{folder} has {len(steps)} step_N file(s) {steps}, the ensemble asks for the last "

@@ -42,3 +42,38 @@ HALTED_VS_LAST = "halted_vs_last.json"  # per mode (context) and pass@K: a = "ha
 def ensemble_comparisons(mode: str) -> str:
     """Every checkpoint and the pool against the last checkpoint, in `mode`."""
     return f"compare_{mode}.json"
+
+
+# ---- `trm analyse checkpoints` (accuracy over training): files in its --out folder --------------
+CKPT_TABLE = "checkpoints.csv"  # one row per (step, weights, mode, metric)
+CKPT_SUMMARY = "summary.json"
+CKPT_COMPARISONS = "best_vs_last.json"  # comparisons file: a = the last, b = the best earlier
+CKPT_RAW_COMPARISONS = "raw_vs_ema.json"  # comparisons file: a = raw, b = EMA, the same step
+# checkpoints.csv columns; the value's interval as in trm.eval.schema (value_ci_low, ...)
+CKPT_STEP = "step"  # training step (optimizer steps) of the weights
+CKPT_WEIGHTS = "weights"  # one of CKPT_WEIGHT_KINDS
+CKPT_MODE = "mode"  # paper | single (ARC); paper for the kinds that do not vote
+CKPT_METRIC = "metric"  # ARC/pass@1, ARC/pass@2, or <Kind>/exact_accuracy
+CKPT_VALUE = "value"
+CKPT_N = "n"  # units the value is over
+CKPT_UNIT = "unit"  # task (ARC) or test example
+# what the weights are: the step_N files of a run trained with EMA ("ema") or without ("raw"),
+# the live weights of state.pt at its step ("raw"), or step_N files whose run config does not say
+# whether they are averaged ("unknown", e.g. a fetched folder without all_config.yaml)
+CKPT_WEIGHT_KINDS = ("ema", "raw", "unknown")
+
+
+def checkpoints_columns() -> list[str]:
+    value = [CKPT_VALUE, *ci_keys(CKPT_VALUE), ci_method_key(CKPT_VALUE)]
+    return [CKPT_STEP, CKPT_WEIGHTS, CKPT_MODE, CKPT_METRIC, *value, CKPT_N, CKPT_UNIT]
+
+
+# summary.json keys
+CKPT_S_KIND = "kind"
+CKPT_S_EMA = "ema"  # the run trained with EMA: true, false, or null (unknown)
+CKPT_S_RUNS = "runs"  # [{name, step, weights, folder}] in the order scored
+CKPT_S_LAST = "last"  # name of the highest step_N (the weights `trm predict` loads by default)
+CKPT_S_BEST = "best"  # name of the best other weights (null with a single one)
+CKPT_S_BEST_BY = "best_by"  # {metric, mode}: what "best" is judged on
+CKPT_S_LAST_WORSE = "last_worse_beyond_noise"  # last − best on best_by: interval below 0
+CKPT_S_RAW = "raw"  # {requested, scored, step, reason, compared: raw_vs_ema.json or null}
