@@ -37,6 +37,7 @@ from trm.report.inputs import (
     read_train_config,
     read_votes,
 )
+from trm.report.ledger import claims_view, ledger, write_ledger
 from trm.report.llm import LlmInputs, llm_sections
 from trm.utils import atomic_file
 
@@ -197,10 +198,15 @@ def caption(captions: Mapping[str, str], key: str, kind: PuzzleKind) -> str:
 
 
 def experiment_section(
-    exp: ExperimentInputs, bundle: Mapping[str, Any] | None, captions: Mapping[str, str]
+    exp: ExperimentInputs,
+    bundle: Mapping[str, Any] | None,
+    captions: Mapping[str, str],
+    prov: Provenance | None = None,
 ) -> dict[str, Any]:
+    """The template's view of one experiment; `prov`: its provenance list, which links made
+    later (the claims ledger's) extend."""
     kind = exp.kind
-    prov = Provenance(bundle, exp.name)
+    prov = prov or Provenance(bundle, exp.name)
     sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings, "kind": kind.name}
     sec["facts"] = describe(exp.settings, read_train_config(exp.train_dir))
     sec["summary"] = summary_table(exp)
@@ -318,14 +324,15 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def render_html(
+def render_page(
     experiments: Sequence[ExperimentInputs],
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
     llm: Sequence[LlmInputs] = (),
-) -> str:
+) -> tuple[list[dict[str, Any]], str]:
+    """(the claims ledger's entries, the page)."""
     import jinja2
 
     from trm.report.grids import grid_sections
@@ -339,10 +346,13 @@ def render_html(
         undefined=jinja2.StrictUndefined,
     )
     template = env.get_template(TEMPLATE_NAME)
-    sections = [experiment_section(e, bundle, captions or {}) for e in experiments]
-    return template.render(
+    provs = {e.name: Provenance(bundle, e.name) for e in experiments}
+    sections = [experiment_section(e, bundle, captions or {}, provs[e.name]) for e in experiments]
+    entries = ledger(experiments, lambda name, files: provs[name].links(files))
+    return entries, template.render(
         title=title,
         created=now_iso(),
+        claims=claims_view(entries),
         experiments=sections,
         grids=grid_sections(grids, bundle, [e.name for e in experiments]),
         environment=environment_summary(bundle),
@@ -353,6 +363,18 @@ def render_html(
     )
 
 
+def render_html(
+    experiments: Sequence[ExperimentInputs],
+    bundle: Mapping[str, Any] | None,
+    template_dir: str | os.PathLike,
+    title: str = "TRM reproduction report",
+    grids: Sequence[Any] = (),
+    llm: Sequence[LlmInputs] = (),
+) -> str:
+    """The page alone (render_page)."""
+    return render_page(experiments, bundle, template_dir, title, grids=grids, llm=llm)[1]
+
+
 def write_report(
     out_html: str | os.PathLike,
     experiments: Sequence[ExperimentInputs],
@@ -361,8 +383,12 @@ def write_report(
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),
     llm: Sequence[LlmInputs] = (),
+    out_claims: str | os.PathLike | None = None,
 ) -> None:
-    """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title, grids=grids, llm=llm)
+    """Render and write the page atomically (a failed render leaves no half-written report),
+    and the claims ledger to `out_claims`."""
+    entries, html = render_page(experiments, bundle, template_dir, title, grids=grids, llm=llm)
     with atomic_file(out_html) as f:
         f.write(html)
+    if out_claims is not None:
+        write_ledger(out_claims, entries)
