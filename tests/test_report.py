@@ -287,8 +287,10 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
         'id="environment"',
     ):
         assert marker in html, marker
-    # A smoke run of a 4-task subset: no paper column, and the page says why.
-    assert "paper&#39;s figure" not in html and "44.6 %" not in html and "40.3 %" not in html
+    # A smoke run of a 4-task subset: no paper column beside it (the claims ledger above the
+    # experiments lists the paper's figures as claims), and the page says why.
+    body = html.split("<nav>", 1)[1]
+    assert "paper&#39;s figure" not in body and "44.6 %" not in body and "40.3 %" not in body
     assert "Not comparable with the paper" in html and "smoke run" in html
     assert "dataset.max_tasks = 4 keeps a subset" in html
     # Run numbers with the intervals the scorer stated, their method and n; none computed here.
@@ -611,6 +613,8 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
         "out/r.html",
         "--bundle",
         "out/p.json",
+        "--claims",
+        "out/c.json",
         "--templates",
         str(TEMPLATES),
     ]
@@ -629,7 +633,7 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
         "--spec",
         "spec.json",
     ]
-    assert {o["path"] for o in own["outputs"]} == {"out/r.html"}
+    assert {o["path"] for o in own["outputs"]} == {"out/r.html", "out/c.json"}
     assert "spec.json" in {i["path"] for i in own["inputs"]}
     assert provenance.audit("out/p.json") == []
     # A spec missing a field is a clear error naming it, and writes nothing.
@@ -641,36 +645,3 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
     )
     assert bad.returncode == 2 and "data_dir" in bad.stderr
     assert not Path("bad").exists() or not list(Path("bad").iterdir())
-
-
-def test_the_papers_figures_live_in_one_registry():
-    """config/claims.yaml: every figure the report may show beside a run, with its source, metric
-    and the setting it holds for; a broken entry is named."""
-    import yaml
-
-    from trm.claims import claims, parse
-    from trm.kinds import KINDS
-
-    reg = claims()
-    assert "arXiv 2510.04871" in reg.citation
-    figures = {(c.setting, c.model): c.value for c in reg.claims}
-    assert figures[("ARC-AGI-1", "TRM")] == 44.6 and figures[("Maze-Hard", "HRM")] == 74.5
-    for c in reg.claims:  # each metric is the headline `trm score` writes for the setting's kind
-        assert c.metric == KINDS[reg.settings[c.setting].kind].headline, c.id
-    doc = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
-    for change, message in (
-        (
-            lambda d: d["claims"][0].update(settting="x"),
-            r"claims\[0\]: unknown key\(s\) \['settting'\]",
-        ),
-        (lambda d: d["claims"][1].update(setting="ARC-AGI-3"), r"claims\[1\].setting: 'ARC-AGI-3'"),
-        (lambda d: d["claims"][2].update(metric="Maze/exact_accuracy"), r"claims\[2\].metric"),
-        (
-            lambda d: d["settings"]["Maze-Hard"].pop("train"),
-            r"settings.Maze-Hard: lacks \['train'\]",
-        ),
-    ):
-        bad = yaml.safe_load(yaml.safe_dump(doc))
-        change(bad)
-        with pytest.raises(UserError, match=f"claims.yaml: {message}"):
-            parse(bad, "claims.yaml")

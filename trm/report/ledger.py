@@ -248,7 +248,7 @@ def observe(claim: Claim, exp: ExperimentInputs, setting: Setting) -> Observatio
     obs = observer(claim, exp, setting)
     if obs is None:
         return None
-    obs.differs += setting_reasons(exp.settings, setting, WHOSE)
+    obs.differs = setting_reasons(exp.settings, setting, WHOSE) + obs.differs
     if obs.differs and setting.note:
         obs.differs.append(f"note: {setting.note}")
     if obs.measured is not None:
