@@ -318,9 +318,10 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     assert "<td>single</td>" in paired and '<td class="num">baseline</td>' in paired
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
-    assert "aug_shortfall = 3" in html
-    assert "<td>puzzles</td>" in html and "{" not in html.split('class="manifest-table"')[1][:400]
-    assert "cpu (AMD EPYC, 2 threads)" in html
+    assert 'aug shortfall: 3 <code class="key">aug_shortfall</code>' in html
+    manifest = html.split('class="manifest-table"')[1].split("</table>")[0]
+    assert "<td>puzzles</td>" in manifest and "{" not in manifest
+    assert "Inference benchmark, measured on the CPU (AMD EPYC, 2 threads)" in html
     assert "20.00" in html and "400.0" in html and "80.0" in html  # ms, examples/s, MiB
     # Every image is an embedded PNG that decodes.
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
@@ -482,18 +483,26 @@ def test_figure_axes_read_well():
     assert figures.bench_figure(three, "cpu", "t").startswith("data:image/png")
 
 
-def test_manifest_counts_are_rows_with_meanings():
-    from trm.report.inputs import count_rows
+def test_manifest_counts_are_rows_with_labels_and_units_in_the_kinds_words():
+    """A reader sees what was counted and in what unit, not manifest.json's keys; a Sudoku build
+    counts puzzles (no tasks, no augmented tasks)."""
+    from trm.kinds import KINDS
+    from trm.report.manifest import count_rows
 
-    rows = count_rows({"tasks": 8, "augmentation_draws_words": 12, "test": {"puzzles": 4}})
-    assert [r["name"] for r in rows] == [
-        "tasks",
-        "augmentation_draws_words",
-        "test",
-        "test › puzzles",
+    counts = {"tasks": 8, "augmentation_draws_words": 12, "test": {"puzzles": 4}}
+    rows = count_rows(counts, KINDS["arc"])
+    assert [(r["name"], r["unit"]) for r in rows] == [
+        ("ARC tasks read", "tasks"),
+        ("random numbers the augmentation drew (equal across rebuilds with the same seed)", "words"),
+        ("test split", ""),
+        ("test split › puzzles: each task and its augmented copies", "puzzles"),
     ]
-    assert all(r["meaning"] for r in rows)
+    assert [r["key"] for r in rows] == ["tasks", "augmentation_draws_words", "test", "puzzles"]
     assert rows[2]["value"] is None and rows[3]["value"] == 4
+    sudoku = count_rows({"train": {"tasks": 10, "identifiers": 1, "groups": 10}}, KINDS["sudoku"])
+    text = " ".join(r["name"] for r in sudoku)
+    assert "Sudoku puzzles read" in text and "augmented" not in text and "ARC" not in text
+    assert "share the blank one" in text
 
 
 @pytest.mark.parametrize(
@@ -566,7 +575,7 @@ def test_bench_reads_gpu_memory_and_failed_settings(tmp_path):
         },
     )
     rows, device = read_bench(path)
-    assert device == "cuda (NVIDIA H200)"
+    assert device == "the GPU NVIDIA H200"
     assert rows == [
         {
             "batch_size": 2,

@@ -28,7 +28,6 @@ from trm.report.inputs import (
     VOTE_COLUMNS,
     ExperimentInputs,
     headline_keys,
-    manifest_summary,
     per_input_file,
     read_bench,
     read_headline,
@@ -39,6 +38,7 @@ from trm.report.inputs import (
 )
 from trm.report.ledger import claims_view, ledger, write_ledger
 from trm.report.llm import LlmInputs, llm_sections
+from trm.report.manifest import manifest_summary
 from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
@@ -279,7 +279,7 @@ def experiment_section(
             "caption": captions.get("bench", ""),
             "sources": prov.links([exp.bench_json]),
         }
-    sec["manifest"] = manifest_summary(exp.data_dir)
+    sec["manifest"] = manifest_summary(exp.data_dir, kind)
     sec["manifest_sources"] = prov.links([exp.data_dir])
     sec["caveats"] = caveats_for(exp, votes, bench_device)
     sec["provenance"] = prov.records
