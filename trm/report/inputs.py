@@ -241,12 +241,13 @@ def read_train_config(train_dir: str | os.PathLike | None) -> dict[str, Any] | N
 
 
 def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """One curve per K in SWEEP_KS: x = level, y = pass@K with its 95 % band."""
+    """One curve per K in SWEEP_KS: x = level, y = pass@K with its 95 % band (and its method),
+    the mean views pooled per test input and the test inputs scored, per level."""
     with open(must_exist(path, "trm sweep"), newline="") as f:
         reader = csv.DictReader(f)
         cols = reader.fieldnames or []
         rows = list(reader)
-    needed = [S.SWEEP_LEVEL]
+    needed = [S.SWEEP_LEVEL, S.SWEEP_MEAN_VOTES, S.SWEEP_N_TEST_INPUTS]
     for k in S.SWEEP_KS:
         needed += [S.sweep_pass(k), *S.ci_keys(S.sweep_pass(k)), S.ci_method_key(S.sweep_pass(k))]
     for col in needed:
@@ -265,6 +266,9 @@ def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
                 "lo": [float(r[lo]) for r in rows],
                 "hi": [float(r[hi]) for r in rows],
                 "methods": sorted({r[S.ci_method_key(y)] for r in rows}),
+                "method": [r[S.ci_method_key(y)] for r in rows],
+                "views": [float(r[S.SWEEP_MEAN_VOTES]) for r in rows],
+                "n": [int(r[S.SWEEP_N_TEST_INPUTS]) for r in rows],
             }
         )
     return curves

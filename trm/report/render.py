@@ -191,6 +191,47 @@ def votes_table(votes: Mapping[str, list[int]]) -> dict[str, Any]:
     }
 
 
+def sweep_figure(
+    exp: ExperimentInputs,
+    curves: Sequence[Mapping[str, Any]],
+    captions: Mapping[str, str],
+    prov: Provenance,
+) -> dict[str, Any]:
+    """Accuracy vs augmentations: the figure, a caption that gives n and says which curves
+    coincide, and the figure's values as a table."""
+    methods = sorted({m for c in curves for m in c["methods"]})
+    if "paper" in exp.metrics:
+        tasks = n_text(read_headline(exp.metrics["paper"], exp.kind).counts)
+    else:
+        tasks = f"n = {max(curves[0]['n'])} test inputs"
+    same = figures.coinciding(curves)
+    rows = []
+    for i, level in enumerate(curves[0]["x"]):
+        cells = [
+            (
+                fmt.pct(c["y"][i]),
+                fmt.interval(c["lo"][i], c["hi"][i], S.CI_METHOD_SHORT[c["method"][i]]),
+            )
+            for c in curves
+        ]
+        rows.append(
+            {"level": f"{level:g}", "views": f"{curves[0]['views'][i]:.1f}", "cells": cells}
+        )
+    return {
+        "id": "acc_vs_aug",
+        "title": "Accuracy vs number of augmentations",
+        "uri": figures.accuracy_vs_augmentations(curves, f"{exp.name}: accuracy vs augmentations"),
+        "caption": captions.get("acc_vs_aug", "")
+        + f" Every point is over the whole test set: {tasks}."
+        + " Band: "
+        + " or ".join(S.CI_METHODS[m] for m in methods)
+        + " over tasks."
+        + figures.coincide_text(same, "level"),
+        "sweep": {"labels": [c["label"] for c in curves], "rows": rows},
+        "sources": prov.links([exp.sweep_csv]),
+    }
+
+
 def caption(captions: Mapping[str, str], key: str, kind: PuzzleKind) -> str:
     """The caption for the experiment's kind (`key_arc`: voted views, `key_grid`: Sudoku and
     Maze), else the shared one."""
@@ -224,21 +265,7 @@ def experiment_section(
     if exp.sweep_csv:
         curves = read_sweep(exp.sweep_csv)
         if curves:
-            methods = sorted({m for c in curves for m in c["methods"]})
-            figs.append(
-                {
-                    "id": "acc_vs_aug",
-                    "title": "Accuracy vs number of augmentations",
-                    "uri": figures.accuracy_vs_augmentations(
-                        curves, f"{exp.name}: accuracy vs augmentations"
-                    ),
-                    "caption": captions.get("acc_vs_aug", "")
-                    + " Band: "
-                    + " or ".join(S.CI_METHODS[m] for m in methods)
-                    + " over tasks.",
-                    "sources": prov.links([exp.sweep_csv]),
-                }
-            )
+            figs.append(sweep_figure(exp, curves, captions, prov))
     if votes:
         figs.append(
             {
@@ -287,6 +314,10 @@ def experiment_section(
     return sec
 
 
+# environment fields the Environment table shows in rows of their own (or not at all)
+ENV_SHOWN = ("python", "torch", "cuda", "platform", "device", "gpus", "cuda_visible_devices")
+
+
 def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     """Code versions (each once, with the jobs that ran on it), packages, devices and hosts."""
     if not bundle or not bundle.get("records"):
@@ -307,7 +338,18 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
         }
     )
     env = recs[-1].get("environment", {})
+    # every other field the records' environment carries (the CPU's model, the instruction set
+    # torch uses, ...), with each value the jobs saw
+    machine = {}
+    for r in recs:
+        for key, value in (r.get("environment") or {}).items():
+            if key not in ENV_SHOWN and value not in (None, "", [], {}):
+                machine.setdefault(key, []).append(str(value))
     return {
+        "machine": [
+            {"name": k.replace("_", " "), "values": "; ".join(dict.fromkeys(v))}
+            for k, v in machine.items()
+        ],
         "code_versions": [
             {"commit": commit, "dirty": dirty, "jobs": jobs}
             for (commit, dirty), jobs in versions.items()
