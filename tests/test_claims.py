@@ -258,7 +258,7 @@ def test_on_the_cpu_default_every_claim_is_not_run_or_not_comparable_with_its_re
     assert "dataset.num_aug is 8, the claim's 1000" in arc["reason"]
     assert arc["ours"]["value"] == pytest.approx(45.0) and arc["ours"]["n"] == 400
     assert "it trained its own weights" in entries["fork-voting-gain"]["reason"]
-    assert "it was measured on cpu" in entries["fork-trm-throughput"]["reason"]
+    assert "it was measured on the CPU (AMD EPYC)" in entries["fork-trm-throughput"]["reason"]
     assert entries["trm-maze-hard"]["verdict"] == NOT_RUN
     assert "config/experiments/maze-hard.yaml runs it" in entries["trm-maze-hard"]["reason"]
     assert "does not measure it" in entries["fork-llama-peak-memory"]["reason"]
