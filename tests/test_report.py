@@ -493,7 +493,10 @@ def test_manifest_counts_are_rows_with_labels_and_units_in_the_kinds_words():
     rows = count_rows(counts, KINDS["arc"])
     assert [(r["name"], r["unit"]) for r in rows] == [
         ("ARC tasks read", "tasks"),
-        ("random numbers the augmentation drew (equal across rebuilds with the same seed)", "words"),
+        (
+            "random numbers the augmentation drew (equal across rebuilds with the same seed)",
+            "words",
+        ),
         ("test split", ""),
         ("test split › puzzles: each task and its augmented copies", "puzzles"),
     ]
