@@ -657,3 +657,14 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
     )
     assert bad.returncode == 2 and "data_dir" in bad.stderr
     assert not Path("bad").exists() or not list(Path("bad").iterdir())
+
+
+def test_docs_list_every_comparisons_key_in_file_order():
+    """docs/evaluation.md names every key of a comparisons record, `_ci_method` ones included,
+    in the order trm.eval.paired writes them."""
+    from trm.eval.paired import RECORD_KEYS
+
+    doc = (ROOT / "docs" / "evaluation.md").read_text()
+    table = doc.split("`trm.eval.paired.RECORD_KEYS`):", 1)[1].split("\n\n", 2)[1]
+    named = re.findall(r"`([a-z_]+)`", "\n".join(r.split("|")[1] for r in table.splitlines()[2:]))
+    assert named == list(RECORD_KEYS)
