@@ -32,7 +32,7 @@ from trm.eval.schema import CI_METHOD_SHORT
 from trm.report import comparisons
 from trm.report.describe import setting_reasons
 from trm.report.inputs import ExperimentInputs, headline_keys, read_bench, read_headline
-from trm.utils import read_json, write_json
+from trm.utils import read_format_doc, write_json
 from trm.verdict import (
     HIGHER,
     LOWER,
@@ -352,15 +352,8 @@ def write_ledger(path: str | os.PathLike, entries: Sequence[Mapping[str, Any]]) 
 
 def read_ledger(path: str | os.PathLike) -> list[dict[str, Any]]:
     """The entries of a claims.json, checked: its format, every entry's keys and verdict."""
-    doc = read_json(path, "claims ledger")
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(f"{path}: not a claims ledger (expected format {FORMAT!r})")
-    entries = doc.get("claims")
-    if not isinstance(entries, list):
-        raise InputError(f"{path}: 'claims' must be a list")
+    _, entries = read_format_doc(path, "claims ledger", FORMAT, "claims")
     for i, e in enumerate(entries):
-        if not isinstance(e, dict):
-            raise InputError(f"{path}: claims[{i}] must be an object")
         if missing := [k for k in ENTRY_KEYS if k not in e]:
             raise InputError(f"{path}: claims[{i}] lacks {missing}")
         if e["verdict"] not in VERDICTS:

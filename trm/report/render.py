@@ -405,16 +405,9 @@ def render_page(
     )
 
 
-def render_html(
-    experiments: Sequence[ExperimentInputs],
-    bundle: Mapping[str, Any] | None,
-    template_dir: str | os.PathLike,
-    title: str = "TRM reproduction report",
-    grids: Sequence[Any] = (),
-    llm: Sequence[LlmInputs] = (),
-) -> str:
-    """The page alone (render_page)."""
-    return render_page(experiments, bundle, template_dir, title, grids=grids, llm=llm)[1]
+def render_html(*args: Any, **kwargs: Any) -> str:
+    """The page alone (render_page's arguments)."""
+    return render_page(*args, **kwargs)[1]
 
 
 def write_report(
