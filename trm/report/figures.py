@@ -58,13 +58,16 @@ def coinciding(curves: Sequence[Mapping[str, Any]]) -> dict[str, str]:
 
 
 def coincide_text(pairs: Mapping[str, str], where: str) -> str:
-    """The caption's sentence about coinciding curves ('' when none do)."""
-    if not pairs:
+    """The caption's sentence about coinciding curves, each group once ('' when none do)."""
+    groups: dict[str, list[str]] = {}
+    for label, first in pairs.items():
+        groups.setdefault(first, [first]).append(label)
+    if not groups:
         return ""
-    said = "; ".join(f"{b} and {a}" for a, b in pairs.items())
+    said = "; ".join(", ".join(g[:-1]) + f" and {g[-1]}" for g in groups.values())
     return (
-        f" {said} coincide at every {where} (the same values): the later line is drawn dashed "
-        "on top of the earlier one."
+        f" {said} coincide at every {where} (the same values): each later line is drawn dashed "
+        "on top of the first."
     )
 
 
