@@ -1,7 +1,8 @@
 # The report: the rule writes the report spec (reports/report.spec.json: every experiment's
 # files and every job's provenance record) and runs `trm report --spec` on it, as a user would.
-# One self-contained HTML page; every record bundled into reports/provenance.json. The template
-# and captions are inputs, so editing them re-renders only the report.
+# One self-contained HTML page opening with the claims ledger (also reports/claims.json); every
+# record bundled into reports/provenance.json. The template and captions are inputs, so editing
+# them re-renders only the report.
 
 
 rule report:
@@ -14,6 +15,7 @@ rule report:
             category="TRM reproduction report",
         ),
         bundle=P.REPORT_BUNDLE,
+        claims=P.REPORT_CLAIMS,
         spec=P.REPORT_SPEC,
         prov=P.REPORT_RECORD,
     log:

@@ -287,8 +287,10 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
         'id="environment"',
     ):
         assert marker in html, marker
-    # A smoke run of a 4-task subset: no paper column, and the page says why.
-    assert "paper&#39;s figure" not in html and "44.6 %" not in html and "40.3 %" not in html
+    # A smoke run of a 4-task subset: no paper column beside it (the claims ledger above the
+    # experiments lists the paper's figures as claims), and the page says why.
+    body = html.split("<nav>", 1)[1]
+    assert "paper&#39;s figure" not in body and "44.6 %" not in body and "40.3 %" not in body
     assert "Not comparable with the paper" in html and "smoke run" in html
     assert "dataset.max_tasks = 4 keeps a subset" in html
     # Run numbers with the intervals the scorer stated, their method and n; none computed here.
@@ -316,9 +318,10 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
     assert "<td>single</td>" in paired and '<td class="num">baseline</td>' in paired
     # Caveats: smoke run, effective votes below 1000, CPU benchmark.
     assert "Smoke run" in html and "Effective votes below 1000" in html and "not a GPU" in html
-    assert "aug_shortfall = 3" in html
-    assert "<td>puzzles</td>" in html and "{" not in html.split('class="manifest-table"')[1][:400]
-    assert "cpu (AMD EPYC, 2 threads)" in html
+    assert 'aug shortfall: 3 <code class="key">aug_shortfall</code>' in html
+    manifest = html.split('class="manifest-table"')[1].split("</table>")[0]
+    assert "<td>puzzles</td>" in manifest and "{" not in manifest
+    assert "Inference benchmark, measured on the CPU (AMD EPYC, 2 threads)" in html
     assert "20.00" in html and "400.0" in html and "80.0" in html  # ms, examples/s, MiB
     # Every image is an embedded PNG that decodes.
     uris = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
@@ -480,18 +483,29 @@ def test_figure_axes_read_well():
     assert figures.bench_figure(three, "cpu", "t").startswith("data:image/png")
 
 
-def test_manifest_counts_are_rows_with_meanings():
-    from trm.report.inputs import count_rows
+def test_manifest_counts_are_rows_with_labels_and_units_in_the_kinds_words():
+    """A reader sees what was counted and in what unit, not manifest.json's keys; a Sudoku build
+    counts puzzles (no tasks, no augmented tasks)."""
+    from trm.kinds import KINDS
+    from trm.report.manifest import count_rows
 
-    rows = count_rows({"tasks": 8, "augmentation_draws_words": 12, "test": {"puzzles": 4}})
-    assert [r["name"] for r in rows] == [
-        "tasks",
-        "augmentation_draws_words",
-        "test",
-        "test › puzzles",
+    counts = {"tasks": 8, "augmentation_draws_words": 12, "test": {"puzzles": 4}}
+    rows = count_rows(counts, KINDS["arc"])
+    assert [(r["name"], r["unit"]) for r in rows] == [
+        ("ARC tasks read", "tasks"),
+        (
+            "random numbers the augmentation drew (equal across rebuilds with the same seed)",
+            "words",
+        ),
+        ("test split", ""),
+        ("test split › puzzles: each task and its augmented copies", "puzzles"),
     ]
-    assert all(r["meaning"] for r in rows)
+    assert [r["key"] for r in rows] == ["tasks", "augmentation_draws_words", "test", "puzzles"]
     assert rows[2]["value"] is None and rows[3]["value"] == 4
+    sudoku = count_rows({"train": {"tasks": 10, "identifiers": 1, "groups": 10}}, KINDS["sudoku"])
+    text = " ".join(r["name"] for r in sudoku)
+    assert "Sudoku puzzles read" in text and "augmented" not in text and "ARC" not in text
+    assert "share the blank one" in text
 
 
 @pytest.mark.parametrize(
@@ -564,7 +578,7 @@ def test_bench_reads_gpu_memory_and_failed_settings(tmp_path):
         },
     )
     rows, device = read_bench(path)
-    assert device == "cuda (NVIDIA H200)"
+    assert device == "the GPU NVIDIA H200"
     assert rows == [
         {
             "batch_size": 2,
@@ -611,6 +625,8 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
         "out/r.html",
         "--bundle",
         "out/p.json",
+        "--claims",
+        "out/c.json",
         "--templates",
         str(TEMPLATES),
     ]
@@ -629,7 +645,7 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
         "--spec",
         "spec.json",
     ]
-    assert {o["path"] for o in own["outputs"]} == {"out/r.html"}
+    assert {o["path"] for o in own["outputs"]} == {"out/r.html", "out/c.json"}
     assert "spec.json" in {i["path"] for i in own["inputs"]}
     assert provenance.audit("out/p.json") == []
     # A spec missing a field is a clear error naming it, and writes nothing.
@@ -643,34 +659,12 @@ def test_report_cli_renders_from_a_spec(arc_experiment):
     assert not Path("bad").exists() or not list(Path("bad").iterdir())
 
 
-def test_the_papers_figures_live_in_one_registry():
-    """config/claims.yaml: every figure the report may show beside a run, with its source, metric
-    and the setting it holds for; a broken entry is named."""
-    import yaml
+def test_docs_list_every_comparisons_key_in_file_order():
+    """docs/evaluation.md names every key of a comparisons record, `_ci_method` ones included,
+    in the order trm.eval.paired writes them."""
+    from trm.eval.paired import RECORD_KEYS
 
-    from trm.claims import claims, parse
-    from trm.kinds import KINDS
-
-    reg = claims()
-    assert "arXiv 2510.04871" in reg.citation
-    figures = {(c.setting, c.model): c.value for c in reg.claims}
-    assert figures[("ARC-AGI-1", "TRM")] == 44.6 and figures[("Maze-Hard", "HRM")] == 74.5
-    for c in reg.claims:  # each metric is the headline `trm score` writes for the setting's kind
-        assert c.metric == KINDS[reg.settings[c.setting].kind].headline, c.id
-    doc = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
-    for change, message in (
-        (
-            lambda d: d["claims"][0].update(settting="x"),
-            r"claims\[0\]: unknown key\(s\) \['settting'\]",
-        ),
-        (lambda d: d["claims"][1].update(setting="ARC-AGI-3"), r"claims\[1\].setting: 'ARC-AGI-3'"),
-        (lambda d: d["claims"][2].update(metric="Maze/exact_accuracy"), r"claims\[2\].metric"),
-        (
-            lambda d: d["settings"]["Maze-Hard"].pop("train"),
-            r"settings.Maze-Hard: lacks \['train'\]",
-        ),
-    ):
-        bad = yaml.safe_load(yaml.safe_dump(doc))
-        change(bad)
-        with pytest.raises(UserError, match=f"claims.yaml: {message}"):
-            parse(bad, "claims.yaml")
+    doc = (ROOT / "docs" / "evaluation.md").read_text()
+    table = doc.split("`trm.eval.paired.RECORD_KEYS`):", 1)[1].split("\n\n", 2)[1]
+    named = re.findall(r"`([a-z_]+)`", "\n".join(r.split("|")[1] for r in table.splitlines()[2:]))
+    assert named == list(RECORD_KEYS)

@@ -37,9 +37,13 @@ window.addEventListener('load', () => {
   const summary = Array.from(document.querySelectorAll('table.summary-table')).map(t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim())));
   const rowsOf = t => Array.from(t.rows).map(r => Array.from(r.cells).map(c => c.textContent.trim()));
   const analyses = {};
-  ['trajectory-table', 'halting-table', 'ids-table', 'ensemble-table', 'adapt-table', 'paired-table'].forEach(c => { analyses[c] = Array.from(document.querySelectorAll('table.' + c)).map(rowsOf); });
+  ['trajectory-table', 'halting-table', 'ids-table', 'ensemble-table', 'adapt-table', 'paired-table', 'claims-table', 'sweep-table', 'manifest-table'].forEach(c => { analyses[c] = Array.from(document.querySelectorAll('table.' + c)).map(rowsOf); });
+  // Tables that run off the page at this window's width, and the sections in order.
+  const width = document.documentElement.clientWidth;
+  const wide = Array.from(document.querySelectorAll('table')).filter(t => t.getBoundingClientRect().right > width + 1).map(t => t.className + ': ' + Math.round(t.getBoundingClientRect().right) + ' px');
+  const h2 = Array.from(document.querySelectorAll('h2')).map(h => h.textContent.trim());
   const out = document.createElement('pre'); out.id = '__probe';
-  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, analyses: analyses, text: document.body.innerText});
+  out.textContent = JSON.stringify({images: imgs.length, decoded: imgs.filter(i => i.complete && i.naturalWidth > 0).length, errors: window.__errors, links: links.length, votes: votes, summary: summary, analyses: analyses, width: width, scroll_width: document.documentElement.scrollWidth, wide: wide, h2: h2, text: document.body.innerText});
   document.body.appendChild(out);
 });
 </script>"""
@@ -78,6 +82,13 @@ def _run(chromium: str, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*base, *args], capture_output=True, text=True, timeout=120)
 
 
+def _probe(chromium: str, page: Path, *args: str) -> tuple[dict, subprocess.CompletedProcess]:
+    proc = _run(chromium, *args, "--virtual-time-budget=10000", "--dump-dom", page.as_uri())
+    m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
+    assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
+    return json.loads(html_unescape(m.group(1))), proc
+
+
 def test_report_opens_in_chromium(chromium, tmp_path):
     run_dir = ci_run("local")
     report = run_dir / "reports/report.html"
@@ -86,16 +97,17 @@ def test_report_opens_in_chromium(chromium, tmp_path):
     assert n_images >= 4  # sweep, votes, two training panels (two bench points: tables only)
     probe_page = tmp_path / "probe.html"
     probe_page.write_text(html.replace("<head>", "<head>\n" + PROBE, 1))
-    proc = _run(chromium, "--virtual-time-budget=10000", "--dump-dom", probe_page.as_uri())
-    m = re.search(r'<pre id="__probe">(.*?)</pre>', proc.stdout, re.S)
-    assert m, f"probe did not run; chromium stderr:\n{proc.stderr[-3000:]}"
-    result = json.loads(html_unescape(m.group(1)))
+    result, proc = _probe(chromium, probe_page)
     assert result["errors"] == [], result["errors"]
     assert result["links"] > 10
     assert result["images"] == n_images and result["decoded"] == n_images, result["errors"]
     _check_what_the_page_says(run_dir, result)
     console = [ln for ln in proc.stderr.splitlines() if "CONSOLE" in ln and "probe" not in ln]
     assert not console, console
+    # A reader on an 800 px wide window: every table fits the page (none runs off its edge).
+    narrow, _ = _probe(chromium, probe_page, "--window-size=800,3000")
+    assert narrow["width"] <= 800 and narrow["wide"] == [], narrow["wide"]
+    assert narrow["scroll_width"] <= narrow["width"]
 
     # The page itself, unmodified: a screenshot for a person to look at.
     shot = run_dir / "reports/report-screenshot.png"
@@ -111,8 +123,11 @@ def test_report_opens_in_chromium(chromium, tmp_path):
 def _check_what_the_page_says(run_dir: Path, page: dict) -> None:
     """The rendered page against the files the workflow wrote (test-ci: two smoke runs)."""
     text = page["text"]
-    # Smoke runs: no paper column anywhere, and each says why it is not comparable.
-    assert "paper's figure" not in text and "44.6 %" not in text and "87.4 %" not in text
+    _check_the_ledger(run_dir, page)
+    # Smoke runs: no paper column beside them (the ledger above lists the paper's figures as
+    # claims), and each says why it is not comparable.
+    body = text.split("Experiment arc-ci", 1)[1]
+    assert "paper's figure" not in body and "44.6 %" not in body and "87.4 %" not in body
     assert text.count("Not comparable with the paper") == 2
     # Sudoku: no augmented views or single mode in its caption.
     sudoku = text.split("Experiment sudoku-ci")[1]
@@ -143,6 +158,70 @@ def _check_what_the_page_says(run_dir: Path, page: dict) -> None:
             assert "Wilson score interval" in row[2] or "percentile bootstrap" in row[2]
             assert row[3].startswith("n = ")
     _check_analyses(run_dir, page)
+    _check_new_user_findings(run_dir, page)
+
+
+def _check_the_ledger(run_dir: Path, page: dict) -> None:
+    """The page opens with the claims ledger: every claim of the registry, each not run or not
+    comparable on these smoke runs with its reason; reports/claims.json holds the same."""
+    from trm.claims import claims
+    from trm.report.ledger import read_ledger
+
+    assert page["h2"][0] == "Claims: which held, on what evidence", page["h2"][:3]
+    (table,) = page["analyses"]["claims-table"]
+    ids = [c.id for c in claims().claims]
+    assert [r[0].split(":")[0] for r in table[1:]] == ids
+    for row in table[1:]:
+        verdict = row[4]
+        assert verdict.startswith(("not run: ", "not comparable: ")), row
+        if verdict.startswith("not comparable"):
+            assert "is not in the claim's setting: it is a smoke run" in verdict, row
+    entries = read_ledger(run_dir / "reports/claims.json")
+    assert [e["id"] for e in entries] == ids
+    assert {e["verdict"] for e in entries} <= {"not run", "not comparable"}
+
+
+def _check_new_user_findings(run_dir: Path, page: dict) -> None:
+    """What a new user found unclear on the report (issue 20, section 4), gone."""
+    text = page["text"]
+    # The sweep: n, a table of the figure's values, and a caption naming curves that coincide.
+    with open(run_dir / "runs/arc-ci/acc_vs_aug.csv", newline="") as f:
+        sweep = list(csv.DictReader(f))
+    (table,) = page["analyses"]["sweep-table"]
+    assert [r[0] for r in table[1:]] == [f"{float(r['level']):g}" for r in sweep]
+    for shown, row in zip(table[1:], sweep, strict=True):
+        assert shown[2] == f"{100 * float(row['pass@1']):.1f} %"
+        assert shown[4] == f"{100 * float(row['pass@2']):.1f} %"
+    metrics = json.loads((run_dir / "runs/arc-ci/scores/paper/metrics.json").read_text())
+    assert f"Every point is over the whole test set: n = {metrics['n_tasks']} tasks" in text
+    same = all(r["pass@1"] == r["pass@2"] for r in sweep)
+    assert ("pass@1 and pass@2 coincide at every level" in text) == same
+    # the ACT-step figure likewise, for any two of its curves that are equal at every step
+    with open(run_dir / "runs/arc-ci/analyses/trajectory/trajectory.csv", newline="") as f:
+        traj = list(csv.DictReader(f))
+    single = [r for r in traj if r["mode"] == "single"]
+    if all(r["pass@1"] == r["pass@2"] for r in single):
+        (said,) = [s for s in text.split(". ") if "coincide at every ACT step" in s]
+        assert "single pass@1" in said and "single pass@2" in said, said
+    # Training curves: the smoothed line is named (window, method) and centred.
+    assert "centred running mean" in text
+    # Manifests: labels with units, not manifest.json's keys; Sudoku in its own words.
+    for t in page["analyses"]["manifest-table"]:
+        assert t[0] == ["what the build counted", "value", "unit"]
+        for row in t[1:]:
+            label = row[0].split(" ")[0]
+            assert "_" not in label, row
+    sudoku = text.split("Experiment sudoku-ci", 1)[1]
+    manifest = sudoku.split("Dataset manifest", 1)[1].split("Provenance", 1)[0]
+    assert "Sudoku puzzles read" in manifest and "ARC" not in manifest
+    assert "augmented task" not in manifest
+    # What ran where, in words; halting says how rows that never halt count.
+    assert "Inference benchmark, measured on the CPU" in text and "Benchmark (cpu" not in text
+    halting = json.loads((run_dir / "runs/arc-ci/analyses/trajectory/halting.json").read_text())
+    never, steps = halting["n_rows_never_halting"], halting["act_steps"]
+    assert f"counting the {never} that never do as step {steps}" in text
+    # The environment shows the machine's fields the provenance records carry.
+    assert "cpu count" in text.rsplit("Environment", 1)[-1]
 
 
 INTERVAL = re.compile(r"\[([+-]?[\d.]+), ([+-]?[\d.]+)\]( pt)? (bootstrap|Wilson-MOVER|Wilson)$")

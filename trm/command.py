@@ -265,7 +265,8 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             kwargs["metavar"] = spec.metavar
         if spec.positional:
             del kwargs["dest"]
-            kwargs["nargs"] = "*" if spec.is_list else None
+            # a positional with a default may be left out
+            kwargs["nargs"] = "*" if spec.is_list else (None if spec.required else "?")
             kwargs["default"] = None
             parser.add_argument(spec.name, **kwargs)
             continue

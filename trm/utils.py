@@ -226,6 +226,23 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         ) from e
 
 
+def read_format_doc(
+    path: str | os.PathLike, what: str, fmt: str, key: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """A JSON object {"format": fmt, ..., key: [objects]}, checked that far: (the object, its
+    list), or an InputError naming the file (and the entry)."""
+    doc = read_json(path, what)
+    if not isinstance(doc, dict) or doc.get("format") != fmt:
+        raise InputError(f"{path}: not a {what} (format {fmt!r} expected)")
+    items = doc.get(key)
+    if not isinstance(items, list):
+        raise InputError(f"{path}: '{key}' must be a list")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise InputError(f"{path}: {key}[{i}] must be an object")
+    return doc, items
+
+
 def yaml_syntax_error(path: str | os.PathLike) -> str | None:
     """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse, else
     None (a config's file and line, which Snakemake's own message names neither of)."""

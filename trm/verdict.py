@@ -58,25 +58,39 @@ class Verdict:
     diff_ci_high: float | None = None
 
 
+def not_comparable(experiment: str, differs: Sequence[str]) -> Verdict:
+    """An experiment measures the claim's metric outside the claim's setting, naming what
+    differs (also for a measurement that has no value in the claim's terms)."""
+    return Verdict(
+        NOT_COMPARABLE, f"{experiment} is not in the claim's setting: " + "; ".join(differs)
+    )
+
+
 def judge(claimed: float, tolerance: float | None, measured: Measured | None) -> Verdict:
-    """The verdict on a claimed value given our measurement (None: nothing measured it)."""
+    """The verdict on a claimed value given our measurement (None: nothing measured it). A
+    measurement without an interval (ci_low == ci_high, e.g. one timed benchmark) is judged as a
+    point and said so."""
     if measured is None:
         return Verdict(NOT_RUN, "no experiment of this report measures it")
     if measured.differs:
-        return Verdict(
-            NOT_COMPARABLE,
-            f"{measured.experiment} is not in the claim's setting: " + "; ".join(measured.differs),
-        )
+        return not_comparable(measured.experiment, measured.differs)
     diff = measured.value - claimed
     lo, hi = measured.ci_low - claimed, measured.ci_high - claimed
     inside = measured.ci_low <= claimed <= measured.ci_high
     tol = tolerance or 0.0
+    point = measured.ci_low == measured.ci_high
+    ours = f"our value ({measured.ci_method}, no interval)" if point else "our whole 95 % interval"
     if inside:
-        return Verdict(CONSISTENT, "the claimed value lies inside our 95 % interval", diff, lo, hi)
+        text = (
+            "ours equals the claimed value"
+            if point
+            else "the claimed value lies inside our 95 % interval"
+        )
+        return Verdict(CONSISTENT, text, diff, lo, hi)
     if tolerance is not None and abs(diff) <= tol:
         return Verdict(
             CONSISTENT, f"ours lies within the source's tolerance of ± {tol:g}", diff, lo, hi
         )
     if measured.ci_low > claimed:
-        return Verdict(HIGHER, "our whole 95 % interval lies above the claimed value", diff, lo, hi)
-    return Verdict(LOWER, "our whole 95 % interval lies below the claimed value", diff, lo, hi)
+        return Verdict(HIGHER, f"{ours} lies above the claimed value", diff, lo, hi)
+    return Verdict(LOWER, f"{ours} lies below the claimed value", diff, lo, hi)

@@ -33,17 +33,19 @@ class TrajectorySettings(Bootstrap, Progress, Overwrite):
     data: Path = input_path("prepared ARC dataset folder")
     predictions: Path = input_path("predictions.npz written by `trm predict --trajectory`")
     out: Path = output_path(
-        "folder for trajectory.csv, halting.json and halted_vs_last.json", folder=True
+        "folder for trajectory.csv, halting.json, halted_vs_last.json and steps_vs_first.json",
+        folder=True,
     )
 
 
 def trajectory(s: TrajectorySettings) -> int:
     from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
 
+    steps: list = []
     rows, halting, comparisons = analyse_trajectory(
-        s.data, s.predictions, boot=_resampling(s), progress=not s.no_progress
+        s.data, s.predictions, boot=_resampling(s), progress=not s.no_progress, steps_out=steps
     )
-    write_trajectory(rows, halting, comparisons, s.out)
+    write_trajectory(rows, halting, comparisons, s.out, steps=steps)
     for r in rows:
         print(
             f"{r['mode']:>6} step {r['step']:>3}: pass@1 {r['pass@1']:.4f}  pass@2 {r['pass@2']:.4f}"

@@ -26,6 +26,11 @@ class ReportSettings(Overwrite):
         default=DEFAULT_TEMPLATES,
     )
     out: Path = output_path("HTML page to write", default=Path("reports/report.html"), folder=False)
+    claims: Path = output_path(
+        "the claims ledger to write (JSON; `trm claims` prints it)",
+        default=Path("reports/claims.json"),
+        folder=False,
+    )
     bundle: Path = output_path(
         "provenance bundle to write (every record of the spec, and --record)",
         default=Path("reports/provenance.json"),
@@ -64,6 +69,7 @@ def report(s: ReportSettings) -> int:
         own_record=own,
         grids=spec.grids,
         llm=spec.llm,
+        out_claims=s.claims,
     )
     sections = [
         f"{len(items)} {name}"
@@ -75,7 +81,7 @@ def report(s: ReportSettings) -> int:
         if items or name == "experiments"
     ]
     print(
-        f"trm report: wrote {s.out} ({', '.join(sections)}) and {s.bundle} "
+        f"trm report: wrote {s.out} ({', '.join(sections)}), {s.claims} and {s.bundle} "
         f"({len(bundle['records'])} records)"
     )
     return 0
@@ -87,7 +93,8 @@ COMMAND = Command(
     report,
     help="render the HTML report and bundle the provenance records",
     description="Renders --out from the files a spec names (scores, sweeps, benchmarks, "
-    "comparisons, analyses, LLM baselines) and bundles the spec's provenance records into "
-    "--bundle; `trm audit` re-checks the bundle.",
+    "comparisons, analyses, LLM baselines), opening with the claims ledger (every claim of "
+    "config/claims.yaml with its verdict), which it also writes to --claims, and bundles the "
+    "spec's provenance records into --bundle; `trm audit` re-checks the bundle.",
 )
 COMMANDS = [COMMAND]

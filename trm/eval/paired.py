@@ -43,7 +43,7 @@ from trm.eval.stats import (
     paired_diff_ci,
     proportion_ci,
 )
-from trm.utils import read_json, write_json
+from trm.utils import read_format_doc, write_json
 
 FORMAT = "trm-comparisons/1"
 
@@ -142,15 +142,8 @@ def write_comparisons(
 def read_comparisons(path: str | os.PathLike) -> dict[str, Any]:
     """A comparisons file, checked: every record has every key of the layout and known interval
     methods (an error names the file, the record and the key)."""
-    doc = read_json(path, "comparisons file")
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise InputError(f"{path}: not a comparisons file (format {FORMAT!r} expected)")
-    records = doc.get("comparisons")
-    if not isinstance(records, list):
-        raise InputError(f"{path}: 'comparisons' must be a list")
+    doc, records = read_format_doc(path, "comparisons file", FORMAT, "comparisons")
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise InputError(f"{path}: comparisons[{i}] must be an object")
         missing = [k for k in RECORD_KEYS if k not in rec]
         if missing:
             raise InputError(f"{path}: comparisons[{i}] lacks key {missing[0]!r}")

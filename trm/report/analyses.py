@@ -17,7 +17,7 @@ from trm.eval.schema import CI_METHOD_SHORT
 from trm.eval.scoring import MODES
 from trm.report import fmt
 from trm.report.comparisons import comparison_table
-from trm.report.figures import plt, to_data_uri
+from trm.report.figures import coincide_text, coinciding, plot_curve, plt, to_data_uri
 from trm.report.inputs import (
     ExperimentInputs,
     ReportInputError,
@@ -55,29 +55,35 @@ def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
     return rows
 
 
-def trajectory_figure(rows: Sequence[Mapping[str, Any]], title: str) -> str:
-    """pass@1 and pass@2 against the ACT step, per mode, with 95 % bands."""
-    fig, ax = plt.subplots(figsize=(6, 3.6))
+def trajectory_curves(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """pass@1 and pass@2 against the ACT step, per mode, with their 95 % bands."""
+    curves = []
     for mode in MODES:
         sel = [r for r in rows if r[K.TRAJ_MODE] == mode]
-        if not sel:
-            continue
-        x = [r[K.TRAJ_STEP] for r in sel]
-        for k, style in zip(K.SWEEP_KS, ("-", "--"), strict=True):
+        for k in K.SWEEP_KS if sel else ():
             key = K.per_input_pass(k)
             lo, hi = K.ci_keys(key)
-            (line,) = ax.plot(
-                x, [100 * r[key] for r in sel], style, marker="o", label=f"{mode} pass@{k}"
+            curves.append(
+                {
+                    "label": f"{mode} pass@{k}",
+                    "x": [r[K.TRAJ_STEP] for r in sel],
+                    "y": [r[key] for r in sel],
+                    "lo": [r[lo] for r in sel],
+                    "hi": [r[hi] for r in sel],
+                    "style": "-" if k == K.SWEEP_KS[0] else "--",
+                }
             )
-            ax.fill_between(
-                x,
-                [100 * r[lo] for r in sel],
-                [100 * r[hi] for r in sel],
-                alpha=0.15,
-                color=line.get_color(),
-            )
+    return curves
+
+
+def trajectory_figure(curves: Sequence[Mapping[str, Any]], title: str) -> str:
+    """The trajectory's curves (a curve equal to an earlier one dashed and named so)."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    same = coinciding(curves)
+    for c in curves:
+        plot_curve(ax, c, same.get(c["label"]), linestyle=c["style"])
     ax.set_xlabel("ACT step")
-    ax.set_xticks(sorted({r[K.TRAJ_STEP] for r in rows}))  # steps are whole numbers
+    ax.set_xticks(sorted({x for c in curves for x in c["x"]}))  # steps are whole numbers
     ax.set_ylabel("accuracy (%)")
     ax.set_ylim(bottom=0)
     ax.set_title(title)
@@ -100,12 +106,18 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
     def get(key: str) -> Any:
         return require(h, key, halting_path, TRAJECTORY)
 
+    steps, n_rows, never = get(K.HALT_STEPS), get(K.HALT_N_ROWS), get(K.HALT_NEVER)
+    mean = get(K.HALT_MEAN_STEP)  # rows that never halt count as the last step
     halting = {
-        "steps": get(K.HALT_STEPS),
-        "mean_step": f"{get(K.HALT_MEAN_STEP):.2f}",
+        "steps": steps,
+        "mean_step": f"{mean:.2f}",
+        # the same mean over the rows that do halt (the others taken out again)
+        "mean_halting": f"{(mean * n_rows - steps * never) / (n_rows - never):.2f}"
+        if n_rows > never
+        else None,
         "saved": fmt.pct(get(K.HALT_SAVED)),
-        "never": get(K.HALT_NEVER),
-        "n_rows": get(K.HALT_N_ROWS),
+        "never": never,
+        "n_rows": n_rows,
         "table": comparison_table(folder / K.HALTED_VS_LAST, TRAJECTORY),
     }
     table = [
@@ -126,8 +138,10 @@ def _trajectory_section(exp: ExperimentInputs, path: str, chain: Chain) -> dict[
         }
         for r in rows
     ]
+    curves = trajectory_curves(rows)
     return {
-        "uri": trajectory_figure(rows, f"{exp.name}: accuracy vs ACT step"),
+        "uri": trajectory_figure(curves, f"{exp.name}: accuracy vs ACT step"),
+        "coincide": coincide_text(coinciding(curves), "ACT step").strip(),
         "table": table,
         "halting": halting,
         "chain": chain([str(folder)]),

@@ -26,8 +26,10 @@ def build_report(
     own_record: Mapping[str, Any] | None = None,
     grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
     llm: Sequence[LlmInputs] = (),
+    out_claims: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
-    """Render the page from the upstream records, then write the bundle.
+    """Render the page (and the claims ledger, `out_claims`) from the upstream records, then
+    write the bundle.
 
     `own_record` = {"path", "rule", "params", "inputs", "command", ...}: the report job's own
     record, written after the page so that it hashes it, and included in the bundle.
@@ -38,14 +40,23 @@ def build_report(
             raise UserError(f"provenance record not found: {p}")
     start = now_iso()
     bundle = collect(record_paths, bundle_path=bundle_path)
-    write_report(out_html, experiments, bundle, template_dir, title, grids=grids, llm=llm)
+    write_report(
+        out_html,
+        experiments,
+        bundle,
+        template_dir,
+        title,
+        grids=grids,
+        llm=llm,
+        out_claims=out_claims,
+    )
     if own_record is not None:
         rec = make_record(
             rule=own_record.get("rule", "report"),
             wildcards=own_record.get("wildcards", {}),
             params=own_record.get("params", {}),
             inputs=list(own_record.get("inputs", [])),
-            outputs=[out_html],
+            outputs=[out_html, *([out_claims] if out_claims is not None else [])],
             start=start,
             end=now_iso(),
             command=own_record.get("command"),

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trm.claims import ONE_OF, claims
+from trm.claims import ONE_OF, Setting, claims
 from trm.data.arc import REFERENCE_CANVAS
 from trm.kinds import KINDS
 
@@ -29,19 +29,15 @@ class PaperComparison:
     reasons: list[str] = field(default_factory=list)
 
 
-def _overrides(section: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {k: v for k, v in (section or {}).items() if k != "preset"}
-
-
-def _dataset_reasons(want: Mapping[str, Any], ds: Mapping[str, Any]) -> list[str]:
+def _dataset_reasons(want: Mapping[str, Any], ds: Mapping[str, Any], whose: str) -> list[str]:
     reasons = []
     for key, value in want.items():
         allowed = value[ONE_OF] if isinstance(value, Mapping) else [value]
         shown = " or ".join(repr(v) for v in allowed)
         if key not in ds:
-            reasons.append(f"dataset.{key} is not set (the paper's: {shown})")
+            reasons.append(f"dataset.{key} is not set ({whose}: {shown})")
         elif ds[key] not in allowed:
-            reasons.append(f"dataset.{key} is {ds[key]!r}, the paper's {shown}")
+            reasons.append(f"dataset.{key} is {ds[key]!r}, {whose} {shown}")
     if ds.get("canvas", REFERENCE_CANVAS) != REFERENCE_CANVAS:
         reasons.append(f"dataset.canvas = {ds['canvas']} is outside the reference layout")
     for key in SUBSET_FIELDS:
@@ -50,36 +46,70 @@ def _dataset_reasons(want: Mapping[str, Any], ds: Mapping[str, Any]) -> list[str
     return reasons
 
 
+def _section_reasons(
+    part: str, want: Mapping[str, Any], cfg: Mapping[str, Any], whose: str
+) -> list[str]:
+    """A model or train section against the setting's ({preset, key: value}): the preset, then
+    every key set on either side whose values differ."""
+    reasons = []
+    if cfg.get("preset") != want.get("preset"):
+        reasons.append(f"{part} preset is {cfg.get('preset')!r}, {whose} {want.get('preset')!r}")
+    extra = {k: v for k, v in cfg.items() if k != "preset" and want.get(k, _UNSET) != v}
+    if extra:
+        changed = ", ".join(f"{part}.{k}={v}" for k, v in extra.items())
+        reasons.append(f"{changed} changes {whose} settings")
+    for key in sorted(set(want) - set(cfg) - {"preset"}):
+        reasons.append(f"{part}.{key} is not set ({whose}: {want[key]!r})")
+    return reasons
+
+
+_UNSET = object()
+
+
+def setting_reasons(
+    settings: Mapping[str, Any], spec: Setting, whose: str = "the paper's"
+) -> list[str]:
+    """Why an experiment (its config: dataset, model, train or checkpoint) is not a run in a
+    published setting (trm.claims); [] when it is. `whose` names the setting in the reasons
+    ("the paper's", "the claim's")."""
+    reasons: list[str] = []
+    if settings.get("smoke"):
+        reasons.append("it is a smoke run (a pipeline test)")
+    ds = settings.get("dataset")
+    if not ds:
+        return [*reasons, "its dataset configuration is unknown"]
+    reasons += _dataset_reasons(spec.dataset, ds, whose)
+    ckpt = settings.get("checkpoint")
+    if ckpt:
+        src = ckpt.get("repo_id") or ckpt.get("path")
+        if ckpt.get("repo_id") not in spec.checkpoints:
+            published = ", ".join(spec.checkpoints) or "none is configured here"
+            reasons.append(f"its checkpoint {src} is not {whose} ({published})")
+        elif spec.checkpoint_file and ckpt.get("file") != spec.checkpoint_file:
+            reasons.append(
+                f"its checkpoint file is {ckpt.get('file')!r}, {whose} {spec.checkpoint_file!r}"
+            )
+    elif spec.model is None or spec.train is None:
+        published = ", ".join(spec.checkpoints) or "its authors' (none is configured here)"
+        reasons.append(
+            f"it trained its own weights; {whose} figure is of the checkpoint {published}"
+        )
+    else:
+        for part, want in (("model", spec.model), ("train", spec.train)):
+            reasons += _section_reasons(part, want, settings.get(part) or {}, whose)
+    return reasons
+
+
 def paper_comparison(settings: Mapping[str, Any]) -> PaperComparison:
     """Whether the experiment (its config: dataset, model, train or checkpoint) is a run of the
     paper's benchmark at the paper's settings (trm.claims)."""
     claimed = settings.get("benchmark")
     spec = claims().settings.get(str(claimed))
-    reasons: list[str] = []
-    if settings.get("smoke"):
-        reasons.append("it is a smoke run (a pipeline test)")
-    ds = settings.get("dataset")
     if spec is None or not claims().about(spec.name):
+        reasons = ["it is a smoke run (a pipeline test)"] if settings.get("smoke") else []
         reasons.append(f"the paper reports no figure for benchmark {claimed!r}")
-    elif not ds:
-        reasons.append("its dataset configuration is unknown")
     else:
-        reasons += _dataset_reasons(spec.dataset, ds)
-        ckpt = settings.get("checkpoint")
-        if ckpt:
-            if ckpt.get("repo_id") not in spec.checkpoints:
-                reasons.append("its checkpoint is not one the paper's authors published")
-        else:
-            for part, preset in (("model", spec.model), ("train", spec.train)):
-                cfg = settings.get(part) or {}
-                if cfg.get("preset") != preset:
-                    reasons.append(
-                        f"{part} preset is {cfg.get('preset')!r}, the paper's {preset!r}"
-                    )
-                extra = _overrides(cfg)
-                if extra:
-                    changed = ", ".join(f"{part}.{k}={v}" for k, v in extra.items())
-                    reasons.append(f"{changed} changes the paper's settings")
+        reasons = setting_reasons(settings, spec)
     return PaperComparison(benchmark=None if reasons else str(claimed), reasons=reasons)
 
 

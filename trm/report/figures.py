@@ -44,23 +44,61 @@ def flat_range(values: Sequence[float]) -> tuple[float, float] | None:
     return lo - pad, lo + pad
 
 
+def coinciding(curves: Sequence[Mapping[str, Any]]) -> dict[str, str]:
+    """{label: label of an earlier curve it lies exactly on} for curves equal at every point
+    (the same x and y): drawn as they are, one would hide the other."""
+    out: dict[str, str] = {}
+    for i, c in enumerate(curves):
+        for earlier in curves[:i]:
+            same = list(c["x"]) == list(earlier["x"]) and list(c["y"]) == list(earlier["y"])
+            if same and earlier["label"] not in out:
+                out[c["label"]] = earlier["label"]
+                break
+    return out
+
+
+def coincide_text(pairs: Mapping[str, str], where: str) -> str:
+    """The caption's sentence about coinciding curves, each group once ('' when none do)."""
+    groups: dict[str, list[str]] = {}
+    for label, first in pairs.items():
+        groups.setdefault(first, [first]).append(label)
+    if not groups:
+        return ""
+    said = "; ".join(", ".join(g[:-1]) + f" and {g[-1]}" for g in groups.values())
+    return (
+        f" {said} coincide at every {where} (the same values): each later line is drawn dashed "
+        "on top of the first."
+    )
+
+
+def plot_curve(ax: Any, c: Mapping[str, Any], same_as: str | None, **style: Any) -> None:
+    """One curve in percent with its 95 % band; a curve lying on an earlier one is dashed and
+    says so in the legend."""
+    x, y = list(c["x"]), [100 * v for v in c["y"]]
+    label = f"{c['label']} (= {same_as})" if same_as else c["label"]
+    if same_as:
+        style = {**style, "linestyle": (0, (4, 3)), "marker": "x"}
+    (line,) = ax.plot(x, y, label=label, **({"marker": "o"} | style))
+    if c.get("lo") is not None and c.get("hi") is not None and not same_as:
+        ax.fill_between(
+            x,
+            [100 * v for v in c["lo"]],
+            [100 * v for v in c["hi"]],
+            alpha=0.15,
+            color=line.get_color(),
+        )
+
+
 def accuracy_vs_augmentations(curves: Sequence[Mapping[str, Any]], title: str) -> str:
-    """Lines of accuracy against the number of augmented views, each with its 95% band.
+    """Lines of accuracy against the number of augmented views, each with its 95% band (a curve
+    equal to an earlier one is drawn dashed and named so in the legend).
 
     Each curve: {"label", "x", "y", "lo" (optional), "hi" (optional)}; y in [0, 1].
     """
     fig, ax = plt.subplots(figsize=(6, 3.6))
+    same = coinciding(curves)
     for c in curves:
-        x, y = list(c["x"]), [100 * v for v in c["y"]]
-        (line,) = ax.plot(x, y, marker="o", label=c["label"])
-        if c.get("lo") is not None and c.get("hi") is not None:
-            ax.fill_between(
-                x,
-                [100 * v for v in c["lo"]],
-                [100 * v for v in c["hi"]],
-                alpha=0.2,
-                color=line.get_color(),
-            )
+        plot_curve(ax, c, same.get(c["label"]))
     levels = sorted({v for c in curves for v in c["x"]})
     if any(v > 0 for v in levels):
         ax.set_xscale("symlog", linthresh=1)
@@ -97,6 +135,21 @@ def votes_histograms(distributions: Mapping[str, Sequence[int]], title: str) -> 
     return to_data_uri(fig)
 
 
+def smoothing_window(n: int) -> int:
+    """Half-width of the training curves' running mean for n logged values."""
+    return max(2, n // 80)
+
+
+def centered_mean(ys: Sequence[float], w: int) -> list[float]:
+    """The mean of each value and the w before and after it (fewer at the ends): a trend that
+    is not shifted in time, unlike a trailing mean."""
+    out = []
+    for j in range(len(ys)):
+        window = ys[max(0, j - w) : j + w + 1]
+        out.append(sum(window) / len(window))
+    return out
+
+
 def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None:
     """One panel per numeric metric logged in metrics.jsonl, against the training step."""
     steps_key = "step"
@@ -129,15 +182,13 @@ def training_curves(rows: Sequence[Mapping[str, Any]], title: str) -> str | None
             for i, r in enumerate(rows)
             if isinstance(r.get(k), int | float) and not (rate and r.get("count") == 0)
         ]
-        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8, alpha=0.5)
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], lw=0.8, alpha=0.5, label="logged")
         if len(pts) >= 20:  # a running mean makes the trend readable
-            w = max(5, len(pts) // 40)
-            ys = [p[1] for p in pts]
-            smooth = [
-                sum(ys[max(0, j - w + 1) : j + 1]) / len(ys[max(0, j - w + 1) : j + 1])
-                for j in range(len(ys))
-            ]
-            ax.plot([p[0] for p in pts], smooth, lw=1.4, color="C3")
+            w = smoothing_window(len(pts))
+            smooth = centered_mean([p[1] for p in pts], w)
+            label = f"mean of {2 * w + 1} logged values, centred"
+            ax.plot([p[0] for p in pts], smooth, lw=1.4, color="C3", label=label)
+            ax.legend(fontsize=6, loc="best")
         if limits := flat_range([p[1] for p in pts]):
             ax.set_ylim(*limits)  # constant: say so rather than magnify rounding
             ax.text(0.5, 0.5, f"constant {pts[0][1]:g}", transform=ax.transAxes, ha="center")

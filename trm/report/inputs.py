@@ -242,12 +242,13 @@ def read_train_config(train_dir: str | os.PathLike | None) -> dict[str, Any] | N
 
 
 def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """One curve per K in SWEEP_KS: x = level, y = pass@K with its 95 % band."""
+    """One curve per K in SWEEP_KS: x = level, y = pass@K with its 95 % band (and its method),
+    the mean views pooled per test input and the test inputs scored, per level."""
     with open(must_exist(path, "trm sweep"), newline="") as f:
         reader = csv.DictReader(f)
         cols = reader.fieldnames or []
         rows = list(reader)
-    needed = [S.SWEEP_LEVEL]
+    needed = [S.SWEEP_LEVEL, S.SWEEP_MEAN_VOTES, S.SWEEP_N_TEST_INPUTS]
     for k in S.SWEEP_KS:
         needed += [S.sweep_pass(k), *S.ci_keys(S.sweep_pass(k)), S.ci_method_key(S.sweep_pass(k))]
     for col in needed:
@@ -266,6 +267,9 @@ def read_sweep(path: str | os.PathLike) -> list[dict[str, Any]]:
                 "lo": [float(r[lo]) for r in rows],
                 "hi": [float(r[hi]) for r in rows],
                 "methods": sorted({r[S.ci_method_key(y)] for r in rows}),
+                "method": [r[S.ci_method_key(y)] for r in rows],
+                "views": [float(r[S.SWEEP_MEAN_VOTES]) for r in rows],
+                "n": [int(r[S.SWEEP_N_TEST_INPUTS]) for r in rows],
             }
         )
     return curves
@@ -283,7 +287,13 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
     name = require(device, BENCH_DEVICE_NAME, f"{path}: {BENCH_DEVICE}", writer)
     threads = device.get(BENCH_DEVICE_THREADS) if kind == "cpu" else None
     extra = f", {threads} threads" if threads else ""
-    device_text = f"{kind} ({name}{extra})" if name else str(kind)
+    # what ran where, in words: "the CPU (AMD EPYC, 2 threads)", "the GPU NVIDIA H100 80GB HBM3"
+    if kind == "cpu":
+        device_text = f"the CPU ({name}{extra})" if name else "the CPU"
+    elif kind == "cuda":
+        device_text = f"the GPU {name}" if name else "a GPU"
+    else:
+        device_text = f"{kind} ({name})" if name else str(kind)
     mem_key = BENCH_MEMORY_PEAK_BYTES.get(kind)
     out = []
     for i, r in enumerate(require(data, BENCH_RESULTS, path, writer)):
@@ -307,73 +317,3 @@ def read_bench(path: str | os.PathLike) -> tuple[list[dict[str, Any]], str]:
                 row["peak_mem_mb"] = require(memory, mem_key, where, writer) / 2**20
         out.append(row)
     return out, device_text
-
-
-# ---- the dataset's manifest ---------------------------------------------------------------
-
-# What the dataset builders' counts mean (trm/data: arc.py, sudoku.py, maze.py). A count with no
-# entry here is shown under its own name.
-COUNT_EXPLANATIONS: dict[str, str] = {
-    "tasks": "tasks read (ARC tasks; for Sudoku and Maze one per puzzle)",
-    "tasks_per_subset": "ARC tasks read from each subset",
-    "identifiers": "puzzle identifiers (ARC: one per augmented puzzle, plus <blank>)",
-    "csv_rows": "rows read from the source CSV",
-    "augmentation_draws_words": (
-        "random words the augmentation stream drew (equal across rebuilds with the same seed)"
-    ),
-    "tasks_short_of_num_aug": "tasks with fewer distinct augmentations than num_aug",
-    "train": "training split",
-    "test": "test split",
-    "puzzles": "puzzles",
-    "examples": "examples (input/output pairs)",
-    "groups": "groups (a puzzle and its augmentations)",
-    "after_min_rating": "puzzles left after the difficulty filter",
-}
-
-
-def count_rows(counts: Mapping[str, Any], prefix: str = "") -> list[dict[str, Any]]:
-    """Nested counts as table rows {name, value, meaning}: a dict value becomes one row per key
-    (named `outer › inner`), never a Python dict printed in a cell."""
-    rows: list[dict[str, Any]] = []
-    for key, value in counts.items():
-        name = f"{prefix} › {key}" if prefix else str(key)
-        meaning = COUNT_EXPLANATIONS.get(str(key), "")
-        if isinstance(value, Mapping):
-            rows.append({"name": name, "value": None, "meaning": meaning})
-            rows += count_rows(value, name)
-        else:
-            rows.append({"name": name, "value": value, "meaning": meaning})
-    return rows
-
-
-def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
-    manifest_path = Path(data_dir) / "manifest.json"
-    if not manifest_path.exists():
-        return {"path": str(manifest_path), "missing": True}
-    m = read_json(manifest_path, "dataset manifest")
-    counts = m.get("counts", {})
-    shortfalls = {
-        k: v for k, v in counts.items() if "shortfall" in k.lower() or "short_of" in k.lower()
-    }
-    # Also look one level down (e.g. counts per split).
-    for k, v in counts.items():
-        if isinstance(v, dict):
-            shortfalls.update(
-                {
-                    f"{k}.{kk}": vv
-                    for kk, vv in v.items()
-                    if "shortfall" in kk.lower() or "short_of" in kk.lower()
-                }
-            )
-    outputs = m.get("outputs", [])
-    return {
-        "path": str(manifest_path),
-        "command": m.get("command"),
-        "params": m.get("params", {}),
-        "counts": count_rows({k: v for k, v in counts.items() if k not in shortfalls}),
-        "shortfalls": shortfalls,
-        "inputs": m.get("inputs", []),
-        "n_files": len(outputs),
-        "total_mb": sum(o.get("size", 0) for o in outputs) / 2**20,
-        "created": m.get("created"),
-    }

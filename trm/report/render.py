@@ -29,7 +29,6 @@ from trm.report.inputs import (
     VOTE_COLUMNS,
     ExperimentInputs,
     headline_keys,
-    manifest_summary,
     per_input_file,
     read_bench,
     read_headline,
@@ -38,7 +37,9 @@ from trm.report.inputs import (
     read_train_config,
     read_votes,
 )
+from trm.report.ledger import claims_view, ledger, write_ledger
 from trm.report.llm import LlmInputs, llm_sections
+from trm.report.manifest import manifest_summary
 from trm.utils import atomic_file
 
 TEMPLATE_NAME = "report.html.j2"
@@ -191,6 +192,47 @@ def votes_table(votes: Mapping[str, list[int]]) -> dict[str, Any]:
     }
 
 
+def sweep_figure(
+    exp: ExperimentInputs,
+    curves: Sequence[Mapping[str, Any]],
+    captions: Mapping[str, str],
+    prov: Provenance,
+) -> dict[str, Any]:
+    """Accuracy vs augmentations: the figure, a caption that gives n and says which curves
+    coincide, and the figure's values as a table."""
+    methods = sorted({m for c in curves for m in c["methods"]})
+    if "paper" in exp.metrics:
+        tasks = n_text(read_headline(exp.metrics["paper"], exp.kind).counts)
+    else:
+        tasks = f"n = {max(curves[0]['n'])} test inputs"
+    same = figures.coinciding(curves)
+    rows = []
+    for i, level in enumerate(curves[0]["x"]):
+        cells = [
+            (
+                fmt.pct(c["y"][i]),
+                fmt.interval(c["lo"][i], c["hi"][i], S.CI_METHOD_SHORT[c["method"][i]]),
+            )
+            for c in curves
+        ]
+        rows.append(
+            {"level": f"{level:g}", "views": f"{curves[0]['views'][i]:.1f}", "cells": cells}
+        )
+    return {
+        "id": "acc_vs_aug",
+        "title": "Accuracy vs number of augmentations",
+        "uri": figures.accuracy_vs_augmentations(curves, f"{exp.name}: accuracy vs augmentations"),
+        "caption": captions.get("acc_vs_aug", "")
+        + f" Every point is over the whole test set: {tasks}."
+        + " Band: "
+        + " or ".join(S.CI_METHODS[m] for m in methods)
+        + " over tasks."
+        + figures.coincide_text(same, "level"),
+        "sweep": {"labels": [c["label"] for c in curves], "rows": rows},
+        "sources": prov.links([exp.sweep_csv]),
+    }
+
+
 def caption(captions: Mapping[str, str], key: str, kind: PuzzleKind) -> str:
     """The caption for the experiment's kind (`key_arc`: voted views, `key_grid`: Sudoku and
     Maze), else the shared one."""
@@ -198,10 +240,15 @@ def caption(captions: Mapping[str, str], key: str, kind: PuzzleKind) -> str:
 
 
 def experiment_section(
-    exp: ExperimentInputs, bundle: Mapping[str, Any] | None, captions: Mapping[str, str]
+    exp: ExperimentInputs,
+    bundle: Mapping[str, Any] | None,
+    captions: Mapping[str, str],
+    prov: Provenance | None = None,
 ) -> dict[str, Any]:
+    """The template's view of one experiment; `prov`: its provenance list, which links made
+    later (the claims ledger's) extend."""
     kind = exp.kind
-    prov = Provenance(bundle, exp.name)
+    prov = prov or Provenance(bundle, exp.name)
     sec: dict[str, Any] = {"name": exp.name, "settings": exp.settings, "kind": kind.name}
     sec["facts"] = describe(exp.settings, read_train_config(exp.train_dir))
     sec["summary"] = summary_table(exp)
@@ -219,21 +266,7 @@ def experiment_section(
     if exp.sweep_csv:
         curves = read_sweep(exp.sweep_csv)
         if curves:
-            methods = sorted({m for c in curves for m in c["methods"]})
-            figs.append(
-                {
-                    "id": "acc_vs_aug",
-                    "title": "Accuracy vs number of augmentations",
-                    "uri": figures.accuracy_vs_augmentations(
-                        curves, f"{exp.name}: accuracy vs augmentations"
-                    ),
-                    "caption": captions.get("acc_vs_aug", "")
-                    + " Band: "
-                    + " or ".join(S.CI_METHODS[m] for m in methods)
-                    + " over tasks.",
-                    "sources": prov.links([exp.sweep_csv]),
-                }
-            )
+            figs.append(sweep_figure(exp, curves, captions, prov))
     if votes:
         figs.append(
             {
@@ -274,13 +307,17 @@ def experiment_section(
             "caption": captions.get("bench", ""),
             "sources": prov.links([exp.bench_json]),
         }
-    sec["manifest"] = manifest_summary(exp.data_dir)
+    sec["manifest"] = manifest_summary(exp.data_dir, kind)
     sec["manifest_sources"] = prov.links([exp.data_dir])
     sec["caveats"] = caveats_for(exp, votes, bench_device)
     sec["provenance"] = prov.records
     sec["analyses"] = analyses_section(exp, prov.links)
     sec["checkpoints"] = checkpoints_section(exp, prov.links)
     return sec
+
+
+# environment fields the Environment table shows in rows of their own (or not at all)
+ENV_SHOWN = ("python", "torch", "cuda", "platform", "device", "gpus", "cuda_visible_devices")
 
 
 def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -303,7 +340,18 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
         }
     )
     env = recs[-1].get("environment", {})
+    # every other field the records' environment carries (the CPU's model, the instruction set
+    # torch uses, ...), with each value the jobs saw
+    machine = {}
+    for r in recs:
+        for key, value in (r.get("environment") or {}).items():
+            if key not in ENV_SHOWN and value not in (None, "", [], {}):
+                machine.setdefault(key, []).append(str(value))
     return {
+        "machine": [
+            {"name": k.replace("_", " "), "values": "; ".join(dict.fromkeys(v))}
+            for k, v in machine.items()
+        ],
         "code_versions": [
             {"commit": commit, "dirty": dirty, "jobs": jobs}
             for (commit, dirty), jobs in versions.items()
@@ -320,14 +368,15 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
     }
 
 
-def render_html(
+def render_page(
     experiments: Sequence[ExperimentInputs],
     bundle: Mapping[str, Any] | None,
     template_dir: str | os.PathLike,
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),  # trm.report.grids.GridInputs
     llm: Sequence[LlmInputs] = (),
-) -> str:
+) -> tuple[list[dict[str, Any]], str]:
+    """(the claims ledger's entries, the page)."""
     import jinja2
 
     from trm.report.grids import grid_sections
@@ -341,10 +390,13 @@ def render_html(
         undefined=jinja2.StrictUndefined,
     )
     template = env.get_template(TEMPLATE_NAME)
-    sections = [experiment_section(e, bundle, captions or {}) for e in experiments]
-    return template.render(
+    provs = {e.name: Provenance(bundle, e.name) for e in experiments}
+    sections = [experiment_section(e, bundle, captions or {}, provs[e.name]) for e in experiments]
+    entries = ledger(experiments, lambda name, files: provs[name].links(files))
+    return entries, template.render(
         title=title,
         created=now_iso(),
+        claims=claims_view(entries),
         experiments=sections,
         grids=grid_sections(grids, bundle, [e.name for e in experiments]),
         environment=environment_summary(bundle),
@@ -355,6 +407,11 @@ def render_html(
     )
 
 
+def render_html(*args: Any, **kwargs: Any) -> str:
+    """The page alone (render_page's arguments)."""
+    return render_page(*args, **kwargs)[1]
+
+
 def write_report(
     out_html: str | os.PathLike,
     experiments: Sequence[ExperimentInputs],
@@ -363,8 +420,12 @@ def write_report(
     title: str = "TRM reproduction report",
     grids: Sequence[Any] = (),
     llm: Sequence[LlmInputs] = (),
+    out_claims: str | os.PathLike | None = None,
 ) -> None:
-    """Render and write the page atomically (a failed render leaves no half-written report)."""
-    html = render_html(experiments, bundle, template_dir, title, grids=grids, llm=llm)
+    """Render and write the page atomically (a failed render leaves no half-written report),
+    and the claims ledger to `out_claims`."""
+    entries, html = render_page(experiments, bundle, template_dir, title, grids=grids, llm=llm)
     with atomic_file(out_html) as f:
         f.write(html)
+    if out_claims is not None:
+        write_ledger(out_claims, entries)

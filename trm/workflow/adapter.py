@@ -107,6 +107,7 @@ def run_report(smk: Any) -> None:
     io = {
         "spec": out.spec,
         "out": out.html,
+        "claims": out.claims,
         "bundle": out.bundle,
         "record": out.prov,
         "templates": smk.params.templates,

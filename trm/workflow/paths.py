@@ -58,6 +58,7 @@ LLM_COMPARE = f"{LLM}/compare/{{trm}}.json"
 # ---- the report ---------------------------------------------------------------------------------
 REPORT_HTML = "reports/report.html"
 REPORT_BUNDLE = "reports/provenance.json"
+REPORT_CLAIMS = "reports/claims.json"  # the claims ledger (`trm claims` prints it)
 REPORT_SPEC = "reports/report.spec.json"
 REPORT_RECORD = "reports/report.provenance.json"
 TEMPLATES = "reports/templates"

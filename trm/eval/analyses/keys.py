@@ -36,6 +36,8 @@ HALT_HISTOGRAM = "halt_step_histogram"  # {"k": rows first halting at step k}
 
 # ---- halted_vs_last.json of `trm analyse trajectory`: comparisons (trm.eval.paired) --------------
 HALTED_VS_LAST = "halted_vs_last.json"  # per mode (context) and pass@K: a = "halted", b = "last"
+# ---- steps_vs_first.json: per mode (context), step k > 1 and pass@K: a = "step k", b = "step 1" --
+STEPS_VS_FIRST = "steps_vs_first.json"
 
 
 # ---- compare_<mode>.json of `trm analyse ensemble`: comparisons (trm.eval.paired) ---------------

@@ -108,16 +108,23 @@ def analyse_trajectory(
     *,
     boot: Bootstrap,
     progress: bool = False,
+    steps_out: list[dict[str, Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any], list[dict[str, Any]]]:
     """(trajectory rows: pass@K per mode and step, halting summary, halted-vs-last comparisons:
-    per mode and K, a = "halted", b = "last"); keys: trm.eval.analyses.keys, trm.eval.paired."""
+    per mode and K, a = "halted", b = "last"); keys: trm.eval.analyses.keys, trm.eval.paired.
+    `steps_out`: also append there every later step against the first, paired over tasks (per
+    mode, step and K: a = "step k", b = "step 1")."""
     traj = load_trajectory(data_dir, pred_path, progress=progress)
     says_halt = traj.q_logits > 0
     rows: list[dict[str, Any]] = []
     last: dict[str, VoteResult] = {}
     for mode in MODES:
+        first = None
         for step in range(1, traj.steps + 1):
             res = vote_step(traj, step, mode)
+            first = first or res
+            if steps_out is not None and step > 1:
+                steps_out += _paired(res, first, f"step {step}", "step 1", mode, boot)
             row: dict[str, Any] = {K.TRAJ_MODE: mode, K.TRAJ_STEP: step}
             row.update(_pass_with_ci(res, boot))
             sel = mode_rows(traj.pp, mode)
@@ -140,23 +147,29 @@ def analyse_trajectory(
     comparisons = []
     for mode in MODES:
         halted = vote_answers(traj, halt_step - 1, mode)
-        for i, k in enumerate(halted.pass_ks):
-            sides = [
-                dict(zip(r.task_names, r.task_pass[:, i], strict=True))
-                for r in (halted, last[mode])
-            ]
-            comparisons.append(
-                compare(
-                    *sides,
-                    a_name="halted",
-                    b_name="last",
-                    metric=arc_pass_key(k),
-                    unit="task",
-                    boot=boot,
-                    context={K.TRAJ_MODE: mode},
-                )
-            )
+        comparisons += _paired(halted, last[mode], "halted", "last", mode, boot)
     return rows, summary, comparisons
+
+
+def _paired(
+    a: VoteResult, b: VoteResult, a_name: str, b_name: str, mode: str, boot: Bootstrap
+) -> list[dict[str, Any]]:
+    """a vs b per K, paired over tasks (trm.eval.paired records, context: the mode)."""
+    out = []
+    for i, k in enumerate(a.pass_ks):
+        sides = [dict(zip(r.task_names, r.task_pass[:, i], strict=True)) for r in (a, b)]
+        out.append(
+            compare(
+                *sides,
+                a_name=a_name,
+                b_name=b_name,
+                metric=arc_pass_key(k),
+                unit="task",
+                boot=boot,
+                context={K.TRAJ_MODE: mode},
+            )
+        )
+    return out
 
 
 def write_trajectory(
@@ -164,8 +177,10 @@ def write_trajectory(
     summary: dict[str, Any],
     comparisons: list[dict[str, Any]],
     out_dir: str | os.PathLike,
+    steps: list[dict[str, Any]] | None = None,
 ) -> None:
-    """trajectory.csv, halting.json and halted_vs_last.json into `out_dir`, atomically."""
+    """trajectory.csv, halting.json, halted_vs_last.json (and, given `steps`,
+    steps_vs_first.json) into `out_dir`, atomically."""
     import csv
     import json
 
@@ -181,3 +196,5 @@ def write_trajectory(
             json.dump(summary, f, indent=1)
             f.write("\n")
         write_comparisons(tmp / K.HALTED_VS_LAST, comparisons, title="halted vs last ACT step")
+        if steps:
+            write_comparisons(tmp / K.STEPS_VS_FIRST, steps, title="ACT step k vs step 1")
