@@ -10,9 +10,6 @@ The command layer (trm.command) applies it to every declared output by construct
 - `output_lock`: a lock file beside the output keeps a second writer out; the lock of a writer
   that died (same host, process gone) is taken over.
 
-`check_output_path` is the same rule for library callers that recognise their outputs by
-content (kept for in-process use).
-
 Also here: SIGTERM handling for commands that have no checkpointing of their own, so that a
 stopped build removes its temporaries (atomic writers clean up on any exception) and exits
 with 143 and one line instead of leaving `.tmp-*` folders behind.
@@ -26,12 +23,13 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from trm.errors import OutputBusyError, OutputRefusedError, OutputWriteError
+from trm.utils import process_alive
 
 
 def _overlap(out: Path, inp: Path) -> str | None:
@@ -42,50 +40,6 @@ def _overlap(out: Path, inp: Path) -> str | None:
     if inp in out.parents:
         return "is inside"
     return None
-
-
-def check_output_path(
-    out: str | os.PathLike,
-    *,
-    kind: str,
-    recognise: Callable[[Path], bool],
-    inputs: Iterable[str | os.PathLike] = (),
-    overwrite: bool = False,
-    option: str = "--out",
-) -> None:
-    """Raise a one-line UserError unless `out` may be (re)written by this command.
-
-    kind: what the command writes, for the message (e.g. "Sudoku dataset").
-    recognise: True when an existing `out` is this command's own earlier output.
-    inputs: paths the command reads; `out` may not be, contain or lie inside any of them.
-    """
-    out_path = Path(out)
-    resolved = out_path.resolve()
-    for inp in inputs:
-        how = _overlap(resolved, Path(inp).resolve())
-        if how is not None:
-            raise OutputRefusedError(
-                f"{option} {out_path} {how} the input {inp}: writing it would destroy the input; "
-                "choose another output path"
-            )
-    for ancestor in out_path.absolute().parents:
-        if ancestor.exists():
-            if not ancestor.is_dir():
-                raise OutputWriteError(
-                    f"cannot write {out_path}: {ancestor} is a file, not a folder"
-                )
-            break
-    if not (out_path.exists() or out_path.is_symlink()):
-        return
-    if out_path.is_dir() and not out_path.is_symlink() and not any(out_path.iterdir()):
-        return  # an empty folder holds nothing to lose
-    if overwrite or recognise(out_path):  # recognise() sees files too (predictions, CSV, HTML)
-        return
-    what = "a folder" if out_path.is_dir() else "a file"
-    raise OutputRefusedError(
-        f"{option} {out_path} is {what} that is not a {kind} written by trm: refusing to replace "
-        "it (choose another path, remove it, or pass --overwrite)"
-    )
 
 
 # ---- markers: "this output was written by that command" ------------------------------------------
@@ -229,7 +183,11 @@ def output_lock(out: str | os.PathLike, command: str) -> Iterator[Path]:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             owner = _lock_owner(path)
-            if owner is not None and owner[1] == socket.gethostname() and not _alive(owner[0]):
+            if (
+                owner is not None
+                and owner[1] == socket.gethostname()
+                and not process_alive(owner[0])
+            ):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()  # its writer died: take over
                 continue
@@ -260,16 +218,6 @@ def output_lock(out: str | os.PathLike, command: str) -> Iterator[Path]:
         if path.exists() and _lock_owner(path) is not None and path.read_text() == me:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Terminated(BaseException):

@@ -88,7 +88,7 @@ def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
     removed = []
     for entry in final.parent.iterdir():
         m = pattern.match(entry.name)
-        if not m or m.group(2) != host or _process_alive(int(m.group(1))):
+        if not m or m.group(2) != host or process_alive(int(m.group(1))):
             continue
         if entry.is_dir() and not entry.is_symlink():
             shutil.rmtree(entry, ignore_errors=True)
@@ -99,7 +99,8 @@ def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _process_alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this host has this pid (someone else's counts as alive)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -125,7 +126,7 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = True) -> Iterator[Pat
     A failure (bad input, Ctrl-C, SIGTERM through trm.cli) removes the temporary folder, so no
     partial output is left; temporaries of an earlier killed run of the same output are removed
     first. Whether an existing `final` may be replaced is the caller's decision
-    (trm.outputs.check_output_path); `overwrite=False` refuses any existing `final`.
+    (the output guard of trm.command); `overwrite=False` refuses any existing `final`.
     """
     final = Path(final)
     _prepare_parent(final)
