@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -367,7 +368,8 @@ def manifest_summary(data_dir: str | os.PathLike) -> dict[str, Any]:
     outputs = m.get("outputs", [])
     return {
         "path": str(manifest_path),
-        "command": m.get("command"),
+        # as pasted into a shell: quoted (an argv list, as older records hold, is joined)
+        "command": shlex.join(map(str, cmd)) if isinstance(cmd := m.get("command"), list) else cmd,
         "params": m.get("params", {}),
         "counts": count_rows({k: v for k, v in counts.items() if k not in shortfalls}),
         "shortfalls": shortfalls,
