@@ -14,7 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from workflow_helpers import copy_workflow, planned_jobs, snakemake, tail
+from workflow_helpers import Named, copy_workflow, planned_jobs, snakemake, tail
 
 from trm import caller
 from trm.cli import command
@@ -244,19 +244,6 @@ def test_offline_hub_dataset_advice_names_dataset_source(tmp_path, kind):
 
 
 # ---- the adapter: one line on stderr and in the log, exit 1, no traceback ------------------------
-
-
-class Named(dict):
-    """A stand-in for Snakemake's named lists: attribute access, items() and iteration."""
-
-    def __getattr__(self, key):
-        try:
-            return self[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __iter__(self):
-        return iter(self.values())
 
 
 def sudoku_job(tmp_path: Path, source: str) -> SimpleNamespace:

@@ -1,8 +1,10 @@
 """Provenance records for workflow jobs, and `trm audit`, which re-hashes what they recorded.
 
-A record says which rule ran with which wildcards and params, the sha256 of every file it read
-and wrote, the code version (git commit, dirty flag, package versions), the environment
-(python, torch, CUDA, GPU, host, scheduler job id) and when it started and ended.
+A record says which rule ran with which wildcards and params (and its command, as an argv list
+and as a shell-quoted line), the sha256 of every file it read and wrote, the code version (git
+commit, dirty flag, package versions), the environment (python, torch, CUDA, GPU, the CPU's
+model and the instruction set torch uses, host, scheduler job id) and when it started and ended.
+Running a job's command and writing its record: trm.workflow.run_job.
 
 Datasets can be several GB, so a file is hashed once: a hash already stated by a dataset
 manifest or an upstream provenance record is reused while the file is unchanged since (same
