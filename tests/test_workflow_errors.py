@@ -306,6 +306,14 @@ def test_a_bug_in_the_command_is_one_line_and_its_traceback_stays_in_the_log(
     assert "Traceback (most recent call last)" in Path(smk.log[0]).read_text()
 
 
+def test_a_killed_command_is_one_line_naming_the_signal(tmp_path):
+    kill = "import os, signal; print('step 3/9', flush=True); os.kill(os.getpid(), signal.SIGKILL)"
+    with pytest.raises(JobFailedError) as e:
+        run_logged([sys.executable, "-c", kill], tmp_path / "job.log")
+    assert "(killed by SIGKILL, out of memory?): step 3/9" in str(e.value)
+    assert "\n" not in str(e.value) and not e.value.user_error
+
+
 def test_run_logged_without_a_log_still_gives_one_line(tmp_path):
     with pytest.raises(JobFailedError) as e:
         run_logged(

@@ -9,6 +9,7 @@ ended it (a bug's last traceback line, a signal), and the log's path. The adapte
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -24,6 +25,7 @@ from trm.provenance import make_record, now_iso, write_record
 # The one line `trm` prints for a user error (trm.cli; argparse's usage errors look alike).
 _ERROR_LINE = re.compile(r"\btrm(?: [a-z0-9][a-z0-9-]*)*: error: .*")
 _TRACEBACK = "Traceback (most recent call last):"
+_STAMP = re.compile(r"\[\d{4}-\d\d-\d\dT")  # the lines run_logged adds around the command's
 
 
 class JobFailedError(UserError, RuntimeError):
@@ -40,7 +42,8 @@ class JobFailedError(UserError, RuntimeError):
 def _status(returncode: int) -> str:
     if returncode < 0:
         try:
-            return f"killed by {signal.Signals(-returncode).name}"
+            name = signal.Signals(-returncode).name
+            return f"killed by {name}" + (", out of memory?" if name == "SIGKILL" else "")
         except ValueError:
             return f"killed by signal {-returncode}"
     return f"exit status {returncode}"
@@ -52,9 +55,11 @@ def failure(command: list[str], returncode: int, output: str, log: str | None) -
     errors = [m[0] for ln in lines if (m := _ERROR_LINE.search(ln))]
     if errors:  # also under torchrun, whose own traceback follows a rank's error line
         return JobFailedError(errors[-1], log=log, user_error=True, returncode=returncode)
-    name = " ".join(command[command.index("trm.cli") + 1 :][:2]) if "trm.cli" in command else ""
-    what = f"`trm {name}`" if name else f"`{shlex.join(command[:3])} ...`"
-    last = next((ln for ln in reversed(lines) if not ln.startswith("[")), "no output")
+    words = command[command.index("trm.cli") + 1 :] if "trm.cli" in command else []
+    name = " ".join(itertools.takewhile(lambda w: not w.startswith("-"), words[:2]))
+    more = " ..." if len(command) > 3 else ""
+    what = f"`trm {name}`" if name else f"`{shlex.join(command[:3])}{more}`"
+    last = next((ln for ln in reversed(lines) if not _STAMP.match(ln)), "no output")
     if _TRACEBACK in output:
         message = f"{what} failed with an unexpected error, a bug ({_status(returncode)}): {last}"
         message += "; its traceback is in the log" if log else ""
