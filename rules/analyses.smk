@@ -70,6 +70,9 @@ use rule score as score_ids with:
     wildcard_constraints:
         mode="paper|single",
         ids="blank|random|mean",
+    params:
+        job=get_job("score_ids"),
+        mode=get_score_mode,
 
 
 use rule score_compare as compare_ids with:
@@ -233,6 +236,9 @@ use rule score as score_adapt with:
     wildcard_constraints:
         mode="paper|single",
         fit="fitted|blank",
+    params:
+        job=get_job("score_adapt"),
+        mode=get_score_mode,
 
 
 use rule score_compare as compare_adapt with:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from trm import provenance
 from trm.utils import sha256_file, write_json
+from trm.workflow.run_job import JobFailedError, run_logged
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,6 +165,121 @@ def test_hash_reuse_from_manifest_and_records(tmp_path, monkeypatch):
 
 def test_run_logged_names_the_log_on_failure(tmp_path):
     log = tmp_path / "job.log"
-    with pytest.raises(RuntimeError, match="job.log"):
-        provenance.run_logged([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], log)
+    with pytest.raises(JobFailedError, match="job.log") as e:
+        run_logged([sys.executable, "-c", "import sys; print('boom'); sys.exit(3)"], log)
     assert "boom" in log.read_text()
+    assert "exit status 3" in str(e.value) and "\n" not in str(e.value)
+
+
+# ---- command lines as a shell takes them (copy-paste runs nothing extra) -------------------------
+
+# A folder name holding everything a shell would act on: ; $(...) `...` quotes, spaces, glob, &.
+HOSTILE = "out dir;touch PWNED_A $(touch PWNED_B) `touch PWNED_C` 'q\" & touch PWNED_D *"
+
+
+def pasted_args(line: str, cwd: Path, program: str) -> list[str]:
+    """The words bash gives `program` when `line` is pasted into it (program replaced by a
+    function that prints them); asserts that pasting ran nothing else."""
+    script = f'{program}() {{ builtin printf "%s\\0" "$@"; }}\n{line}\n'
+    proc = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True)
+    assert proc.returncode == 0, proc.stderr
+    assert not list(cwd.glob("PWNED*")), "pasting the line ran a command"
+    return proc.stdout.decode().split("\0")[:-1]
+
+
+def test_record_has_the_command_line_quoted(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["trm", "score", "arc", "--predictions", f"{HOSTILE}/p.npz", "--out", HOSTILE]
+    rec = provenance.make_record(
+        rule="score",
+        wildcards={},
+        params={},
+        inputs=[],
+        outputs=[],
+        start="s",
+        end="e",
+        command=argv,
+        repo_dir=ROOT,
+    )
+    assert rec["command"] == argv  # the argv list is kept, beside the line
+    assert shlex.split(rec["command_line"]) == argv
+    assert pasted_args(rec["command_line"], tmp_path, "trm") == argv[1:]
+
+
+def test_log_shows_the_command_line_quoted(tmp_path):
+    log = tmp_path / "job.log"
+    argv = ["printf", "%s\\n", HOSTILE, "--out", f"{HOSTILE}/x"]
+    run_logged(argv, log)
+    dollar = next(ln for ln in log.read_text().splitlines() if "] $ " in ln)
+    line = dollar.split("] $ ", 1)[1]
+    assert shlex.split(line) == argv
+    assert pasted_args(line, tmp_path, "printf") == argv[1:]
+
+
+@pytest.mark.parametrize("kind", ["sudoku", "arc-tasks"])
+def test_manifest_command_is_quoted(tmp_path, kind):
+    out = tmp_path / HOSTILE
+    args = {
+        "sudoku": ["--source", "generate", "--size", "4", "--num", "8", "--num-test", "4"],
+        "arc-tasks": ["--tasks", "training=2", "evaluation=2"],
+    }[kind]
+    cmd = [sys.executable, "-m", "trm.cli", "prepare", kind, *args, "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, env=_env())
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads((out / "manifest.json").read_text())["command"]
+    words = shlex.split(line)
+    assert words[:3] == ["trm", "prepare", kind] and words[words.index("--out") + 1] == str(out)
+    assert pasted_args(line, tmp_path, "trm") == words[1:]
+
+
+def test_report_shows_a_manifest_command_quoted(tmp_path):
+    from trm.report.inputs import manifest_summary
+
+    argv = ["trm", "prepare", "sudoku", "--out", HOSTILE]
+    for command in (argv, shlex.join(argv)):  # an argv list (older manifests) or the line
+        write_json(tmp_path / "manifest.json", {"command": command, "outputs": []})
+        shown = manifest_summary(tmp_path)["command"]
+        assert shlex.split(shown) == argv
+        assert pasted_args(shown, tmp_path, "trm") == argv[1:]
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+# ---- the machine a number was measured on ------------------------------------------------------
+
+
+def test_records_name_the_cpu_model_and_torch_instruction_set(chain_dir):
+    import torch
+
+    env = json.loads((chain_dir / "predict.provenance.json").read_text())["environment"]
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    model = provenance.cpu_model()
+    assert env["cpu_model"] == model and model
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists() and "model name" in cpuinfo.read_text():
+        line = next(ln for ln in cpuinfo.read_text().splitlines() if ln.startswith("model name"))
+        assert model == line.split(":", 1)[1].strip()
+    if not torch.cuda.is_available():  # the device each job ran on says which CPU kind
+        assert model in env["device"] and env["cpu_capability"] in env["device"]
+
+
+def test_cpu_model_falls_back_to_lscpu_then_the_platform(tmp_path, monkeypatch):
+    import platform
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    lscpu = bin_dir / "lscpu"
+    lscpu.write_text(
+        "#!/bin/sh\necho 'Architecture:  aarch64'\necho 'Model name:    Neoverse-V2'\n"
+    )
+    lscpu.chmod(0o755)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    no_cpuinfo = str(tmp_path / "missing")
+    assert provenance.cpu_model(no_cpuinfo) == "Neoverse-V2"
+    lscpu.unlink()
+    assert provenance.cpu_model(no_cpuinfo) == (platform.processor() or platform.machine())
+    arm = tmp_path / "cpuinfo"
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nCPU part\t: 0xd4f\n")  # no model name
+    assert provenance.cpu_model(str(arm)) == (platform.processor() or platform.machine())

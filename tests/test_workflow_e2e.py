@@ -84,6 +84,39 @@ def test_provenance_is_complete(run_dir):
         assert (run_dir / rec["record_path"]).exists()
 
 
+def test_every_record_a_job_wrote_is_in_the_bundle(run_dir):
+    """Every provenance record under data/, checkpoints/ and runs/ (preparation, training,
+    predictions, scores, comparisons, analyses) is in reports/provenance.json."""
+    bundle = json.loads((run_dir / "reports/provenance.json").read_text())
+    bundled = {r["record_path"] for r in bundle["records"]}
+    written = {
+        p.relative_to(run_dir).as_posix()
+        for top in ("data", "checkpoints", "runs")
+        for p in (run_dir / top).rglob("*.provenance.json")
+    }
+    assert len(written) == sum(EXPECTED_CI_JOBS.values()) - 1  # all but the report's own
+    assert written <= bundled, sorted(written - bundled)
+
+
+def test_records_and_logs_hold_pasteable_command_lines_and_the_cpu(run_dir):
+    import shlex
+
+    bundle = json.loads((run_dir / "reports/provenance.json").read_text())
+    for rec in bundle["records"]:
+        assert shlex.split(rec["command_line"]) == rec["command"], rec["id"]
+        env = rec["environment"]
+        assert env["cpu_model"] and env["cpu_capability"], rec["id"]
+        if rec["log"] is None:  # the report's own record (`trm report --record`)
+            continue
+        log = run_dir / rec["log"]
+        dollar = [ln.split("] $ ", 1)[1] for ln in log.read_text().splitlines() if "] $ " in ln]
+        assert shlex.split(dollar[-1]) == rec["command"], rec["id"]
+    # the report's environment names the CPU kind each job ran on
+    html = (run_dir / "reports/report.html").read_text()
+    env = bundle["records"][0]["environment"]
+    assert f"{env['cpu_model']}, {env['cpu_capability']}" in html
+
+
 def test_the_report_spec_renders_by_hand_like_the_rule(run_dir, tmp_path):
     """Rule report wrote its spec and ran `trm report --spec`: a user can rerun it as it is."""
     spec = json.loads((run_dir / "reports/report.spec.json").read_text())

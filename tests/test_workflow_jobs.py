@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
+from workflow_helpers import Named as _Named
 
 from trm.cli import build_parser, command
 from trm.command import settings_from_namespace
@@ -272,16 +273,3 @@ def test_run_scores_through_the_declaration_and_records_the_folder(tmp_path, mon
     assert "--n-boot" in record["command"] and (folder / "metrics.json").is_file()
     outputs = {o["path"] for o in record["outputs"]}
     assert any(p.endswith("scores/paper/per_example.jsonl") for p in outputs), outputs
-
-
-class _Named(dict):
-    """A stand-in for Snakemake's named lists: attribute access, items() and iteration."""
-
-    def __getattr__(self, key):
-        try:
-            return self[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-    def __iter__(self):
-        return iter(self.values())

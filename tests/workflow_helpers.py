@@ -161,3 +161,16 @@ def metric_numbers(workdir: Path) -> dict[str, object]:
     for p in sorted((workdir / "runs").glob("*/acc_vs_aug.csv")):
         out[str(p.relative_to(workdir))] = p.read_text()
     return out
+
+
+class Named(dict):
+    """A stand-in for Snakemake's named lists: attribute access, items() and iteration."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise AttributeError(key) from None
+
+    def __iter__(self):
+        return iter(self.values())

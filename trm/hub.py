@@ -24,12 +24,27 @@ DEFAULT_REPO_ID = "arcprize/trm_arc_prize_verification"
 DEFAULT_TIMEOUT_S = 60.0  # seconds per network read
 CHECKSUMS_FILE = "checksums.json"
 _REPO_ID_RE = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
-LOCAL_PATH_HINT = (
-    "Download the checkpoint on a machine with network access (e.g. `hf download "
-    "{repo} --include '{pattern}' --local-dir ckpt`), copy the folder here and pass its local "
-    "path instead: `trm fetch-checkpoint --repo-id /path/to/ckpt --out DIR` (or give the path "
-    "directly to `trm predict --checkpoint`)."
-)
+
+
+def local_path_hint(repo: str, pattern: str) -> str:
+    """What to do without the Hub, in the caller's words (trm.caller): a command line at the
+    shell, the config's checkpoint.path in the workflow."""
+    from trm.caller import how_to_set, in_workflow, key_of
+
+    fetch = (
+        "Download the checkpoint on a machine with network access (e.g. `hf download "
+        f"{repo} --include '{pattern}' --local-dir ckpt`), copy the folder here and "
+    )
+    if in_workflow("--path"):
+        return (
+            fetch + f"set `{how_to_set('--path', '/path/to/ckpt')}` in the config instead of "
+            f"`{key_of('--repo-id')}`."
+        )
+    return (
+        fetch + "pass its local path instead: `trm fetch-checkpoint --repo-id /path/to/ckpt "
+        "--out DIR` (or give the path directly to `trm predict --checkpoint`)."
+    )
+
 
 # --------------------------------------------------------------------------------------------
 # Download / copy
@@ -150,7 +165,7 @@ def download_snapshot(
     # wrap (then restore) whatever factory is installed, so a user's proxy settings still apply
     previous = getattr(hf_http, "_GLOBAL_CLIENT_FACTORY", hf_http.default_client_factory)
     huggingface_hub.set_client_factory(_bounded_client_factory(timeout_s, previous))
-    hint = LOCAL_PATH_HINT.format(repo=repo_id, pattern=(include or ["*"])[0])
+    hint = local_path_hint(repo_id, (include or ["*"])[0])
 
     def call() -> str:
         return huggingface_hub.snapshot_download(

@@ -1,8 +1,10 @@
 """Provenance records for workflow jobs, and `trm audit`, which re-hashes what they recorded.
 
-A record says which rule ran with which wildcards and params, the sha256 of every file it read
-and wrote, the code version (git commit, dirty flag, package versions), the environment
-(python, torch, CUDA, GPU, host, scheduler job id) and when it started and ended.
+A record says which rule ran with which wildcards and params (and its command, as an argv list
+and as a shell-quoted line), the sha256 of every file it read and wrote, the code version (git
+commit, dirty flag, package versions), the environment (python, torch, CUDA, GPU, the CPU's
+model and the instruction set torch uses, host, scheduler job id) and when it started and ended.
+Running a job's command and writing its record: trm.workflow.run_job.
 
 Datasets can be several GB, so a file is hashed once: a hash already stated by a dataset
 manifest or an upstream provenance record is reused while the file is unchanged since (same
@@ -16,6 +18,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
@@ -83,12 +86,58 @@ def package_versions(names: Iterable[str] = TRACKED_PACKAGES) -> dict[str, str |
     return versions
 
 
+def _first_value(lines: Iterable[str], key: str) -> str | None:
+    """The value after `key:` on the first of `lines` that starts with `key` (cpuinfo, lscpu)."""
+    for line in lines:
+        if line.startswith(key) and ":" in line:
+            value = line.split(":", 1)[1].strip()
+            if value:
+                return value
+    return None
+
+
+def cpu_model(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name: /proc/cpuinfo's "model name" (Linux x86), else lscpu's "Model name"
+    (Linux ARM), else sysctl's brand string (macOS), else platform.processor()."""
+    try:
+        with open(cpuinfo) as f:
+            if found := _first_value(f, "model name"):
+                return found
+    except OSError:
+        pass
+    for cmd, key in (
+        (["lscpu"], "Model name"),
+        (["sysctl", "machdep.cpu.brand_string"], "machdep"),
+    ):
+        try:
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=5, check=False)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if found := _first_value(out.stdout.splitlines(), key):
+            return found
+    return platform.processor() or platform.machine()
+
+
+def cpu_capability() -> str | None:
+    """The instruction set torch's CPU kernels use (e.g. AVX2, AVX512; None without torch):
+    CPU results can differ between capabilities."""
+    try:
+        import torch
+
+        return str(torch.backends.cpu.get_cpu_capability())
+    except (ImportError, AttributeError):
+        return None
+
+
 def device_info() -> dict[str, Any]:
-    """Python, torch, CUDA and GPU names; torch is optional so that audit works without it."""
+    """Python, torch, CUDA and GPU names, the CPU's model and the instruction set torch uses;
+    torch is optional so that audit works without it."""
     info: dict[str, Any] = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cpu": platform.processor() or platform.machine(),
+        "cpu_model": cpu_model(),
+        "cpu_capability": cpu_capability(),
         "cpu_count": os.cpu_count(),
     }
     try:
@@ -101,7 +150,8 @@ def device_info() -> dict[str, Any]:
             info["device"] = f"cuda ({info['gpus'][0]})"
         else:
             info["gpus"] = []
-            info["device"] = f"cpu ({info['cpu']}, {info['cpu_count']} cores)"
+            cpu = ", ".join(str(x) for x in (info["cpu_model"], info["cpu_capability"]) if x)
+            info["device"] = f"cpu ({cpu}, {info['cpu_count']} cores)"
     except ImportError:
         info["torch"] = None
     info["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
@@ -228,7 +278,8 @@ def make_record(
         "rule": rule,
         "wildcards": dict(wildcards),
         "params": json.loads(json.dumps(dict(params), default=str)),
-        "command": command,
+        "command": command,  # the argv list, and the line to paste into a shell
+        "command_line": shlex.join(command) if command else None,
         "log": log,
         "resources": dict(resources or {}),
         "inputs": file_entries(inputs, cache),
@@ -312,71 +363,6 @@ def lineage(bundle: Mapping[str, Any], targets: Iterable[str]) -> list[dict[str,
         for rec in producers_of(t):
             visit(rec)
     return order
-
-
-# ---------------------------------------------------------------------------------------------
-# Running one workflow job
-
-
-def run_logged(command: list[str], log: str | os.PathLike | None) -> None:
-    """Run a command with stdout and stderr appended to the job's log; raise naming the log."""
-    if log is None:
-        subprocess.run(command, check=True)
-        return
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "a") as f:
-        f.write(f"[{now_iso()}] $ {' '.join(command)}\n")
-        f.flush()
-        proc = subprocess.run(command, stdout=f, stderr=subprocess.STDOUT)
-        f.write(f"[{now_iso()}] exit status {proc.returncode}\n")
-    if proc.returncode != 0:
-        tail = Path(log).read_text().splitlines()[-15:]
-        raise RuntimeError(
-            f"command failed with exit status {proc.returncode}: {' '.join(command)}\n"
-            f"last lines of {log}:\n" + "\n".join(tail)
-        )
-
-
-def run_snakemake_job(
-    smk: Any,
-    command: list[str] | None,
-    record_key: str = "prov",
-    extra_outputs: Iterable[str | os.PathLike] = (),
-) -> dict[str, Any]:
-    """Run `command` for a Snakemake `script:` job, then write its provenance record.
-
-    `smk` is the `snakemake` object a script receives; the record goes to its output named
-    `record_key` and covers every other input and output of the job, plus `extra_outputs`
-    (files a command writes beside its declared outputs, e.g. a folder holding them).
-    """
-    start = now_iso()
-    log = str(smk.log[0]) if len(smk.log) else None
-    if command:
-        run_logged(command, log)
-    end = now_iso()
-    record_path = getattr(smk.output, record_key)
-    outputs = [str(p) for p in smk.output if str(p) != str(record_path)]
-    outputs += [str(p) for p in extra_outputs]
-    params = {k: v for k, v in smk.params.items()}
-    resources = {
-        k: v
-        for k, v in smk.resources.items()
-        if not k.startswith("_") and isinstance(v, int | float | str)
-    }
-    record = make_record(
-        rule=smk.rule,
-        wildcards={k: v for k, v in smk.wildcards.items()},
-        params=params,
-        inputs=[str(p) for p in smk.input],
-        outputs=outputs,
-        start=start,
-        end=end,
-        command=command,
-        log=log,
-        resources=resources,
-    )
-    write_record(record_path, record)
-    return record
 
 
 # ---------------------------------------------------------------------------------------------

@@ -159,7 +159,9 @@ def device_info(device: str) -> dict[str, Any]:
 
 
 def _cpu_name() -> str:
-    return _proc_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+    from trm.provenance import cpu_model
+
+    return cpu_model()
 
 
 def is_oom(e: BaseException) -> bool:

@@ -125,7 +125,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _report_error(command: str, message: str) -> int:
-    # One line: a multi-line message (e.g. a wrapped library error) is joined.
-    one_line = " ".join(message.split("\n")).strip()
+    from trm.caller import in_callers_words
+
+    # One line: a multi-line message (e.g. a wrapped library error) is joined. Inside the
+    # workflow, each flag a config key set is named by that key (trm.caller).
+    one_line = in_callers_words(" ".join(message.split("\n")).strip())
     print(f"trm {command}: error: {one_line}", file=sys.stderr)
     return USER_ERROR_EXIT

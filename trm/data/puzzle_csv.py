@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from trm.caller import how_to_set
 from trm.data.format import DatasetMetadata, array_path, write_metadata
 from trm.errors import InputError, InputNotFoundError
 from trm.utils import atomic_file, write_json
@@ -253,7 +254,10 @@ def hf_download(
     )
 
     where = f"hf:{repo_id}{'@' + revision if revision else ''} file {filename!r}"
-    hint = "use --source generate (offline generator) or --source csv:DIR (train.csv/test.csv you already have)"
+    hint = (  # in the caller's words: the flag, or the workflow's dataset.source (trm.caller)
+        f"use {how_to_set('--source', 'generate')} (offline generator) or "
+        f"{how_to_set('--source', 'csv:DIR')} (train.csv/test.csv you already have)"
+    )
     result: dict[str, object] = {}
 
     def work() -> None:

@@ -6,6 +6,7 @@ counts puzzles and their shuffled copies."""
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,8 @@ def manifest_summary(data_dir: str | os.PathLike, kind: PuzzleKind | None = None
     outputs = m.get("outputs", [])
     return {
         "path": str(manifest_path),
-        "command": m.get("command"),
+        # a recorded argv list is shown shell-quoted: pasting it runs what ran, nothing more
+        "command": shlex.join(map(str, cmd)) if isinstance(cmd := m.get("command"), list) else cmd,
         "params": m.get("params", {}),
         "counts": count_rows({k: v for k, v in counts.items() if k not in shortfalls}, kind),
         "shortfalls": [

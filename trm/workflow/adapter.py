@@ -15,10 +15,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from trm.provenance import run_logged
-from trm.provenance import run_snakemake_job as record_job
+from trm import caller
+from trm.provenance import now_iso
 from trm.settings import specs
 from trm.utils import write_json
+from trm.workflow.run_job import JobFailedError, run_logged
+from trm.workflow.run_job import run_snakemake_job as record_job
 
 
 def command(name: str) -> Any:
@@ -71,6 +73,52 @@ def _command_outputs(name: str, values: Mapping[str, Any]) -> list[str]:
     return out
 
 
+def config_keys(smk: Any) -> tuple[dict[str, str], list[str]]:
+    """This job's {flag: config key} table and the config sections it reads (trm.workflow.keys;
+    nothing for a job outside the workflow's declarations)."""
+    import copy
+
+    from trm.workflow.experiments import Workflow
+    from trm.workflow.keys import job_keys, job_sections
+
+    try:
+        w = Workflow(copy.deepcopy(dict(smk.config)))
+        wildcards = {k: v for k, v in smk.wildcards.items()}
+        return job_keys(w, smk.rule, wildcards), job_sections(w, smk.rule, wildcards)
+    except (AttributeError, KeyError, StopIteration):
+        return {}, []
+
+
+def job_error(
+    smk: Any, error: JobFailedError, keys: Mapping[str, str], sections: Sequence[str]
+) -> str:
+    """The one line a failed job shows: the job, the command's error in the config's words
+    (naming the sections the job reads when the error names no key of them), the log."""
+    line = caller.in_callers_words(error.error, keys)
+    if sections and not any(s in line for s in sections):
+        line += f" (this job's settings: {', '.join(sections)})"
+    wildcards = ", ".join(f"{k}={v}" for k, v in smk.wildcards.items())
+    log = f" (log: {error.log})" if error.log else ""
+    return f"{smk.rule}{f' ({wildcards})' if wildcards else ''}: {line}{log}"
+
+
+def run_command(smk: Any, run: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call `run` (which runs the job's command) in the caller's words: the command gets the
+    job's {flag: config key} table (trm.caller), so its error and advice name config keys; a
+    failure ends the job with one line on stderr, exit status 1 and no traceback."""
+    keys, sections = config_keys(smk)
+    os.environ.update(caller.environment(keys))
+    try:
+        return run(*args, **kwargs)
+    except JobFailedError as e:
+        line = job_error(smk, e, keys, sections)
+        if len(smk.log):
+            with open(smk.log[0], "a") as f:
+                f.write(f"[{now_iso()}] job failed: {line}\n")
+        print(line, file=sys.stderr, flush=True)
+        raise SystemExit(1) from None
+
+
 def run(
     smk: Any,
     *,
@@ -96,7 +144,7 @@ def run(
         limit_threads(smk.threads)
     declared = {str(p) for p in smk.output}
     extra = [p for p in _command_outputs(job["command"], values) if p not in declared]
-    return record_job(smk, argv, extra_outputs=[*extra, *extra_outputs])
+    return run_command(smk, record_job, smk, argv, extra_outputs=[*extra, *extra_outputs])
 
 
 def run_report(smk: Any) -> None:
@@ -112,4 +160,5 @@ def run_report(smk: Any) -> None:
         "record": out.prov,
         "templates": smk.params.templates,
     }
-    run_logged(trm_argv(smk.params.job["command"], io), str(smk.log[0]) if len(smk.log) else None)
+    log = str(smk.log[0]) if len(smk.log) else None
+    run_command(smk, run_logged, trm_argv(smk.params.job["command"], io), log)

@@ -134,6 +134,22 @@ class Workflow:
         settings = job_settings(job, command, self.sections(wildcards), rule_keys())
         return {"command": command, "settings": settings}
 
+    def experiment_of(self, wildcards: Mapping[str, str]) -> str | None:
+        """The experiment whose config a job with these wildcards reads (a shared dataset or
+        checkpoint: the first experiment of the run that defines it)."""
+        if "exp" in wildcards:
+            return wildcards["exp"]
+        if "grid" in wildcards:
+            return self.grid_base(wildcards["grid"])
+        for section, wildcard in (("dataset", "dataset"), ("checkpoint", "ckpt")):
+            if wildcard in wildcards:
+                return next(
+                    e
+                    for e in self.run
+                    if (self.exp(e).get(section) or {}).get("name") == wildcards[wildcard]
+                )
+        return None
+
     # ---- datasets and weights --------------------------------------------------------------------
 
     def data_dir(self, exp: str) -> str:

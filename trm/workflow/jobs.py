@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from trm.settings import spec_of
+from trm.settings import spec_of, specs
 from trm.settings_export import select
 
 
@@ -40,7 +40,8 @@ class Job:
         return {k for _, keys in self.reads() if keys for k in keys}
 
 
-# Job name (the key rules pass to the `job` getter; `use rule` copies share it) -> Job.
+# Job name = the name of the rule that runs it (the key it passes to the `job` getter; the adapter
+# finds the job's config keys by its rule's name) -> Job.
 JOBS: dict[str, Job] = {
     "generate_arc_tasks": Job("prepare arc-tasks", "dataset.generate"),
     "prepare_arc": Job("prepare arc", "dataset"),
@@ -52,6 +53,8 @@ JOBS: dict[str, Job] = {
     "predict_ids": Job("predict", "predict", "analyses:halt_max_steps,puzzle_id_seed"),
     "predict_adapt": Job("predict", "predict"),
     "score": Job("score {kind}", "score"),
+    "score_ids": Job("score {kind}", "score"),
+    "score_adapt": Job("score {kind}", "score"),
     "score_compare": Job("compare runs", "score"),
     "score_grid": Job("compare runs", "score"),
     "sweep_grid": Job("compare sweep", "score", "sweep:levels"),
@@ -115,6 +118,26 @@ def job_settings(
             out[key] = value
     # A command not declared yet (migration) gets the sections as configured.
     return select(cmd.settings, out) if cmd is not None else out
+
+
+def setting_sections(
+    job: Job, command_name: str, rule_keys: Mapping[str, Iterable[str]]
+) -> dict[str, str]:
+    """Each setting `command_name` can read from the config -> the section path this job reads
+    it from (what a failing job names: trm.workflow.experiments.Workflow.config_keys)."""
+    cmd = declared(command_name)
+    if cmd is None:
+        return {}
+    claimed = job.claimed()
+    out: dict[str, str] = {}
+    for spec in specs(cmd.settings):
+        for path, keys in job.reads() if spec.config else ():
+            if spec.name in rule_keys.get(path, ()):
+                continue
+            if (spec.name in keys) if keys else (spec.name not in claimed):
+                out[spec.name] = path
+                break
+    return out
 
 
 def declared_default(command_name: str, key: str) -> Any:
