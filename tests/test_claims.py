@@ -255,7 +255,7 @@ def test_on_the_cpu_default_every_claim_is_not_run_or_not_comparable_with_its_re
             assert "is not in the claim's setting: it is a smoke run" in e["reason"], e["id"]
     arc = entries["trm-arc-agi-1"]
     assert arc["reason"].startswith("arc-generated is not in the claim's setting")
-    assert "dataset.num_aug is 8, the claim's 1000" in arc["reason"]
+    assert "dataset.num_aug is 16, the claim's 1000" in arc["reason"]
     assert arc["ours"]["value"] == pytest.approx(45.0) and arc["ours"]["n"] == 400
     assert "it trained its own weights" in entries["fork-voting-gain"]["reason"]
     assert "it was measured on the CPU (AMD EPYC)" in entries["fork-trm-throughput"]["reason"]

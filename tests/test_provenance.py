@@ -233,7 +233,7 @@ def test_manifest_command_is_quoted(tmp_path, kind):
 
 
 def test_report_shows_a_manifest_command_quoted(tmp_path):
-    from trm.report.inputs import manifest_summary
+    from trm.report.manifest import manifest_summary
 
     argv = ["trm", "prepare", "sudoku", "--out", HOSTILE]
     for command in (argv, shlex.join(argv)):  # an argv list (older manifests) or the line

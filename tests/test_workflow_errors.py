@@ -115,7 +115,7 @@ def test_advice_names_the_flag_at_the_shell_and_the_key_in_the_workflow(monkeypa
         ),
         (
             "config/experiments/sudoku-extreme-mlp.yaml",
-            "prepare_sudoku",
+            "prepare_grid",
             {"dataset": "sudoku-extreme-1k-aug1000"},
             {"--source": "experiments.sudoku-extreme-mlp.dataset.source"},
             ["--out"],
@@ -258,15 +258,15 @@ def sudoku_job(tmp_path: Path, source: str) -> SimpleNamespace:
         },
     }
     wildcards = Named(dataset="sud-csv")
-    job = Workflow(copy.deepcopy(config), CONFIGS).job("prepare_sudoku", wildcards)
+    job = Workflow(copy.deepcopy(config), CONFIGS).job("prepare_grid", wildcards)
     return SimpleNamespace(
         config=config,
-        rule="prepare_sudoku",
+        rule="prepare_grid",
         wildcards=wildcards,
         params=Named(job=job),
         input=Named(),
         output=Named(data=str(tmp_path / "data/sud-csv"), prov=str(tmp_path / "d.provenance.json")),
-        log=[str(tmp_path / "logs/prepare_sudoku/sud-csv.log")],
+        log=[str(tmp_path / "logs/prepare_grid/sud-csv.log")],
         threads=1,
         resources=Named(),
     )
@@ -283,7 +283,7 @@ def test_a_failed_job_is_one_line_naming_the_config_key(tmp_path, monkeypatch, c
     assert e.value.code == 1
     line = one_error_line(capsys.readouterr().err)
     assert line.startswith(
-        "prepare_sudoku (dataset=sud-csv): trm prepare sudoku: error: "
+        "prepare_grid (dataset=sud-csv): trm prepare sudoku: error: "
         "experiments.sud.dataset.source (--source) csv:csv"
     )
     assert line.endswith(f"(log: {smk.log[0]})")
@@ -378,7 +378,7 @@ def test_failing_workflow_jobs_print_one_line_naming_the_key(tmp_path):
             "`experiments.verify.checkpoint.path: /path/to/ckpt`",
             "experiments.verify.checkpoint.repo_id",
         ],
-        "prepare_sudoku (dataset=sud-csv): trm prepare sudoku: error: ": [
+        "prepare_grid (dataset=sud-csv): trm prepare sudoku: error: ": [
             "experiments.sud-csv.dataset.source (--source) csv:csvdir"
         ],
         "prepare_arc (dataset=arc-bad): trm prepare arc: error: ": [
