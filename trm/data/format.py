@@ -78,7 +78,12 @@ def read_metadata(root: str | os.PathLike, split: str) -> DatasetMetadata:
     raw = read_json(path, "dataset metadata", max_bytes=MAX_METADATA_BYTES)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a JSON object of dataset fields")
-    known = {k: raw[k] for k in DatasetMetadata.__dataclass_fields__ if k in raw}
+    # null is missing, except where the reference allows it (no ignored label)
+    known = {
+        k: raw[k]
+        for k in DatasetMetadata.__dataclass_fields__
+        if k in raw and (raw[k] is not None or k == "ignore_label_id")
+    }
     missing = set(DatasetMetadata.__dataclass_fields__) - set(known) - {"total_puzzles", "sets"}
     if missing:
         raise InputError(f"{path}: missing field(s) {sorted(missing)}")
