@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -12,9 +11,9 @@ import torch
 import yaml
 
 from trm.cli import main
-from trm.data.format import DatasetMetadata, array_path, write_metadata
+from trm.data.puzzle_csv import write_identifiers, write_single_example_split
 
-SEQ, VOCAB, IDS, ROWS = 4, 6, 3, 3
+SEQ, VOCAB, IDS, ROWS = 4, 6, 1, 3
 ARCH = {
     "name": "recursive_reasoning.trm@TinyRecursiveReasoningModel_ACTV1",
     "loss": {"name": "losses@ACTLossHead", "loss_type": "stablemax_cross_entropy"},
@@ -56,38 +55,14 @@ def write_checkpoint(folder: Path, arch: dict | None = None, step: int = 1) -> P
 
 
 def write_dataset(root: Path, **meta_changes: object) -> Path:
-    """A dataset of ROWS test (and train) examples of SEQ tokens; `meta_changes` edit
-    dataset.json after it is written."""
+    """A dataset of ROWS test (and train) examples of SEQ tokens, one puzzle each (the Sudoku
+    layout); `meta_changes` replace fields of dataset.json."""
     rng = np.random.default_rng(0)
     inputs = rng.integers(0, VOCAB, size=(ROWS, SEQ)).astype(np.uint8)
-    arrays = {
-        "inputs": inputs,
-        "labels": inputs.copy(),
-        "puzzle_identifiers": np.arange(1, ROWS + 1, dtype=np.int32) % IDS,
-        "puzzle_indices": np.arange(ROWS + 1, dtype=np.int32),
-        "group_indices": np.arange(ROWS + 1, dtype=np.int32),
-    }
     for split in ("train", "test"):
-        for name, arr in arrays.items():
-            p = array_path(root, split, name)
-            p.parent.mkdir(parents=True, exist_ok=True)
-            np.save(p, arr)
-        meta = DatasetMetadata(
-            pad_id=0,
-            ignore_label_id=0,
-            blank_identifier_id=0,
-            vocab_size=VOCAB,
-            seq_len=SEQ,
-            num_puzzle_identifiers=IDS,
-            total_groups=ROWS,
-            mean_puzzle_examples=1.0,
-            total_puzzles=ROWS,
-        )
-        write_metadata(root, split, meta)
-        if meta_changes:
-            path = root / split / "dataset.json"
-            path.write_text(json.dumps({**json.loads(path.read_text()), **meta_changes}))
-    (root / "identifiers.json").write_text(json.dumps(["<blank>", "a", "b"]))
+        (root / split).mkdir(parents=True, exist_ok=True)
+        write_single_example_split(root, split, inputs, inputs.copy(), 1, VOCAB, meta_changes)
+    write_identifiers(root)
     return root
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from trm.errors import InputError, InputNotFoundError
 from trm.limits import (
     MAX_EXAMPLES,
+    MAX_PUZZLE_IDENTIFIERS,
     MAX_PUZZLES,
     NpyHeader,
     check_dataset_fields,
@@ -28,6 +29,7 @@ from trm.limits import (
 from trm.utils import read_json
 
 MAX_METADATA_BYTES = 1 << 20  # dataset.json is a few hundred bytes
+MAX_IDENTIFIERS_BYTES = MAX_PUZZLE_IDENTIFIERS * 256  # ARC names take ~30 bytes each
 
 FIELDS: tuple[str, ...] = (
     "inputs",
@@ -156,5 +158,10 @@ def load_split(
 
 
 def read_identifiers(root: str | os.PathLike) -> list[str]:
+    """identifiers.json: the puzzle names, index = identifier (bounded: at most
+    MAX_PUZZLE_IDENTIFIERS names of a few hundred bytes)."""
     path = Path(root) / "identifiers.json"
-    return read_json(path, "identifiers")
+    names = read_json(path, "identifiers", max_bytes=MAX_IDENTIFIERS_BYTES)
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise InputError(f"{path}: expected a JSON list of puzzle names")
+    return names
