@@ -218,6 +218,35 @@ def test_a_file_added_after_the_fetch_is_refused(fetched: Path) -> None:
         read_state_dict(weights)
 
 
+def test_a_link_added_to_a_fetched_folder_is_refused(fetched: Path, tmp_path: Path) -> None:
+    elsewhere = write_checkpoint(tmp_path / "elsewhere", step=7)
+    (fetched / "step_9").symlink_to(elsewhere / "step_7")
+    weights, _ = resolve_checkpoint(fetched)
+    with pytest.raises(CheckpointError, match=r"step_9: not listed"):
+        read_state_dict(weights)
+
+
+def test_a_link_to_a_changed_fetched_file_is_refused(fetched: Path, tmp_path: Path) -> None:
+    torch.save({"x": torch.zeros(1)}, fetched / "step_1")
+    (tmp_path / "mine").symlink_to(fetched / "step_1")
+    with pytest.raises(CheckpointError, match="differs"):
+        read_state_dict(tmp_path / "mine")
+
+
+def test_a_refetch_of_a_changed_folder_is_refused(fetched: Path, tmp_path: Path) -> None:
+    """A fetched folder copied on with `--path`: its record is checked, so a changed or added
+    file does not come out with a fresh checksums.json."""
+    fetch_checkpoint(str(fetched.parent), tmp_path / "copy", progress=False)  # intact: fine
+    (fetched / "step_9").write_bytes((fetched / "step_1").read_bytes())
+    with pytest.raises(CheckpointError, match="step_9: not listed"):
+        fetch_checkpoint(str(fetched.parent), tmp_path / "again", progress=False)
+    (fetched / "step_9").unlink()
+    (fetched / "all_config.yaml").write_text("arch: {hidden_size: 8}\n")
+    with pytest.raises(CheckpointError, match="all_config.yaml: sha256 .* differs"):
+        fetch_checkpoint(str(fetched), tmp_path / "again", progress=False)
+    assert not (tmp_path / "again").exists()
+
+
 @pytest.mark.parametrize(
     "content", ["not json", "[1, 2]", '{"files": [1]}', '{"files": {"run/step_1": 5}}']
 )

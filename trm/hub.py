@@ -347,6 +347,13 @@ def fetch_checkpoint(
             f"no file in {source!r} matches --include {list(include or [])} (files: {sorted(rels)[:10]})"
         )
     expected = parse_expected_sha256(expect_sha256)
+    if kind == "local":
+        # an earlier fetch's checksums.json covering the source is checked as at load, so a
+        # changed or added file cannot come out of a re-fetch with a fresh record
+        from trm.model.checkpoint import verify_checksum
+
+        for rel in selected:
+            verify_checksum(root / rel)
     with atomic_dir(out) as tmp:
         checksums: dict[str, str] = {}
         sizes: dict[str, int] = {}

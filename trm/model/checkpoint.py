@@ -108,18 +108,41 @@ def find_checksums(path: str | os.PathLike) -> Path | None:
 
 
 def verify_checksum(path: str | os.PathLike) -> str | None:
-    """Check a checkpoint file against the checksums.json that covers it (find_checksums).
+    """Check a checkpoint file against the checksums.json that covers it (find_checksums), by
+    the path it was named by and, when that is a link, by the file it leads to.
 
     Returns the verified sha256, or None when no checksums.json covers the file (a training
     run, a folder copied by hand: loaded as it is). A file the checksums.json does not list,
     or whose sha256 differs from the recorded one, is refused naming the file (and both
     hashes): the folder changed after `trm fetch-checkpoint` wrote it."""
-    from trm.utils import read_json, sha256_file
+    from trm.utils import sha256_file
 
     path = Path(path)
-    record_path = find_checksums(path)
-    if record_path is None:
-        return None
+    got = None
+    for where in dict.fromkeys([Path(os.path.abspath(path)), Path(os.path.realpath(path))]):
+        record_path = find_checksums(where)
+        if record_path is None:
+            continue
+        want = _recorded_sha256(record_path, where.relative_to(record_path.parent).as_posix())
+        if want is None:
+            raise CheckpointError(
+                f"{path}: not listed in {record_path}, which covers this folder (a file added "
+                "after the fetch?): refused; fetch the checkpoint again with `trm fetch-checkpoint`"
+            )
+        got = got or sha256_file(path)
+        if got != want.strip().lower():
+            raise CheckpointError(
+                f"{path}: sha256 {got} differs from {want} recorded in {record_path} (the file "
+                "changed after it was fetched: corrupted or replaced); refused"
+            )
+    return got
+
+
+def _recorded_sha256(record_path: Path, rel: str) -> str | None:
+    """The sha256 a checksums.json records for `rel` (None: not listed); a file that is not
+    such a record is refused, naming it."""
+    from trm.utils import read_json
+
     record = read_json(record_path, "checksums file", max_bytes=MAX_CHECKSUMS_BYTES)
     files = record.get("files") if isinstance(record, dict) else None
     if not isinstance(files, dict) or not all(
@@ -129,20 +152,7 @@ def verify_checksum(path: str | os.PathLike) -> str | None:
             f'{record_path}: not a checksums record (expected {{"files": {{relative path: '
             "sha256}}}}, as `trm fetch-checkpoint` writes it)"
         )
-    rel = Path(os.path.abspath(path)).relative_to(record_path.parent).as_posix()
-    want = files.get(rel)
-    if want is None:
-        raise CheckpointError(
-            f"{path}: not listed in {record_path}, which covers this folder (a file added after "
-            "the fetch?): refused; fetch the checkpoint again with `trm fetch-checkpoint`"
-        )
-    got = sha256_file(path)
-    if got != want.strip().lower():
-        raise CheckpointError(
-            f"{path}: sha256 {got} differs from {want} recorded in {record_path} (the file "
-            "changed after it was fetched: corrupted or replaced); refused"
-        )
-    return got
+    return files.get(rel)
 
 
 def check_finite(state_dict: dict[str, torch.Tensor], source: str | os.PathLike) -> None:
