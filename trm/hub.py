@@ -71,6 +71,69 @@ def _list_files(root: Path) -> list[str]:
     return out
 
 
+# --------------------------------------------------------------------------------------------
+# Containment: nothing outside the source reaches the output
+# --------------------------------------------------------------------------------------------
+
+MAX_LINK_HOPS = 40  # as the operating system's own limit on a chain of symbolic links
+_HUB_REPO_PREFIXES = ("models--", "datasets--", "spaces--")
+
+
+def _hub_blobs(root: Path) -> Path | None:
+    """`<repo>/blobs` when `root` lies in a snapshot of the Hugging Face cache
+    (`<repo>/snapshots/<commit>/...`), whose files are links into that folder."""
+    for folder in (root, *root.parents):
+        repo = folder.parent.parent
+        if folder.parent.name == "snapshots" and repo.name.startswith(_HUB_REPO_PREFIXES):
+            return repo / "blobs"
+    return None
+
+
+def _within(path: Path, roots: Sequence[Path]) -> bool:
+    return any(path == r or r in path.parents for r in roots)
+
+
+def _escape(link: Path, roots: Sequence[Path]) -> str | None:
+    """Where the chain of links starting at `link` first leaves `roots`, else None. Every hop
+    is checked, not only the last one: a chain through a folder outside is refused even when
+    it ends inside."""
+    current = link
+    for _ in range(MAX_LINK_HOPS):
+        step = current.parent / os.readlink(current)
+        # the folders leading to the target resolved; its own name is the next hop
+        if step.name in ("", ".", ".."):
+            step = Path(os.path.realpath(step))
+        else:
+            step = Path(os.path.realpath(step.parent)) / step.name
+        if not _within(step, roots):
+            return str(step)
+        if not step.is_symlink():
+            return None
+        current = step
+    return f"a chain of more than {MAX_LINK_HOPS} links (a loop)"
+
+
+def check_contained(root: Path, paths: Iterable[Path] | None = None) -> None:
+    """Refuse symbolic links that lead outside the source `root`: every link under `root`
+    (hidden folders included), or only `paths` when given (the files taken from the folder of
+    a single weights file). A snapshot of the Hugging Face cache may link into its own
+    `blobs/` folder, as huggingface_hub makes it. One line names the first such link."""
+    real = Path(os.path.realpath(root))
+    roots = [real, *([b] if (b := _hub_blobs(real)) is not None else [])]
+    if paths is None:
+        paths = (
+            Path(d) / n
+            for d, dirs, files in os.walk(root, followlinks=False)
+            for n in sorted(dirs) + sorted(files)
+        )
+    for p in paths:
+        if p.is_symlink() and (where := _escape(p, roots)) is not None:
+            raise InputError(
+                f"{p}: a link to {where}, outside the checkpoint source {root}: refused (the "
+                "output would hold a file from elsewhere); nothing was written"
+            )
+
+
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link when possible (checkpoints reach GB; the Hub cache holds real blob files)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -274,15 +337,18 @@ def fetch_checkpoint(
             root, rels = src_path.parent, [src_path.name]
             from trm.model.checkpoint import ARCH_CONFIG_FILE
 
-            # keep the run's config beside a single weights file
+            # keep the run's config beside a single weights file (the file named is the user's)
+            check_contained(root, [root / ARCH_CONFIG_FILE])
             rels += [ARCH_CONFIG_FILE] if (root / ARCH_CONFIG_FILE).is_file() else []
         else:
+            check_contained(src_path)
             root, rels = src_path, _list_files(src_path)
     elif _REPO_ID_RE.match(source) and not source.startswith((".", "/", "~")):
         kind = "hub"
         root = download_snapshot(
             source, revision, include, cache_dir, timeout_s, deadline_s, endpoint, progress
         )
+        check_contained(root)
         rels = _list_files(root)
         commit = root.name  # snapshots/<commit hash>
     else:
@@ -296,6 +362,13 @@ def fetch_checkpoint(
             f"no file in {source!r} matches --include {list(include or [])} (files: {sorted(rels)[:10]})"
         )
     expected = parse_expected_sha256(expect_sha256)
+    if kind == "local":
+        # an earlier fetch's checksums.json covering the source is checked as at load, so a
+        # changed or added file cannot come out of a re-fetch with a fresh record
+        from trm.model.checkpoint import verify_checksum
+
+        for rel in selected:
+            verify_checksum(root / rel)
     with atomic_dir(out) as tmp:
         checksums: dict[str, str] = {}
         sizes: dict[str, int] = {}

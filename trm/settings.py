@@ -414,17 +414,23 @@ def check(settings: Any, where: str | None = None) -> None:
             _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
 
 
-def check_values(cls: type, values: Mapping[str, Any], where: str) -> None:
+def check_values(
+    cls: type, values: Mapping[str, Any], where: str, sep: str = "."
+) -> dict[str, Any]:
     """Check the values a mapping gives some of `cls`'s settings (a config section read by a
-    command): the same types, bounds and choices as on the command line, one line naming
-    `where.key`. Keys `cls` does not declare are not its business here."""
+    command, the fields of a file): the same types, bounds and choices as on the command line,
+    one line naming `where<sep>key`. Keys `cls` does not declare are not its business here.
+    Returns the checked values as their declared types."""
+    out: dict[str, Any] = {}
     for spec in specs(cls):
         if spec.name in values and values[spec.name] is not None:
-            name = f"{where}.{spec.name}"
+            name = f"{where}{sep}{spec.name}"
             value = coerce(spec, values[spec.name], name)
             items = value.values() if spec.is_mapping else value if spec.is_list else [value]
             for i, v in enumerate(items):
                 _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
+            out[spec.name] = value
+    return out
 
 
 def from_mapping(cls: type, values: Mapping[str, Any], where: str) -> Any:

@@ -211,11 +211,16 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
         f.write("\n")
 
 
-def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """Read JSON, turning a parse error into one that names the file, line and column."""
+def read_json(
+    path: str | os.PathLike, what: str = "JSON file", max_bytes: int | None = None
+) -> Any:
+    """Read JSON, turning a parse error into one that names the file, line and column.
+    `max_bytes`: refuse a larger file before reading it (one line naming the limit)."""
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"{what} not found: {path}")
+    if max_bytes is not None and path.is_file() and (n := path.stat().st_size) > max_bytes:
+        raise InputError(f"{path}: {n:,} bytes exceeds the limit of {max_bytes:,} for a {what}")
     try:
         with open(path) as f:
             return json.load(f)
@@ -225,6 +230,8 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise InputError(
             f"{path}: malformed JSON ({e.msg} at line {e.lineno}, column {e.colno})"
         ) from e
+    except RecursionError as e:
+        raise InputError(f"{path}: malformed JSON (nested too deeply)") from e
 
 
 def read_format_doc(

@@ -87,7 +87,7 @@ COMMANDS = [
             f"score {k.name}",
             ScoreSettings,
             _score_grid(k.title),
-            help=f"{k.title}: exact (whole grid) and cell accuracy with 95 % intervals",
+            help=f"{k.title}: exact (whole grid) and cell accuracy with 95 %% intervals",
         )
         for k in KINDS.values()
         if not k.voted

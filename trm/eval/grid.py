@@ -36,7 +36,7 @@ def grid_accuracy(
     arrays = load_split(data_dir, "test")
     labels, ds_inputs = arrays["labels"], arrays["inputs"]
     pred_path = Path(pred_path)
-    data = read_predictions(pred_path)
+    data = read_predictions(pred_path, data_dir)
     preds, inputs = data.preds, data.inputs
     check_prediction_values(data, meta.vocab_size)
     if preds.shape != labels.shape:

@@ -24,6 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from trm.errors import UserError
+from trm.limits import (
+    MAX_EXAMPLES,
+    MAX_PADDING_ROWS,
+    MAX_SEQ_LEN,
+    MAX_TRAJECTORY_STEPS,
+    NpyHeader,
+    check_rows,
+    npy_header,
+)
 from trm.utils import atomic_path
 
 
@@ -94,18 +103,83 @@ def write_predictions(path: str | os.PathLike, **arrays: np.ndarray) -> None:
         np.savez(f, **out)
 
 
-def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
-    """Arrays of an .npz; stored (uncompressed) members are memory-mapped, not copied.
+@dataclass(frozen=True)
+class RowBounds:
+    """What a predictions file may hold, known before any member is read: at most `rows` rows
+    (`why` says where that comes from) of exactly `seq_len` tokens when known."""
 
-    np.load reads each member through zipfile (a copy and a CRC over ~1.7 GB for the full ARC
-    evaluation set, most of the scoring time); a memory map reads only what is used.
+    rows: int
+    seq_len: int | None
+    why: str
+
+
+ANY_DATASET = RowBounds(MAX_EXAMPLES, None, "the limit on the examples of a dataset split")
+
+
+def dataset_bounds(data_dir: str | os.PathLike) -> RowBounds:
+    """The bounds the test split of `data_dir` implies (read from its .npy headers only): one
+    row per test example, plus the blank rows a reference evaluation pads its last batch with."""
+    from trm.data.format import check_split_headers
+
+    n, seq_len = check_split_headers(data_dir, "test")["inputs"].shape
+    why = f"{n:,} test examples of {data_dir} + {MAX_PADDING_ROWS:,} padding rows"
+    return RowBounds(n + MAX_PADDING_ROWS, seq_len, why)
+
+
+def _check_header(path: Path, spec: FieldSpec, head: NpyHeader, bounds: RowBounds) -> None:
+    """A member's header against its declaration and the bounds, before its data is read."""
+    where = f"{path}: field '{spec.name}'"
+    if len(head.shape) != spec.ndim:
+        raise UserError(f"{where} must be {spec.ndim}-D, got shape {head.shape}")
+    if head.dtype.kind not in spec.kinds:
+        what = {"iu": "integers", "u": "unsigned integers"}.get(spec.kinds, "floats")
+        raise UserError(f"{where} must hold {what}, got {head.dtype}")
+    check_rows(where, head.shape[0], bounds.rows, bounds.why)
+    if spec.ndim == 2 and spec.name in STEP_FIELDS:
+        if head.shape[1] > MAX_TRAJECTORY_STEPS:
+            raise UserError(
+                f"{where}: {head.shape[1]:,} steps exceeds the limit of {MAX_TRAJECTORY_STEPS:,}"
+            )
+    elif spec.ndim == 2:
+        limit = bounds.seq_len or MAX_SEQ_LEN
+        if head.shape[1] > limit:
+            raise UserError(
+                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of {limit:,}"
+                + (" (the dataset's seq_len)" if bounds.seq_len else "")
+            )
+
+
+def _npz_arrays(path: Path, bounds: RowBounds) -> dict[str, np.ndarray]:
+    """The declared fields of an .npz; stored (uncompressed) members are memory-mapped.
+
+    Every member's header is read and checked first (declaration, object dtype, bounds, the
+    length the archive records), so a small file that decompresses into gigabytes is refused
+    before anything is decompressed; undeclared members are never read. np.load would read
+    each member through zipfile (a copy and a CRC over ~1.7 GB for the full ARC evaluation
+    set, most of the scoring time); a memory map reads only what is used.
     """
+    known = {f.name: f for f in FIELDS}
     out: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as zf, open(path, "rb") as f:
+        members = {}
         for info in zf.infolist():
             key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
-            arr = None
-            if info.compress_type == zipfile.ZIP_STORED:
+            if key in known:
+                members[key] = info
+        heads: dict[str, NpyHeader] = {}
+        for key, info in members.items():
+            with zf.open(info) as member:
+                head = npy_header(member, f"{path}: field '{key}'")
+            _check_header(path, known[key], head, bounds)
+            if head.offset + head.nbytes != info.file_size:
+                raise UserError(
+                    f"{path}: field '{key}': its header implies {head.offset + head.nbytes:,} "
+                    f"bytes but the archive records {info.file_size:,} (a corrupted or forged file)"
+                )
+            heads[key] = head
+        for key, info in members.items():
+            head, arr = heads[key], None
+            if info.compress_type == zipfile.ZIP_STORED and head.nbytes > 0:
                 # local file header: 30 bytes, then the name and the extra field
                 f.seek(info.header_offset)
                 local = f.read(30)
@@ -115,19 +189,15 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
                     + int.from_bytes(local[26:28], "little")
                     + int.from_bytes(local[28:30], "little")
                 )
-                f.seek(start)
-                version = np.lib.format.read_magic(f)
-                read_header = (
-                    np.lib.format.read_array_header_1_0
-                    if version == (1, 0)
-                    else np.lib.format.read_array_header_2_0
+                order = "F" if head.fortran else "C"
+                arr = np.memmap(
+                    path,
+                    dtype=head.dtype,
+                    mode="r",
+                    offset=start + head.offset,
+                    shape=head.shape,
+                    order=order,
                 )
-                shape, fortran, dtype = read_header(f)
-                if not dtype.hasobject and np.prod(shape) > 0:
-                    order = "F" if fortran else "C"
-                    arr = np.memmap(
-                        path, dtype=dtype, mode="r", offset=f.tell(), shape=shape, order=order
-                    )
             if arr is None:
                 with zf.open(info) as member:
                     arr = np.lib.format.read_array(member, allow_pickle=False)
@@ -135,13 +205,22 @@ def _npz_arrays(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def read_predictions(path: str | os.PathLike) -> Predictions:
-    """Open a predictions file and check its fields: names, kinds, ranks, matching row counts."""
+def read_predictions(
+    path: str | os.PathLike, data_dir: str | os.PathLike | None = None
+) -> Predictions:
+    """Open a predictions file and check its fields: names, kinds, ranks, matching row counts.
+
+    With `data_dir`, no member may be larger than that dataset's test split implies
+    (dataset_bounds); without, the general limits apply (trm.limits). Either way every check
+    is made on the members' headers, before their data is read."""
     path = Path(path)
     if not path.exists():
         raise UserError(f"predictions file not found: {path}")
+    bounds = dataset_bounds(data_dir) if data_dir is not None else ANY_DATASET
     try:
-        data = _npz_arrays(path)
+        data = _npz_arrays(path, bounds)
+    except UserError:
+        raise
     except Exception as e:  # zip / header errors from a corrupt or foreign file
         raise UserError(f"{path}: not a readable .npz file ({e})") from e
     missing = [k for k in REQUIRED if k not in data]
@@ -149,20 +228,11 @@ def read_predictions(path: str | os.PathLike) -> Predictions:
         raise UserError(f"{path}: missing field(s) {missing} (has {sorted(data)})")
     n = len(data["puzzle_identifiers"])
     for spec in FIELDS:
-        if spec.name not in data:
-            continue
-        arr = data[spec.name]
-        if arr.ndim != spec.ndim:
+        if spec.name in data and len(data[spec.name]) != n:
             raise UserError(
-                f"{path}: field '{spec.name}' must be {spec.ndim}-D, got shape {arr.shape}"
+                f"{path}: field '{spec.name}' has {len(data[spec.name])} rows, "
+                f"puzzle_identifiers has {n}"
             )
-        if len(arr) != n:
-            raise UserError(
-                f"{path}: field '{spec.name}' has {len(arr)} rows, puzzle_identifiers has {n}"
-            )
-        if arr.dtype.kind not in spec.kinds:
-            what = {"iu": "integers", "u": "unsigned integers"}.get(spec.kinds, "floats")
-            raise UserError(f"{path}: field '{spec.name}' must hold {what}, got {arr.dtype}")
     if data["inputs"].shape != data["preds"].shape:
         raise UserError(
             f"{path}: inputs {data['inputs'].shape} and preds {data['preds'].shape} differ in shape"
@@ -284,6 +354,6 @@ def load_predictions(
     path: str | os.PathLike, data_dir: str | os.PathLike, allow_prefix: bool = False
 ) -> Predictions:
     """`read_predictions` followed by `check_matches_dataset`."""
-    pred = read_predictions(path)
+    pred = read_predictions(path, data_dir)
     check_matches_dataset(pred, data_dir, allow_prefix=allow_prefix)
     return pred

@@ -26,6 +26,7 @@ from trm.data.arc import ArcTask
 from trm.data.arc_sources import load_subsets
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.errors import InputNotFoundError, UserError
+from trm.limits import LLM_MAX_JSON_BYTES, LLM_MAX_LINE_BYTES, LLM_MAX_RECORDS
 from trm.llm.config import PrepareConfig, recorded
 from trm.llm.prompt import chat_messages, grid_to_text
 from trm.utils import atomic_dir, sha256_file
@@ -249,26 +250,53 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
     return manifest
 
 
-def read_jsonl(path: str | os.PathLike, what: str) -> list[dict]:
+def read_jsonl(
+    path: str | os.PathLike,
+    what: str,
+    max_records: int = LLM_MAX_RECORDS,
+    max_bytes: int | None = None,
+) -> list[dict]:
+    """The JSON objects of a JSON-lines file, bounded before they are read: at most
+    `max_bytes` (default: `max_records` full lines), `max_records` records and
+    LLM_MAX_LINE_BYTES per line (trm.limits)."""
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"{what} not found: {path}")
+    limit = max_records * LLM_MAX_LINE_BYTES if max_bytes is None else max_bytes
+    if (n_bytes := path.stat().st_size) > limit:
+        raise UserError(f"{path}: {n_bytes:,} bytes exceeds the limit of {limit:,} for the {what}")
     out = []
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        n = 0
+        while line := f.readline(LLM_MAX_LINE_BYTES + 1):
+            n += 1
+            if len(line) > LLM_MAX_LINE_BYTES:
+                raise UserError(
+                    f"{path}: line {n} is longer than the limit of {LLM_MAX_LINE_BYTES:,} bytes"
+                )
             if not line.strip():
                 continue
+            if len(out) == max_records:
+                raise UserError(f"{path}: more than the limit of {max_records:,} {what}")
             try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise UserError(f"{path}: line {n}: malformed JSON ({e.msg})") from e
+                record = json.loads(line)
+            except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as e:
+                cause = getattr(e, "msg", None) or type(e).__name__
+                raise UserError(f"{path}: line {n}: malformed JSON ({cause})") from e
+            if not isinstance(record, dict):
+                raise UserError(f"{path}: line {n}: expected a JSON object")
+            out.append(record)
     return out
 
 
 def read_manifest(data_dir: str | os.PathLike) -> dict:
     from trm.utils import read_json
 
-    man = read_json(Path(data_dir) / "manifest.json", "LLM dataset manifest")
+    man = read_json(
+        Path(data_dir) / "manifest.json", "LLM dataset manifest", max_bytes=LLM_MAX_JSON_BYTES
+    )
+    if not isinstance(man, dict):
+        raise UserError(f"{Path(data_dir) / 'manifest.json'}: expected a JSON object")
     for key in ("max_new_tokens", "tokenizer", "config"):
         if key not in man:
             raise UserError(f"{Path(data_dir) / 'manifest.json'}: field {key!r} missing")

@@ -69,15 +69,19 @@ def _valid_grid(candidate: str) -> list[list[int]] | None:
         grid = json.loads(candidate)
     except (json.JSONDecodeError, RecursionError):
         return None
+    return grid if is_grid(grid) else None
+
+
+def is_grid(grid: object) -> bool:
+    """An ARC grid: a list of equal-length rows of colours 0..9, at most MAX_GRID x MAX_GRID."""
     if not isinstance(grid, list) or not 0 < len(grid) <= MAX_GRID:
-        return None
+        return False
     width = len(grid[0]) if isinstance(grid[0], list) else 0
     if not 0 < width <= MAX_GRID:
-        return None
-    for row in grid:
-        if not isinstance(row, list) or len(row) != width:
-            return None
-        for c in row:
-            if type(c) is not int or not 0 <= c <= 9:
-                return None
-    return grid
+        return False
+    return all(
+        isinstance(row, list)
+        and len(row) == width
+        and all(type(c) is int and 0 <= c <= 9 for c in row)
+        for row in grid
+    )

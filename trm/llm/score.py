@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,8 +26,9 @@ from trm.eval.arc import SUBMISSION_K, VoteResult, metrics_with_intervals, per_i
 from trm.eval.scoring import write_csv
 from trm.eval.stats import Bootstrap
 from trm.llm import schema as L
-from trm.llm.prepare import read_jsonl, read_manifest
-from trm.utils import atomic_dir, read_json, write_json
+from trm.llm.inputs import read_predictions, read_summary, read_test_tasks
+from trm.llm.prepare import read_manifest
+from trm.utils import atomic_dir, write_json
 
 if TYPE_CHECKING:
     from trm.cli.llm import LlmScoreSettings
@@ -58,8 +58,8 @@ def score(s: LlmScoreSettings) -> dict:
     per_input.csv (TRM's columns) and per_task.json into `s.out`; return the metrics."""
     data_dir, predictions = s.data, s.predictions
     man = read_manifest(data_dir)
-    truth = read_json(Path(data_dir) / "test_tasks.json", "LLM test tasks")
-    preds = read_jsonl(predictions, "LLM predictions")
+    truth = read_test_tasks(data_dir)
+    preds = read_predictions(predictions, man)
     by_input: dict[tuple[str, int], list[dict]] = {}
     for n, p in enumerate(preds, 1):
         try:
@@ -157,7 +157,7 @@ def _cost(files: list[str | os.PathLike]) -> dict:
     """Parameters, compute and tokens, from the train and predict summaries."""
     cost: dict = {}
     for path in files:
-        s = read_json(path, "LLM run summary")
+        s = read_summary(path, L.Cost.SUMMED)
         for key in L.Cost.FIRST_SEEN:
             if key in s:
                 cost.setdefault(key, s[key])

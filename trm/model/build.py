@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
+from trm.limits import check_model_settings
 from trm.presets import MODEL_GROUP, config_dir, preset_names
 
 if TYPE_CHECKING:
@@ -114,8 +115,11 @@ def parse_overrides(items: Sequence[str] | Mapping[str, str] | None) -> dict[str
         if "=" not in item:
             raise ModelConfigError(f"--arch-override {item!r}: expected key=value")
         k, v = item.split("=", 1)
-        out[k.strip()] = yaml.safe_load(v)
-    return out
+        try:
+            out[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise ModelConfigError(f"--arch-override {item!r}: not a YAML value ({e})") from e
+    return check_model_settings(out, "--arch-override", " ")
 
 
 # --------------------------------------------------------------------------------------------
@@ -212,6 +216,8 @@ def build_model(cfg: dict[str, Any], arch: str | None = None) -> nn.Module:
         raise ModelConfigError(
             f"unknown architecture {name!r} ({ARCH_KEY}); choose from {sorted(ARCHITECTURES)}"
         )
+    # every size and step count bounded before anything is allocated (trm.limits.ModelShape)
+    cfg = check_model_settings({str(k): v for k, v in cfg.items()}, "model config:", " ")
     return from_reference_config({k: v for k, v in cfg.items() if k != ARCH_KEY}, name)
 
 

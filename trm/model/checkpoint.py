@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from trm.errors import UserError
+from trm.hub import CHECKSUMS_FILE  # written by `trm fetch-checkpoint`
+from trm.limits import check_model_settings
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,10 @@ HRM_WEIGHTS_FILE = "checkpoint"
 _STEP_RE = re.compile(r"^step_(\d+)(\.pt|\.pth)?$")
 # Keys of all_config.yaml's `arch:` section that are not model-shape settings.
 _NON_MODEL_ARCH_KEYS = {"name", "loss"}
+CHECKSUMS_SEARCH_DEPTH = 3  # a weights file's folder and up to two folders above it
+MAX_CHECKSUMS_BYTES = 64 << 20  # one line per file of the checkpoint
+MAX_CONFIG_BYTES = 16 << 20  # all_config.yaml: a few KB
+_FINITE_CHUNK = 1 << 24  # elements checked at a time (the ARC puzzle table has ~450M)
 
 
 @dataclass
@@ -82,14 +88,101 @@ def _load_failure_reason(exc: Exception) -> str:
     return first or type(exc).__name__
 
 
+# --------------------------------------------------------------------------------------------
+# checksums.json (written by `trm fetch-checkpoint`) and finite weights
+# --------------------------------------------------------------------------------------------
+
+
+def find_checksums(path: str | os.PathLike) -> Path | None:
+    """The checksums.json that covers a checkpoint file: the nearest one in the file's folder or
+    up to CHECKSUMS_SEARCH_DEPTH - 1 folders above it (a fetch with `--include 'sub/*'` puts
+    the weights one folder below it). None when there is none: nothing to verify."""
+    folder = Path(os.path.abspath(path)).parent
+    for _ in range(CHECKSUMS_SEARCH_DEPTH):
+        if (folder / CHECKSUMS_FILE).is_file():
+            return folder / CHECKSUMS_FILE
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    return None
+
+
+def verify_checksum(path: str | os.PathLike) -> str | None:
+    """Check a checkpoint file against the checksums.json that covers it (find_checksums), by
+    the path it was named by and, when that is a link, by the file it leads to.
+
+    Returns the verified sha256, or None when no checksums.json covers the file (a training
+    run, a folder copied by hand: loaded as it is). A file the checksums.json does not list,
+    or whose sha256 differs from the recorded one, is refused naming the file (and both
+    hashes): the folder changed after `trm fetch-checkpoint` wrote it."""
+    from trm.utils import sha256_file
+
+    path = Path(path)
+    got = None
+    for where in dict.fromkeys([Path(os.path.abspath(path)), Path(os.path.realpath(path))]):
+        record_path = find_checksums(where)
+        if record_path is None:
+            continue
+        want = _recorded_sha256(record_path, where.relative_to(record_path.parent).as_posix())
+        if want is None:
+            raise CheckpointError(
+                f"{path}: not listed in {record_path}, which covers this folder (a file added "
+                "after the fetch?): refused; fetch the checkpoint again with `trm fetch-checkpoint`"
+            )
+        got = got or sha256_file(path)
+        if got != want.strip().lower():
+            raise CheckpointError(
+                f"{path}: sha256 {got} differs from {want} recorded in {record_path} (the file "
+                "changed after it was fetched: corrupted or replaced); refused"
+            )
+    return got
+
+
+def _recorded_sha256(record_path: Path, rel: str) -> str | None:
+    """The sha256 a checksums.json records for `rel` (None: not listed); a file that is not
+    such a record is refused, naming it."""
+    from trm.utils import read_json
+
+    record = read_json(record_path, "checksums file", max_bytes=MAX_CHECKSUMS_BYTES)
+    files = record.get("files") if isinstance(record, dict) else None
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise CheckpointError(
+            f'{record_path}: not a checksums record (expected {{"files": {{relative path: '
+            "sha256}}}}, as `trm fetch-checkpoint` writes it)"
+        )
+    return files.get(rel)
+
+
+def check_finite(state_dict: dict[str, torch.Tensor], source: str | os.PathLike) -> None:
+    """Refuse weights holding NaN or infinity, naming the first such tensor and its count."""
+    for key, value in state_dict.items():
+        if not (value.is_floating_point() or value.is_complex()):
+            continue
+        flat = value.reshape(-1)
+        bad = sum(
+            int((~torch.isfinite(flat[i : i + _FINITE_CHUNK])).sum())
+            for i in range(0, flat.numel(), _FINITE_CHUNK)
+        )
+        if bad:
+            raise CheckpointError(
+                f"{source}: tensor {key!r} holds {bad:,} non-finite value(s) (NaN or infinity) "
+                f"of {flat.numel():,}: corrupted or diverged weights are refused"
+            )
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """The state dict in a reference `step_N` file (or a checkpoint dict that nests one).
 
     The ONLY reader of weight files: never unpickles (weights_only=True), always on the CPU.
+    The file is verified against a checksums.json that covers it (verify_checksum) before it
+    is read, and weights that are not finite are refused (check_finite).
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointNotFoundError(f"checkpoint not found: {path}")
+    verify_checksum(path)
     try:
         with warnings.catch_warnings():  # torch's pickle-protocol note is noise for a user
             warnings.simplefilter("ignore", UserWarning)
@@ -112,6 +205,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         raise CheckpointError(
             f"{path}: expected a state dict (name -> tensor), got {type(obj).__name__}"
         )
+    check_finite(obj, path)
     return obj
 
 
@@ -189,24 +283,38 @@ def find_arch_config(weights: Path) -> Path | None:
     return None
 
 
-def read_arch_config(path: str | os.PathLike) -> dict[str, Any]:
-    """The model settings of a reference-style all_config.yaml (its `arch:` section, without
-    the keys that name the class and the loss)."""
+def read_run_config(path: str | os.PathLike) -> dict[str, Any]:
+    """A run's saved config (all_config.yaml) as a mapping: bounded in size, verified against a
+    checksums.json that covers it, parsed with yaml.safe_load."""
     import yaml
 
     path = Path(path)
+    if (n := path.stat().st_size) > MAX_CONFIG_BYTES:
+        raise CheckpointError(f"{path}: {n:,} bytes exceeds the limit of {MAX_CONFIG_BYTES:,}")
+    verify_checksum(path)
     try:
         raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as e:
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         raise CheckpointError(f"{path}: malformed YAML ({e})") from e
     if not isinstance(raw, dict):
         raise CheckpointError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def read_arch_config(path: str | os.PathLike) -> dict[str, Any]:
+    """The model settings of a reference-style all_config.yaml (its `arch:` section, without
+    the keys that name the class and the loss)."""
+    path = Path(path)
+    raw = read_run_config(path)
     arch = raw.get("arch", raw)
     if not isinstance(arch, dict) or "hidden_size" not in arch:
         raise CheckpointError(
             f"{path}: no model settings (expected an `arch:` section with hidden_size, ...)"
         )
-    settings = {k: v for k, v in arch.items() if k not in _NON_MODEL_ARCH_KEYS}
+    settings = {str(k): v for k, v in arch.items() if k not in _NON_MODEL_ARCH_KEYS}
+    # sizes and step counts bounded before any model is built (trm.limits.ModelShape)
+    where, sep = (f"{path}: arch", ".") if arch is not raw else (f"{path}:", " ")
+    settings = check_model_settings(settings, where, sep)
     if "name" in arch:  # which model code wrote it: trm, hrm, transformers_baseline, ...
         from trm.model import arch_from_reference_name
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ from trm.errors import UserError
 from trm.report.grids import GridInputs
 from trm.report.inputs import ExperimentInputs
 from trm.report.llm import LlmInputs
+from trm.settings import REQUIRED, Spec, coerce
 from trm.utils import read_json
 
 SECTIONS: dict[str, type] = {"experiments": ExperimentInputs, "grids": GridInputs, "llm": LlmInputs}
@@ -64,7 +66,24 @@ def _entries(path: str, spec: dict[str, Any], key: str) -> list[Any]:
             raise UserError(
                 f"{where} has unknown key(s) {sorted(unknown)}; known: {sorted(fields)}"
             )
-        out.append(cls(**e))
+        out.append(cls(**_typed(cls, e, where)))
+    return out
+
+
+def _typed(cls: type, values: dict[str, Any], where: str, sep: str = ".") -> dict[str, Any]:
+    """`values` checked against the types `cls` declares for them (trm.settings.coerce: a string
+    where a string is declared, a mapping for a mapping, null only where optional), one line
+    naming the file, the entry and the key. A list must be given as a list."""
+    hints = typing.get_type_hints(cls)
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in values:
+            continue
+        spec = Spec(name=f.name, type=hints[f.name], default=REQUIRED, role="setting", help="")
+        key = f"{where}{sep}{f.name}"
+        if spec.is_list and not isinstance(values[f.name], list | type(None)):
+            raise UserError(f"{key}: expected a list, got {values[f.name]!r}")
+        out[f.name] = coerce(spec, values[f.name], key)
     return out
 
 
@@ -76,11 +95,7 @@ def read_spec(path: str | os.PathLike) -> ReportSpec:
         raise UserError(f"{path}: expected a JSON object with keys {list(TOP_KEYS)}")
     if unknown := spec.keys() - set(TOP_KEYS):
         raise UserError(f"{path}: unknown key(s) {sorted(unknown)}; known: {list(TOP_KEYS)}")
-    records = spec.get("records", [])
-    if not isinstance(records, list) or not all(isinstance(r, str) for r in records):
-        raise UserError(f"{path}: 'records' must be a list of provenance record paths")
-    return ReportSpec(
-        title=str(spec.get("title", ReportSpec.title)),
-        records=records,
-        **{key: _entries(path, spec, key) for key in SECTIONS},
+    top = _typed(
+        ReportSpec, {k: spec[k] for k in ("title", "records") if k in spec}, f"{path}:", " "
     )
+    return ReportSpec(**top, **{key: _entries(path, spec, key) for key in SECTIONS})

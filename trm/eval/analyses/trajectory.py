@@ -48,7 +48,7 @@ class Trajectory:
 def load_trajectory(
     data_dir: str | os.PathLike, pred_path: str | os.PathLike, progress: bool = False
 ) -> Trajectory:
-    pred = read_predictions(pred_path)
+    pred = read_predictions(pred_path, data_dir)
     if not all(k in pred.optional for k in STEP_FIELDS):
         raise UserError(
             f"{pred_path}: no per-step fields {list(STEP_FIELDS)} (predict with --trajectory)"

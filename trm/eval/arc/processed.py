@@ -56,7 +56,7 @@ def process_predictions(
     data_dir = Path(data_dir)
     meta = read_metadata(data_dir, "test")
     expected_ids = dataset_row_identifiers(data_dir)
-    preds = read_predictions(pred_path)
+    preds = read_predictions(pred_path, data_dir)
     # the canvas is the dataset's (30x30 in the reference layout)
     side = canvas_side(meta.seq_len, f"{data_dir}/test/dataset.json: field seq_len")
     if preds.inputs.shape[1] != meta.seq_len:

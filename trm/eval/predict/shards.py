@@ -67,7 +67,7 @@ def save_shard(path: Path, answers: Answers) -> None:
 
 
 def load_shard(path: Path, rows: int, seq_len: int, step_count: int = 0) -> Answers:
-    with np.load(path) as z:
+    with np.load(path, allow_pickle=False) as z:
         preds, q = z["preds"], z["q_halt_logits"]
         steps = {k: z[k] for k in STEP_FIELDS if k in z.files}
     bad_steps = step_count and any(
