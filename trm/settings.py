@@ -39,6 +39,9 @@ Role = Literal["setting", "input", "output"]
 # ---- value kinds: one validator each, shared by every command and by the config schema ----------
 
 
+WHOLE_KINDS = ("count", "size", "seed")  # kinds of numbers that are whole
+
+
 @dataclass(frozen=True)
 class Range:
     """Bounds of a numeric setting. `kind` names what the number is, for messages and docs."""
@@ -47,18 +50,26 @@ class Range:
     min: float | None = None
     max: float | None = None
     min_exclusive: bool = False
+    max_exclusive: bool = False
+
+    @property
+    def whole(self) -> bool:
+        """Counts, sizes and seeds are whole numbers."""
+        return self.kind in WHOLE_KINDS
 
     def check(self, name: str, value: float) -> None:
         low_bad = self.min is not None and (
             value <= self.min if self.min_exclusive else value < self.min
         )
-        high_bad = self.max is not None and value > self.max
+        high_bad = self.max is not None and (
+            value >= self.max if self.max_exclusive else value > self.max
+        )
         if low_bad or high_bad:
             raise InputError(f"{name}: {value!r} is not a valid {self.kind} ({self.describe()})")
 
     def describe(self) -> str:
         lo = "" if self.min is None else f"{'>' if self.min_exclusive else '>='} {_num(self.min)}"
-        hi = "" if self.max is None else f"<= {_num(self.max)}"
+        hi = "" if self.max is None else f"{'<' if self.max_exclusive else '<='} {_num(self.max)}"
         return " and ".join(filter(None, [lo, hi])) or "any finite number"
 
     def schema(self) -> dict[str, Any]:
@@ -66,8 +77,21 @@ class Range:
         if self.min is not None:
             out["exclusiveMinimum" if self.min_exclusive else "minimum"] = self.min
         if self.max is not None:
-            out["maximum"] = self.max
+            out["exclusiveMaximum" if self.max_exclusive else "maximum"] = self.max
         return out
+
+
+def check_number(where: str, value: Any, bounds: Range | None = None) -> None:
+    """One number given outside a declaration (a Hydra override, a model setting): a number,
+    finite, whole where `bounds` counts things, within `bounds`; one line naming `where`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{where}: expected a number, got {value!r}")
+    if not math.isfinite(value):
+        raise InputError(f"{where}: {value!r} is not a finite number")
+    if bounds is not None:
+        if bounds.whole and not float(value).is_integer():
+            raise InputError(f"{where}: expected a whole number, got {value!r}")
+        bounds.check(where, value)
 
 
 def _num(x: float) -> str:

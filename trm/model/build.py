@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
 from trm.presets import MODEL_GROUP, config_dir, preset_names
+from trm.settings import PROBABILITY, Range, check_number, count, positive, size
 
 if TYPE_CHECKING:
     from torch import nn
@@ -33,6 +34,38 @@ FORWARD_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
 class ModelConfigError(UserError, ValueError):
     """A preset, override or dtype that does not give a model (a ValueError for older callers)."""
+
+
+# Bounds of the numeric model settings (presets, Hydra `model.key=value`, --arch-override, a
+# checkpoint's all_config.yaml), checked before a model is built: a NaN or negative epsilon, an
+# exploration probability above 1 or a width of 10^9 would otherwise train or run as garbage.
+# The sizes decide allocations, so they are bounded above (far beyond the paper's models:
+# hidden 512, 8 heads, 16 ACT steps, 16 puzzle-embedding positions).
+MODEL_BOUNDS: dict[str, Range] = {
+    "hidden_size": size(1, 65_536),
+    "num_heads": size(1, 4096),
+    "expansion": positive(256),
+    "H_cycles": count(1, 1024),
+    "L_cycles": count(1, 1024),
+    "H_layers": count(0, 1024),
+    "L_layers": count(0, 1024),
+    "halt_max_steps": count(1, 1 << 16),
+    "halt_exploration_prob": PROBABILITY,
+    "puzzle_emb_ndim": size(0, 65_536),
+    "puzzle_emb_len": size(0, 4096),
+    "rms_norm_eps": positive(1.0),
+    "rope_theta": positive(),
+}
+
+
+def check_model_settings(values: Mapping[str, Any], where: str = "model.{}") -> None:
+    """Refuse a model setting outside MODEL_BOUNDS, and any non-finite number, naming the key
+    as `where` formats it (one line, before anything is built)."""
+    for key, value in values.items():
+        if key in MODEL_BOUNDS and value is not None:
+            check_number(where.format(key), value, MODEL_BOUNDS[key])
+        elif isinstance(value, float):
+            check_number(where.format(key), value)
 
 
 # The key of a model preset (and of the config dicts built here) naming the architecture: one
@@ -172,8 +205,10 @@ def model_config(
             raise ModelConfigError(
                 f"unknown --arch {preset!r}; choose from {preset_names()}"
             ) from e
+    check_model_settings(overrides or {}, "--arch-override {}")
     cfg.update(saved or {})
     cfg.update(overrides or {})
+    check_model_settings(cfg, "model setting {} (preset, all_config.yaml or --arch-override)")
     cfg.update(
         seq_len=int(seq_len),
         vocab_size=int(vocab_size),
