@@ -147,6 +147,7 @@ def train(
 
     from trm.llm.hf import count_parameters, load_tokenizer
     from trm.progress import progress as tqdm
+    from trm.train.finite import check_losses
 
     out = Path(out)
     if out.exists() and not resume and any(p.name != MARKER_NAME for p in out.iterdir()):
@@ -222,6 +223,8 @@ def train(
                 (loss_sum / max(1, n_tokens)).backward()  # mean over the step's answer tokens
                 total_loss += float(loss_sum.detach())
             grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0))
+            # the first non-finite loss or gradient stops the run before the update is applied
+            check_losses(step + 1, {"loss": total_loss, "gradient norm": grad_norm})
             opt.step()
             step += 1
             rec = {
