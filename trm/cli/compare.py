@@ -102,7 +102,9 @@ def compare_runs(s: CompareRunsSettings) -> int:
 
 def compare_sweep(s: CompareSweepSettings) -> int:
     from trm.eval.compare import compare_sweep as run
+    from trm.kinds import require_voted
 
+    require_voted(s.data, "`trm compare sweep`")
     _check_names(s, label=s.label)
     records = run(s.data, s.run, s.levels, s.base, s, progress=not s.no_progress)
     return _finish(s, records, levels=list(s.levels))

@@ -77,6 +77,11 @@ class PredictSettings(
 def predict(s: PredictSettings) -> int:
     from trm.eval.predict import run_predict
 
+    if s.trajectory:
+        from trm.kinds import require_voted
+
+        require_voted(s.data, "`trm predict --trajectory`")
+
     record = run_predict(s)
     if record:
         print(

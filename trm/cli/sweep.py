@@ -39,6 +39,9 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
 
 def sweep(s: SweepSettings) -> int:
     from trm.eval.sweep import run_sweep, write_sweep_csv
+    from trm.kinds import require_voted
+
+    require_voted(s.data, "`trm sweep`")
 
     rows = run_sweep(s.data, s.predictions, s.levels, s.draws, boot=s, progress=not s.no_progress)
     write_sweep_csv(rows, s.out)
