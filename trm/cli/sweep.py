@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from trm.command import Command, Overwrite, Progress
 from trm.errors import InputError
 from trm.eval.stats import Bootstrap
-from trm.settings import count, input_path, output_path, setting
+from trm.settings import count, input_path, output_path, setting, spec_of
 
 
 @dataclass(kw_only=True)
@@ -42,8 +43,17 @@ def sweep(s: SweepSettings) -> int:
     from trm.kinds import require_voted
 
     require_voted(s.data, "`trm sweep`")
-
-    rows = run_sweep(s.data, s.predictions, s.levels, s.draws, boot=s, progress=not s.no_progress)
+    rows, note = run_sweep(
+        s.data,
+        s.predictions,
+        s.levels,
+        s.draws,
+        boot=s,
+        progress=not s.no_progress,
+        defaulted=s.levels == spec_of(SweepSettings, "levels").default,
+    )
+    if note:
+        print(f"trm sweep: {note}", file=sys.stderr)
     write_sweep_csv(rows, s.out)
     for r in rows:
         print(

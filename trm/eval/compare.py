@@ -152,8 +152,10 @@ def _sweep_levels(
 ) -> list[_Level]:
     from trm.eval.arc.processed import process_predictions
     from trm.eval.arc.voting import level_rows, vote
+    from trm.eval.sweep import fit_levels
 
     pp = process_predictions(data_dir, predictions, progress=progress)
+    fit_levels(levels, pp, defaulted=False)  # a level beyond the views would repeat a row
     out = []
     for level in levels:
         res = vote(pp, level_rows(pp, level), pass_ks=(SWEEP_K,))
