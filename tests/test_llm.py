@@ -338,20 +338,24 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
 ):
     from trm.eval import schema as S
 
-    _prep(str(tiny), toy, tmp_path / "d")
+    _prep(str(tiny), toy, tmp_path / "d", test_views=2)
     truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
     tasks = list(truth)
+    views = [r["name"] for r in read_jsonl(tmp_path / "d" / "test.jsonl", "t")]
+    v0 = [v for v in views if v.split("|||")[0] == tasks[0]]  # task 0's three views
     right = truth[tasks[0]]["test"][0]["output"]
     wrong = [[9, 9], [9, 9]] if right != [[9, 9], [9, 9]] else [[8]]
     rows = [
         # task 0: two views say `wrong`, one says `right`: wrong wins pass@1, right is attempt_2
-        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -1.0},
-        {"task": tasks[0], "test_index": 0, "grid": right, "mean_logprob": -0.1},
-        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -2.0},
+        {"task": tasks[0], "test_index": 0, "name": v0[0], "grid": wrong, "mean_logprob": -1.0},
+        {"task": tasks[0], "test_index": 0, "name": v0[1], "grid": right, "mean_logprob": -0.1},
+        {"task": tasks[0], "test_index": 0, "name": v0[2], "grid": wrong, "mean_logprob": -2.0},
         # task 1: garbage only
-        {"task": tasks[1], "test_index": 0, "grid": None, "text": "[[1,", "stopped": False},
+        {"task": tasks[1], "test_index": 0, "name": tasks[1], "grid": None, "text": "[[1,"}
+        | {"stopped": False},
         # task 2: right on its single view
-        {"task": tasks[2], "test_index": 0, "grid": truth[tasks[2]]["test"][0]["output"]},
+        {"task": tasks[2], "test_index": 0, "name": tasks[2]}
+        | {"grid": truth[tasks[2]]["test"][0]["output"]},
     ]  # task 3: no prediction at all
     m = score(
         tmp_path / "d",

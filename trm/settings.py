@@ -105,6 +105,12 @@ PROBABILITY = Range("probability", 0.0, 1.0)
 FRACTION = PROBABILITY
 
 
+# A name that becomes part of a file name (a generated subset's PREFIX_<name>_challenges.json):
+# no '/', no leading '.', nothing a shell or a file system treats specially.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit"
+
+
 def count(min: int = 0, max: int | None = None) -> Range:
     """A number of things (steps, resamples, augmentations, examples)."""
     return Range("count", min, max)
@@ -137,14 +143,17 @@ def setting(
     metavar: str | None = None,
     positional: bool = False,
     config: bool = True,
+    keys: str | None = None,
 ) -> Any:
     """One setting of a command. `config=False`: a command-line-only setting (not in the
-    workflow's config schema, e.g. --no-progress)."""
+    workflow's config schema, e.g. --no-progress). `keys`: the pattern a mapping's names must
+    match (NAME_PATTERN where a name becomes part of a file name)."""
     return _field(
         default,
         role="setting",
         help=help,
         check=check,
+        keys=keys,
         choices=choices,
         flag=flag,
         metavar=metavar,
@@ -226,6 +235,7 @@ class Spec:
     config: bool = True
     folder: bool = False
     incremental: bool = False
+    keys: str | None = None  # the pattern a mapping's names match
 
     @property
     def required(self) -> bool:
@@ -421,6 +431,17 @@ def _check_scalar(spec: Spec, value: Any, where: str) -> None:
         raise InputError(f"{where}: {value!r} is not one of {', '.join(map(str, spec.choices))}")
 
 
+def _check_keys(spec: Spec, value: Any, where: str) -> None:
+    if spec.keys is None or not isinstance(value, Mapping):
+        return
+    import re
+
+    for key in value:
+        if not re.match(spec.keys, str(key)):
+            rule = NAME_RULE if spec.keys == NAME_PATTERN else f"matching {spec.keys}"
+            raise InputError(f"{where}: {str(key)!r} is not a valid name ({rule})")
+
+
 def check(settings: Any, where: str | None = None) -> None:
     """Refuse a settings object whose values break their declaration (types, finiteness,
     bounds, choices, required values), with one line naming the option."""
@@ -433,6 +454,7 @@ def check(settings: Any, where: str | None = None) -> None:
             continue
         value = coerce(spec, value, name)
         setattr(settings, spec.name, value)
+        _check_keys(spec, value, name)
         items = value.values() if spec.is_mapping else value if spec.is_list else [value]
         for i, v in enumerate(items):
             _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
@@ -446,6 +468,7 @@ def check_values(cls: type, values: Mapping[str, Any], where: str) -> None:
         if spec.name in values and values[spec.name] is not None:
             name = f"{where}.{spec.name}"
             value = coerce(spec, values[spec.name], name)
+            _check_keys(spec, value, name)
             items = value.values() if spec.is_mapping else value if spec.is_list else [value]
             for i, v in enumerate(items):
                 _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)

@@ -106,6 +106,8 @@ def json_schema_of(spec: Spec) -> dict[str, Any]:
             out["minItems"] = 1
     elif spec.is_mapping:
         out = {"type": "object", "additionalProperties": item}
+        if spec.keys is not None:
+            out["propertyNames"] = {"pattern": spec.keys}
     else:
         out = item
     if spec.type is not spec.base:

@@ -210,14 +210,36 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
         f.write("\n")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique (json keeps the last of a repeated key silently)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return out
+
+
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
-    """Read JSON, turning a parse error into one that names the file, line and column."""
+    """Read JSON, turning a parse error into one that names the file, line and column. A key
+    repeated in one object (a task id, a name) is refused: JSON parsers keep one of them."""
     path = Path(path)
     if not path.exists():
         raise InputNotFoundError(f"{what} not found: {path}")
     try:
         with open(path) as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as e:
+        raise InputError(
+            f"{path}: key {e.args[0]!r} appears twice in one object: every key (task id, name) "
+            "must be unique"
+        ) from e
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not a text JSON file ({e.reason} at byte {e.start})") from e
     except json.JSONDecodeError as e:
