@@ -241,14 +241,24 @@ def guarded(command: Command, settings: Any) -> Iterator[None]:
         for _spec, out in outs:
             stack.enter_context(outputs.output_lock(out, command.marker))
         new = [out for spec, out in outs if spec.incremental and not out.exists()]
+        # A file output that does not exist yet is marked before the run: if the run is killed
+        # after renaming it into place but before marking it, the next run still knows it.
+        pending = [
+            out
+            for spec, out in outs
+            if not spec.folder and not spec.incremental and not (out.exists() or out.is_symlink())
+        ]
         for spec, out in outs:
-            if spec.incremental:  # written in place over time: marked from the start
+            if spec.incremental or out in pending:  # incremental: written in place over time
                 outputs.write_marker(out, command.marker, folder=spec.folder)
         try:
             yield
         except BaseException:
             for out in new:  # a run that failed before writing anything leaves nothing
                 outputs.remove_if_only_marker(out)
+            for out in pending:
+                if not (out.exists() or out.is_symlink()):
+                    outputs.marker_path(out, folder=False).unlink(missing_ok=True)
             raise
         for spec, out in outs:
             if out.exists() and not spec.incremental:
