@@ -103,6 +103,7 @@ SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are 32-bit unsigned
 SEED = Range("seed", 0, SEED_MAX)
 PROBABILITY = Range("probability", 0.0, 1.0)
 FRACTION = PROBABILITY
+PERCENT = Range("percentage", 0.0, 100.0)  # an accuracy in percent (the paper's figures)
 
 
 # A name that becomes part of a file name (a generated subset's PREFIX_<name>_challenges.json):

@@ -11,7 +11,7 @@ from typing import Any
 
 from trm.command import Command, Group, Overwrite, Progress
 from trm.eval.stats import Bootstrap
-from trm.settings import count, input_path, output_path, setting
+from trm.settings import PERCENT, count, input_path, output_path, setting
 
 GROUPS = [
     Group(
@@ -45,6 +45,7 @@ class CompareRunsSettings(CompareSettings):
     )
     paper: dict[str, float] = setting(
         {},
+        check=PERCENT,
         help="NAME=PERCENT: the paper's figure for a run (shown beside it)",
         metavar="NAME=PERCENT",
         config=False,
