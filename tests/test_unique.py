@@ -249,3 +249,24 @@ def test_grid_datasets_are_unaffected(tmp_path) -> None:
     from trm.data.format import read_identifiers
 
     assert read_identifiers(data)[:2] == ["<blank>", "<blank>"]
+
+
+def test_a_variant_written_twice_in_a_config_file_is_named_before_any_job(tmp_path) -> None:
+    """PyYAML (and so Snakemake) keeps the second of two equal keys silently: a grid variant
+    written twice would vanish from the grid. The workflow names the file and line instead."""
+    from workflow_helpers import copy_workflow, snakemake, tail
+
+    wf = copy_workflow(tmp_path / "repo")
+    (wf / "config" / "dup.yaml").write_text(
+        "experiments:\n"
+        "  sudoku-smoke:\n"
+        "    variants:\n"
+        "      base: {}\n"
+        "      wide: {model: {hidden_size: 128}}\n"
+        "      wide: {train: {ema: true}}\n"
+    )
+    proc = snakemake(wf, "-n", "--cores", "1", "report", "--configfile", "config/dup.yaml")
+    out = tail(proc)
+    assert proc.returncode != 0
+    assert "config/dup.yaml: malformed YAML at line 6" in out and "'wide' appears twice" in out
+    assert "Job stats" not in out

@@ -248,14 +248,46 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         ) from e
 
 
+def _unique_key_loader() -> type:
+    """A YAML SafeLoader that refuses a key given twice in one mapping (PyYAML, and so
+    Snakemake's config reader, keeps the last one silently: a grid variant or an experiment
+    written twice would vanish)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<:` merges: later keys override them by design
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: PyYAML refuses it itself
+                    continue
+                if repeated:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key!r} appears twice in one mapping (the second would silently "
+                        "replace the first)",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def yaml_syntax_error(path: str | os.PathLike) -> str | None:
-    """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse, else
-    None (a config's file and line, which Snakemake's own message names neither of)."""
+    """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse (or
+    gives one key twice in a mapping), else None (a config's file and line, which Snakemake's
+    own message names neither of)."""
     import yaml
 
     try:
         with open(path) as f:
-            yaml.safe_load(f)
+            yaml.load(f, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
