@@ -12,7 +12,6 @@ import pytest
 from small_datasets import answers, arc_dataset, arc_tasks, grid_dataset
 
 from trm.cli import main
-from trm.kinds import dataset_kind
 from trm.train.synthetic import write_grid_task
 
 
@@ -42,6 +41,8 @@ def _err(capsys: pytest.CaptureFixture) -> str:
 
 
 def test_dataset_kinds_are_read_from_what_their_builders_wrote(ds, tmp_path) -> None:
+    from trm.kinds import dataset_kind
+
     assert [dataset_kind(ds[k]).name for k in ("arc", "sudoku", "maze")] == [
         "arc",
         "sudoku",

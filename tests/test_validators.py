@@ -101,10 +101,11 @@ def test_a_non_finite_or_out_of_range_number_is_one_line(
     r = spec.check
     assert r is not None
     bad = ["nan", "inf"]
+    whole = spec.item is int
     if r.min is not None:
-        bad.append(str(int(r.min) - 1 if r.whole else r.min - 1.0))
+        bad.append(str(int(r.min) - 1 if whole else r.min - 1.0))
     if r.max is not None:
-        bad.append(str(int(r.max) + 1 if r.whole else r.max * 2 + 1))
+        bad.append(str(int(r.max) + 1 if whole else r.max * 2 + 1))
     for value in bad:
         text = f"a={value}" if spec.is_mapping else value
         argv = _argv(cmd, tmp_path, **{spec.name: text})
