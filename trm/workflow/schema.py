@@ -367,11 +367,12 @@ def hydra_bounds(group: str) -> dict[str, dict[str, Any]]:
     bounds = MODEL_BOUNDS if group == "model" else TRAIN_BOUNDS
     out = {}
     for key, r in bounds.items():
-        kind = "integer" if r.whole else "number"
-        optional = group == "train" and key not in TRAIN_KEYS_REQUIRED
+        # no `type`: the start-up check names a wrong type with the preset's default
+        # (trm.train.check), which a schema message cannot; bounds apply to numbers only
+        kind = "whole number" if r.whole else "number"
+        null = ", or null" if group == "train" and key not in TRAIN_KEYS_REQUIRED else ""
         out[key] = {
-            "description": f"{r.kind} ({r.describe()}), checked by `trm train`",
-            "type": [kind, "null"] if optional else kind,
+            "description": f"a {kind}{null}: {r.kind} ({r.describe()}), checked by `trm train`",
             **r.schema(),
         }
     return out
