@@ -12,29 +12,15 @@ import pytest
 from trm.cli import main
 from trm.train.synthetic import write_grid_task
 
-BASE = [
-    "model=tiny",
-    "train=cpu_smoke",
-    "device=cpu",
-    "train.global_batch_size=16",
-    "train.epochs=100",
-    "train.max_steps=6",
-    "train.lr_warmup_steps=1",
-    "train.cpu_threads=1",
-    "model.halt_max_steps=2",
-]
+BASE = (
+    "model=tiny train=cpu_smoke device=cpu train.global_batch_size=16 train.epochs=100 "
+    "train.max_steps=6 train.lr_warmup_steps=1 train.cpu_threads=1 model.halt_max_steps=2"
+).split()
 
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_grid_task(
-        tmp_path_factory.mktemp("grid"),
-        n_groups=16,
-        puzzles_per_group=2,
-        examples_per_puzzle=(3, 4),
-        side=3,
-        seed=1,
-    )
+    return write_grid_task(tmp_path_factory.mktemp("grid"), n_groups=16, side=3, seed=1)
 
 
 def _train(data: Path, out: Path, *overrides: str) -> int:
@@ -69,8 +55,8 @@ def _one_line(capsys: pytest.CaptureFixture) -> str:
     ],
 )
 def test_bad_hyper_parameters_are_refused_before_any_output(
-    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, override: str, named: str
-) -> None:
+    data, tmp_path, capsys, override, named
+):
     out = tmp_path / "run"
     assert _train(data, out, override) == 2
     err = _one_line(capsys)
@@ -121,19 +107,18 @@ def test_weights_that_stop_being_finite_are_named(tmp_path: Path) -> None:
         check_weights(7, [("w1", good), ("w2", bad)])
 
 
-@pytest.mark.parametrize(
-    ("override", "named"),
-    [
-        ("rms_norm_eps=.nan", "--arch-override rms_norm_eps: nan is not a finite number"),
-        ("rms_norm_eps=nan", "--arch-override rms_norm_eps: expected a number, got 'nan'"),
-        ("halt_exploration_prob=-0.5", "--arch-override halt_exploration_prob: -0.5 is not"),
-        ("hidden_size=100000000", "--arch-override hidden_size: 100000000 is not a valid size"),
-        ("rope_theta=.inf", "--arch-override rope_theta: inf is not a finite number"),
-    ],
-)
-def test_model_overrides_of_predict_are_refused_before_any_work(
-    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture, override: str, named: str
-) -> None:
+ARCH_OVERRIDES = {  # --arch-override KEY=VALUE (a YAML value) -> the one line it gives
+    "rms_norm_eps=.nan": "--arch-override rms_norm_eps: nan is not a finite number",
+    "rms_norm_eps=nan": "--arch-override rms_norm_eps: expected a number, got 'nan'",
+    "halt_exploration_prob=-0.5": "--arch-override halt_exploration_prob: -0.5 is not",
+    "hidden_size=100000000": "--arch-override hidden_size: 100000000 is not a valid size",
+    "rope_theta=.inf": "--arch-override rope_theta: inf is not a finite number",
+}
+
+
+@pytest.mark.parametrize("override", sorted(ARCH_OVERRIDES))
+def test_model_overrides_of_predict_are_refused_before_any_work(data, tmp_path, capsys, override):
+    named = ARCH_OVERRIDES[override]
     run = tmp_path / "run"
     assert _train(data, run, "train.lr=3e-3", "train.max_steps=1") == 0
     capsys.readouterr()

@@ -458,17 +458,9 @@ def test_training_stops_at_the_first_non_finite_loss_before_updating(tiny, toy, 
     from trm.train.finite import NonFiniteError
 
     _prep(str(tiny), toy, tmp_path / "d")
-    cfg = LoraTrainConfig(
-        model=str(tiny),
-        lr=1e30,  # finite, so accepted; the adapters diverge at once
-        epochs=1000,
-        max_steps=20,
-        batch_size=4,
-        grad_accum=1,
-        warmup_steps=0,
-        device="cpu",
-        checkpoint_every=1,
-    )
+    steps = dict(epochs=1000, max_steps=20, batch_size=4, grad_accum=1, warmup_steps=0)
+    # lr 1e30: finite, so accepted; the adapters diverge at once
+    cfg = LoraTrainConfig(model=str(tiny), lr=1e30, device="cpu", checkpoint_every=1, **steps)
     with pytest.raises(NonFiniteError, match=r"step (\d+): (loss|gradient norm) is (nan|inf)"):
         train(cfg, tmp_path / "d", tmp_path / "run")
     steps = sorted(int(p.name[5:]) for p in (tmp_path / "run").glob("step_*"))

@@ -62,17 +62,8 @@ ARGS = ["--batch-size", "8", "--shard-batches", "1", "--device", "cpu", "--threa
 
 
 def _argv(setup: dict, out: Path) -> list[str]:  # noqa: F811
-    return [
-        "predict",
-        "--checkpoint",
-        str(setup["run"]),
-        "--data",
-        str(setup["data"]),
-        "--out",
-        str(out),
-        "--no-progress",
-        *ARGS,
-    ]
+    paths = {"--checkpoint": setup["run"], "--data": setup["data"], "--out": out}
+    return ["predict", "--no-progress", *ARGS, *(w for k, v in paths.items() for w in (k, str(v)))]
 
 
 def _driver(how: str, n: int, flag: Path, argv: list[str]) -> subprocess.Popen:
@@ -111,11 +102,7 @@ def test_a_killed_predict_is_resumed_by_the_next_run_byte_for_byte(
     assert "error" not in capsys.readouterr().err
 
 
-def test_a_second_writer_fails_at_once_and_leaves_the_first_running(
-    setup: dict,  # noqa: F811
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture,
-) -> None:
+def test_a_second_writer_fails_at_once_and_leaves_the_first_running(setup, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "p.npz"
     go = tmp_path / "go"
     first = _driver("pause", 2, go, _argv(setup, out))
@@ -145,11 +132,7 @@ def test_a_second_writer_fails_at_once_and_leaves_the_first_running(
     assert not shards_dir_for(out).exists() and not outputs.lock_path(out).exists()
 
 
-def test_leftover_shards_of_other_settings_are_refused_then_replaced_with_overwrite(
-    setup: dict,  # noqa: F811
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture,
-) -> None:
+def test_shards_of_other_settings_are_refused_then_started_over(setup, tmp_path, capsys):  # noqa: F811
     out = tmp_path / "p.npz"
     proc = _driver("kill", 2, tmp_path / "flag", [*_argv(setup, out), "--max-examples", "24"])
     proc.communicate(timeout=300)
