@@ -153,3 +153,49 @@ def test_init_from_inside_the_run_folder_is_refused(tmp_path, capsys) -> None:
     assert main([*base, "train.max_steps=2", f"train.init_from={run / 'step_2'}"]) == 2
     assert "contains the input" in _err(capsys)
     assert (run / "step_2").exists()  # not removed before being read
+
+
+KILL_AT_STEP = r"""
+import os, signal, sys
+import trm.train.loop as L
+step = L.Trainer.train_step
+
+def train_step(self, batch):
+    if self.step + 1 == int(sys.argv[1]):
+        os.kill(os.getpid(), signal.SIGKILL)  # no handler, no cleanup: a crash
+    return step(self, batch)
+
+L.Trainer.train_step = train_step
+from trm.cli import main
+sys.exit(main(sys.argv[2:]))
+"""
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_restarted_cleanly(tmp_path, capsys) -> None:
+    """The dead run left its lock, configs and metrics but no state.pt: the next `trm train`
+    takes the lock over, removes that run's files and trains as if it had never run."""
+    import os
+    import subprocess
+    import sys
+
+    from trm import outputs
+
+    data = write_grid_task(tmp_path / "grid", n_groups=8, puzzles_per_group=2, side=3, seed=1)
+    common = ["--no-progress", "model=tiny", "train=cpu_smoke", "device=cpu", "train.epochs=100"]
+    common += ["train.global_batch_size=8", "train.max_steps=5", "model.halt_max_steps=2"]
+    ref, run = tmp_path / "ref", tmp_path / "run"
+    assert main(["train", "--data", str(data), "--out", str(ref), *common]) == 0
+    argv = ["train", "--data", str(data), "--out", str(run), *common]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run(
+        [sys.executable, "-c", KILL_AT_STEP, "4", *argv], env=env, capture_output=True
+    )
+    assert proc.returncode == -9
+    assert outputs.lock_path(run).exists() and not (run / "state.pt").exists()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 3
+    capsys.readouterr()
+    assert main(argv) == 0
+    assert "removed its all_config.yaml, config.yaml, metrics.jsonl" in capsys.readouterr().err
+    assert (run / "step_5").read_bytes() == (ref / "step_5").read_bytes()
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 5
+    assert not outputs.lock_path(run).exists()
