@@ -696,8 +696,10 @@ def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy,
 
     # the same task in both test sets would be scored twice: refused, nothing written
     capsys.readouterr()
-    dup = [*base, "--subsets", "training", "evaluation", "--test-set2", "training"]
-    assert main([*dup, "--out", str(tmp_path / "d")]) == 2
+    for part in ("challenges", "solutions"):  # a second test set holding evaluation's tasks
+        shutil.copy(f"{toy}_evaluation_{part}.json", f"{prefix}_evaluation3_{part}.json")
+    dup = [*base, "--subsets", "training", "evaluation", "evaluation3"]
+    assert main([*dup, "--test-set2", "evaluation3", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
-    assert "task toy0000 is in both test sets (evaluation, training)" in err, err
+    assert "task toy0000 is in subset evaluation" in err and "in both test sets" in err, err
     assert not (tmp_path / "d").exists()

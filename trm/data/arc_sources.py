@@ -262,11 +262,14 @@ def _refuse_repeated_tasks(
                 first[tid] = (subset, raw, source)
                 continue
             other, other_raw, other_source = first[tid]
+            tested = [s for s in (other, subset) if s in test_sets]
             why = (
                 "its two copies differ: one task id would name two puzzles"
                 if raw != other_raw
+                else "it is in both test sets: its answers would be scored twice"
+                if len(tested) == 2
                 else "a test task's answers would be trained on"
-                if subset in test_sets or other in test_sets
+                if tested
                 else None
             )
             if why:
