@@ -270,3 +270,34 @@ def test_a_variant_written_twice_in_a_config_file_is_named_before_any_job(tmp_pa
     assert proc.returncode != 0
     assert "config/dup.yaml: malformed YAML at line 6" in out and "'wide' appears twice" in out
     assert "Job stats" not in out
+
+
+@pytest.mark.parametrize(
+    ("name", "flags", "named"),
+    [
+        ("sweep", ["--levels", "0", "4", "4"], "--levels: 4 given more than once"),
+        ("compare sweep", ["--levels", "1,2,1"], "--levels: 1 given more than once"),
+        ("bench", ["--batch-sizes", "8", "8"], "--batch-sizes: 8 given more than once"),
+        ("prepare arc", ["--subsets", "training", "training"], "--subsets: training given"),
+    ],
+)
+def test_a_value_repeated_in_a_list_that_must_be_distinct_is_refused(
+    tmp_path, capsys, name, flags, named
+) -> None:
+    from test_validators import _argv
+
+    from trm.cli import command
+
+    assert main([*_argv(command(name), tmp_path), *flags]) == 2
+    assert named in _err(capsys)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_repeated_levels_in_the_workflow_config_are_named_at_start_up(tmp_path) -> None:
+    def edit(c: dict) -> None:
+        c["experiments"]["arc-generated"]["sweep"]["levels"] = [0, 1, 1]
+        c["experiments"]["arc-generated"]["bench"]["batch_sizes"] = [32, 32]
+
+    problems = check_config(workflow(DEFAULT, edit), cache_dir=tmp_path)
+    for needle in ("sweep.levels: 1 given more than once", "bench.batch_sizes: 32 given more"):
+        assert any(needle in p for p in problems), (needle, problems)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -39,9 +40,6 @@ Role = Literal["setting", "input", "output"]
 # ---- value kinds: one validator each, shared by every command and by the config schema ----------
 
 
-WHOLE_KINDS = ("count", "size", "seed")  # kinds of numbers that are whole
-
-
 @dataclass(frozen=True)
 class Range:
     """Bounds of a numeric setting. `kind` names what the number is, for messages and docs."""
@@ -55,7 +53,7 @@ class Range:
     @property
     def whole(self) -> bool:
         """Counts, sizes and seeds are whole numbers."""
-        return self.kind in WHOLE_KINDS
+        return self.kind in ("count", "size", "seed")
 
     def check(self, name: str, value: float) -> None:
         low_bad = self.min is not None and (
@@ -82,8 +80,7 @@ class Range:
 
 
 def check_number(where: str, value: Any, bounds: Range | None = None) -> None:
-    """One number given outside a declaration (a Hydra override, a model setting): a number,
-    finite, whole where `bounds` counts things, within `bounds`; one line naming `where`."""
+    """A number from outside a declaration (a Hydra override): finite, whole, within bounds."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputError(f"{where}: expected a number, got {value!r}")
     if not math.isfinite(value):
@@ -106,8 +103,7 @@ FRACTION = PROBABILITY
 PERCENT = Range("percentage", 0.0, 100.0)  # an accuracy in percent (the paper's figures)
 
 
-# A name that becomes part of a file name (a generated subset's PREFIX_<name>_challenges.json):
-# no '/', no leading '.', nothing a shell or a file system treats specially.
+# A name that becomes part of a file name: no '/', no leading '.', nothing a shell treats specially
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit"
 
@@ -145,16 +141,17 @@ def setting(
     positional: bool = False,
     config: bool = True,
     keys: str | None = None,
+    unique: bool = False,
 ) -> Any:
-    """One setting of a command. `config=False`: a command-line-only setting (not in the
-    workflow's config schema, e.g. --no-progress). `keys`: the pattern a mapping's names must
-    match (NAME_PATTERN where a name becomes part of a file name)."""
+    """One setting of a command. `config=False`: command line only (e.g. --no-progress).
+    `keys`: the pattern of a mapping's names; `unique`: a list whose values may not repeat."""
     return _field(
         default,
         role="setting",
         help=help,
         check=check,
         keys=keys,
+        unique=unique,
         choices=choices,
         flag=flag,
         metavar=metavar,
@@ -237,6 +234,7 @@ class Spec:
     folder: bool = False
     incremental: bool = False
     keys: str | None = None  # the pattern a mapping's names match
+    unique: bool = False  # a list's values may not repeat
 
     @property
     def required(self) -> bool:
@@ -433,10 +431,13 @@ def _check_scalar(spec: Spec, value: Any, where: str) -> None:
 
 
 def _check_keys(spec: Spec, value: Any, where: str) -> None:
+    """A mapping's names match `keys`; a `unique` list repeats no value."""
+    if spec.unique and isinstance(value, list):
+        repeated = sorted({str(v) for i, v in enumerate(value) if v in value[:i]})
+        if repeated:
+            raise InputError(f"{where}: {', '.join(repeated)} given more than once")
     if spec.keys is None or not isinstance(value, Mapping):
         return
-    import re
-
     for key in value:
         if not re.match(spec.keys, str(key)):
             rule = NAME_RULE if spec.keys == NAME_PATTERN else f"matching {spec.keys}"

@@ -102,6 +102,8 @@ def json_schema_of(spec: Spec) -> dict[str, Any]:
         item["enum"] = list(spec.choices)
     if spec.is_list:
         out: dict[str, Any] = {"type": "array", "items": item}
+        if spec.unique:
+            out["uniqueItems"] = True
         if spec.default != []:  # an empty list means "none" only where it is the default
             out["minItems"] = 1
     elif spec.is_mapping:

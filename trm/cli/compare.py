@@ -62,6 +62,7 @@ class CompareSweepSettings(CompareSettings, Progress):
     levels: list[int] = setting(
         help="augmented views voted besides each task's original view, e.g. 0 1 4 16",
         check=count(0),
+        unique=True,
     )
 
 

@@ -21,6 +21,7 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
     levels: list[int] = setting(
         [0, 1, 4, 16, 64, 256, 576, 1000],
         check=count(0),
+        unique=True,
         help="K values, distinct: the original view plus the first K augmented views vote",
     )
     draws: int = setting(
@@ -28,14 +29,9 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
     )
 
     def __post_init__(self) -> None:
-        """Levels are a set: none may repeat (a check no per-value bound can make)."""
-        if not isinstance(self.levels, list):
-            return  # a value still to be converted: trm.settings.check reports it
-        if not self.levels:
+        """At least one level (the declaration's `unique` refuses a repeated one)."""
+        if isinstance(self.levels, list) and not self.levels:
             raise InputError("--levels: give at least one level")
-        repeated = sorted({k for k in self.levels if self.levels.count(k) > 1})
-        if repeated:
-            raise InputError(f"--levels: {', '.join(map(str, repeated))} given more than once")
 
 
 def sweep(s: SweepSettings) -> int:

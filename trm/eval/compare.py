@@ -176,8 +176,6 @@ def compare_sweep(
     same K, paired over tasks; context {level, a_mean_votes, b_mean_votes} (views pooled per
     test input)."""
     base, others = base_and_others(list(runs), base)
-    if len(set(levels)) != len(levels):
-        raise InputError(f"--levels repeats a value: {list(levels)}")
     voted = {
         name: _sweep_levels(data_dir, runs[name], levels, progress) for name in [base, *others]
     }
