@@ -256,13 +256,18 @@ def guarded(command: Command, settings: Any) -> Iterator[None]:
         except BaseException:
             for out in new:  # a run that failed before writing anything leaves nothing
                 outputs.remove_if_only_marker(out)
-            for out in pending:
-                if not (out.exists() or out.is_symlink()):
-                    outputs.marker_path(out, folder=False).unlink(missing_ok=True)
+            _unmark_missing(pending)
             raise
+        _unmark_missing(pending)  # an output the run did not write keeps no marker
         for spec, out in outs:
             if out.exists() and not spec.incremental:
                 outputs.write_marker(out, command.marker, folder=spec.folder)
+
+
+def _unmark_missing(files: list[Path]) -> None:
+    for out in files:
+        if not (out.exists() or out.is_symlink()):
+            outputs.marker_path(out, folder=False).unlink(missing_ok=True)
 
 
 def invoke(command: Command, settings: Any) -> int:
