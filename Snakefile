@@ -13,10 +13,12 @@ min_version("9.0")
 
 
 # A malformed config/config.yaml is named with its file and line. Snakemake reads --configfile
-# files before this Snakefile runs: for those, its message is all there is;
-# `python -c "import yaml; yaml.safe_load(open('FILE'))"` shows the line.
-if (_yaml_problem := yaml_syntax_error("config/config.yaml")) is not None:
-    raise WorkflowError(_yaml_problem)
+# files before this Snakefile runs: for a syntax error there, its message is all there is;
+# `python -c "import yaml; yaml.safe_load(open('FILE'))"` shows the line. A key given twice in
+# one mapping (Snakemake keeps the last silently) is named for every config file.
+for _config_file in ["config/config.yaml", *workflow.overwrite_configfiles]:
+    if (_yaml_problem := yaml_syntax_error(_config_file)) is not None:
+        raise WorkflowError(_yaml_problem)
 
 
 configfile: "config/config.yaml"

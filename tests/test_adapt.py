@@ -312,3 +312,16 @@ def test_bad_settings_are_one_line_errors_before_any_work(
     err = capsys.readouterr().err
     assert named in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_fitting_stops_at_the_first_non_finite_loss_and_writes_nothing(
+    setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out"
+    argv = ["adapt", "--checkpoint", str(setup["run"]), "--source-data", str(setup["A"])]
+    flags = [*ADAPT, "--lr", "1e38", "--weight-decay", "0"]  # finite, but diverges
+    assert trm_main([*argv, "--data", str(setup["B"]), "--out", str(out), *flags]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert "step " in err and "not finite" in err
+    assert not out.exists() and not list(tmp_path.glob(".out*"))  # no partial output

@@ -281,7 +281,10 @@ def test_pooling_two_copies_equals_single_voting_with_doubled_counts(tmp_path):
         np.testing.assert_array_equal(b.n_candidates, a.n_candidates)
         np.testing.assert_array_equal(b.label_rank, a.label_rank)
         np.testing.assert_array_equal(b.top_rows, a.top_rows)  # first appearance: the 1st copy
-    # the CLI takes several files; a pool with other answers changes the vote
+    # the CLI takes several files (one path given twice is refused: a copy stands for a second
+    # checkpoint's identical predictions); a pool with other answers changes the vote
+    copy = tmp_path / "copy.npz"
+    copy.write_bytes(pred.read_bytes())
     rc = main(
         [
             "score",
@@ -290,7 +293,7 @@ def test_pooling_two_copies_equals_single_voting_with_doubled_counts(tmp_path):
             str(DATA),
             "--predictions",
             str(pred),
-            str(pred),
+            str(copy),
             "--out",
             str(tmp_path / "pooled"),
             "--n-boot",

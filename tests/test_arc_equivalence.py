@@ -235,7 +235,8 @@ def _write_synthetic(prefix: Path) -> None:
     }  # fmt: skip
     for subset, ids in (
         ("training", ["rainbow1", "big30000", "plain001"]),
-        ("evaluation", ["mirror01", "rainbow1"]),
+        ("concept", ["rainbow1"]),  # the same task in two training subsets: one identifier
+        ("evaluation", ["mirror01"]),
     ):
         chal = {
             t: {
@@ -252,10 +253,10 @@ def _write_synthetic(prefix: Path) -> None:
 @pytest.mark.parametrize("num_aug", [1, 30])
 def test_synthetic_edge_cases_match_reference_semantics(tmp_path, num_aug):
     """Exact-content duplicate path, full-size grids (no translation draw), repeated pairs,
-    one task in two subsets."""
+    one task in two training subsets."""
     prefix = tmp_path / "arc"
     _write_synthetic(prefix)
-    subsets = ["training", "evaluation"]
+    subsets = ["training", "concept", "evaluation"]
     expected = reference_build(prefix, subsets, ["evaluation"], num_aug, 3)
     loaded = load_subsets(subsets, ["evaluation"], input_prefix=prefix)
     out = tmp_path / "out"

@@ -99,7 +99,9 @@ def test_every_compare_runs_source_writes_the_one_layout(tmp_path, source):
 def test_the_sweep_source_writes_the_one_layout(tmp_path):
     data, preds = GOLDEN / "upstream-aug-8", GOLDEN / "eval-seed0" / "preds.npz"
     out = tmp_path / "sweep.json"
-    argv = ["compare", "sweep", "--data", str(data), "--run", f"a={preds}", f"b={preds}"]
+    same = tmp_path / "same.npz"  # a copy: one path given twice is refused
+    same.write_bytes(preds.read_bytes())
+    argv = ["compare", "sweep", "--data", str(data), "--run", f"a={preds}", f"b={same}"]
     assert main([*argv, "--levels", "0", "4", "--out", str(out), "--n-boot", "200"]) == 0
     records = read_comparisons(out)["comparisons"]
     assert [r["context"]["level"] for r in records] == [0, 4]

@@ -378,6 +378,7 @@ def test_scoring_a_bad_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFi
 # ---- the files of `trm llm score` ---------------------------------------------------------------
 
 GRID = [[1, 2], [3, 4]]
+VIEW = "t0|||t0|||0123456789"
 
 
 def _llm_data(root: Path, records: int = 2) -> Path:
@@ -390,6 +391,9 @@ def _llm_data(root: Path, records: int = 2) -> Path:
     }
     (root / "manifest.json").write_text(json.dumps(manifest))
     (root / "test_tasks.json").write_text(json.dumps({"t0": {"test": [{"output": GRID}]}}))
+    # the one view a prediction may answer (trm llm score votes each view once)
+    view = {"task": "t0", "test_index": 0, "name": VIEW}
+    (root / "test.jsonl").write_text(json.dumps(view) + "\n")
     return root
 
 
@@ -407,7 +411,7 @@ def _llm_score(tmp_path: Path, lines: list[str], *extra: str) -> list[str]:
 
 
 def _rec(**changes: object) -> str:
-    return json.dumps({"task": "t0", "test_index": 0, "grid": GRID, **changes})
+    return json.dumps({"task": "t0", "test_index": 0, "name": VIEW, "grid": GRID, **changes})
 
 
 LLM_CASES = {

@@ -306,8 +306,9 @@ def test_a_30x30_answer_is_generated_in_full_within_the_data_derived_limit(tiny,
     prefix = tmp_path / "arc"
     task = {"train": [{"input": [[1]], "output": [[2]]}], "test": [{"input": [[3]]}]}
     for subset in ("training", "evaluation"):
-        Path(f"{prefix}_{subset}_challenges.json").write_text(json.dumps({"big": task}))
-        Path(f"{prefix}_{subset}_solutions.json").write_text(json.dumps({"big": [big.tolist()]}))
+        name = "big" if subset == "evaluation" else "big-training"  # one id, one puzzle
+        Path(f"{prefix}_{subset}_challenges.json").write_text(json.dumps({name: task}))
+        Path(f"{prefix}_{subset}_solutions.json").write_text(json.dumps({name: [big.tolist()]}))
     man = _prep(str(tiny), str(prefix), tmp_path / "d")
     tok = hf.load_tokenizer(str(tiny))
     answer = grid_to_text(big)
@@ -338,20 +339,24 @@ def test_score_votes_views_counts_unparseable_and_writes_an_arc_prize_submission
 ):
     from trm.eval import schema as S
 
-    _prep(str(tiny), toy, tmp_path / "d")
+    _prep(str(tiny), toy, tmp_path / "d", test_views=2)
     truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
     tasks = list(truth)
+    views = [r["name"] for r in read_jsonl(tmp_path / "d" / "test.jsonl", "t")]
+    v0 = [v for v in views if v.split("|||")[0] == tasks[0]]  # task 0's three views
     right = truth[tasks[0]]["test"][0]["output"]
     wrong = [[9, 9], [9, 9]] if right != [[9, 9], [9, 9]] else [[8]]
     rows = [
         # task 0: two views say `wrong`, one says `right`: wrong wins pass@1, right is attempt_2
-        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -1.0},
-        {"task": tasks[0], "test_index": 0, "grid": right, "mean_logprob": -0.1},
-        {"task": tasks[0], "test_index": 0, "grid": wrong, "mean_logprob": -2.0},
+        {"task": tasks[0], "test_index": 0, "name": v0[0], "grid": wrong, "mean_logprob": -1.0},
+        {"task": tasks[0], "test_index": 0, "name": v0[1], "grid": right, "mean_logprob": -0.1},
+        {"task": tasks[0], "test_index": 0, "name": v0[2], "grid": wrong, "mean_logprob": -2.0},
         # task 1: garbage only
-        {"task": tasks[1], "test_index": 0, "grid": None, "text": "[[1,", "stopped": False},
+        {"task": tasks[1], "test_index": 0, "name": tasks[1], "grid": None, "text": "[[1,"}
+        | {"stopped": False},
         # task 2: right on its single view
-        {"task": tasks[2], "test_index": 0, "grid": truth[tasks[2]]["test"][0]["output"]},
+        {"task": tasks[2], "test_index": 0, "name": tasks[2]}
+        | {"grid": truth[tasks[2]]["test"][0]["output"]},
     ]  # task 3: no prediction at all
     m = score(
         tmp_path / "d",
@@ -447,6 +452,60 @@ def test_lora_fine_tune_memorises_small_tasks_and_the_untrained_model_does_not(t
     assert again["steps"] == 60
     with pytest.raises(UserError, match="--resume"):
         train(cfg, tmp_path / "d", tmp_path / "run")
+
+
+def test_training_stops_at_the_first_non_finite_loss_before_updating(tiny, toy, tmp_path):
+    from trm.train.finite import NonFiniteError
+
+    _prep(str(tiny), toy, tmp_path / "d")
+    steps = dict(epochs=1000, max_steps=20, batch_size=4, grad_accum=1, warmup_steps=0)
+    # lr 1e30: finite, so accepted; the adapters diverge at once
+    cfg = LoraTrainConfig(model=str(tiny), lr=1e30, device="cpu", checkpoint_every=1, **steps)
+    with pytest.raises(NonFiniteError, match=r"step (\d+): (loss|gradient norm) is (nan|inf)"):
+        train(cfg, tmp_path / "d", tmp_path / "run")
+    steps = sorted(int(p.name[5:]) for p in (tmp_path / "run").glob("step_*"))
+    logged = [json.loads(x)["step"] for x in (tmp_path / "run" / "metrics.jsonl").open()]
+    losses = [json.loads(x)["loss"] for x in (tmp_path / "run" / "metrics.jsonl").open()]
+    assert logged == steps and all(torch.isfinite(torch.tensor(losses)))
+    assert not (tmp_path / "run" / "train_summary.json").exists()
+
+
+def test_score_refuses_a_repeated_view_a_foreign_view_and_an_unnamed_record(
+    tiny, toy, tmp_path, capsys
+):
+    _prep(str(tiny), toy, tmp_path / "d", test_views=1)
+    recs = read_jsonl(tmp_path / "d" / "test.jsonl", "t")
+    truth = json.loads((tmp_path / "d" / "test_tasks.json").read_text())
+    first = recs[0]
+    right = truth[first["task"]]["test"][0]["output"]
+    row = {k: first[k] for k in ("id", "task", "test_index", "name")} | {"grid": right}
+    other_view = next(r["name"] for r in recs if r["task"] == first["task"] and r is not first)
+    cases = {
+        # the same view three times: three "votes" one view gave
+        "repeated": ([row, row, row], "line 2: view", "repeats line 1: each view votes once"),
+        "foreign": ([row | {"name": "nope|||t1|||0123456789"}], "line 1", "not a test record"),
+        "unnamed": (
+            [{"task": row["task"], "test_index": 0, "grid": right}],
+            "line 1",
+            "field name (the view that answered) missing",
+        ),
+    }
+    for name, (rows, *needles) in cases.items():
+        p = _write_preds(tmp_path / f"{name}.jsonl", rows)
+        argv = ["llm", "score", "--data", str(tmp_path / "d"), "--predictions", str(p)]
+        assert main([*argv, "--out", str(tmp_path / name), "--n-boot", "100"]) == 2, name
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and all(n in err for n in needles), (name, err)
+        assert not (tmp_path / name).exists()
+    # two different views of the input vote twice, as they should
+    two = [row, row | {"name": other_view, "id": f"{other_view}#0"}]
+    m = score(
+        tmp_path / "d",
+        _write_preds(tmp_path / "ok.jsonl", two),
+        tmp_path / "s",
+        Bootstrap(n_boot=100),
+    )
+    assert m["n_predictions"] == 2
 
 
 # ---------------------------------------------------------------------------------------------
@@ -637,8 +696,10 @@ def test_a_second_test_set_among_the_subsets_is_tested_not_trained_on(tiny, toy,
 
     # the same task in both test sets would be scored twice: refused, nothing written
     capsys.readouterr()
-    dup = [*base, "--subsets", "training", "evaluation", "--test-set2", "training"]
-    assert main([*dup, "--out", str(tmp_path / "d")]) == 2
+    for part in ("challenges", "solutions"):  # a second test set holding evaluation's tasks
+        shutil.copy(f"{toy}_evaluation_{part}.json", f"{prefix}_evaluation3_{part}.json")
+    dup = [*base, "--subsets", "training", "evaluation", "evaluation3"]
+    assert main([*dup, "--test-set2", "evaluation3", "--out", str(tmp_path / "d")]) == 2
     err = capsys.readouterr().err
-    assert "task toy0000 is in both test sets (evaluation, training)" in err, err
+    assert "task toy0000 is in subset evaluation" in err and "in both test sets" in err, err
     assert not (tmp_path / "d").exists()

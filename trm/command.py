@@ -178,6 +178,28 @@ def _paths(settings: Any, role: str) -> list[Path]:
 # ---- the output guard ---------------------------------------------------------------------------
 
 
+def refuse_repeated_inputs(command: Command, settings: Any) -> None:
+    """One list or mapping of inputs names each file once: the same predictions twice would
+    vote twice, the same score folder under two names would compare a run with itself."""
+    from trm.errors import InputError
+
+    for spec in specs(command.settings):
+        value = getattr(settings, spec.name)
+        if spec.role != "input" or not isinstance(value, list | dict):
+            continue
+        items = list(value.items()) if isinstance(value, dict) else list(enumerate(value))
+        seen: dict[Path, Any] = {}
+        for key, path in items:
+            first = seen.setdefault(Path(path).resolve(), key)
+            if first != key:
+                what = (
+                    f"{key}={path} names the same path as {first}={value[first]}"
+                    if isinstance(value, dict)
+                    else f"{path} is given twice"
+                )
+                raise InputError(f"{spec.option}: {what}: give each input once")
+
+
 def refuse_overlap(
     command: Command, settings: Any, extra_inputs: Iterable[str | Path] = ()
 ) -> None:
@@ -206,6 +228,7 @@ def _secondary_rank() -> bool:
 def guarded(command: Command, settings: Any) -> Iterator[None]:
     """Check, lock and (after success) mark every output of `command`. Under torchrun only
     rank 0 does so: the ranks of one job write one output together."""
+    refuse_repeated_inputs(command, settings)
     refuse_overlap(command, settings)
     if _secondary_rank():
         yield
@@ -218,18 +241,33 @@ def guarded(command: Command, settings: Any) -> Iterator[None]:
         for _spec, out in outs:
             stack.enter_context(outputs.output_lock(out, command.marker))
         new = [out for spec, out in outs if spec.incremental and not out.exists()]
+        # A file output that does not exist yet is marked before the run: if the run is killed
+        # after renaming it into place but before marking it, the next run still knows it.
+        pending = [
+            out
+            for spec, out in outs
+            if not spec.folder and not spec.incremental and not (out.exists() or out.is_symlink())
+        ]
         for spec, out in outs:
-            if spec.incremental:  # written in place over time: marked from the start
+            if spec.incremental or out in pending:  # incremental: written in place over time
                 outputs.write_marker(out, command.marker, folder=spec.folder)
         try:
             yield
         except BaseException:
             for out in new:  # a run that failed before writing anything leaves nothing
                 outputs.remove_if_only_marker(out)
+            _unmark_missing(pending)
             raise
+        _unmark_missing(pending)  # an output the run did not write keeps no marker
         for spec, out in outs:
             if out.exists() and not spec.incremental:
                 outputs.write_marker(out, command.marker, folder=spec.folder)
+
+
+def _unmark_missing(files: list[Path]) -> None:
+    for out in files:
+        if not (out.exists() or out.is_symlink()):
+            outputs.marker_path(out, folder=False).unlink(missing_ok=True)
 
 
 def invoke(command: Command, settings: Any) -> int:

@@ -9,7 +9,9 @@ one `PuzzleKind` here, and docs (docs/recipes.md).
 from __future__ import annotations
 
 import importlib
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from trm.errors import InputError
@@ -47,6 +49,7 @@ class PuzzleKind:
     # the accuracy-vs-augmentations sweep and the analyses apply
     per_unit_file: str  # the per-unit results `trm score` writes beside metrics.json
     builder: Builder  # how `trm prepare <name>` builds a dataset of this kind
+    layout_file: str | None = None  # a file only this kind's datasets hold (dataset_kind)
 
     @property
     def modes(self) -> tuple[str, ...]:
@@ -72,6 +75,7 @@ KINDS: dict[str, PuzzleKind] = {
                 description="Build the ARC dataset exactly as the TRM reference builder does "
                 "(docs/data-arc.md).",
             ),
+            layout_file="test_puzzles.json",  # the contract layout's original test puzzles
         ),
         PuzzleKind(
             "sudoku",
@@ -107,6 +111,62 @@ KINDS: dict[str, PuzzleKind] = {
         ),
     )
 }
+
+
+PUZZLE_INFO = "puzzle_info.json"  # the grid builders record {"kind": <name>, ...} there
+MANIFEST = "manifest.json"  # every builder records its command line (`trm prepare <name> ...`)
+
+
+def dataset_kind(data_dir: str | os.PathLike) -> PuzzleKind | None:
+    """The kind of a prepared dataset folder, from what its builder wrote: puzzle_info.json's
+    `kind`, else manifest.json's `trm prepare <kind>` command, else a kind's `layout_file`;
+    None when nothing says (a folder of another builder)."""
+    import json
+    import shlex
+
+    folder = Path(data_dir)
+    for name, read in (
+        (PUZZLE_INFO, lambda d: d.get("kind")),
+        (MANIFEST, lambda d: _prepared_kind(shlex.split(str(d.get("command", ""))))),
+    ):
+        try:
+            with open(folder / name) as f:
+                data = json.load(f)
+            found = read(data) if isinstance(data, dict) else None
+        except (OSError, ValueError):
+            continue
+        if isinstance(found, str) and found in KINDS:
+            return KINDS[found]
+    for k in KINDS.values():
+        if k.layout_file and (folder / k.layout_file).is_file():
+            return k
+    return None
+
+
+def _prepared_kind(words: list[str]) -> str | None:
+    return words[2] if words[:2] == ["trm", "prepare"] and len(words) > 2 else None
+
+
+def require_voted(data_dir: str | os.PathLike, what: str) -> None:
+    """Refuse a dataset of a kind whose views do not vote (`what`: the command, e.g. `trm
+    sweep`), naming its kind and the scorer that applies."""
+    found = dataset_kind(data_dir)
+    if found is not None and not found.voted:
+        voted = ", ".join(k.title for k in KINDS.values() if k.voted)
+        raise InputError(
+            f"{data_dir} holds {found.title} puzzles: {what} is {voted} only (it votes over "
+            f"augmented views); {found.title} predictions are scored by `trm score {found.name}`"
+        )
+
+
+def require_kind(data_dir: str | os.PathLike, name: str, what: str) -> None:
+    """Refuse a dataset of another kind than `name` (`what`: the command)."""
+    found = dataset_kind(data_dir)
+    if found is not None and found.name != name:
+        raise InputError(
+            f"{data_dir} holds {found.title} puzzles, not {KINDS[name].title}: {what} does not "
+            f"apply; use `trm score {found.name}`"
+        )
 
 
 def kind(name: str) -> PuzzleKind:

@@ -31,6 +31,7 @@ from trm.errors import InputError
 from trm.settings import (
     PROBABILITY,
     Range,
+    check_number,
     check_values,
     count,
     non_negative,
@@ -155,10 +156,14 @@ def numbers_from_text(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 
 
 def check_model_settings(values: dict[str, Any], where: str, sep: str = ".") -> dict[str, Any]:
-    """`values` (model config keys) with numbers read from text, checked against ModelShape:
-    one line `<where><sep><key>: <value> is not a valid <kind> (<limit>)` otherwise."""
+    """`values` (model config keys) with numbers read from text, checked against ModelShape
+    (every number not in it must still be finite): one line
+    `<where><sep><key>: <value> is not a valid <kind> (<limit>)` otherwise."""
     values = numbers_from_text(ModelShape, values)
     values.update(check_values(ModelShape, values, where, sep))
+    for key, value in values.items():
+        if key not in MODEL_BOUNDS and isinstance(value, float):
+            check_number(f"{where}{sep}{key}", value)
     rows, width = values.get("num_puzzle_identifiers"), values.get("puzzle_emb_ndim")
     if rows is not None and width is not None and rows * width > MAX_PUZZLE_TABLE:
         raise InputError(
@@ -166,6 +171,11 @@ def check_model_settings(values: dict[str, Any], where: str, sep: str = ".") -> 
             f"puzzle-embedding entries exceeds the limit of {MAX_PUZZLE_TABLE:,}"
         )
     return values
+
+
+# The bounds of the numeric model settings, by key (the same Range objects ModelShape declares):
+# what `trm train` checks in its Hydra model group and the workflow's schema states.
+MODEL_BOUNDS: dict[str, Range] = {s.name: s.check for s in specs(ModelShape) if s.check is not None}
 
 
 def check_dataset_fields(values: dict[str, Any], where: str) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -30,74 +31,25 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trm.errors import InputError
+from trm.ranges import (  # noqa: F401 (the kinds of values, re-exported: trm.ranges)
+    FRACTION,
+    NAME_PATTERN,
+    NAME_RULE,
+    PERCENT,
+    PROBABILITY,
+    SEED,
+    SEED_MAX,
+    Range,
+    check_number,
+    count,
+    non_negative,
+    positive,
+    size,
+)
 
 REQUIRED: Any = MISSING  # a setting without a default must be given
 
 Role = Literal["setting", "input", "output"]
-
-
-# ---- value kinds: one validator each, shared by every command and by the config schema ----------
-
-
-@dataclass(frozen=True)
-class Range:
-    """Bounds of a numeric setting. `kind` names what the number is, for messages and docs."""
-
-    kind: str
-    min: float | None = None
-    max: float | None = None
-    min_exclusive: bool = False
-
-    def check(self, name: str, value: float) -> None:
-        low_bad = self.min is not None and (
-            value <= self.min if self.min_exclusive else value < self.min
-        )
-        high_bad = self.max is not None and value > self.max
-        if low_bad or high_bad:
-            raise InputError(f"{name}: {value!r} is not a valid {self.kind} ({self.describe()})")
-
-    def describe(self) -> str:
-        lo = "" if self.min is None else f"{'>' if self.min_exclusive else '>='} {_num(self.min)}"
-        hi = "" if self.max is None else f"<= {_num(self.max)}"
-        return " and ".join(filter(None, [lo, hi])) or "any finite number"
-
-    def schema(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        if self.min is not None:
-            out["exclusiveMinimum" if self.min_exclusive else "minimum"] = self.min
-        if self.max is not None:
-            out["maximum"] = self.max
-        return out
-
-
-def _num(x: float) -> str:
-    """1000000 -> '1,000,000'; 0.5 -> '0.5' (bounds in messages and help)."""
-    return f"{int(x):,}" if float(x).is_integer() else f"{x:g}"
-
-
-SEED_MAX = 2**32 - 1  # numpy's and torch's seeds are 32-bit unsigned
-SEED = Range("seed", 0, SEED_MAX)
-PROBABILITY = Range("probability", 0.0, 1.0)
-FRACTION = PROBABILITY
-
-
-def count(min: int = 0, max: int | None = None) -> Range:
-    """A number of things (steps, resamples, augmentations, examples)."""
-    return Range("count", min, max)
-
-
-def size(min: int, max: int) -> Range:
-    """A size in cells, tokens or items that decides an allocation: bounded on both sides."""
-    return Range("size", min, max)
-
-
-def positive(max: float | None = None) -> Range:
-    """A positive real (a learning rate, a time limit)."""
-    return Range("positive number", 0.0, max, min_exclusive=True)
-
-
-def non_negative(max: float | None = None) -> Range:
-    return Range("non-negative number", 0.0, max)
 
 
 # ---- field declarations ---------------------------------------------------------------------------
@@ -113,14 +65,18 @@ def setting(
     metavar: str | None = None,
     positional: bool = False,
     config: bool = True,
+    keys: str | None = None,
+    unique: bool = False,
 ) -> Any:
-    """One setting of a command. `config=False`: a command-line-only setting (not in the
-    workflow's config schema, e.g. --no-progress)."""
+    """One setting of a command. `config=False`: command line only (e.g. --no-progress).
+    `keys`: the pattern of a mapping's names; `unique`: a list whose values may not repeat."""
     return _field(
         default,
         role="setting",
         help=help,
         check=check,
+        keys=keys,
+        unique=unique,
         choices=choices,
         flag=flag,
         metavar=metavar,
@@ -202,6 +158,8 @@ class Spec:
     config: bool = True
     folder: bool = False
     incremental: bool = False
+    keys: str | None = None  # the pattern a mapping's names match
+    unique: bool = False  # a list's values may not repeat
 
     @property
     def required(self) -> bool:
@@ -397,6 +355,20 @@ def _check_scalar(spec: Spec, value: Any, where: str) -> None:
         raise InputError(f"{where}: {value!r} is not one of {', '.join(map(str, spec.choices))}")
 
 
+def _check_keys(spec: Spec, value: Any, where: str) -> None:
+    """A mapping's names match `keys`; a `unique` list repeats no value."""
+    if spec.unique and isinstance(value, list):
+        repeated = sorted({str(v) for i, v in enumerate(value) if v in value[:i]})
+        if repeated:
+            raise InputError(f"{where}: {', '.join(repeated)} given more than once")
+    if spec.keys is None or not isinstance(value, Mapping):
+        return
+    for key in value:
+        if not re.match(spec.keys, str(key)):
+            rule = NAME_RULE if spec.keys == NAME_PATTERN else f"matching {spec.keys}"
+            raise InputError(f"{where}: {str(key)!r} is not a valid name ({rule})")
+
+
 def check(settings: Any, where: str | None = None) -> None:
     """Refuse a settings object whose values break their declaration (types, finiteness,
     bounds, choices, required values), with one line naming the option."""
@@ -409,6 +381,7 @@ def check(settings: Any, where: str | None = None) -> None:
             continue
         value = coerce(spec, value, name)
         setattr(settings, spec.name, value)
+        _check_keys(spec, value, name)
         items = value.values() if spec.is_mapping else value if spec.is_list else [value]
         for i, v in enumerate(items):
             _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)
@@ -426,6 +399,7 @@ def check_values(
         if spec.name in values and values[spec.name] is not None:
             name = f"{where}{sep}{spec.name}"
             value = coerce(spec, values[spec.name], name)
+            _check_keys(spec, value, name)
             items = value.values() if spec.is_mapping else value if spec.is_list else [value]
             for i, v in enumerate(items):
                 _check_scalar(spec, v, f"{name}[{i}]" if spec.is_list else name)

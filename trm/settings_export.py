@@ -102,10 +102,14 @@ def json_schema_of(spec: Spec) -> dict[str, Any]:
         item["enum"] = list(spec.choices)
     if spec.is_list:
         out: dict[str, Any] = {"type": "array", "items": item}
+        if spec.unique:
+            out["uniqueItems"] = True
         if spec.default != []:  # an empty list means "none" only where it is the default
             out["minItems"] = 1
     elif spec.is_mapping:
         out = {"type": "object", "additionalProperties": item}
+        if spec.keys is not None:
+            out["propertyNames"] = {"pattern": spec.keys}
     else:
         out = item
     if spec.type is not spec.base:

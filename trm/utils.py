@@ -211,10 +211,27 @@ def write_json(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Non
         f.write("\n")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are unique (json keeps the last of a repeated key silently)."""
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise _RepeatedKey(k)
+            seen.add(k)
+    return out
+
+
 def read_json(
     path: str | os.PathLike, what: str = "JSON file", max_bytes: int | None = None
 ) -> Any:
-    """Read JSON, turning a parse error into one that names the file, line and column.
+    """Read JSON, turning a parse error into one that names the file, line and column. A key
+    repeated in one object (a task id, a name) is refused: JSON parsers keep one of them.
     `max_bytes`: refuse a larger file before reading it (one line naming the limit)."""
     path = Path(path)
     if not path.exists():
@@ -223,7 +240,12 @@ def read_json(
         raise InputError(f"{path}: {n:,} bytes exceeds the limit of {max_bytes:,} for a {what}")
     try:
         with open(path) as f:
-            return json.load(f)
+            return json.load(f, object_pairs_hook=_unique_keys)
+    except _RepeatedKey as e:
+        raise InputError(
+            f"{path}: key {e.args[0]!r} appears twice in one object: every key (task id, name) "
+            "must be unique"
+        ) from e
     except UnicodeDecodeError as e:
         raise InputError(f"{path}: not a text JSON file ({e.reason} at byte {e.start})") from e
     except json.JSONDecodeError as e:
@@ -251,14 +273,46 @@ def read_format_doc(
     return doc, items
 
 
+def _unique_key_loader() -> type:
+    """A YAML SafeLoader that refuses a key given twice in one mapping (PyYAML, and so
+    Snakemake's config reader, keeps the last one silently: a grid variant or an experiment
+    written twice would vanish)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # `<<:` merges: later keys override them by design
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in seen
+                    seen.add(key)
+                except TypeError:  # an unhashable key: PyYAML refuses it itself
+                    continue
+                if repeated:
+                    raise yaml.constructor.ConstructorError(
+                        None,
+                        None,
+                        f"key {key!r} appears twice in one mapping (the second would silently "
+                        "replace the first)",
+                        key_node.start_mark,
+                    )
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+
+
 def yaml_syntax_error(path: str | os.PathLike) -> str | None:
-    """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse, else
-    None (a config's file and line, which Snakemake's own message names neither of)."""
+    """ "PATH: malformed YAML at line L, column C: problem" for a file that does not parse (or
+    gives one key twice in a mapping), else None (a config's file and line, which Snakemake's
+    own message names neither of)."""
     import yaml
 
     try:
         with open(path) as f:
-            yaml.safe_load(f)
+            yaml.load(f, Loader=_unique_key_loader())  # noqa: S506 (a SafeLoader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"

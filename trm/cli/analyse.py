@@ -40,6 +40,9 @@ class TrajectorySettings(Bootstrap, Progress, Overwrite):
 
 def trajectory(s: TrajectorySettings) -> int:
     from trm.eval.analyses.trajectory import analyse_trajectory, write_trajectory
+    from trm.kinds import require_voted
+
+    require_voted(s.data, "`trm analyse trajectory`")
 
     steps: list = []
     rows, halting, comparisons = analyse_trajectory(
@@ -71,6 +74,9 @@ class EnsembleSettings(BatchSize, Bootstrap, Device, Threads, Progress, Overwrit
 
 def ensemble(s: EnsembleSettings) -> int:
     from trm.eval.analyses.ensemble import run_ensemble
+    from trm.kinds import require_voted
+
+    require_voted(s.data, "`trm analyse ensemble`")
 
     for mode, records in run_ensemble(s, boot=_resampling(s)).items():
         for c in records:

@@ -27,10 +27,10 @@ class BenchSettings(CheckpointChoice, ModelChoice, Device, Threads, Progress, Ov
     )
     out: Path = output_path("bench.json to write", folder=False)
     batch_sizes: list[int] = setting(
-        [1, 4, 16], check=size(1, MAX_BATCH), help="batch sizes to measure"
+        [1, 4, 16], check=size(1, MAX_BATCH), unique=True, help="batch sizes to measure"
     )
     dtypes: list[str] = setting(
-        ["float32", "bfloat16"], choices=DTYPES, help="compute dtypes to measure"
+        ["float32", "bfloat16"], choices=DTYPES, unique=True, help="compute dtypes to measure"
     )
     compile: bool = setting(False, help="also measure torch.compile'd recursion", config=False)
     train_step: bool = setting(False, help="also measure training steps", config=False)

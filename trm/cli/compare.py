@@ -11,7 +11,7 @@ from typing import Any
 
 from trm.command import Command, Group, Overwrite, Progress
 from trm.eval.stats import Bootstrap
-from trm.settings import count, input_path, output_path, setting
+from trm.settings import PERCENT, count, input_path, output_path, setting
 
 GROUPS = [
     Group(
@@ -45,6 +45,7 @@ class CompareRunsSettings(CompareSettings):
     )
     paper: dict[str, float] = setting(
         {},
+        check=PERCENT,
         help="NAME=PERCENT: the paper's figure for a run (shown beside it)",
         metavar="NAME=PERCENT",
         config=False,
@@ -61,6 +62,7 @@ class CompareSweepSettings(CompareSettings, Progress):
     levels: list[int] = setting(
         help="augmented views voted besides each task's original view, e.g. 0 1 4 16",
         check=count(0),
+        unique=True,
     )
 
 
@@ -102,7 +104,9 @@ def compare_runs(s: CompareRunsSettings) -> int:
 
 def compare_sweep(s: CompareSweepSettings) -> int:
     from trm.eval.compare import compare_sweep as run
+    from trm.kinds import require_voted
 
+    require_voted(s.data, "`trm compare sweep`")
     _check_names(s, label=s.label)
     records = run(s.data, s.run, s.levels, s.base, s, progress=not s.no_progress)
     return _finish(s, records, levels=list(s.levels))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from trm.command import CheckpointChoice, Command, Device, ModelChoice, Overwrite, Progress, Threads
 from trm.eval.predict.identifiers import PUZZLE_ID_MODES
+from trm.limits import MAX_ACT_STEPS
 from trm.settings import SEED, count, input_path, output_path, setting, size
 
 FORWARD_DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -27,7 +28,7 @@ class ActSteps:
 
     halt_max_steps: int | None = setting(
         None,
-        check=count(1, 1 << 16),
+        check=count(1, MAX_ACT_STEPS),
         help="ACT steps to run instead of the checkpoint's halt_max_steps (test-time depth)",
     )
 
@@ -83,6 +84,11 @@ class PredictSettings(
 
 def predict(s: PredictSettings) -> int:
     from trm.eval.predict import run_predict
+
+    if s.trajectory:
+        from trm.kinds import require_voted
+
+        require_voted(s.data, "`trm predict --trajectory`")
 
     record = run_predict(s)
     if record:

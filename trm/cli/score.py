@@ -10,7 +10,7 @@ from pathlib import Path
 from trm.command import Command, Group, Overwrite, Progress
 from trm.eval.scoring import MODES
 from trm.eval.stats import Bootstrap
-from trm.kinds import KINDS
+from trm.kinds import KINDS, PuzzleKind
 from trm.settings import input_path, output_path, setting
 
 GROUPS = [
@@ -45,6 +45,9 @@ class ScoreArcSettings(ScoreSettings):
 def score_arc(s: ScoreArcSettings) -> int:
     from trm.eval import schema as S
     from trm.eval.scoring import score_arc as score
+    from trm.kinds import require_voted
+
+    require_voted(s.data, "`trm score arc`")
 
     metrics = score(
         s.data,
@@ -58,14 +61,16 @@ def score_arc(s: ScoreArcSettings) -> int:
     return 0
 
 
-def _score_grid(title: str):  # noqa: ANN202
+def _score_grid(kind: PuzzleKind):  # noqa: ANN202
     def run(s: ScoreSettings) -> int:
         from trm.errors import InputError
         from trm.eval.scoring import score_grid
+        from trm.kinds import require_kind
 
+        require_kind(s.data, kind.name, f"`trm score {kind.name}`")
         if len(s.predictions) != 1:
-            raise InputError(f"--predictions: {title} scores one predictions file")
-        metrics = score_grid(s.data, s.predictions[0], s.out, title, boot=s)
+            raise InputError(f"--predictions: {kind.title} scores one predictions file")
+        metrics = score_grid(s.data, s.predictions[0], s.out, kind.title, boot=s)
         print(json.dumps({k: v for k, v in metrics.items() if "_ci_" not in k}))
         return 0
 
@@ -86,8 +91,8 @@ COMMANDS = [
         Command(
             f"score {k.name}",
             ScoreSettings,
-            _score_grid(k.title),
-            help=f"{k.title}: exact (whole grid) and cell accuracy with 95 %% intervals",
+            _score_grid(k),
+            help=f"{k.title}: exact (whole grid) and cell accuracy with 95 % intervals",
         )
         for k in KINDS.values()
         if not k.voted

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from trm.command import Command, Overwrite, Progress
 from trm.errors import InputError
 from trm.eval.stats import Bootstrap
-from trm.settings import count, input_path, output_path, setting
+from trm.settings import count, input_path, output_path, setting, spec_of
 
 
 @dataclass(kw_only=True)
@@ -20,6 +21,7 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
     levels: list[int] = setting(
         [0, 1, 4, 16, 64, 256, 576, 1000],
         check=count(0),
+        unique=True,
         help="K values, distinct: the original view plus the first K augmented views vote",
     )
     draws: int = setting(
@@ -27,20 +29,27 @@ class SweepSettings(Bootstrap, Progress, Overwrite):
     )
 
     def __post_init__(self) -> None:
-        """Levels are a set: none may repeat (a check no per-value bound can make)."""
-        if not isinstance(self.levels, list):
-            return  # a value still to be converted: trm.settings.check reports it
-        if not self.levels:
+        """At least one level (the declaration's `unique` refuses a repeated one)."""
+        if isinstance(self.levels, list) and not self.levels:
             raise InputError("--levels: give at least one level")
-        repeated = sorted({k for k in self.levels if self.levels.count(k) > 1})
-        if repeated:
-            raise InputError(f"--levels: {', '.join(map(str, repeated))} given more than once")
 
 
 def sweep(s: SweepSettings) -> int:
     from trm.eval.sweep import run_sweep, write_sweep_csv
+    from trm.kinds import require_voted
 
-    rows = run_sweep(s.data, s.predictions, s.levels, s.draws, boot=s, progress=not s.no_progress)
+    require_voted(s.data, "`trm sweep`")
+    rows, note = run_sweep(
+        s.data,
+        s.predictions,
+        s.levels,
+        s.draws,
+        boot=s,
+        progress=not s.no_progress,
+        defaulted=s.levels == spec_of(SweepSettings, "levels").default,
+    )
+    if note:
+        print(f"trm sweep: {note}", file=sys.stderr)
     write_sweep_csv(rows, s.out)
     for r in rows:
         print(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NewType
+from typing import Any, NewType
 
 from trm.command import Command, Overwrite, Progress, Resume
 from trm.settings import input_path, output_path, setting
@@ -43,6 +43,29 @@ class TrainSettings(Resume, Progress, Overwrite):
     )
 
 
+def _fresh_start(s: TrainSettings, cfg: Any) -> None:
+    """A new run in a folder an earlier run wrote (the guard allowed it: its marker or
+    --overwrite) starts from nothing of that run: its step_N, final.json and metrics are
+    removed (one line says which), never kept for `trm predict` to load later."""
+    import sys
+
+    from trm.command import _secondary_rank, refuse_overlap
+    from trm.train.run_files import clear_previous_run
+
+    init_from = cfg.train.get("init_from")
+    if init_from:  # the override form of --init-from: an input too
+        refuse_overlap(COMMAND, s, [init_from])
+    if _secondary_rank():
+        return
+    removed = clear_previous_run(s.out)
+    if removed:
+        print(
+            f"trm train: {s.out} held an earlier run without a training state to resume: "
+            f"removed its {', '.join(removed)}",
+            file=sys.stderr,
+        )
+
+
 def train(s: TrainSettings) -> int:
     from trm.errors import UserError
     from trm.train.config import run_config
@@ -53,6 +76,8 @@ def train(s: TrainSettings) -> int:
     cfg = run_config(
         s.out, list(s.overrides), resume=s.resume, config_dir=s.config_dir, init_from=s.init_from
     )
+    if not s.resume:
+        _fresh_start(s, cfg)
     result = run(cfg, s.data, s.out, resume=s.resume, progress=not s.no_progress)
     if result.stopped_by_signal is not None:
         print(
@@ -67,21 +92,20 @@ def train(s: TrainSettings) -> int:
     return result.exit_code
 
 
-COMMANDS = [
-    Command(
-        "train",
-        TrainSettings,
-        train,
-        help="train a TRM on a prepared dataset (CPU, one GPU, or torchrun DDP)",
-        description=(
-            "Train a TRM on a prepared dataset. OVERRIDEs are Hydra overrides of "
-            "config/train_root.yaml, e.g. `model=arc_paper train=arc_paper train.lr=3e-4 "
-            "device=cpu`. Under `torchrun --nproc-per-node N` each process takes 1/N of "
-            "train.global_batch_size. SIGTERM saves the full state to RUN/state.pt and exits "
-            "with status 143; --resume continues from it (the config from RUN/config.yaml, "
-            "with key=value OVERRIDEs). Fine-tuning: `train.init_from=CKPT` (or "
-            "--init-from) starts from given weights, `train.freeze=dense` trains only the "
-            "puzzle embeddings (docs/training.md)."
-        ),
-    )
-]
+COMMAND = Command(
+    "train",
+    TrainSettings,
+    train,
+    help="train a TRM on a prepared dataset (CPU, one GPU, or torchrun DDP)",
+    description=(
+        "Train a TRM on a prepared dataset. OVERRIDEs are Hydra overrides of "
+        "config/train_root.yaml, e.g. `model=arc_paper train=arc_paper train.lr=3e-4 "
+        "device=cpu`. Under `torchrun --nproc-per-node N` each process takes 1/N of "
+        "train.global_batch_size. SIGTERM saves the full state to RUN/state.pt and exits "
+        "with status 143; --resume continues from it (the config from RUN/config.yaml, "
+        "with key=value OVERRIDEs). Fine-tuning: `train.init_from=CKPT` (or "
+        "--init-from) starts from given weights, `train.freeze=dense` trains only the "
+        "puzzle embeddings (docs/training.md)."
+    ),
+)
+COMMANDS = [COMMAND]

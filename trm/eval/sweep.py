@@ -15,12 +15,38 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from trm.errors import InputError
 from trm.eval import schema as S
 from trm.eval.arc.processed import ProcessedPredictions, process_predictions
 from trm.eval.arc.voting import level_rows, random_aug_ranks, vote
 from trm.eval.schema import SWEEP_KS
 from trm.eval.stats import Bootstrap, proportion_ci
 from trm.progress import progress as progress_bar
+
+
+def fit_levels(
+    levels: Sequence[int], pp: ProcessedPredictions, *, defaulted: bool, option: str = "--levels"
+) -> tuple[list[int], str | None]:
+    """The levels a dataset can tell apart: a level above its most augmented views per task
+    would vote exactly the rows of that maximum (a row equal to a lower level's, reported as if
+    more views had voted). Given levels above it are refused; the default levels are cut there,
+    the maximum added as the last level, and a note says so. Returns (levels, note or None)."""
+    available = int(pp.aug_rank.max(initial=0))
+    too_many = [int(k) for k in levels if k > available]
+    if not too_many:
+        return list(levels), None
+    if not defaulted:
+        raise InputError(
+            f"{option}: {too_many} exceed the {available} augmented view(s) per task of the "
+            f"dataset (a level counts augmented views): give levels up to {available}"
+        )
+    kept = [int(k) for k in levels if k <= available]
+    kept += [] if available in kept else [available]
+    note = (
+        f"levels {too_many} left out: the dataset has at most {available} augmented view(s) "
+        f"per task (level {available} votes them all)"
+    )
+    return kept, note
 
 
 def sweep_processed(
@@ -79,9 +105,12 @@ def run_sweep(
     *,
     boot: Bootstrap,
     progress: bool = True,
-) -> list[dict]:
+    defaulted: bool = False,
+) -> tuple[list[dict], str | None]:
+    """The sweep's rows and the note of `fit_levels` (levels left out), or None."""
     pp = process_predictions(data_dir, pred_path, progress=progress)
-    return sweep_processed(pp, levels, draws=draws, boot=boot, progress=progress)
+    levels, note = fit_levels(levels, pp, defaulted=defaulted)
+    return sweep_processed(pp, levels, draws=draws, boot=boot, progress=progress), note
 
 
 def write_sweep_csv(rows: list[dict], path: str | os.PathLike) -> None:

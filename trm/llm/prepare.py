@@ -197,12 +197,7 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
     train, test, test_tasks = [], [], {}
     for subset, tasks in loaded.subsets:
         for task in tasks:
-            if subset in test_sets:
-                if task.task_id in test_tasks:
-                    raise UserError(
-                        f"task {task.task_id} is in both test sets ({', '.join(test_sets)}): "
-                        "its answers would be scored twice; drop one with --tasks or --subsets"
-                    )
+            if subset in test_sets:  # a task in two subsets: refused by load_subsets
                 views = draw_augmentations(rng, cfg.test_views)
                 test += _task_records(task, views, r, cfg, splits["test"])
                 test_tasks[task.task_id] = {

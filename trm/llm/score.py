@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,7 +28,7 @@ from trm.eval.scoring import write_csv
 from trm.eval.stats import Bootstrap
 from trm.llm import schema as L
 from trm.llm.inputs import read_predictions, read_summary, read_test_tasks
-from trm.llm.prepare import read_manifest
+from trm.llm.prepare import read_jsonl, read_manifest
 from trm.utils import atomic_dir, write_json
 
 if TYPE_CHECKING:
@@ -69,6 +70,7 @@ def score(s: LlmScoreSettings) -> dict:
         if key[0] not in truth:
             raise UserError(f"{predictions}: line {n}: task {key[0]!r} is not in {data_dir}")
         by_input.setdefault(key, []).append(p)
+    _check_views(preds, predictions, Path(data_dir))
 
     submission: dict[str, list] = {}
     task_names = list(truth)
@@ -111,6 +113,43 @@ def score(s: LlmScoreSettings) -> dict:
         write_csv(tmp / "per_input.csv", per_input_table(res))
         write_json(tmp / "per_task.json", task_pass)
     return metrics
+
+
+def view_of(record: dict) -> str | None:
+    """The view a record answers: its `name`, else the view part of its `id` (`<view>#<i>`)."""
+    if isinstance(record.get("name"), str):
+        return record["name"]
+    rid = record.get("id")
+    return rid.rsplit("#", 1)[0] if isinstance(rid, str) and "#" in rid else None
+
+
+def _check_views(preds: list[dict], path: str | os.PathLike, data_dir: Path) -> None:
+    """Each prediction answers one view of DATA/test.jsonl, and each view votes once: a record
+    repeated (or a view the dataset does not hold) would count as votes no view gave."""
+    views = {
+        (str(r.get("task")), r.get("test_index"), view_of(r))
+        for r in read_jsonl(data_dir / "test.jsonl", "LLM test records")
+    }
+    seen: dict[tuple[str, int, str], int] = {}
+    for n, p in enumerate(preds, 1):
+        view = view_of(p)
+        if view is None:
+            raise UserError(
+                f"{path}: line {n}: field name (the view that answered) missing: each view "
+                "votes once, so every record must say which"
+            )
+        key = (str(p["task"]), int(p["test_index"]), view)
+        if key not in views:
+            raise UserError(
+                f"{path}: line {n}: view {view!r} of task {key[0]} test input {key[1]} is not a "
+                f"test record of {data_dir / 'test.jsonl'}"
+            )
+        if key in seen:
+            raise UserError(
+                f"{path}: line {n}: view {view!r} of task {key[0]} test input {key[1]} repeats "
+                f"line {seen[key]}: each view votes once"
+            )
+        seen[key] = n
 
 
 def _vote_result(

@@ -84,7 +84,9 @@ def write_toy_tasks(
 ) -> list[str]:
     """Small random ARC tasks (Kaggle combined format), the same tasks in every subset: a model
     fine-tuned on the training subset and evaluated on the evaluation subset is tested on
-    memorisation. Each task applies its own rule (a dihedral transform and a colour map)."""
+    memorisation. Each task applies its own rule (a dihedral transform and a colour map). The
+    last subset names them toyNNNN, the others toyNNNN-<subset>: one task id names one puzzle
+    (a test task's id in a training subset is refused, trm.data.arc_sources)."""
     import json
 
     import numpy as np
@@ -107,8 +109,10 @@ def write_toy_tasks(
             "test": [{"input": grids[-1].tolist()}],
         }
         sols[name] = [rule(grids[-1])]
-    for subset in subsets:
-        for part, obj in (("challenges", chal), ("solutions", sols)):
+    for i, subset in enumerate(subsets):
+        suffix = "" if i == len(subsets) - 1 else f"-{subset}"
+        for part, named in (("challenges", chal), ("solutions", sols)):
+            obj = {f"{k}{suffix}": v for k, v in named.items()}
             path = Path(f"{prefix}_{subset}_{part}.json")
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(obj))

@@ -123,8 +123,13 @@ def _save_checkpoint(model: Any, opt: Any, out: Path, step: int, epoch_pos: dict
 def _drop_metrics_after(path: Path, step: int) -> None:
     """Forget metrics of steps after the checkpoint resumed from (they are run again)."""
     if path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln.strip()]
-        kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= step]
+        kept = []
+        for ln in path.read_text().splitlines():
+            try:
+                if ln.strip() and json.loads(ln).get("step", 0) <= step:
+                    kept.append(ln)
+            except (json.JSONDecodeError, AttributeError):
+                continue  # the half-written last line of a killed run
         path.write_text("".join(ln + "\n" for ln in kept))
 
 
@@ -147,6 +152,7 @@ def train(
 
     from trm.llm.hf import count_parameters, load_tokenizer
     from trm.progress import progress as tqdm
+    from trm.train.finite import check_losses
 
     out = Path(out)
     if out.exists() and not resume and any(p.name != MARKER_NAME for p in out.iterdir()):
@@ -185,6 +191,7 @@ def train(
         opt.load_state_dict(state["optimizer"])
         step, seconds_before = int(state["step"]), float(state.get("seconds", 0.0))
         print(f"llm train: resumed from {last} (step {step} of {total_steps})")
+    if resume:  # lines after the checkpoint (all of them without one) are written again
         _drop_metrics_after(out / "metrics.jsonl", step)
 
     # One fixed permutation per epoch from the seed: resuming replays the same order.
@@ -222,6 +229,8 @@ def train(
                 (loss_sum / max(1, n_tokens)).backward()  # mean over the step's answer tokens
                 total_loss += float(loss_sum.detach())
             grad_norm = float(torch.nn.utils.clip_grad_norm_(trainable, 1.0))
+            # the first non-finite loss or gradient stops the run before the update is applied
+            check_losses(step + 1, {"loss": total_loss, "gradient norm": grad_norm})
             opt.step()
             step += 1
             rec = {

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trm.errors import UserError
-from trm.limits import check_model_settings
+from trm.limits import MODEL_BOUNDS, check_model_settings  # noqa: F401 (MODEL_BOUNDS re-exported)
 from trm.presets import MODEL_GROUP, config_dir, preset_names
 
 if TYPE_CHECKING:
@@ -176,8 +176,10 @@ def model_config(
             raise ModelConfigError(
                 f"unknown --arch {preset!r}; choose from {preset_names()}"
             ) from e
+    check_model_settings(dict(overrides or {}), "--arch-override", " ")
     cfg.update(saved or {})
     cfg.update(overrides or {})
+    check_model_settings(dict(cfg), "model setting", " ")
     cfg.update(
         seq_len=int(seq_len),
         vocab_size=int(vocab_size),

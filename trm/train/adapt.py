@@ -248,6 +248,7 @@ def adapt(s: AdaptSettings) -> dict[str, Any]:
         step_number,
     )
     from trm.progress import progress as progress_bar
+    from trm.train.finite import check_losses, check_weights
     from trm.train.loss import loss_step
     from trm.train.optim import SparseEmbeddingSignSGD
     from trm.train.params import weights_state_dict
@@ -329,7 +330,7 @@ def adapt(s: AdaptSettings) -> dict[str, Any]:
     )
     carry = None
     batches = batch_rows(fit_examples, s.batch_size, s.seed)
-    for _ in range(s.steps):
+    for step in range(1, s.steps + 1):
         batch = {k: v.to(device) for k, v in reader.batch(next(batches)).items()}
         if carry is None:
             carry = model.initial_carry(batch)
@@ -338,11 +339,14 @@ def adapt(s: AdaptSettings) -> dict[str, Any]:
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         train_losses.append(float(loss.detach()) / s.batch_size)
+        check_losses(step, {"loss": train_losses[-1]})  # stop at the first non-finite one
         bar.update(1)
         bar.set_postfix(loss=f"{train_losses[-1]:.3f}")
     bar.close()
     model.eval()
+    check_weights(s.steps, model.state_dict().items())
     loss_after, exact_after = eval_loss(model, reader, eval_rows, s.batch_size, loss_type)
+    check_losses(s.steps, {"evaluation loss after fitting": loss_after})
     _check_only_fitted_rows_changed(model, before, fitted)
 
     name = f"step_{step_number(weights) or 0}"

@@ -131,7 +131,9 @@ def check_overrides(
                     break
                 node = node[part]
             else:
-                why = _type_problem(f"{group}.{key}", value, node)
+                why = _type_problem(f"{group}.{key}", value, node) or _bounds_problem(
+                    group, key, value
+                )
                 if why:
                     problems.append(why)
     return problems
@@ -156,6 +158,25 @@ def composed_value(
         config_dir, choices, None if cache_dir is None else str(cache_dir)
     )
     return defaults.get(group, {}).get(name)
+
+
+def _bounds_problem(group: str, key: str, value: Any) -> str | None:
+    """Why `value` is outside the bounds `trm train` checks (the same Range objects), or not
+    finite; None when it is fine."""
+    from trm.errors import InputError
+    from trm.model.build import MODEL_BOUNDS
+    from trm.settings import check_number
+    from trm.train.config import TRAIN_BOUNDS
+
+    bounds = (MODEL_BOUNDS if group == "model" else TRAIN_BOUNDS).get(key)
+    try:
+        if bounds is not None and value is not None:
+            check_number(f"{group}.{key}", value, bounds)
+        elif isinstance(value, float):
+            check_number(f"{group}.{key}", value)
+    except InputError as e:
+        return str(e)
+    return None
 
 
 def overrides_from_cli(overrides: list[str]) -> dict[str, dict[str, Any]]:

@@ -8,7 +8,6 @@ the reference model config built from them, are trm.model.build's.
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from trm.errors import InputError, UserError
 from trm.model.build import config_dir as default_config_dir
-from trm.settings import FRACTION, SEED, Range, count, non_negative, size
+from trm.settings import FRACTION, SEED, Range, check_number, count, non_negative, size
 
 ROOT_CONFIG = "train_root"
 TRAIN_KEYS_REQUIRED = (
@@ -47,8 +46,9 @@ TRAIN_BOUNDS: dict[str, Range] = {
     "lr": non_negative(),
     "lr_min_ratio": FRACTION,
     "lr_warmup_steps": non_negative(),
-    "beta1": Range("Adam beta", 0.0, 1.0),
-    "beta2": Range("Adam beta", 0.0, 1.0),
+    # beta 1 would never update a moment (0/0 in the bias correction)
+    "beta1": Range("Adam beta", 0.0, 1.0, max_exclusive=True),
+    "beta2": Range("Adam beta", 0.0, 1.0, max_exclusive=True),
     "weight_decay": non_negative(),
     "puzzle_emb_lr": non_negative(),
     "puzzle_emb_weight_decay": non_negative(),
@@ -60,7 +60,7 @@ TRAIN_BOUNDS: dict[str, Range] = {
     "log_every": count(1),
     "cpu_threads": count(1, 4096),
 }
-WHOLE_NUMBERS = {k for k, r in TRAIN_BOUNDS.items() if r.kind in ("count", "size", "seed")}
+WHOLE_NUMBERS = {k for k, r in TRAIN_BOUNDS.items() if r.whole}
 
 
 def compose_config(
@@ -99,15 +99,16 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     return merged
 
 
-def _check_number(key: str, value: Any, bounds: Range) -> None:
-    where = f"train.{key}"
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputError(f"{where}: expected a number, got {value!r}")
-    if not math.isfinite(value):
-        raise InputError(f"{where}: {value!r} is not a finite number")
-    if key in WHOLE_NUMBERS and not float(value).is_integer():
-        raise InputError(f"{where}: expected a whole number, got {value!r}")
-    bounds.check(where, value)
+def _nonfinite(node: Any, where: str) -> None:
+    """Any float anywhere in a section (settings without declared bounds too) must be finite."""
+    if isinstance(node, float):
+        check_number(where, node)
+    elif isinstance(node, dict):
+        for k, v in node.items():
+            _nonfinite(v, f"{where}.{k}")
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _nonfinite(v, f"{where}[{i}]")
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -117,12 +118,19 @@ def validate_config(cfg: DictConfig) -> None:
     missing = [k for k in TRAIN_KEYS_REQUIRED if k not in cfg.train]
     if missing:
         raise InputError(f"training config: train.{missing[0]} is missing (missing: {missing})")
+    from trm.model.build import check_model_settings
+
     t = cfg.train
     for key, bounds in TRAIN_BOUNDS.items():
         value = t.get(key)
         if value is None and key not in TRAIN_KEYS_REQUIRED:
             continue  # an optional setting left at null
-        _check_number(key, value, bounds)
+        check_number(f"train.{key}", value, bounds)
+    for section in ("model", "train"):
+        _nonfinite(OmegaConf.to_container(cfg[section], resolve=True), section)
+    model = OmegaConf.to_container(cfg.model, resolve=True)
+    assert isinstance(model, dict)
+    check_model_settings(dict(model), "model")
     if int(t.epochs) % int(t.epochs_per_iter) != 0:
         raise InputError(
             f"train.epochs ({t.epochs}) must be a multiple of train.epochs_per_iter ({t.epochs_per_iter})"

@@ -39,6 +39,7 @@ from trm.model.build import build_model, train_model_config
 from trm.train import ddp
 from trm.train.data import PuzzleBatchSampler
 from trm.train.ema import EMA
+from trm.train.finite import check_losses, check_weights, nonfinite_count
 from trm.train.optim import SparseEmbeddingSignSGD, make_adam_atan2
 from trm.train.params import dense_parameters, frozen_tensors, weights_state_dict
 from trm.train.resume import full_state, restore_state
@@ -54,6 +55,7 @@ from trm.train.state import StopFlag, save_state
 from trm.utils import resolve_device
 
 SIGNAL_EXIT_CODE = 143  # 128 + SIGTERM: the job was stopped, its state saved
+NONFINITE_WEIGHTS = "nonfinite_weights"  # dense tensors not finite after a step (not logged)
 PathLike = str | os.PathLike
 
 
@@ -214,7 +216,15 @@ class Trainer:
             print(f"trm train: initial weights from {weights} ({report.num_keys} tensors{resized})")
 
     # ---- state ---------------------------------------------------------------------------
+    def _check_weights(self) -> None:
+        """Every tensor about to be saved (weights, puzzle embeddings, EMA) must be finite."""
+        named = list(self.model.state_dict().items())
+        if self.ema is not None:
+            named += [(f"ema.{k}", v) for k, v in self.ema.shadow.items()]
+        check_weights(self.step, named)
+
     def save(self) -> None:
+        self._check_weights()
         state = full_state(self)
         if self.dist.is_main:
             save_state(self.run_dir, state)
@@ -266,6 +276,8 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         if self.ema is not None:
             self.ema.update(self.model)
+        # read-only, synchronised with the metrics below: the step stops the run when not finite
+        metrics[NONFINITE_WEIGHTS] = nonfinite_count(self.dense_params)
         return self._reduce_metrics(metrics, lr_dense=lr_now)
 
     def _reduce_metrics(self, metrics: dict[str, Any], lr_dense: float) -> dict[str, float]:
@@ -282,8 +294,8 @@ class Trainer:
         out: dict[str, float] = {"step": self.step, "lr": lr_dense}
         # Losses are sums over the batch: per example. The rest are sums over halted sequences.
         for k, v in vals.items():
-            if k == "count":
-                out["count"] = v
+            if k in ("count", NONFINITE_WEIGHTS):
+                out[k] = v
             elif k.endswith("loss"):
                 out[k] = v / self.global_batch_size
             else:
@@ -326,6 +338,7 @@ class Trainer:
                     self.data_done = True
                     break
                 m = self.train_step(tb.batch)
+                self._check_step(m)
                 n_since += tb.global_effective_size
                 if main and (self.step % log_every == 0 or self.step == self.total_steps):
                     now = time.perf_counter()
@@ -388,6 +401,14 @@ class Trainer:
             wandb_run.finish()
         ddp.barrier(self.dist)
         return TrainResult(self.run_dir, self.step, self.total_steps, finished, signalled, final)
+
+    def _check_step(self, m: dict[str, float]) -> None:
+        """Stop at the first step whose loss or dense weights are not finite (every rank sees
+        the same reduced values, so all stop together); nothing of that step is written."""
+        check_losses(self.step, {k: v for k, v in m.items() if k.endswith("loss")})
+        if m.pop(NONFINITE_WEIGHTS, 0.0):
+            self._check_weights()  # names the tensor
+            raise AssertionError("non-finite dense weights were counted but not found")
 
     def _ema_final_pass(self) -> None:
         """Update the EMA once per batch left in the planned epochs (the reference's loop)."""

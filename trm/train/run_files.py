@@ -24,6 +24,26 @@ CONFIG_FILE = "config.yaml"
 ALL_CONFIG_FILE = "all_config.yaml"
 
 
+def clear_previous_run(run_dir: Path) -> list[str]:
+    """Remove what an earlier `trm train` wrote into `run_dir` (a run without a state to resume:
+    it crashed before its first checkpoint, or stopped at a non-finite loss): configs, metrics,
+    final.json and its step_N weights, so that none of them outlives the new run (`trm predict`
+    would load the highest step_N of the folder). Other files are left alone. Returns the names
+    removed."""
+    import re
+
+    ours = {CONFIG_FILE, ALL_CONFIG_FILE, METRICS_FILE, FINAL_FILE}  # state.pt: --resume
+    step = re.compile(r"^step_\d+$")  # what Trainer._write_weights names its weights
+    removed = []
+    if not run_dir.is_dir():
+        return removed
+    for p in sorted(run_dir.iterdir()):
+        if (p.name in ours or step.match(p.name)) and p.is_file() and not p.is_symlink():
+            p.unlink()
+            removed.append(p.name)
+    return removed
+
+
 def write_yaml(path: Path, obj: Any) -> None:
     with atomic_file(path) as f:
         yaml.safe_dump(obj, f, sort_keys=False)

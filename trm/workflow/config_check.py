@@ -149,13 +149,40 @@ def _command_errors(w: Workflow, name: str) -> list[str]:
     return errors
 
 
+# What `file` picks is a weights file inside the fetched folder: experiments may load different
+# ones from one fetch (arc_v1_public, arc_v2_public). Everything else says what is fetched.
+CHECKPOINT_PICK_KEYS = ("name", "file")
+
+
+def _checkpoint_source_errors(
+    where: str, name: str, ckpt: dict[str, Any], seen: dict[str, tuple[str, Any]]
+) -> list[str]:
+    """A checkpoint name is one folder (checkpoints/<name>/, fetched once): two experiments
+    giving it different sources would both be evaluated with the first one's weights."""
+    source = {k: v for k, v in ckpt.items() if k not in CHECKPOINT_PICK_KEYS}
+    other, other_source = seen.setdefault(str(ckpt.get("name")), (name, source))
+    if other_source == source:
+        return []
+    keys = sorted(k for k in {*source, *other_source} if source.get(k) != other_source.get(k))
+    diffs = "; ".join(f"{k}: {other_source.get(k)!r} there, {source.get(k)!r} here" for k in keys)
+    return [
+        f"{where}.checkpoint: checkpoint {ckpt.get('name')!r} is also defined by experiment "
+        f"{other!r} with another source ({diffs}); give it another name"
+    ]
+
+
 def check_config(w: Workflow, cache_dir: str | Path | None = None) -> list[str]:
     """Every problem of the run's configuration (empty: fine). `cache_dir` caches the Hydra
     compose per preset pair (trm.train.check)."""
     from trm.train.check import check_overrides
 
-    errors = []
+    errors = [
+        f"run: experiment {name!r} is listed twice"
+        for i, name in enumerate(w.run)
+        if name in w.run[:i]
+    ]
     datasets: dict[str, tuple[str, Any]] = {}
+    checkpoints: dict[str, tuple[str, Any]] = {}
     run_datasets = {
         w.exp(n)["dataset"]["name"]: w.exp(n)["dataset"] for n in w.run if n in w.experiments
     }
@@ -176,6 +203,8 @@ def check_config(w: Workflow, cache_dir: str | Path | None = None) -> list[str]:
             )
         errors += _dataset_errors(f"{where}.dataset", ds)
         ckpt = exp.get("checkpoint")
+        if ckpt:
+            errors += _checkpoint_source_errors(where, name, ckpt, checkpoints)
         if ckpt and "path" in ckpt:
             weights = Path(ckpt["path"]) / ckpt.get("file", "")
             if not weights.exists():

@@ -111,6 +111,8 @@ class Workflow:
             return {}
         out = {k: v for k, v in exp.items() if isinstance(v, dict)}
         out["dataset"] = generated_source(exp["dataset"])
+        if isinstance(exp["dataset"].get("generate"), dict):  # checked at start-up too
+            out["dataset.generate"] = exp["dataset"]["generate"]
         for parent in ("analyses", "llm"):
             for key, value in exp.get(parent, {}).items():
                 if isinstance(value, dict):

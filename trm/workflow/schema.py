@@ -235,7 +235,7 @@ def declared_keys(path: str) -> dict[str, dict[str, dict]]:
     return found
 
 
-_BOUNDS = ("minimum", "maximum", "exclusiveMinimum")
+_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 
 
 def _shape(schema: dict[str, Any], drop: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -254,7 +254,12 @@ def _loosest(schemas: list[dict[str, Any]]) -> dict[str, Any]:
     """One schema admitting every reader's values: the lowest minimum, the highest maximum
     (each command still checks its own bounds at start-up: trm.workflow.config_check)."""
     out = dict(schemas[0])
-    for key, pick in (("minimum", min), ("exclusiveMinimum", min), ("maximum", max)):
+    for key, pick in (
+        ("minimum", min),
+        ("exclusiveMinimum", min),
+        ("maximum", max),
+        ("exclusiveMaximum", max),
+    ):
         values = [s[key] for s in schemas if key in s]
         out.pop(key, None)
         if values and len(values) == len(schemas):  # a reader without the bound has none
@@ -352,9 +357,39 @@ def section_schema(path: str) -> dict[str, Any]:
     return out | section.extra
 
 
+def hydra_bounds(group: str) -> dict[str, dict[str, Any]]:
+    """The bounds `trm train` checks on the Hydra `model`/`train` keys (trm.model.build
+    MODEL_BOUNDS, trm.train.config TRAIN_BOUNDS: the same Range objects), as schema properties.
+    A NaN passes a JSON schema's bounds: the start-up check (trm.train.check) refuses it."""
+    from trm.model.build import MODEL_BOUNDS
+    from trm.train.config import TRAIN_BOUNDS, TRAIN_KEYS_REQUIRED
+
+    bounds = MODEL_BOUNDS if group == "model" else TRAIN_BOUNDS
+    out = {}
+    for key, r in bounds.items():
+        # no `type`: the start-up check names a wrong type with the preset's default
+        # (trm.train.check), which a schema message cannot; bounds apply to numbers only
+        kind = "whole number" if r.whole else "number"
+        null = ", or null" if group == "train" and key not in TRAIN_KEYS_REQUIRED else ""
+        out[key] = {
+            "description": f"a {kind}{null}: {r.kind} ({r.describe()}), checked by `trm train`",
+            **r.schema(),
+        }
+    return out
+
+
 def build() -> dict[str, Any]:
     """The whole schema."""
     schema = json.loads(json.dumps(STATIC))
+    defs = schema["$defs"]
+    defs["model_overrides"] = json.loads(json.dumps(defs["overrides"]))  # a copy, then bounds
+    defs["model_overrides"]["description"] = (
+        "Hydra overrides of the model group (`preset` picks config/model/<preset>.yaml, other "
+        "keys are model.key=value)"
+    )
+    defs["model_overrides"]["properties"] = {"preset": {"type": "string"}, **hydra_bounds("model")}
+    defs["train_overrides"]["properties"] |= hydra_bounds("train")
+    schema["$defs"]["experiment"]["properties"]["model"]["$ref"] = "#/$defs/model_overrides"
     exp = schema["$defs"]["experiment"]["properties"]
     for top in TOP_SECTIONS:
         exp[top] = ref(top)

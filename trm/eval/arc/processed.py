@@ -88,7 +88,28 @@ def process_predictions(
             f"row(s), first row {row} (identifier {int(pids[unmatched[0]])}): predictions from "
             f"another build of {data_dir}?"
         )
+    _refuse_repeated_rows(processed, np.flatnonzero(keep), pred_path)
     return processed
+
+
+def _refuse_repeated_rows(pp: ProcessedPredictions, rows: np.ndarray, pred_path: object) -> None:
+    """One row per test example: a row repeated in place of another example of its puzzle
+    keeps the identifiers' count right but votes twice for one input and never for the other.
+    (Identical test inputs of one task share an alias; they may each have their row.)"""
+    ts = pp.test_set
+    n_in = max(len(ts.input_grids), 1)
+    allowed = np.bincount(ts.input_alias, minlength=n_in)  # test inputs per alias
+    key = pp.puzzle_identifiers * n_in + pp.input_index
+    uniq, counts = np.unique(key, return_counts=True)
+    over = uniq[counts > allowed[uniq % n_in]]
+    if over.size:
+        first, second = np.flatnonzero(key == over[0])[:2]
+        pid, j = divmod(int(over[0]), n_in)
+        raise UserError(
+            f"{pred_path}: rows {int(rows[first])} and {int(rows[second])} both answer test "
+            f"input {j - int(ts.task_first_input[ts.input_task[j]])} of puzzle "
+            f"{ts.identifiers[pid]!r}: a repeated row (predictions hold each test example once)"
+        )
 
 
 def process_pooled(

@@ -136,17 +136,38 @@ def _fingerprint(path: Path) -> dict[str, Any]:
 
 
 def _claim_shards(shards_dir: Path, plan: dict[str, Any], overwrite: bool) -> int:
-    """This command's shard folder, resumed when it holds its own earlier shards (returns how
-    many); a folder another program wrote is refused (replaced with --overwrite)."""
+    """This command's shard folder (returns how many shards it already holds).
+
+    The caller holds the output's lock, so shards there are the leftovers of a run that died:
+    resumed when planned as this run; planned otherwise, refused (hours of computed shards are
+    not thrown away for a mistyped flag) unless --overwrite, which starts over; never planned
+    (killed before its plan was written: no shard either), removed. A folder another program
+    wrote is refused (replaced with --overwrite). The marker is written before anything else,
+    so a run killed at any point leaves a folder the next run recognises."""
+    import sys
+
     from trm import outputs
     from trm.cli.predict import COMMAND
 
     outputs.check_replaceable(shards_dir, COMMAND.marker, overwrite=overwrite, option="--out")
-    if shards_dir.exists() and not outputs.is_marked(shards_dir, COMMAND.marker):
-        shutil.rmtree(shards_dir)  # empty, or replaced as --overwrite asked
-    resumed = S.check_or_write_plan(shards_dir, plan)
+    ours = outputs.is_marked(shards_dir, COMMAND.marker)
+    if shards_dir.exists() and ours:
+        diffs = S.plan_differences(shards_dir, plan)
+        if diffs and not overwrite:
+            raise UserError(
+                f"{shards_dir} holds shards of an earlier run with other settings ("
+                + "; ".join(diffs)
+                + "): rerun with the same settings to resume, or pass --overwrite to start over"
+            )
+        if diffs != []:
+            why = "; ".join(diffs) if diffs else "no readable plan.json"
+            print(f"trm predict: starting over in {shards_dir} ({why})", file=sys.stderr)
+            ours = False
+    if shards_dir.exists() and not ours:
+        shutil.rmtree(shards_dir)  # empty, a dead run's other plan, or --overwrite
+    shards_dir.mkdir(parents=True, exist_ok=True)
     outputs.write_marker(shards_dir, COMMAND.marker, folder=True)
-    return resumed
+    return S.check_or_write_plan(shards_dir, plan)
 
 
 def run_predict(

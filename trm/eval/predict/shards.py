@@ -41,13 +41,25 @@ def shards_dir_for(out: str | os.PathLike) -> Path:
     return out.with_name(out.name + ".shards")
 
 
+def plan_differences(shards_dir: Path, plan: dict[str, Any]) -> list[str] | None:
+    """How the shards in `shards_dir` were planned differently from `plan` (empty: the same
+    plan, they resume this run), or None when no readable plan is there (a run killed before
+    it wrote one)."""
+    try:
+        old = read_json(shards_dir / PLAN_FILE, "shard plan")
+    except UserError:
+        return None
+    if not isinstance(old, dict):
+        return None
+    return [f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in plan.items() if old.get(k) != v]
+
+
 def check_or_write_plan(shards_dir: Path, plan: dict[str, Any]) -> int:
     """Create the shards folder with plan.json, or check an existing one matches; returns the
     number of shard files already present."""
     plan_file = shards_dir / PLAN_FILE
     if plan_file.exists():
-        old = read_json(plan_file, "shard plan")
-        diffs = [f"{k}: {old.get(k)!r} then, {v!r} now" for k, v in plan.items() if old.get(k) != v]
+        diffs = plan_differences(shards_dir, plan)
         if diffs:
             raise UserError(
                 f"{shards_dir} holds shards of an earlier run with other settings ("
