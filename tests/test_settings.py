@@ -183,3 +183,21 @@ def test_a_second_writer_fails_fast_and_a_dead_writers_lock_is_taken_over(
     lock.write_text(f"{dead.stdout.strip()}@{os.uname().nodename} trm toy\n")
     assert invoke(TOY, s) == 0
     assert not lock.exists()
+
+
+def test_every_commands_help_renders_without_doubled_percent_signs() -> None:
+    """`trm <command> --help` for every declared command and group: no crash on a literal "%"
+    (argparse %-formats help strings) and no "%%" shown."""
+    import contextlib
+    import io
+
+    from trm.cli import build_parser, commands
+
+    parser = build_parser()
+    words = {tuple(c.words[:i]) for c in commands() for i in range(1, len(c.words) + 1)}
+    for path in sorted(words):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out), pytest.raises(SystemExit) as done:
+            parser.parse_args([*path, "--help"])
+        assert done.value.code == 0, path
+        assert "%%" not in out.getvalue(), (path, out.getvalue())

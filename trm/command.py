@@ -337,6 +337,12 @@ def settings_from_namespace(cls: type, ns: argparse.Namespace) -> Any:
     return cls(**values)
 
 
+def _escaped(text: str | None) -> str | None:
+    """Help text as argparse wants it: it %-formats help strings (not descriptions), so a
+    literal "95 % interval" is written "95 %% interval" there, and shown as written."""
+    return None if text is None else text.replace("%", "%%")
+
+
 @dataclass(frozen=True)
 class Group:
     """A word that only groups subcommands (`trm score ...`), with its help."""
@@ -362,14 +368,14 @@ def build_parser(
                 group = helps.get(" ".join(prefix))
                 gp = tree[prefix[:-1]].add_parser(
                     prefix[-1],
-                    help=group.help if group else None,
+                    help=_escaped(group.help) if group else None,
                     description=(group.description or group.help) if group else None,
                 )
                 tree[prefix] = gp.add_subparsers(
                     dest=f"_{'_'.join(prefix)}", metavar="COMMAND", required=True
                 )
         p = tree[tuple(words[:-1])].add_parser(
-            words[-1], help=cmd.help, description=cmd.description or cmd.help
+            words[-1], help=_escaped(cmd.help), description=cmd.description or cmd.help
         )
         add_arguments(p, cmd.settings)
         p.set_defaults(_command=cmd)
