@@ -194,10 +194,11 @@ def test_sudoku_and_arc_tasks_commands_round_trip(tmp_path: Path) -> None:
     assert trm_main(["prepare", "sudoku", "--source", f"csv:{gen / 'csv'}", "--out", str(out)]) == 0
     assert shlex.split(_manifest(out)["command"])[3:5] == ["--source", f"csv:{gen / 'csv'}"]
     tasks = tmp_path / "tasks `x`"
-    assert trm_main(["prepare", "arc-tasks", "--tasks", "a b=2", "--out", str(tasks)]) == 0
+    # (subset names are file-safe names: `a b` is refused, tests/test_unique.py)
+    assert trm_main(["prepare", "arc-tasks", "--tasks", "ab=2", "--out", str(tasks)]) == 0
     words = shlex.split(_manifest(tasks)["command"])
-    assert words == ["trm", "prepare", "arc-tasks", "--tasks", "a b=2", "--out", str(tasks)]
-    assert _manifest(tasks)["params"]["tasks"] == {"a b": 2}
+    assert words == ["trm", "prepare", "arc-tasks", "--tasks", "ab=2", "--out", str(tasks)]
+    assert _manifest(tasks)["params"]["tasks"] == {"ab": 2}
 
 
 # --- inputs found while reading ----------------------------------------------------------------

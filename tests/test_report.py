@@ -287,6 +287,7 @@ def test_report_has_every_section_and_embedded_figures(arc_experiment):
         'id="environment"',
     ):
         assert marker in html, marker
+    assert "built-in method" not in html  # every value rendered as text
     # A smoke run of a 4-task subset: no paper column beside it (the claims ledger above the
     # experiments lists the paper's figures as claims), and the page says why.
     body = html.split("<nav>", 1)[1]
@@ -668,3 +669,21 @@ def test_docs_list_every_comparisons_key_in_file_order():
     table = doc.split("`trm.eval.paired.RECORD_KEYS`):", 1)[1].split("\n\n", 2)[1]
     named = re.findall(r"`([a-z_]+)`", "\n".join(r.split("|")[1] for r in table.splitlines()[2:]))
     assert named == list(RECORD_KEYS)
+
+
+def test_environment_shows_every_other_field_the_records_carry_as_text():
+    """The CPU model and torch's instruction set (issue 20) appear as their values, each value
+    the jobs saw once, never as a Python object's repr."""
+    from trm.report.render import environment_summary
+
+    recs = [
+        {"environment": {"python": "3.11", "cpu_model": "AMD EPYC", "cpu_capability": "AVX512"}},
+        {"environment": {"python": "3.11", "cpu_model": "AMD EPYC", "cpu_capability": "AVX2"}},
+    ]
+    env = environment_summary(
+        {"records": [dict(r, rule="x", id=f"x{i}") for i, r in enumerate(recs)]}
+    )
+    assert {m["name"]: m["value"] for m in env["machine"]} == {
+        "cpu model": "AMD EPYC",
+        "cpu capability": "AVX512; AVX2",
+    }

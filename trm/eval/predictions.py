@@ -16,6 +16,7 @@ Column S-1 describes the same answers as `preds` and `q_halt_logits`.
 
 from __future__ import annotations
 
+import math
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -141,11 +142,16 @@ def _check_header(path: Path, spec: FieldSpec, head: NpyHeader, bounds: RowBound
                 f"{where}: {head.shape[1]:,} steps exceeds the limit of {MAX_TRAJECTORY_STEPS:,}"
             )
     elif spec.ndim == 2:
-        limit = bounds.seq_len or MAX_SEQ_LEN
-        if head.shape[1] > limit:
+        if bounds.seq_len and head.shape[1] > bounds.seq_len:
+            side = math.isqrt(bounds.seq_len)
+            canvas = f" ({side}x{side} canvas)" if side * side == bounds.seq_len else ""
             raise UserError(
-                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of {limit:,}"
-                + (" (the dataset's seq_len)" if bounds.seq_len else "")
+                f"{path}: field {spec.name} has rows of {head.shape[1]:,} tokens; the dataset's "
+                f"seq_len is {bounds.seq_len:,}{canvas}: predictions of another dataset?"
+            )
+        if head.shape[1] > MAX_SEQ_LEN:
+            raise UserError(
+                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of {MAX_SEQ_LEN:,}"
             )
 
 

@@ -349,7 +349,7 @@ def environment_summary(bundle: Mapping[str, Any] | None) -> dict[str, Any]:
                 machine.setdefault(key, []).append(str(value))
     return {
         "machine": [
-            {"name": k.replace("_", " "), "values": "; ".join(dict.fromkeys(v))}
+            {"name": k.replace("_", " "), "value": "; ".join(dict.fromkeys(v))}
             for k, v in machine.items()
         ],
         "code_versions": [
