@@ -46,3 +46,17 @@ def answers(data: Path, out: Path) -> Path:
         q_halt_logits=np.zeros(len(test["inputs"]), dtype=np.float32),
     )
     return out
+
+
+# The cheapest model that still trains on 900-token ARC canvases (Hydra overrides of trm train):
+# tests of the analyses that train a run first share it.
+TINY_ARC_MODEL = [
+    "model=tiny",
+    "train=cpu_smoke",
+    "device=cpu",
+    "model.hidden_size=32",
+    "model.num_heads=2",
+    "model.H_cycles=1",
+    "model.L_cycles=1",
+    "model.halt_max_steps=2",
+]

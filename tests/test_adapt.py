@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from small_datasets import TINY_ARC_MODEL
 
 from trm.cli import main as trm_main
 from trm.eval.paired import read_comparisons
@@ -25,16 +26,7 @@ from trm.train.adapt import batch_rows, fit_rows, plan_rows
 
 EMB = "puzzle_emb.weights"
 # Cheap settings: 900-token ARC canvases dominate the cost, so a very small model and batch.
-MODEL = [
-    "model=tiny",
-    "train=cpu_smoke",
-    "device=cpu",
-    "model.hidden_size=32",
-    "model.num_heads=2",
-    "model.H_cycles=1",
-    "model.L_cycles=1",
-    "model.halt_max_steps=2",
-]
+MODEL = TINY_ARC_MODEL
 TRAIN = [
     "train.global_batch_size=8",
     "train.max_steps=12",

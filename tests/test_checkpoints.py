@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from small_datasets import TINY_ARC_MODEL
 
 from trm.cli import main as trm_main
 from trm.eval.analyses import keys as K
@@ -29,14 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 N_BOOT = ["--n-boot", "200"]
 CPU = ["--device", "cpu", "--threads", "1", "--batch-size", "64", "--no-progress"]
 MODEL = [
-    "model=tiny",
-    "train=cpu_smoke",
-    "device=cpu",
-    "model.hidden_size=32",
-    "model.num_heads=2",
-    "model.H_cycles=1",
-    "model.L_cycles=1",
-    "model.halt_max_steps=2",
+    *TINY_ARC_MODEL,
     "train.global_batch_size=8",
     "train.epochs=1000",
     "train.lr=3e-3",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from trm.settings import count, input_path, setting
 
@@ -73,6 +74,20 @@ class ArcSource:
         None, check=count(1), help="first N tasks of each subset (file order)"
     )
     tasks: list[str] | None = setting(None, help="task ids to keep (before shuffling)")
+
+    def load(self, subsets: list[str], test_sets: list[str]) -> Any:
+        """The tasks of `subsets` from this source (trm.data.arc_sources.LoadedSubsets)."""
+        from trm.data.arc_sources import load_subsets
+
+        return load_subsets(
+            subsets,
+            test_sets,
+            source=self.source,
+            input_prefix=self.input_prefix,
+            cache_dir=self.cache_dir,
+            max_tasks=self.max_tasks,
+            task_ids=self.tasks,
+        )
 
     def resolved(self) -> tuple[list[str], str]:
         """The subsets and test set to read: the given ones, else the source's defaults."""

@@ -98,7 +98,6 @@ def prepare_arc(
     they are known and before anything is written (the command's output guard).
     """
     from trm.data.arc_build import build_arc_dataset
-    from trm.data.arc_sources import load_subsets
 
     subsets, test_set = resolve_subsets(s)
     if s.source == "files" and not s.input_prefix:
@@ -108,15 +107,7 @@ def prepare_arc(
         )
     test_sets = [test_set, s.test_set2]
     start = time.time()
-    loaded = load_subsets(
-        subsets,
-        test_sets,
-        source=s.source,
-        input_prefix=s.input_prefix,
-        cache_dir=s.cache_dir,
-        max_tasks=s.max_tasks,
-        task_ids=s.tasks,
-    )
+    loaded = s.load(subsets, test_sets)
     if check_inputs is not None:  # now that the files read are known: never write over them
         check_inputs(loaded.inputs.values())
     if "test" in s.splits:

@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from trm.data.arc import ArcTask
-from trm.data.arc_sources import load_subsets
 from trm.data.augment import augmented_name, dihedral_transform
 from trm.errors import InputNotFoundError, UserError
 from trm.limits import LLM_MAX_JSON_BYTES, LLM_MAX_LINE_BYTES, LLM_MAX_RECORDS
@@ -183,15 +182,7 @@ def prepare(cfg: PrepareConfig, out: str | os.PathLike, tokenizer: Any | None = 
     test_sets = [test_set] + [s for s in [cfg.test_set2] if s and s in subsets]
     train_subsets = [s for s in subsets if s not in test_sets]
     wanted = list(dict.fromkeys([*train_subsets, *test_sets]))
-    loaded = load_subsets(
-        wanted,
-        test_sets,
-        source=cfg.source,
-        input_prefix=cfg.input_prefix,
-        cache_dir=cfg.cache_dir,
-        max_tasks=cfg.max_tasks,
-        task_ids=cfg.tasks,
-    )
+    loaded = cfg.load(wanted, test_sets)
     rng = np.random.default_rng(cfg.seed)
     splits = {"train": SplitCounts(), "test": SplitCounts()}
     train, test, test_tasks = [], [], {}

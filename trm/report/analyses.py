@@ -6,7 +6,6 @@ file rendered by trm.report.comparisons. Computes no statistics."""
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from trm.report.inputs import (
     ReportInputError,
     _read_object,
     must_exist,
+    read_declared_csv,
     require,
 )
 from trm.train import adapt_schema as AS
@@ -37,22 +37,11 @@ def _ci(lo: float, hi: float, signed: bool = False, method: str | None = None) -
 
 def read_trajectory(path: str | os.PathLike) -> list[dict[str, Any]]:
     """trajectory.csv of `trm analyse trajectory`: rows with float values, declared columns."""
-    path = must_exist(path, "trm analyse trajectory")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = set(K.trajectory_columns()) - set(reader.fieldnames or [])
-        if missing:
-            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)}")
-        rows = []
-        for r in reader:
-            row: dict[str, Any] = {
-                c: r[c] if c.endswith("_ci_method") else float(r[c])
-                for c in K.trajectory_columns()[1:]
-            }
-            row[K.TRAJ_MODE] = r[K.TRAJ_MODE]
-            row[K.TRAJ_STEP] = int(row[K.TRAJ_STEP])
-            rows.append(row)
-    return rows
+    columns = K.trajectory_columns()
+    types: dict[str, Callable[[str], Any]] = {
+        c: float for c in columns if c != K.TRAJ_MODE and not c.endswith("_ci_method")
+    }
+    return read_declared_csv(path, columns, "trm analyse trajectory", types | {K.TRAJ_STEP: int})
 
 
 def trajectory_curves(rows: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:

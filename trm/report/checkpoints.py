@@ -7,7 +7,6 @@ loudly on a missing one; computes no statistics."""
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -18,7 +17,14 @@ from trm.eval.schema import CI_METHOD_SHORT
 from trm.report import fmt
 from trm.report.comparisons import comparison_table, read
 from trm.report.figures import percent_range, plt, to_data_uri
-from trm.report.inputs import ExperimentInputs, ReportInputError, _read_object, must_exist, require
+from trm.report.inputs import (
+    ExperimentInputs,
+    ReportInputError,
+    _read_object,
+    must_exist,
+    read_declared_csv,
+    require,
+)
 
 WRITER = "trm analyse checkpoints"
 KEY = "analysis_checkpoints"  # the spec's analyses key: the command's --out folder
@@ -34,25 +40,9 @@ WEIGHTS_TEXT = {
 
 def read_table(path: str | os.PathLike) -> list[dict[str, Any]]:
     """checkpoints.csv: rows with typed values, every declared column present."""
-    path = must_exist(path, WRITER)
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = set(K.checkpoints_columns()) - set(reader.fieldnames or [])
-        if missing:
-            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)} ({WRITER})")
-        rows = []
-        for i, r in enumerate(reader):
-            try:
-                row: dict[str, Any] = dict(r)
-                row[K.CKPT_STEP], row[K.CKPT_N] = int(r[K.CKPT_STEP]), int(r[K.CKPT_N])
-                for c in (K.CKPT_VALUE, *K.ci_keys(K.CKPT_VALUE)):
-                    row[c] = float(r[c])
-            except ValueError as e:
-                raise ReportInputError(f"{path}: line {i + 2}: {e} ({WRITER})") from e
-            rows.append(row)
-    if not rows:
-        raise ReportInputError(f"{path}: no rows ({WRITER})")
-    return rows
+    types: dict[str, Callable[[str], Any]] = {K.CKPT_STEP: int, K.CKPT_N: int}
+    types |= dict.fromkeys((K.CKPT_VALUE, *K.ci_keys(K.CKPT_VALUE)), float)
+    return read_declared_csv(path, K.checkpoints_columns(), WRITER, types)
 
 
 def short(metric: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,6 +94,32 @@ def must_exist(path: str | os.PathLike, writer: str) -> Path:
     if not Path(path).exists():
         raise ReportInputError(f"{path}: not found (written by {writer})")
     return Path(path)
+
+
+def read_declared_csv(
+    path: str | os.PathLike,
+    columns: Sequence[str],
+    writer: str,
+    types: Mapping[str, Callable[[str], Any]],
+) -> list[dict[str, Any]]:
+    """The rows of a CSV a `trm` command writes: every declared column present, each value
+    converted by `types` (other columns kept as text), at least one row; otherwise one line
+    naming the file (and line) and the command that writes it."""
+    path = must_exist(path, writer)
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = set(columns) - set(reader.fieldnames or [])
+        if missing:
+            raise ReportInputError(f"{path}: missing column(s) {sorted(missing)} ({writer})")
+        rows = []
+        for i, r in enumerate(reader):
+            try:
+                rows.append({c: types[c](r[c]) if c in types else r[c] for c in columns})
+            except (TypeError, ValueError) as e:
+                raise ReportInputError(f"{path}: line {i + 2}: {e} ({writer})") from e
+    if not rows:
+        raise ReportInputError(f"{path}: no rows ({writer})")
+    return rows
 
 
 def _read_object(path: str | os.PathLike, what: str) -> dict[str, Any]:
