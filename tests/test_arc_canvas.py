@@ -206,7 +206,7 @@ def test_predictions_of_another_canvas_are_a_clear_error(built, tmp_path: Path, 
     argv = ["score", "arc", "--data", str(built["c6"]), "--predictions", str(tmp_path / "p30.npz")]
     assert trm_main(argv + ["--out", str(tmp_path / "s"), "--no-progress"]) == 2
     err = capsys.readouterr().err
-    assert "p30.npz" in err and "field inputs" in err and "6x6 canvas" in err, err
+    assert "p30.npz" in err and "field 'inputs'" in err and "6x6 canvas" in err, err
     assert not (tmp_path / "s").exists()
 
 

@@ -144,10 +144,10 @@ def _check_header(path: Path, spec: FieldSpec, head: NpyHeader, bounds: RowBound
     elif spec.ndim == 2:
         if bounds.seq_len and head.shape[1] > bounds.seq_len:
             side = math.isqrt(bounds.seq_len)
-            canvas = f" ({side}x{side} canvas)" if side * side == bounds.seq_len else ""
+            canvas = f", {side}x{side} canvas" if side * side == bounds.seq_len else ""
             raise UserError(
-                f"{path}: field {spec.name} has rows of {head.shape[1]:,} tokens; the dataset's "
-                f"seq_len is {bounds.seq_len:,}{canvas}: predictions of another dataset?"
+                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of "
+                f"{bounds.seq_len:,} (the dataset's seq_len{canvas}): predictions of another dataset?"
             )
         if head.shape[1] > MAX_SEQ_LEN:
             raise UserError(
