@@ -273,3 +273,46 @@ def test_run_scores_through_the_declaration_and_records_the_folder(tmp_path, mon
     assert "--n-boot" in record["command"] and (folder / "metrics.json").is_file()
     outputs = {o["path"] for o in record["outputs"]}
     assert any(p.endswith("scores/paper/per_example.jsonl") for p in outputs), outputs
+
+
+def test_every_workflow_output_is_ignored_by_git() -> None:
+    """A user's `snakemake --cores all report` leaves their checkout clean: every output path
+    the workflow declares (trm/workflow/paths.py), the provenance record, marker and lock beside
+    it, and the rules' logs and benchmarks are ignored by git (a run once left
+    reports/claims.json and the report's markers as changes to commit)."""
+    import subprocess
+    from pathlib import Path
+
+    from trm.outputs import lock_path, marker_path
+    from trm.workflow import paths
+
+    root = Path(__file__).resolve().parents[1]
+    inside = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--is-inside-work-tree"],
+        capture_output=True,
+        text=True,
+    )
+    if inside.stdout.strip() != "true":
+        pytest.skip(f"{root} is not a git checkout: nothing to ignore")
+    wildcards = dict(dataset="d", exp="e", ckpt="c", ids="blank", mode="paper", fit="fitted")
+    wildcards.update(grid="g", trm="t")
+    outputs = [
+        paths.fill(value, **wildcards)
+        for name, value in vars(paths).items()
+        if name.isupper() and isinstance(value, str) and "/" in value and name != "TEMPLATES"
+    ]
+    assert "reports/claims.json" in outputs and "runs/e/scores/compare.json" in outputs, outputs
+    candidates = {"logs/score/e.log", "logs/score/e.benchmark.tsv"}
+    for out in outputs:
+        candidates |= {out, paths.record_of(out), str(lock_path(out))}
+        candidates |= {str(marker_path(out, folder=True)), str(marker_path(out, folder=False))}
+    listed = subprocess.run(
+        ["git", "-C", str(root), "check-ignore", "--no-index", "--verbose", "--non-matching"]
+        + sorted(candidates),
+        capture_output=True,
+        text=True,
+    )
+    not_ignored = [
+        line.split("\t", 1)[1] for line in listed.stdout.splitlines() if line.startswith("::")
+    ]
+    assert not not_ignored, f"workflow outputs git would offer to commit: {not_ignored}"
