@@ -142,16 +142,16 @@ def _check_header(path: Path, spec: FieldSpec, head: NpyHeader, bounds: RowBound
                 f"{where}: {head.shape[1]:,} steps exceeds the limit of {MAX_TRAJECTORY_STEPS:,}"
             )
     elif spec.ndim == 2:
-        if bounds.seq_len and head.shape[1] > bounds.seq_len:
-            side = math.isqrt(bounds.seq_len)
-            canvas = f", {side}x{side} canvas" if side * side == bounds.seq_len else ""
+        # a dataset's seq_len is itself bounded by MAX_SEQ_LEN (trm.limits), so one limit applies
+        limit = bounds.seq_len or MAX_SEQ_LEN
+        if head.shape[1] > limit:
+            why = ""
+            if bounds.seq_len:
+                side = math.isqrt(limit)
+                canvas = f", {side}x{side} canvas" if side * side == limit else ""
+                why = f" (the dataset's seq_len{canvas}): predictions of another dataset?"
             raise UserError(
-                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of "
-                f"{bounds.seq_len:,} (the dataset's seq_len{canvas}): predictions of another dataset?"
-            )
-        if head.shape[1] > MAX_SEQ_LEN:
-            raise UserError(
-                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of {MAX_SEQ_LEN:,}"
+                f"{where}: rows of {head.shape[1]:,} tokens exceed the limit of {limit:,}{why}"
             )
 
 
